@@ -1,0 +1,56 @@
+# synthpix: top-level driver. CMake is the build system; this file only gives the
+# everyday commands short names. See README.md.
+#
+#   make            configure and build into build/ (CLI: build/synthpix)
+#   make run        install missing Debian packages, build, generate pairs into ./synthpix-out/
+#   make test       build and run every test through ctest (the quick tier)
+#   make test-full  the same with the long stress tiers (SP_TEST_FULL=1)
+#   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
+#   make tsan       threaded tests under ThreadSanitizer (build-tsan/)
+#   make bench      synthpix bench on the embedded default
+#   make deps       install the Debian packages the build and tests need
+
+BUILD      ?= build
+BUILD_TYPE ?= Release
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+RUN_ARGS   ?= -o synthpix-out
+
+.PHONY: all build run test test-full asan tsan bench deps check-deps clean
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS)
+
+build: check-deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	./$(BUILD)/synthpix generate $(RUN_ARGS)
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+test-full: build
+	cd $(BUILD) && SP_TEST_FULL=1 ctest --output-on-failure -j $(JOBS)
+
+asan:
+	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DSP_SANITIZE=address,undefined -DSP_WERROR=ON"
+
+tsan:
+	cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSP_SANITIZE=thread -DSP_WERROR=ON
+	cmake --build build-tsan -j $(JOBS)
+	cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L threads -j $(JOBS)
+
+bench: build
+	./$(BUILD)/synthpix bench
+
+deps:
+	@bash scripts/deps.sh install
+
+check-deps:
+	@bash scripts/deps.sh check
+
+clean:
+	rm -rf build build-asan build-tsan synthpix-out

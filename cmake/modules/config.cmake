@@ -1,0 +1,1 @@
+# Module config: sources are appended to SP_LIB_SOURCES here.

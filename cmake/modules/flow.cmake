@@ -1,0 +1,1 @@
+# Module flow: sources are appended to SP_LIB_SOURCES here.

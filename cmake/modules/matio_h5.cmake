@@ -1,0 +1,1 @@
+# Module matio_h5: sources are appended to SP_LIB_SOURCES here.

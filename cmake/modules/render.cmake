@@ -1,0 +1,1 @@
+# Module render: sources are appended to SP_LIB_SOURCES here.

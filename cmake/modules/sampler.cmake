@@ -1,0 +1,1 @@
+# Module sampler: sources are appended to SP_LIB_SOURCES here.

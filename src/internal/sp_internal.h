@@ -1,0 +1,104 @@
+/* sp_internal.h: private helpers shared by the library's modules (never installed).
+ *
+ * SP_TRY forwards a failing status; SP_RETURN_IF returns an error with a detail message;
+ * SP_ASSERT checks our own invariants in debug and sanitizer builds; SP_CHECK is always on
+ * and aborts where going on could corrupt data on disk. Overflow-checked size arithmetic
+ * lives here too, for every reader that takes sizes from a header.
+ */
+#ifndef SP_INTERNAL_H
+#define SP_INTERNAL_H
+
+#include "sp/sp_errors.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SP_TRY(expr)                                                                          \
+    do {                                                                                      \
+        sp_status const sp_try_s_ = (expr);                                                   \
+        if (sp_try_s_ != SP_OK) return sp_try_s_;                                             \
+    } while (0)
+
+#define SP_RETURN_IF(cond, err, status, ...)                                                  \
+    do {                                                                                      \
+        if (cond) return sp_error_set((err), (status), __VA_ARGS__);                          \
+    } while (0)
+
+#if SP_DEBUG
+#define SP_ASSERT(x)                                                                          \
+    do {                                                                                      \
+        if (!(x)) {                                                                           \
+            fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #x);         \
+            abort();                                                                          \
+        }                                                                                     \
+    } while (0)
+#else
+#define SP_ASSERT(x) ((void)0)
+#endif
+
+#define SP_CHECK(x)                                                                           \
+    do {                                                                                      \
+        if (!(x)) {                                                                           \
+            fprintf(stderr, "%s:%d: fatal check failed: %s\n", __FILE__, __LINE__, #x);       \
+            abort();                                                                          \
+        }                                                                                     \
+    } while (0)
+
+#define SP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* *out = a * b; returns 0 on overflow. */
+static inline int sp__mul_size(size_t a, size_t b, size_t *out)
+{
+    if (a != 0 && b > SIZE_MAX / a) return 0;
+    *out = a * b;
+    return 1;
+}
+
+/* *out = a + b; returns 0 on overflow. */
+static inline int sp__add_size(size_t a, size_t b, size_t *out)
+{
+    if (b > SIZE_MAX - a) return 0;
+    *out = a + b;
+    return 1;
+}
+
+static inline uint16_t sp__load_le16(const void *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    return (uint16_t)(b[0] | (b[1] << 8));
+}
+
+static inline uint32_t sp__load_le32(const void *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+static inline void sp__store_le32(void *p, uint32_t v)
+{
+    unsigned char *b = (unsigned char *)p;
+    b[0] = (unsigned char)v;
+    b[1] = (unsigned char)(v >> 8);
+    b[2] = (unsigned char)(v >> 16);
+    b[3] = (unsigned char)(v >> 24);
+}
+
+static inline float sp__load_le_f32(const void *p)
+{
+    uint32_t const u = sp__load_le32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline void sp__store_le_f32(void *p, float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    sp__store_le32(p, u);
+}
+
+#endif /* SP_INTERNAL_H */

@@ -1,0 +1,109 @@
+/* sp_test.h: the unit-test framework.
+ *
+ * SP_TEST(module_behaviour) { ... } defines a case; cases register themselves at start-up.
+ * The runner (test_main.c) runs each case in its own process with a timeout and prints TAP
+ * lines and a closing "N passed, N failed". Assertion macros print the expression and both
+ * operands, then abort the case.
+ *
+ *   ./test_x            run every case
+ *   ./test_x NAME...    run the cases whose name contains one of the arguments
+ *   ./test_x -l         list the cases
+ * Environment: SP_TEST_FULL=1 enables the long tiers (sp_test_full()), SP_TEST_TIMEOUT
+ * overrides the per-case timeout in seconds (default 300).
+ */
+#ifndef SP_TEST_H
+#define SP_TEST_H
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef void (*sp_test_fn)(void);
+void sp_test_register(const char *name, sp_test_fn fn);
+
+#define SP_TEST(name)                                                                         \
+    static void sp_test_body_##name(void);                                                    \
+    __attribute__((constructor)) static void sp_test_reg_##name(void)                         \
+    {                                                                                         \
+        sp_test_register(#name, sp_test_body_##name);                                         \
+    }                                                                                         \
+    static void sp_test_body_##name(void)
+
+void sp_test_fail(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+#define SP_EXPECT(cond)                                                                       \
+    do {                                                                                      \
+        if (!(cond)) sp_test_fail(__FILE__, __LINE__, "expected: %s", #cond);                 \
+    } while (0)
+
+#define SP_EXPECT_MSG(cond, ...)                                                              \
+    do {                                                                                      \
+        if (!(cond)) sp_test_fail(__FILE__, __LINE__, __VA_ARGS__);                           \
+    } while (0)
+
+#define SP_ASSERT_EQ_INT(got, want)                                                           \
+    do {                                                                                      \
+        long long const g_ = (long long)(got), w_ = (long long)(want);                        \
+        if (g_ != w_)                                                                         \
+            sp_test_fail(__FILE__, __LINE__, "%s == %s: got %lld, want %lld", #got, #want,    \
+                         g_, w_);                                                             \
+    } while (0)
+
+#define SP_ASSERT_EQ_U64(got, want)                                                           \
+    do {                                                                                      \
+        uint64_t const g_ = (uint64_t)(got), w_ = (uint64_t)(want);                           \
+        if (g_ != w_)                                                                         \
+            sp_test_fail(__FILE__, __LINE__, "%s == %s: got %" PRIu64 " (0x%" PRIx64          \
+                         "), want %" PRIu64 " (0x%" PRIx64 ")", #got, #want, g_, g_, w_, w_); \
+    } while (0)
+
+#define SP_ASSERT_NEAR(got, want, tol)                                                        \
+    do {                                                                                      \
+        double const g_ = (double)(got), w_ = (double)(want), t_ = (double)(tol);             \
+        if (!(fabs(g_ - w_) <= t_))                                                           \
+            sp_test_fail(__FILE__, __LINE__, "%s ~= %s: got %.9g, want %.9g (tol %.3g)",      \
+                         #got, #want, g_, w_, t_);                                            \
+    } while (0)
+
+#define SP_ASSERT_OK(expr)                                                                    \
+    do {                                                                                      \
+        int const s_ = (int)(expr);                                                           \
+        if (s_ != 0) sp_test_fail(__FILE__, __LINE__, "%s returned status %d", #expr, s_);    \
+    } while (0)
+
+#define SP_ASSERT_STATUS(expr, want)                                                          \
+    do {                                                                                      \
+        int const s_ = (int)(expr), w_ = (int)(want);                                         \
+        if (s_ != w_)                                                                         \
+            sp_test_fail(__FILE__, __LINE__, "%s returned status %d, want %d", #expr, s_, w_); \
+    } while (0)
+
+#define SP_ASSERT_STR_CONTAINS(hay, needle)                                                   \
+    do {                                                                                      \
+        const char *const h_ = (hay), *const n_ = (needle);                                   \
+        if (h_ == NULL || strstr(h_, n_) == NULL)                                             \
+            sp_test_fail(__FILE__, __LINE__, "expected \"%s\" to contain \"%s\"",             \
+                         h_ ? h_ : "(null)", n_);                                             \
+    } while (0)
+
+/* Utilities (test_util.c). */
+int sp_test_full(void);                 /* SP_TEST_FULL=1: long tiers */
+const char *sp_test_source_dir(void);   /* repository root */
+const char *sp_test_cli(void);          /* path of the built synthpix CLI */
+/* A fresh empty directory, removed at exit of the case's process. Returned string is static. */
+const char *sp_test_tmpdir(void);
+/* Runs a shell command; returns its exit status (or -1). Output is captured into out
+ * (NUL-terminated, truncated to cap) when out != NULL. */
+int sp_test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reads a whole file; NULL when missing. *size receives the length. free() the result. */
+unsigned char *sp_test_read_file(const char *path, size_t *size);
+/* Writes bytes to a file (asserts on failure). */
+void sp_test_write_file(const char *path, const void *data, size_t n);
+/* 1 when /usr/bin/python3 can import every module named (space separated). */
+int sp_test_have_python(const char *modules);
+
+#endif /* SP_TEST_H */

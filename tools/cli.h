@@ -1,0 +1,16 @@
+/* cli.h: the synthpix sub-commands. Each lives in its own tools/cmd_*.c and returns the
+ * process exit code: 0 success, 1 runtime error, 2 usage or configuration error. */
+#ifndef SP_CLI_H
+#define SP_CLI_H
+
+#define SP_EXIT_OK 0
+#define SP_EXIT_RUNTIME 1
+#define SP_EXIT_USAGE 2
+
+typedef struct sp_cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the sub-command name */
+} sp_cli_command;
+
+#endif /* SP_CLI_H */

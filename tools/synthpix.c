@@ -1,0 +1,41 @@
+/* synthpix.c: the command-line entry point. Dispatches to the sub-commands listed in
+ * `commands` below; each sub-command parses its own options and prints its own --help. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "sp/sp.h"
+
+/* Sub-commands (tools/cmd_*.c). */
+static const sp_cli_command commands[] = {
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "synthpix %s: synthetic PIV image pairs with exact ground-truth flow\n\n", SP_VERSION_STRING);
+    fprintf(f, "usage: synthpix COMMAND [OPTIONS]   (synthpix COMMAND --help for details)\n\ncommands:\n");
+    for (const sp_cli_command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return SP_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+        printf("synthpix %s\n", SP_VERSION_STRING);
+        return SP_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return SP_EXIT_OK;
+    }
+    for (const sp_cli_command *c = commands; c->name; c++)
+        if (strcmp(argv[1], c->name) == 0) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "synthpix: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return SP_EXIT_USAGE;
+}
