@@ -1,0 +1,158 @@
+/* synthpix: configuration.
+ *
+ * A configuration is SynthPix's YAML (reference/synthpix.md section 2: same keys, same
+ * defaults, same validation) plus our extensions (PRODUCT.md section 3). Loading never stops
+ * at the first mistake: every invalid value is reported as an error naming the key, the
+ * value and the allowed range, every unknown key as a warning suggesting the nearest known
+ * key, and the load fails when there is at least one error.
+ *
+ * Thread safety: an sp_config is a plain value; load/free one per thread. Reading a loaded
+ * configuration from several threads is safe.
+ */
+#ifndef SP_CONFIG_H
+#define SP_CONFIG_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint64_t */
+#include <stdio.h>  /* FILE */
+
+#include "sp/sp_errors.h"
+#include "sp/sp_flow.h"
+#include "sp/sp_sink.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SP_CONFIG_MAX_RANGES 64
+#define SP_CONFIG_MAX_ANALYTIC 64
+
+typedef struct sp_range {
+    double min, max;
+} sp_range;
+
+typedef enum sp_source_kind {
+    SP_SOURCE_MAT = 0,  /* ".mat" */
+    SP_SOURCE_H5,       /* ".h5" */
+    SP_SOURCE_NPY,      /* ".npy" */
+    SP_SOURCE_FLO,      /* ".flo" (extension) */
+    SP_SOURCE_KINEMATIC,/* "kinematic" */
+    SP_SOURCE_ANALYTIC  /* "analytic" (extension) */
+} sp_source_kind;
+
+typedef enum sp_output_units { SP_UNITS_PIXELS = 0, SP_UNITS_MEASURE_PER_SECOND } sp_output_units;
+typedef enum sp_psf_mode { SP_PSF_POINT = 0, SP_PSF_INTEGRATED } sp_psf_mode;
+typedef enum sp_diameter_convention { SP_DIAMETER_SYNTHPIX = 0, SP_DIAMETER_E2 } sp_diameter_convention;
+typedef enum sp_advection { SP_ADVECT_EULER = 0, SP_ADVECT_RK4 } sp_advection;
+
+typedef struct sp_config {
+    /* ---- pipeline (reference 2.1) ---- */
+    sp_source_kind scheduler_class;     /* required */
+    int batch_size;                     /* B, required, > 0 */
+    int flow_fields_per_batch;          /* F, required, 1..B */
+    int batches_per_flow_batch;         /* required unless include_images, > 0 */
+    int include_images;                 /* false */
+    size_t image_shape[2];              /* (H, W), required for synthetic images */
+    char **file_list;                   /* owned strings; may be empty */
+    size_t file_list_len;
+    int randomize;                      /* false */
+    int loop;                           /* true */
+    uint64_t seed;                      /* 0 */
+    int episode_length;                 /* 0, >= 0 */
+    int buffer_size;                    /* 0, >= 0 */
+    int worker_count;                   /* 0, >= 0 */
+    int num_threads;                    /* 16 */
+    /* ---- generation (reference 2.2) ---- */
+    double dt;                          /* 1.0, > 0 */
+    sp_range seeding_density_range;     /* (0.01, 0.02) */
+    double p_hide_img1, p_hide_img2;    /* 0.01, [0, 1] */
+    sp_range diameter_ranges[SP_CONFIG_MAX_RANGES]; /* [(0.1, 1.0)], 0 < min <= max, pixels */
+    size_t n_diameter_ranges;
+    double diameter_var;                /* 1.0, >= 0 */
+    sp_range intensity_ranges[SP_CONFIG_MAX_RANGES]; /* [(50, 200)], 0 < min <= max */
+    size_t n_intensity_ranges;
+    double intensity_var;               /* 1.0 */
+    sp_range rho_ranges[SP_CONFIG_MAX_RANGES]; /* [(-0.99, 0.99)], -1 < min <= max < 1 */
+    size_t n_rho_ranges;
+    double rho_var;                     /* 1.0 */
+    double noise_uniform;               /* 0, >= 0 */
+    double noise_gaussian_mean;         /* 0, >= 0 */
+    double noise_gaussian_std;          /* 0, >= 0 */
+    double img_offset[2];               /* (128, 128) measure units, >= 0 */
+    char *mask;                         /* path of a .npy (H, W) of 0/1, or NULL */
+    char *histogram;                    /* path of a .npy (256,), or NULL */
+    /* ---- geometry (reference 2.3) ---- */
+    double flow_field_size[2];          /* (Ly, Lx) measure units, > 0, required */
+    double resolution;                  /* camera pixels per measure unit, > 0, required */
+    double velocities_per_pixel;        /* > 0, required */
+    double min_speed_x, max_speed_x;    /* required, max >= min */
+    double min_speed_y, max_speed_y;
+    sp_output_units output_units;       /* required: "pixels" | "measure units per second" */
+    /* ---- kinematic source (reference 2.4) ---- */
+    size_t num_examples;                /* 18278 */
+    sp_range filter_sigma_range;        /* (5, 100) */
+    sp_range max_displacement_range;    /* (0, 16) */
+    /* ---- extensions (PRODUCT 3) ---- */
+    sp_analytic_params analytic[SP_CONFIG_MAX_ANALYTIC]; /* scheduler_class "analytic": analytic_flow */
+    size_t n_analytic;                  /* record i uses analytic[i mod n_analytic] */
+    size_t analytic_num_examples;       /* records in one epoch of an analytic source; default n_analytic */
+    sp_psf_mode psf;                    /* point */
+    sp_diameter_convention diameter_convention; /* synthpix */
+    sp_advection advection;             /* euler */
+    int bit_depth;                      /* 8 | 16, default 8 */
+    int threads;                        /* 0 = all cores */
+    /* ---- bookkeeping ---- */
+    char *source_name;                  /* file the configuration came from, or "<embedded default>" */
+    unsigned present_mask_[4];          /* internal: which keys were given explicitly */
+} sp_config;
+
+/* ---- diagnostics ---- */
+typedef enum sp_diag_level { SP_DIAG_WARNING = 0, SP_DIAG_ERROR } sp_diag_level;
+
+typedef struct sp_diag_item {
+    sp_diag_level level;
+    char key[128];     /* the key at fault ("diameter_ranges[1]"), "" when not about one key */
+    char message[512]; /* a full sentence naming the key, the value and what was expected */
+} sp_diag_item;
+
+typedef struct sp_diag {
+    sp_diag_item *items; /* owned */
+    size_t count, capacity;
+} sp_diag;
+
+void sp_diag_init(sp_diag *d);
+void sp_diag_free(sp_diag *d); /* NULL allowed */
+size_t sp_diag_errors(const sp_diag *d);
+/* Prints "source: error: message" / "source: warning: message" lines. */
+void sp_diag_print(const sp_diag *d, const char *source, FILE *f);
+
+/* ---- loading ---- */
+
+/* Zeroes c and fills every default of reference 2 (required keys stay unset). */
+void sp_config_init(sp_config *c);
+/* Frees the owned strings (NULL allowed); c is re-initialised. */
+void sp_config_free(sp_config *c);
+/* Deep copy. */
+sp_status sp_config_copy(sp_config *dst, const sp_config *src, sp_error *err);
+
+/* Parses YAML text (named `name` in messages), validates, and fills c. Relative paths in
+ * file_list, mask and histogram are resolved against base_dir (NULL = current directory).
+ * Returns SP_ERR_CONFIG when d holds at least one error (c is then freed). d may be NULL. */
+sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, const char *name,
+                                const char *base_dir, sp_diag *d);
+/* Reads and parses a file; SP_ERR_NOTFOUND / SP_ERR_IO name the path in d. */
+sp_status sp_config_load_file(sp_config *c, const char *path, sp_diag *d);
+/* The embedded default configuration (analytic flows, 256x256, realistic particles). */
+const char *sp_config_default_yaml(void);
+sp_status sp_config_load_default(sp_config *c, sp_diag *d);
+
+/* Writes the resolved configuration as YAML that sp_config_load_string accepts and that
+ * loads back into an equal configuration. */
+sp_status sp_config_write_yaml(const sp_config *c, const sp_sink *sink, sp_error *err);
+
+const char *sp_source_kind_name(sp_source_kind k); /* ".mat", ..., "analytic" */
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SP_CONFIG_H */
