@@ -1,1 +1,2 @@
-# Module flow: sources are appended to SP_LIB_SOURCES here.
+# Flows: the sp_flow container, analytic flows and their parameters.
+sp_add_module(flow SOURCES src/flow/flow.c)
