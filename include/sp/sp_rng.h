@@ -17,8 +17,9 @@
  *                     results are identical on every platform
  *   bernoulli(p):     uniform [0, 1) < p
  *   randint [lo, hi): JAX's algorithm: k1, k2 = split(key); span = hi - lo;
- *                     m = (2^32 mod span)^2 mod span;
- *                     lo + ((bits(k1) mod span) * m + bits(k2) mod span) mod span  (uint32)
+ *                     m = (2^16 mod span)^2 mod span;
+ *                     lo + (((bits(k1) mod span) * m + bits(k2) mod span) mod span), the
+ *                     product and sum wrapping in uint32 as in JAX
  *
  * Thread safety: every function is pure.
  */

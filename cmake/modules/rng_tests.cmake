@@ -1,0 +1,1 @@
+sp_add_unit_test(test_rng SOURCES tests/unit/test_rng.c MODULES core rng)
