@@ -1,1 +1,2 @@
-# Module render: sources are appended to SP_LIB_SOURCES here.
+# Renderer: particle binning and banded Gaussian splatting; noise and histogram matching.
+sp_add_module(render SOURCES src/render/render.c)

@@ -1,0 +1,250 @@
+/* render.c: particle binning and the banded Gaussian splatting kernel.
+ *
+ * Data flow for one frame:
+ *   sp_frame_bins_build: counting sort of the visible particles into horizontal bands of
+ *       band_rows rows by the rows their footprint covers (two passes: count, fill), so
+ *       each band's list is in increasing particle index order.
+ *   sp_render_band: zero the band's rows, then for each particle of the band compute the
+ *       column factors ex[], the row factors ey[] and the cross-term progression, and add
+ *       the footprint rows that fall inside the band.
+ * Invariants: a particle with a non-finite position or amplitude 0 is never binned; the
+ * footprint of a binned particle intersects the image; |radius| <= SP_RENDER_MAX_RADIUS.
+ * For |rho| > SP_RHO_SEPARABLE_MAX the separated factors could overflow (exp(c X Y) grows
+ * like exp(rho/(1-rho^2) * 9)), so those particles are evaluated with one exponential of
+ * the whole (negative) exponent per pixel instead.
+ */
+#include "sp/sp_render.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/sp_internal.h"
+#include "render/render_internal.h"
+
+#define SP_BAND_ROWS_DEFAULT 32u
+#define SP_RHO_SEPARABLE_MAX 0.6f
+#define SP_SQRT_HALF_PI 1.2533141373155f
+#define SP_INV_SQRT2 0.70710678118654752f
+
+/* Footprint rows/cols of a particle: the centre pixel is the nearest one. Returns 0 when
+ * the particle is invisible or its footprint misses the image. */
+static int footprint(const sp_render_geometry *g, const sp_particles *p, size_t i, long *cy, long *cx)
+{
+    float const y = p->y[i], x = p->x[i], a = p->amplitude[i];
+    float const reach = (float)g->radius + 1.0f;
+    if (!(a != 0.0f) || !isfinite(y) || !isfinite(x)) return 0;
+    if (y < -reach || x < -reach || y > (float)g->height + reach || x > (float)g->width + reach) return 0;
+    *cy = (long)floorf(y + 0.5f);
+    *cx = (long)floorf(x + 0.5f);
+    long const R = g->radius;
+    if (*cy + R < 0 || *cy - R > (long)g->height - 1) return 0;
+    if (*cx + R < 0 || *cx - R > (long)g->width - 1) return 0;
+    return 1;
+}
+
+static void band_span(const sp_render_geometry *g, size_t band_rows, long cy, size_t *b0, size_t *b1)
+{
+    long const R = g->radius;
+    long const top = cy - R < 0 ? 0 : cy - R;
+    long const bottom = cy + R > (long)g->height - 1 ? (long)g->height - 1 : cy + R;
+    *b0 = (size_t)top / band_rows;
+    *b1 = (size_t)bottom / band_rows;
+}
+
+static sp_status bins_reserve(sp_frame_bins *bins, size_t nbands, size_t nidx, sp_error *err)
+{
+    if (nbands + 1 > bins->start_capacity) {
+        uint32_t *const s = (uint32_t *)realloc(bins->start, (nbands + 1) * sizeof *s);
+        SP_RETURN_IF(s == NULL, err, SP_ERR_NOMEM, "out of memory binning particles");
+        bins->start = s;
+        bins->start_capacity = nbands + 1;
+    }
+    if (nidx > bins->capacity) {
+        uint32_t *const ix = (uint32_t *)realloc(bins->index, (nidx ? nidx : 1) * sizeof *ix);
+        SP_RETURN_IF(ix == NULL, err, SP_ERR_NOMEM, "out of memory binning %zu particles", nidx);
+        bins->index = ix;
+        bins->capacity = nidx;
+    }
+    return SP_OK;
+}
+
+size_t sp__render_band_rows(const sp_render_geometry *g)
+{
+    return g->band_rows ? g->band_rows : SP_BAND_ROWS_DEFAULT;
+}
+
+sp_status sp_frame_bins_build(sp_frame_bins *bins, const sp_render_geometry *g, const sp_particles *p,
+                              sp_error *err)
+{
+    SP_RETURN_IF(g->radius < 1 || g->radius > SP_RENDER_MAX_RADIUS, err, SP_ERR_RANGE,
+                 "render radius %d outside [1, %d]", g->radius, SP_RENDER_MAX_RADIUS);
+    SP_RETURN_IF(p->count >= UINT32_MAX / 2, err, SP_ERR_RANGE, "too many particles (%zu)", p->count);
+    size_t const rows = sp__render_band_rows(g);
+    size_t const nbands = (g->height + rows - 1) / rows;
+    SP_TRY(bins_reserve(bins, nbands, 0, err));
+    bins->nbands = nbands;
+    bins->band_rows = rows;
+    memset(bins->start, 0, (nbands + 1) * sizeof *bins->start);
+    long cy, cx;
+    size_t b0, b1;
+    for (size_t i = 0; i < p->count; i++) {
+        if (!footprint(g, p, i, &cy, &cx)) continue;
+        band_span(g, rows, cy, &b0, &b1);
+        for (size_t b = b0; b <= b1; b++) bins->start[b + 1]++;
+    }
+    for (size_t b = 0; b < nbands; b++) bins->start[b + 1] += bins->start[b];
+    SP_TRY(bins_reserve(bins, nbands, bins->start[nbands], err));
+    /* Fill: start[b] is used as the write cursor of band b, then restored. */
+    for (size_t i = 0; i < p->count; i++) {
+        if (!footprint(g, p, i, &cy, &cx)) continue;
+        band_span(g, rows, cy, &b0, &b1);
+        for (size_t b = b0; b <= b1; b++) bins->index[bins->start[b]++] = (uint32_t)i;
+    }
+    for (size_t b = nbands; b > 0; b--) bins->start[b] = bins->start[b - 1];
+    bins->start[0] = 0;
+    return SP_OK;
+}
+
+void sp_frame_bins_release(sp_frame_bins *bins)
+{
+    if (bins == NULL) return;
+    free(bins->start);
+    free(bins->index);
+    memset(bins, 0, sizeof *bins);
+}
+
+/* Axis factors for offsets -R..R around the centre pixel; f is the sub-pixel offset of the
+ * particle from that pixel (in [-0.5, 0.5)) and s the axis standard deviation already
+ * scaled by sqrt(1 - rho^2). Point: exp(-d^2 / (2 s^2)); integrated: the mean of that
+ * function over the pixel [d - 1/2, d + 1/2]. */
+static void axis_factors(sp_psf psf, int R, float f, float s, float *out)
+{
+    if (psf == SP_RENDER_PSF_POINT) {
+        float const k = 1.0f / (2.0f * s * s);
+        for (int o = -R; o <= R; o++) {
+            float const d = (float)o - f;
+            out[o + R] = expf(-d * d * k);
+        }
+        return;
+    }
+    float const inv = SP_INV_SQRT2 / s;
+    float const scale = s * SP_SQRT_HALF_PI;
+    float lo = erff(((float)(-R) - f - 0.5f) * inv);
+    for (int o = -R; o <= R; o++) {
+        float const hi = erff(((float)o - f + 0.5f) * inv);
+        out[o + R] = scale * (hi - lo);
+        lo = hi;
+    }
+}
+
+typedef struct particle_frame {
+    long cy, cx;
+    float fy, fx;
+    float amp, rho, c; /* c = rho / ((1 - rho^2) sx sy) */
+    float sxr, syr;    /* axis sigmas scaled by sqrt(1 - rho^2) */
+} particle_frame;
+
+static void particle_setup(const sp_particles *p, size_t i, long cy, long cx, particle_frame *q)
+{
+    float const rho = p->rho[i];
+    float const omr = 1.0f - rho * rho;
+    float const sq = sqrtf(omr);
+    q->cy = cy;
+    q->cx = cx;
+    q->fy = p->y[i] - (float)cy;
+    q->fx = p->x[i] - (float)cx;
+    q->amp = p->amplitude[i];
+    q->rho = rho;
+    q->c = rho / (omr * p->sigma_x[i] * p->sigma_y[i]);
+    q->sxr = p->sigma_x[i] * sq;
+    q->syr = p->sigma_y[i] * sq;
+}
+
+/* Adds rows [a0, a1] x cols [b0, b1] (offsets from the centre pixel) of one particle. */
+static void splat_separable(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0,
+                            int b1, const float *ex, const float *ey, float *dst)
+{
+    int const R = g->radius;
+    size_t const W = g->width;
+    for (int a = a0; a <= a1; a++) {
+        float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
+        float const wy = q->amp * ey[a + R];
+        if (q->rho == 0.0f) {
+            for (int b = b0; b <= b1; b++) row[b] += wy * ex[b + R];
+            continue;
+        }
+        float const cyv = q->c * ((float)a - q->fy);
+        float e = expf(cyv * ((float)b0 - q->fx));
+        float const step = expf(cyv);
+        for (int b = b0; b <= b1; b++) {
+            row[b] += wy * ex[b + R] * e;
+            e *= step;
+        }
+    }
+}
+
+/* Strongly correlated particles: one exponential of the whole exponent per pixel. */
+static void splat_direct(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0,
+                         int b1, const float *ex, const float *ey, float *dst)
+{
+    int const R = g->radius;
+    size_t const W = g->width;
+    float lx[2 * SP_RENDER_MAX_RADIUS + 1], ly[2 * SP_RENDER_MAX_RADIUS + 1];
+    for (int o = -R; o <= R; o++) {
+        lx[o + R] = logf(ex[o + R]);
+        ly[o + R] = logf(ey[o + R]);
+    }
+    for (int a = a0; a <= a1; a++) {
+        float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
+        float const Y = (float)a - q->fy;
+        for (int b = b0; b <= b1; b++) {
+            float const X = (float)b - q->fx;
+            float const z = lx[b + R] + ly[a + R] + q->c * X * Y;
+            row[b] += q->amp * expf(z < 0.0f ? z : 0.0f);
+        }
+    }
+}
+
+static void render_particle(const sp_render_geometry *g, const sp_particles *p, size_t i, long r0, long r1,
+                            float *dst)
+{
+    long cy, cx;
+    if (!footprint(g, p, i, &cy, &cx)) return;
+    int const R = g->radius;
+    particle_frame q;
+    particle_setup(p, i, cy, cx, &q);
+    long const la0 = r0 - cy > -R ? r0 - cy : -R;
+    long const la1 = r1 - 1 - cy < R ? r1 - 1 - cy : R;
+    long const lb0 = -cx > -R ? -cx : -R;
+    long const lb1 = (long)g->width - 1 - cx < R ? (long)g->width - 1 - cx : R;
+    if (la0 > la1 || lb0 > lb1) return;
+    float ex[2 * SP_RENDER_MAX_RADIUS + 1], ey[2 * SP_RENDER_MAX_RADIUS + 1];
+    axis_factors(g->psf, R, q.fx, q.sxr, ex);
+    axis_factors(g->psf, R, q.fy, q.syr, ey);
+    if (fabsf(q.rho) <= SP_RHO_SEPARABLE_MAX)
+        splat_separable(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
+    else
+        splat_direct(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
+}
+
+void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,
+                    size_t band, float *dst)
+{
+    size_t const r0 = band * bins->band_rows;
+    size_t const r1 = r0 + bins->band_rows < g->height ? r0 + bins->band_rows : g->height;
+    memset(dst + r0 * g->width, 0, (r1 - r0) * g->width * sizeof *dst);
+    for (uint32_t k = bins->start[band]; k < bins->start[band + 1]; k++)
+        render_particle(g, p, bins->index[k], (long)r0, (long)r1, dst);
+}
+
+sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err)
+{
+    sp_frame_bins bins;
+    memset(&bins, 0, sizeof bins);
+    sp_status const st = sp_frame_bins_build(&bins, g, p, err);
+    if (st == SP_OK)
+        for (size_t b = 0; b < bins.nbands; b++) sp_render_band(g, p, &bins, b, dst);
+    sp_frame_bins_release(&bins);
+    return st;
+}
