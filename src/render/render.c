@@ -9,9 +9,9 @@
  *       the footprint rows that fall inside the band.
  * Invariants: a particle with a non-finite position or amplitude 0 is never binned; the
  * footprint of a binned particle intersects the image; |radius| <= SP_RENDER_MAX_RADIUS.
- * For |rho| > SP_RHO_SEPARABLE_MAX the separated factors could overflow (exp(c X Y) grows
- * like exp(rho/(1-rho^2) * 9)), so those particles are evaluated with one exponential of
- * the whole (negative) exponent per pixel instead.
+ * For |rho| > SP_RHO_SEPARABLE_MAX the separated factors could under- or overflow
+ * (exp(c X Y) grows like exp(rho/(1-rho^2) * 9)), so those particles are evaluated with one
+ * exponential of the whole (non-positive) exponent per pixel instead.
  */
 #include "sp/sp_render.h"
 
@@ -184,24 +184,34 @@ static void splat_separable(const sp_render_geometry *g, const particle_frame *q
     }
 }
 
-/* Strongly correlated particles: one exponential of the whole exponent per pixel. */
-static void splat_direct(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0,
-                         int b1, const float *ex, const float *ey, float *dst)
+/* exp(-z / (2 (1 - rho^2))) at offset (X, Y) from the centre: the whole exponent at once,
+ * which stays finite where the separated factors would under- or overflow. */
+static inline float gauss_full(const particle_frame *q, float X, float Y)
 {
-    int const R = g->radius;
+    /* With sxr = sx sqrt(1 - rho^2): z/(2(1-rho^2)) = X^2/(2 sxr^2) + Y^2/(2 syr^2) - c X Y. */
+    float const e = X * X / (2.0f * q->sxr * q->sxr) + Y * Y / (2.0f * q->syr * q->syr) - q->c * X * Y;
+    return expf(e > 0.0f ? -e : 0.0f);
+}
+
+/* Strongly correlated particles: the whole exponent per pixel; the integrated PSF averages
+ * a 4x4 grid of samples over the pixel (rare: |rho| > SP_RHO_SEPARABLE_MAX only). */
+static void splat_direct(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0,
+                         int b1, float *dst)
+{
     size_t const W = g->width;
-    float lx[2 * SP_RENDER_MAX_RADIUS + 1], ly[2 * SP_RENDER_MAX_RADIUS + 1];
-    for (int o = -R; o <= R; o++) {
-        lx[o + R] = logf(ex[o + R]);
-        ly[o + R] = logf(ey[o + R]);
-    }
+    int const sub = g->psf == SP_RENDER_PSF_POINT ? 1 : 4;
+    float const step = 1.0f / (float)sub;
+    float const first = sub == 1 ? 0.0f : 0.5f * step - 0.5f;
+    float const weight = q->amp / (float)(sub * sub);
     for (int a = a0; a <= a1; a++) {
         float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
-        float const Y = (float)a - q->fy;
         for (int b = b0; b <= b1; b++) {
-            float const X = (float)b - q->fx;
-            float const z = lx[b + R] + ly[a + R] + q->c * X * Y;
-            row[b] += q->amp * expf(z < 0.0f ? z : 0.0f);
+            float acc = 0.0f;
+            for (int u = 0; u < sub; u++)
+                for (int v = 0; v < sub; v++)
+                    acc += gauss_full(q, (float)b - q->fx + first + (float)v * step,
+                                      (float)a - q->fy + first + (float)u * step);
+            row[b] += weight * acc;
         }
     }
 }
@@ -219,13 +229,14 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     long const lb0 = -cx > -R ? -cx : -R;
     long const lb1 = (long)g->width - 1 - cx < R ? (long)g->width - 1 - cx : R;
     if (la0 > la1 || lb0 > lb1) return;
+    if (fabsf(q.rho) > SP_RHO_SEPARABLE_MAX) {
+        splat_direct(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
+        return;
+    }
     float ex[2 * SP_RENDER_MAX_RADIUS + 1], ey[2 * SP_RENDER_MAX_RADIUS + 1];
     axis_factors(g->psf, R, q.fx, q.sxr, ex);
     axis_factors(g->psf, R, q.fy, q.syr, ey);
-    if (fabsf(q.rho) <= SP_RHO_SEPARABLE_MAX)
-        splat_separable(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
-    else
-        splat_direct(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
+    splat_separable(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
 }
 
 void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,

@@ -1,0 +1,177 @@
+/* test_render.c: the particle renderer against the analytic Gaussian, computed here in
+ * double precision: pixel values, peak, integral, centroid, correlated particles, edge
+ * clipping, and byte-identity across band sizes. */
+#include "sp_test.h"
+
+#include "sp/sp_render.h"
+
+#define SP_ARRAY_LEN_T(a) (sizeof(a) / sizeof((a)[0]))
+
+#define H 64
+#define W 64
+
+typedef struct one_particle {
+    float y, x, sy, sx, rho, a;
+} one_particle;
+
+static void render_one(const one_particle *q, int R, sp_psf psf, float *img)
+{
+    sp_particles p = {1, &q->y, &q->x, &q->sy, &q->sx, &q->rho, &q->a};
+    sp_render_geometry g = {H, W, R, 0, psf};
+    SP_ASSERT_OK(sp_render_frame(&g, &p, img, NULL));
+}
+
+static double gauss_point(const one_particle *q, double i, double j)
+{
+    double const X = j - (double)q->x, Y = i - (double)q->y;
+    double const sx = (double)q->sx, sy = (double)q->sy, r = (double)q->rho;
+    double const z = X * X / (sx * sx) + Y * Y / (sy * sy) - 2 * r * X * Y / (sx * sy);
+    return (double)q->a * exp(-z / (2 * (1 - r * r)));
+}
+
+/* Mean of exp(-d^2/(2 s^2)) over [d - 1/2, d + 1/2]. */
+static double axis_mean(double d, double s)
+{
+    return s * sqrt(M_PI / 2) * (erf((d + 0.5) / (s * sqrt(2.0))) - erf((d - 0.5) / (s * sqrt(2.0))));
+}
+
+static void moments(const float *img, double *sum, double *cy, double *cx, double *peak)
+{
+    double s = 0, my = 0, mx = 0, pk = 0;
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+            double const v = (double)img[i * W + j];
+            s += v;
+            my += v * i;
+            mx += v * j;
+            if (v > pk) pk = v;
+        }
+    *sum = s;
+    *cy = my / s;
+    *cx = mx / s;
+    *peak = pk;
+}
+
+SP_TEST(render_single_particle_point_matches_gaussian)
+{
+    static const float offs[][2] = {{20.3f, 30.7f}, {31.0f, 31.0f}, {10.49f, 40.51f}, {33.25f, 12.9f}};
+    static const float sig[] = {0.75f, 1.0f, 1.6f};
+    static float img[H * W];
+    for (size_t k = 0; k < SP_ARRAY_LEN_T(offs); k++)
+        for (size_t s = 0; s < SP_ARRAY_LEN_T(sig); s++) {
+            one_particle const q = {offs[k][0], offs[k][1], sig[s], sig[s], 0.0f, 100.0f};
+            int const R = (int)ceilf(4.5f * sig[s]);
+            render_one(&q, R, SP_RENDER_PSF_POINT, img);
+            double sum, cy, cx, peak;
+            moments(img, &sum, &cy, &cx, &peak);
+            SP_ASSERT_NEAR(cy, q.y, 0.01);
+            SP_ASSERT_NEAR(cx, q.x, 0.01);
+            /* Integral of the continuous Gaussian: 2 pi sx sy A. */
+            double const integral = 2 * M_PI * (double)q.sx * (double)q.sy * (double)q.a;
+            SP_ASSERT_NEAR(sum / integral, 1.0, 2e-3);
+            /* Peak: the pixel nearest the centre. */
+            double const want_peak = gauss_point(&q, floor((double)q.y + 0.5), floor((double)q.x + 0.5));
+            SP_ASSERT_NEAR(peak, want_peak, 1e-4 * want_peak);
+            for (int i = 0; i < H; i++)
+                for (int j = 0; j < W; j++) {
+                    int const inside = abs(i - (int)floorf(q.y + 0.5f)) <= R && abs(j - (int)floorf(q.x + 0.5f)) <= R;
+                    double const want = inside ? gauss_point(&q, i, j) : 0.0;
+                    SP_ASSERT_NEAR(img[i * W + j], want, 2e-5 * (double)q.a);
+                }
+        }
+}
+
+SP_TEST(render_single_particle_integrated_matches_pixel_average)
+{
+    static float img[H * W];
+    one_particle const q = {25.37f, 18.81f, 0.6f, 0.9f, 0.0f, 200.0f};
+    int const R = 5;
+    render_one(&q, R, SP_RENDER_PSF_INTEGRATED, img);
+    double sum, cy, cx, peak;
+    moments(img, &sum, &cy, &cx, &peak);
+    SP_ASSERT_NEAR(cy, q.y, 0.01);
+    SP_ASSERT_NEAR(cx, q.x, 0.01);
+    /* The pixel averages tile the window exactly: sum = A * integral over the window. */
+    SP_ASSERT_NEAR(sum / (2 * M_PI * (double)q.sx * (double)q.sy * (double)q.a), 1.0, 1e-4);
+    int const ci = 25, cj = 19;
+    double const want_peak = (double)q.a * axis_mean(ci - (double)q.y, q.sy) * axis_mean(cj - (double)q.x, q.sx);
+    SP_ASSERT_NEAR(img[ci * W + cj], want_peak, 1e-4 * want_peak);
+    SP_ASSERT_NEAR(peak, want_peak, 1e-4 * want_peak);
+}
+
+SP_TEST(render_correlated_particle_matches_formula)
+{
+    static float img[H * W];
+    static const float rhos[] = {0.3f, -0.45f, 0.9f, -0.97f};
+    for (size_t r = 0; r < SP_ARRAY_LEN_T(rhos); r++) {
+        one_particle const q = {30.2f, 29.6f, 1.2f, 0.8f, rhos[r], 150.0f};
+        render_one(&q, 6, SP_RENDER_PSF_POINT, img);
+        for (int i = 24; i <= 36; i++)
+            for (int j = 24; j <= 36; j++)
+                SP_ASSERT_NEAR(img[i * W + j], gauss_point(&q, i, j), 3e-5 * 150.0);
+        /* Both PSF modes conserve the integral 2 pi sx sy sqrt(1 - rho^2) A. */
+        double const integral = 2 * M_PI * 1.2 * 0.8 * sqrt(1 - (double)rhos[r] * (double)rhos[r]) * 150.0;
+        for (int psf = 0; psf < 2; psf++) {
+            render_one(&q, 7, psf ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT, img);
+            double sum, cy, cx, peak;
+            moments(img, &sum, &cy, &cx, &peak);
+            SP_ASSERT_NEAR(sum / integral, 1.0, 2e-3);
+            SP_ASSERT_NEAR(cy, q.y, 0.01);
+            SP_ASSERT_NEAR(cx, q.x, 0.01);
+        }
+    }
+}
+
+SP_TEST(render_edge_particle_is_clipped_not_moved)
+{
+    static float img[H * W];
+    one_particle const q = {0.2f, 63.6f, 1.0f, 1.0f, 0.0f, 100.0f};
+    render_one(&q, 3, SP_RENDER_PSF_POINT, img);
+    for (int i = 0; i < H; i++)
+        for (int j = 0; j < W; j++) {
+            int const inside = i <= 3 && j >= 61;
+            SP_ASSERT_NEAR(img[i * W + j], inside ? gauss_point(&q, i, j) : 0.0, 2e-3);
+        }
+    /* Completely outside: nothing drawn. */
+    one_particle const far = {-10.0f, 20.0f, 1.0f, 1.0f, 0.0f, 100.0f};
+    render_one(&far, 3, SP_RENDER_PSF_POINT, img);
+    for (int k = 0; k < H * W; k++) SP_ASSERT_NEAR(img[k], 0.0, 0);
+}
+
+SP_TEST(render_overlapping_particles_add)
+{
+    static float a[H * W], b[H * W], both[H * W];
+    float ys[2] = {30.1f, 31.4f}, xs[2] = {30.3f, 29.2f}, s[2] = {1.0f, 1.3f}, rho[2] = {0, 0.2f}, amp[2] = {80, 120};
+    sp_render_geometry g = {H, W, 5, 0, SP_RENDER_PSF_POINT};
+    sp_particles p0 = {1, &ys[0], &xs[0], &s[0], &s[0], &rho[0], &amp[0]};
+    sp_particles p1 = {1, &ys[1], &xs[1], &s[1], &s[1], &rho[1], &amp[1]};
+    sp_particles p2 = {2, ys, xs, s, s, rho, amp};
+    SP_ASSERT_OK(sp_render_frame(&g, &p0, a, NULL));
+    SP_ASSERT_OK(sp_render_frame(&g, &p1, b, NULL));
+    SP_ASSERT_OK(sp_render_frame(&g, &p2, both, NULL));
+    for (int k = 0; k < H * W; k++) SP_ASSERT_NEAR(both[k], a[k] + b[k], 1e-4);
+}
+
+SP_TEST(render_bytes_independent_of_band_size)
+{
+    enum { N = 3000 };
+    static float y[N], x[N], s[N], rho[N], amp[N];
+    uint32_t st = 12345;
+    for (int i = 0; i < N; i++) {
+        st = st * 1664525u + 1013904223u;
+        y[i] = (float)(st >> 8) / 16777216.0f * 80.0f - 8.0f;
+        st = st * 1664525u + 1013904223u;
+        x[i] = (float)(st >> 8) / 16777216.0f * 80.0f - 8.0f;
+        s[i] = 0.5f + (float)(i % 7) * 0.2f;
+        rho[i] = (float)(i % 5) * 0.1f - 0.2f;
+        amp[i] = (i % 13) ? 100.0f : 0.0f;
+    }
+    sp_particles p = {N, y, x, s, s, rho, amp};
+    static float ref[H * W], img[H * W];
+    static const size_t bands[] = {64, 1, 7, 32};
+    for (size_t b = 0; b < SP_ARRAY_LEN_T(bands); b++) {
+        sp_render_geometry g = {H, W, 4, bands[b], SP_RENDER_PSF_INTEGRATED};
+        SP_ASSERT_OK(sp_render_frame(&g, &p, b == 0 ? ref : img, NULL));
+        if (b > 0) SP_EXPECT_MSG(memcmp(ref, img, sizeof img) == 0, "band size %zu changed the bytes", bands[b]);
+    }
+}
