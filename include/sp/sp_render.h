@@ -13,9 +13,11 @@
  * factor and the cross term exp(c X Y); along a row the cross term advances by the constant
  * factor exp(c Y), so a footprint costs O(R) exponentials, not O(R^2).
  *   psf point:      the Gaussian sampled at the pixel centre (SynthPix).
- *   psf integrated: the axis factors are averaged over the pixel's area exactly (erf form:
- *                   what a sensor pixel records); the rho cross term is taken at the pixel
- *                   centre. For a large sigma both modes agree.
+ *   psf integrated: the mean of the Gaussian over the pixel's area (erf form: what a sensor
+ *                   pixel records); exact for rho = 0; for rho != 0 the Y marginal is
+ *                   averaged over the row and the conditional X Gaussian over each pixel at
+ *                   the row centre (conserves the integral); for |rho| > 0.6 a 4x4 grid of
+ *                   samples per pixel. For a large sigma both modes agree.
  * The footprint is centred on the nearest pixel: rows round(y) - R .. round(y) + R.
  *
  * Thread safety: sp_render_band may run concurrently for different bands of one frame

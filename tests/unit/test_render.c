@@ -115,7 +115,8 @@ SP_TEST(render_correlated_particle_matches_formula)
             render_one(&q, 7, psf ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT, img);
             double sum, cy, cx, peak;
             moments(img, &sum, &cy, &cx, &peak);
-            SP_ASSERT_NEAR(sum / integral, 1.0, 2e-3);
+            /* Point sampling aliases the narrow minor axis of |rho| ~ 1 particles a little. */
+            SP_ASSERT_NEAR(sum / integral, 1.0, psf ? 1e-4 : 5e-3);
             SP_ASSERT_NEAR(cy, q.y, 0.01);
             SP_ASSERT_NEAR(cx, q.x, 0.01);
         }
