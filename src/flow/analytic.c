@@ -1,0 +1,318 @@
+/* analytic.c: the built-in analytic flows and the kinematic random smooth flow.
+ *
+ * Map
+ *   sp_analytic_velocity  the closed-form velocity at a physical point (double).
+ *   sp_analytic_fill      validates, then either evaluates that formula at every grid point
+ *                         (out = (float) of the double result, so ground-truth checks can
+ *                         compare exactly) or generates a kinematic field.
+ *
+ * Geometry: grid point (i, j) of an (Hf, Wf) grid over the domain (ly, lx) sits at
+ * y = i * ly / Hf, x = j * lx / Wf (measure units); velocities are units/s; channel 0 = u
+ * (x, right), 1 = v (y, down), channel 2 (when present) = 0. A NaN centre component means the
+ * domain centre (ly/2, lx/2); a NaN Poiseuille half-width means ly/2.
+ *
+ * Formulas (Y = y - cy, X = x - cx, r^2 = X^2 + Y^2):
+ *   uniform       (u, v)
+ *   vortices      u = -F Y, v = F X with F = u_theta / r, so a positive circulation turns
+ *                 clockwise on screen (v > 0 to the right of the centre).
+ *                 Lamb-Oseen: F = G/(2 pi rc^2) f(s), s = r^2/rc^2, f(s) = (1 - e^-s)/s,
+ *                 written without dividing by r; f uses a series below s = 1e-3, so the
+ *                 centre gives 0 with no NaN, and expm1 above it, so nothing cancels.
+ *                 Rankine: F = G/(2 pi rc^2) for r <= rc, G/(2 pi r^2) outside.
+ *   taylor_green  u = A sin(kx) cos(ky), v = -A cos(kx) sin(ky), k = 2 pi / wavelength,
+ *                 x and y from the domain origin.
+ *   shear         u = rate Y, v = 0.
+ *   poiseuille    u = A (1 - (Y/h)^2) for |Y| <= h, else 0; v = 0.
+ *   stagnation    u = rate X, v = -rate Y.
+ *
+ * Kinematic (reference section 8.4, random smooth flow), for record r and seed s:
+ *   key   = fold_in(PRNGKey(s), r mod 2^32); when r >= 2^32, fold_in(key, r >> 32) too
+ *   sigma = uniform(split(key)[0], 0, smin, smax)   (grid cells, float32)
+ *   a     = uniform(split(key)[1], 0, amin, amax)   (float32)
+ *   noise = uniform [-1, 1) from split(key)[2], element (i, j, c) at flat index (i Wf + j) 2 + c
+ *   each channel filtered by a Gaussian of sigma (flow_filter.c, scipy's conventions), then
+ *   (u, v) scaled by a / max |(u, v)| in double (a zero field stays zero).
+ * Single-threaded and free of global state: the same (seed, record) gives the same bytes
+ * everywhere.
+ */
+#include "sp/sp_flow.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "flow/flow_filter.h"
+#include "internal/sp_internal.h"
+#include "sp/sp_rng.h"
+
+#define SP_TWO_PI 6.283185307179586476925286766559
+
+/* Parameters with the NaN defaults replaced by their meaning for one domain. */
+typedef struct sp_resolved {
+    const sp_analytic_params *p;
+    double cy, cx; /* centre */
+    double half;   /* Poiseuille half-width */
+} sp_resolved;
+
+static sp_resolved resolve(const sp_analytic_params *p, double ly, double lx)
+{
+    sp_resolved r;
+    r.p = p;
+    r.cy = isnan(p->center[0]) ? 0.5 * ly : p->center[0];
+    r.cx = isnan(p->center[1]) ? 0.5 * lx : p->center[1];
+    r.half = isnan(p->half_width) ? 0.5 * ly : p->half_width;
+    return r;
+}
+
+/* (1 - e^-s) / s for s >= 0. The series' first omitted term, s^5/720, is below 1.4e-18 for
+ * s < 1e-3, i.e. under half an ulp of a value near 1. */
+static double lamb_oseen_shape(double s)
+{
+    if (s < 1e-3) return 1.0 + s * (-0.5 + s * (1.0 / 6.0 + s * (-1.0 / 24.0 + s / 120.0)));
+    return -expm1(-s) / s;
+}
+
+/* u_theta / r for each vortex. */
+static double lamb_oseen_factor(const sp_analytic_params *p, double r2)
+{
+    double const rc2 = p->core_radius * p->core_radius;
+    return p->circulation / (SP_TWO_PI * rc2) * lamb_oseen_shape(r2 / rc2);
+}
+
+static double rankine_factor(const sp_analytic_params *p, double r2)
+{
+    double const rc2 = p->core_radius * p->core_radius;
+    return p->circulation / (SP_TWO_PI * (r2 <= rc2 ? rc2 : r2));
+}
+
+static void vortex(const sp_resolved *q, double y, double x, double *u, double *v)
+{
+    double const dy = y - q->cy, dx = x - q->cx;
+    double const r2 = dx * dx + dy * dy;
+    double const f = q->p->kind == SP_FLOW_RANKINE ? rankine_factor(q->p, r2)
+                                                   : lamb_oseen_factor(q->p, r2);
+    *u = -f * dy;
+    *v = f * dx;
+}
+
+static void taylor_green(const sp_analytic_params *p, double y, double x, double *u, double *v)
+{
+    double const k = SP_TWO_PI / p->wavelength;
+    *u = p->amplitude * sin(k * x) * cos(k * y);
+    *v = -p->amplitude * cos(k * x) * sin(k * y);
+}
+
+static void poiseuille(const sp_resolved *q, double y, double *u, double *v)
+{
+    double const d = (y - q->cy) / q->half;
+    *u = fabs(y - q->cy) <= q->half ? q->p->amplitude * (1.0 - d * d) : 0.0;
+    *v = 0.0;
+}
+
+/* One switch over the kinds; each case is one formula. */
+static void eval_point(const sp_resolved *q, double y, double x, double *u, double *v)
+{
+    const sp_analytic_params *const p = q->p;
+    switch (p->kind) {
+    case SP_FLOW_UNIFORM: *u = p->u; *v = p->v; return;
+    case SP_FLOW_LAMB_OSEEN:
+    case SP_FLOW_RANKINE: vortex(q, y, x, u, v); return;
+    case SP_FLOW_TAYLOR_GREEN: taylor_green(p, y, x, u, v); return;
+    case SP_FLOW_SHEAR: *u = p->rate * (y - q->cy); *v = 0.0; return;
+    case SP_FLOW_POISEUILLE: poiseuille(q, y, u, v); return;
+    case SP_FLOW_STAGNATION: *u = p->rate * (x - q->cx); *v = -p->rate * (y - q->cy); return;
+    case SP_FLOW_KINEMATIC:
+    case SP_FLOW_KIND_COUNT_: break;
+    }
+    *u = 0.0; /* the kinematic flow has no closed form */
+    *v = 0.0;
+}
+
+void sp_analytic_velocity(const sp_analytic_params *p, double ly, double lx, double y, double x,
+                          double *u, double *v)
+{
+    sp_resolved const q = resolve(p, ly, lx);
+    eval_point(&q, y, x, u, v);
+}
+
+/* ---- validation ------------------------------------------------------------------- */
+
+static sp_status check_finite(double value, const char *name, sp_error *err)
+{
+    SP_RETURN_IF(!isfinite(value), err, SP_ERR_RANGE,
+                 "analytic_flow.%s = %g: must be a finite number", name, value);
+    return SP_OK;
+}
+
+static sp_status check_positive(double value, const char *name, sp_error *err)
+{
+    SP_RETURN_IF(!isfinite(value) || !(value > 0.0), err, SP_ERR_RANGE,
+                 "analytic_flow.%s = %g: must be a finite number > 0", name, value);
+    return SP_OK;
+}
+
+/* NaN is allowed (it selects the default); infinities are not. */
+static sp_status check_center(const sp_analytic_params *p, sp_error *err)
+{
+    SP_RETURN_IF(isinf(p->center[0]) || isinf(p->center[1]), err, SP_ERR_RANGE,
+                 "analytic_flow.center = (%g, %g): must be finite (or NaN for the domain centre)",
+                 p->center[0], p->center[1]);
+    return SP_OK;
+}
+
+static sp_status check_range(const double r[2], double max, const char *name, sp_error *err)
+{
+    SP_RETURN_IF(!isfinite(r[0]) || !isfinite(r[1]) || !(r[0] >= 0.0) || !(r[0] <= r[1]) ||
+                     !(r[1] <= max),
+                 err, SP_ERR_RANGE, "analytic_flow.%s = (%g, %g): need 0 <= min <= max <= %g",
+                 name, r[0], r[1], max);
+    return SP_OK;
+}
+
+static sp_status check_vortex(const sp_analytic_params *p, sp_error *err)
+{
+    SP_TRY(check_center(p, err));
+    SP_TRY(check_finite(p->circulation, "circulation", err));
+    return check_positive(p->core_radius, "core_radius", err);
+}
+
+static sp_status check_poiseuille(const sp_analytic_params *p, sp_error *err)
+{
+    SP_TRY(check_center(p, err));
+    SP_TRY(check_finite(p->amplitude, "amplitude", err));
+    if (isnan(p->half_width)) return SP_OK; /* half the domain height */
+    return check_positive(p->half_width, "half_width", err);
+}
+
+static sp_status check_params(const sp_analytic_params *p, sp_error *err)
+{
+    switch (p->kind) {
+    case SP_FLOW_UNIFORM:
+        SP_TRY(check_finite(p->u, "u", err));
+        return check_finite(p->v, "v", err);
+    case SP_FLOW_LAMB_OSEEN:
+    case SP_FLOW_RANKINE: return check_vortex(p, err);
+    case SP_FLOW_TAYLOR_GREEN:
+        SP_TRY(check_finite(p->amplitude, "amplitude", err));
+        return check_positive(p->wavelength, "wavelength", err);
+    case SP_FLOW_SHEAR:
+    case SP_FLOW_STAGNATION:
+        SP_TRY(check_center(p, err));
+        return check_finite(p->rate, "rate", err);
+    case SP_FLOW_POISEUILLE: return check_poiseuille(p, err);
+    case SP_FLOW_KINEMATIC:
+        SP_TRY(check_range(p->filter_sigma_range, SP_GAUSS_SIGMA_MAX, "filter_sigma_range", err));
+        return check_range(p->max_displacement_range, FLT_MAX, "max_displacement_range", err);
+    case SP_FLOW_KIND_COUNT_: break;
+    }
+    return sp_error_set(err, SP_ERR_INVALID, "analytic_flow.kind = %d: unknown kind", (int)p->kind);
+}
+
+static sp_status check_target(double ly, double lx, const sp_flow *out, sp_error *err)
+{
+    SP_RETURN_IF(!isfinite(ly) || !isfinite(lx) || !(ly > 0.0) || !(lx > 0.0), err, SP_ERR_RANGE,
+                 "flow_field_size = (%g, %g): both must be finite and > 0", ly, lx);
+    SP_RETURN_IF(out == NULL || out->data == NULL || out->height == 0 || out->width == 0, err,
+                 SP_ERR_INVALID, "analytic flow output: not allocated");
+    SP_RETURN_IF(out->channels != 2 && out->channels != 3, err, SP_ERR_INVALID,
+                 "analytic flow output: %zu channels, expected 2 or 3", out->channels);
+    return SP_OK;
+}
+
+/* ---- evaluation ------------------------------------------------------------------- */
+
+static void fill_formula(const sp_analytic_params *p, double ly, double lx, sp_flow *out)
+{
+    sp_resolved const q = resolve(p, ly, lx);
+    double const hf = (double)out->height, wf = (double)out->width;
+    for (size_t i = 0; i < out->height; i++) {
+        double const y = (double)i * ly / hf;
+        for (size_t j = 0; j < out->width; j++) {
+            double const x = (double)j * lx / wf;
+            double u, v;
+            eval_point(&q, y, x, &u, &v);
+            float *const cell = out->data + sp_flow_index(out, i, j, 0);
+            cell[0] = (float)u;
+            cell[1] = (float)v;
+            if (out->channels == 3) cell[2] = 0.0f;
+        }
+    }
+}
+
+/* The record's key: 32-bit records fold in once, as SynthPix's (seed, i); larger ones fold in
+ * the low word, then the high word, so every 64-bit record has its own key. */
+static sp_key kinematic_key(uint32_t seed, uint64_t record)
+{
+    sp_key key = sp_key_fold_in(sp_key_from_seed(seed), (uint32_t)record);
+    if (record >> 32) key = sp_key_fold_in(key, (uint32_t)(record >> 32));
+    return key;
+}
+
+/* Noise into two planes (u then v). Row by row: element (i, j, c) is draw (i W + j) 2 + c
+ * whatever the chunking, since each draw depends only on (key, index). */
+static sp_status kinematic_noise(sp_key key, size_t h, size_t w, float *planes)
+{
+    float *const row = (float *)malloc(2 * w * sizeof(float));
+    if (row == NULL) return SP_ERR_NOMEM;
+    for (size_t i = 0; i < h; i++) {
+        sp_uniform_fill(key, (uint64_t)i * w * 2, 2 * w, -1.0f, 1.0f, row);
+        for (size_t j = 0; j < w; j++) {
+            planes[i * w + j] = row[2 * j];
+            planes[h * w + i * w + j] = row[2 * j + 1];
+        }
+    }
+    free(row);
+    return SP_OK;
+}
+
+/* Scales (u, v) so that the largest magnitude is a, writing the flow's interleaved layout. */
+static void kinematic_store(const float *planes, double a, sp_flow *out)
+{
+    size_t const n = out->height * out->width;
+    double m2 = 0.0;
+    for (size_t k = 0; k < n; k++) {
+        double const u = (double)planes[k], v = (double)planes[n + k];
+        double const s = u * u + v * v;
+        if (s > m2) m2 = s;
+    }
+    double const scale = m2 > 0.0 ? a / sqrt(m2) : 0.0; /* a zero field stays zero */
+    for (size_t k = 0; k < n; k++) {
+        float *const cell = out->data + k * out->channels;
+        cell[0] = (float)((double)planes[k] * scale);
+        cell[1] = (float)((double)planes[n + k] * scale);
+        if (out->channels == 3) cell[2] = 0.0f;
+    }
+}
+
+static sp_status fill_kinematic(const sp_analytic_params *p, uint32_t seed, uint64_t record,
+                                sp_flow *out, sp_error *err)
+{
+    sp_key const key = kinematic_key(seed, record);
+    const double *const sr = p->filter_sigma_range, *const ar = p->max_displacement_range;
+    float const sigma = sp_uniform(sp_key_split_at(key, 0), 0, (float)sr[0], (float)sr[1]);
+    float const a = sp_uniform(sp_key_split_at(key, 1), 0, (float)ar[0], (float)ar[1]);
+    size_t const h = out->height, w = out->width;
+    size_t n = 0;
+    SP_RETURN_IF(!sp__mul_size(h * w, 2 * sizeof(float), &n), err, SP_ERR_RANGE,
+                 "kinematic flow (%zu, %zu) too large", h, w);
+    float *const planes = (float *)malloc(n);
+    sp_status st = planes ? kinematic_noise(sp_key_split_at(key, 2), h, w, planes) : SP_ERR_NOMEM;
+    if (st == SP_OK) st = sp__gaussian_filter_2d(planes, h, w, (double)sigma);
+    if (st == SP_OK) st = sp__gaussian_filter_2d(planes + h * w, h, w, (double)sigma);
+    if (st == SP_OK) kinematic_store(planes, (double)a, out);
+    free(planes);
+    SP_RETURN_IF(st != SP_OK, err, st, "kinematic flow (%zu, %zu), sigma %g: out of memory", h, w,
+                 (double)sigma);
+    return SP_OK;
+}
+
+sp_status sp_analytic_fill(const sp_analytic_params *p, double ly, double lx, uint32_t seed,
+                           uint64_t record, sp_flow *out, sp_error *err)
+{
+    SP_RETURN_IF(p == NULL, err, SP_ERR_INVALID, "analytic flow: no parameters");
+    SP_TRY(check_target(ly, lx, out, err));
+    SP_TRY(check_params(p, err));
+    if (p->kind == SP_FLOW_KINEMATIC) return fill_kinematic(p, seed, record, out, err);
+    fill_formula(p, ly, lx, out);
+    return SP_OK;
+}
