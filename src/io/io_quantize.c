@@ -1,0 +1,27 @@
+/* io_quantize.c: float32 intensities [0, 255] -> 8- or 16-bit samples for the image writers.
+ *
+ * Formula (also in sp_io.h and docs/formats.md): c = clamp(x, 0, 255) with NaN -> 0, then
+ * u8 = (uint8_t)(c + 0.5f) and u16 = (uint16_t)(c * 257.0f + 0.5f), all in float32 (no FMA:
+ * the build uses -ffp-contract=off, so results are identical on every ISA). The loops are
+ * branch-free compare-selects so that the compiler vectorises them (max/min/cvtt/pack).
+ *
+ * Guarantee: reads exactly src[0, n), writes exactly dst[0, n).
+ */
+#include "sp/sp_io.h"
+
+/* NaN compares false both times and ends as 0; +-inf clamp to the ends. */
+static inline float clamp255(float x)
+{
+    float const lo = x > 0.0f ? x : 0.0f;
+    return lo < 255.0f ? lo : 255.0f;
+}
+
+void sp_quantize_u8(const float *restrict src, size_t n, uint8_t *restrict dst)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = (uint8_t)(clamp255(src[i]) + 0.5f);
+}
+
+void sp_quantize_u16(const float *restrict src, size_t n, uint16_t *restrict dst)
+{
+    for (size_t i = 0; i < n; i++) dst[i] = (uint16_t)(clamp255(src[i]) * 257.0f + 0.5f);
+}
