@@ -138,8 +138,10 @@ static sp_status filter_axis0(float *plane, size_t h, size_t w, double sigma)
     sp_status st = kernel_build(&k, sigma, h);
     float *pad = NULL;
     double *acc = NULL;
+    size_t bytes = 0; /* (h + 2 radius) w floats; radius <= max(h, 4 sigma_max + 1) */
+    if (st == SP_OK && !sp__mul_size(h + 2 * k.radius, w * sizeof(float), &bytes)) st = SP_ERR_NOMEM;
     if (st == SP_OK) {
-        pad = (float *)malloc((h + 2 * k.radius) * w * sizeof(float));
+        pad = (float *)malloc(bytes);
         acc = (double *)malloc(w * sizeof(double));
         st = (pad && acc) ? SP_OK : SP_ERR_NOMEM;
     }
@@ -171,7 +173,10 @@ sp_status sp__gaussian_filter_2d(float *plane, size_t h, size_t w, double sigma)
 {
     SP_ASSERT(plane != NULL && h > 0 && w > 0);
     SP_ASSERT(sigma >= 0.0 && sigma <= SP_GAUSS_SIGMA_MAX);
-    if (!(sigma > 1e-15)) return SP_OK; /* scipy skips axes with sigma <= 1e-15 */
+    /* scipy skips axes with sigma <= 1e-15; a radius-0 kernel is the single weight 1, whose
+     * product with x is x exactly, so skipping it too changes no bit (and avoids a 0 * inf
+     * weight when sigma^2 underflows). */
+    if (!(sigma > 1e-15) || sp__gaussian_radius(sigma) == 0) return SP_OK;
     SP_TRY(filter_axis0(plane, h, w, sigma));
     return filter_axis1(plane, h, w, sigma);
 }
