@@ -13,8 +13,12 @@
 #define SP_VERSION_STRING "0.1.0"
 #endif
 
+#include "sp/sp_config.h"
 #include "sp/sp_errors.h"
+#include "sp/sp_flow.h"
+#include "sp/sp_io.h"
 #include "sp/sp_pool.h"
+#include "sp/sp_rng.h"
 #include "sp/sp_sink.h"
 
 #endif /* SP_H */
