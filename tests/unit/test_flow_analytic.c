@@ -7,6 +7,7 @@
 #include "sp_test.h"
 
 #include <float.h>
+#include <pthread.h>
 #include <time.h>
 
 #include "flow/flow_filter.h"
@@ -372,6 +373,41 @@ SP_TEST(flow_kinematic_is_deterministic_per_record)
     sp_flow_release(&c);
     sp_flow_release(&d);
     sp_flow_release(&e3);
+}
+
+typedef struct fill_job {
+    sp_analytic_params p;
+    sp_flow f;
+    int status;
+} fill_job;
+
+static void *fill_thread(void *arg)
+{
+    fill_job *const j = (fill_job *)arg;
+    j->status = (int)sp_analytic_fill(&j->p, 1, 1, 9, 21, &j->f, NULL);
+    return NULL;
+}
+
+/* No hidden state: concurrent calls give the bytes of a lone call. */
+SP_TEST(flow_kinematic_same_bytes_from_concurrent_calls)
+{
+    sp_analytic_params const p = kinematic(4.0, 12.0, 1.0, 3.0);
+    sp_flow ref;
+    fill(&p, 1, 1, 9, 21, &ref, 64, 80, 2);
+    fill_job jobs[4];
+    pthread_t th[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t].p = p;
+        SP_ASSERT_OK(sp_flow_alloc(&jobs[t].f, 64, 80, 2, NULL));
+        SP_ASSERT_EQ_INT(pthread_create(&th[t], NULL, fill_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < 4; t++) {
+        SP_ASSERT_EQ_INT(pthread_join(th[t], NULL), 0);
+        SP_ASSERT_OK(jobs[t].status);
+        SP_EXPECT(memcmp(jobs[t].f.data, ref.data, 64 * 80 * 2 * sizeof(float)) == 0);
+        sp_flow_release(&jobs[t].f);
+    }
+    sp_flow_release(&ref);
 }
 
 SP_TEST(flow_kinematic_peak_magnitude_is_drawn_a)
