@@ -13,4 +13,6 @@ typedef struct sp_cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the sub-command name */
 } sp_cli_command;
 
+int sp_cmd_config(int argc, char **argv);
+
 #endif /* SP_CLI_H */

@@ -8,6 +8,7 @@
 
 /* Sub-commands (tools/cmd_*.c). */
 static const sp_cli_command commands[] = {
+    {"config", "check a configuration file or print the embedded default", sp_cmd_config},
     {NULL, NULL, NULL},
 };
 

@@ -113,6 +113,7 @@ typedef struct sp_diag_item {
     sp_diag_level level;
     char key[128];     /* the key at fault ("diameter_ranges[1]"), "" when not about one key */
     char message[512]; /* a full sentence naming the key, the value and what was expected */
+    int line, column;  /* 1-based position in the YAML text; 0 when not tied to one place */
 } sp_diag_item;
 
 typedef struct sp_diag {
@@ -123,7 +124,8 @@ typedef struct sp_diag {
 void sp_diag_init(sp_diag *d);
 void sp_diag_free(sp_diag *d); /* NULL allowed */
 size_t sp_diag_errors(const sp_diag *d);
-/* Prints "source: error: message" / "source: warning: message" lines. */
+/* Prints "source:LINE:COL: error: message" / "...: warning: message" lines (the position is
+ * left out when unknown). */
 void sp_diag_print(const sp_diag *d, const char *source, FILE *f);
 
 /* ---- loading ---- */
@@ -151,6 +153,18 @@ sp_status sp_config_load_default(sp_config *c, sp_diag *d);
 sp_status sp_config_write_yaml(const sp_config *c, const sp_sink *sink, sp_error *err);
 
 const char *sp_source_kind_name(sp_source_kind k); /* ".mat", ..., "analytic" */
+
+/* ---- additions ---- */
+
+/* 1 when a and b hold the same resolved configuration: every field compared by value
+ * (strings by content, doubles exactly with NaN == NaN); source_name and which keys were
+ * given explicitly are not compared. */
+int sp_config_equal(const sp_config *a, const sp_config *b);
+/* 1 when `key` (a SynthPix or extension key name) was given explicitly in the loaded text
+ * (a deprecated alias counts for its new name); 0 when it took its default or is unknown. */
+int sp_config_has_key(const sp_config *c, const char *key);
+/* Parses a scheduler_class value (".mat", ..., "analytic"); SP_ERR_INVALID when unknown. */
+sp_status sp_source_kind_parse(const char *name, sp_source_kind *k);
 
 #ifdef __cplusplus
 }
