@@ -144,8 +144,9 @@ sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
 
 /* Grayscale PNG, bit depth 8 or 16. pixels: height rows of width uint8_t or uint16_t
  * (native byte order) values, rows stride_bytes apart (>= width * bytes per sample),
- * borrowed. compression_level: zlib level 0-9, or -1 for the default, level 1 (fast: the
- * generator writes millions of images). Filter: none at level 0, "Sub" otherwise. 16-bit
+ * borrowed. compression_level: zlib level 0-9 (default strategy), or -1 for the fast default
+ * used by the generator (level 1, strategy Z_RLE). Row filter: always None (measured fastest
+ * and smallest for particle images; docs/formats.md). 16-bit
  * samples are written big-endian as PNG requires. Width and height in [1, 2^31 - 1].
  * Errors: SP_ERR_INVALID (arguments), SP_ERR_NOMEM, SP_ERR_INTERNAL (libpng), sink errors. */
 sp_status sp_png_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
