@@ -369,6 +369,29 @@ SP_TEST(io_npy_truncated_at_every_offset)
     free(data);
 }
 
+/* The same for NumPy-written files from the corpus: big-endian Fortran order (1.0), 2.0, 3.0. */
+SP_TEST(io_npy_numpy_files_truncated_at_every_offset)
+{
+    static const char *const files[] = {"be_f8_fortran.npy", "be_i4_v2.npy", "u8_be_v3.npy"};
+    for (size_t f = 0; f < ARRAY_LEN(files); f++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/tests/corpus/npy/%s", sp_test_source_dir(), files[f]);
+        size_t len = 0;
+        unsigned char *const b = sp_test_read_file(path, &len);
+        SP_EXPECT_MSG(b != NULL && len > 64, "cannot read %s", path);
+        sp_npy_array a;
+        SP_ASSERT_OK(sp_npy_parse(b, len, files[f], &a, NULL, NULL));
+        sp_npy_array_release(&a);
+        for (size_t cut = 0; cut < len; cut++) {
+            unsigned char *const p = (unsigned char *)malloc(cut ? cut : 1);
+            memcpy(p, b, cut);
+            expect_npy_error(p, cut, 0, NULL);
+            free(p);
+        }
+        free(b);
+    }
+}
+
 SP_TEST(io_npy_rejects_wrong_magic_and_version)
 {
     size_t len = 0;
