@@ -15,4 +15,6 @@ typedef struct sp_cli_command {
 
 int sp_cmd_config(int argc, char **argv);
 
+int sp_cmd_ckpt(int argc, char **argv);
+
 #endif /* SP_CLI_H */

@@ -9,6 +9,7 @@
 /* Sub-commands (tools/cmd_*.c). */
 static const sp_cli_command commands[] = {
     {"config", "check a configuration file or print the embedded default", sp_cmd_config},
+    {"ckpt", "list, verify, inspect and delete checkpoints", sp_cmd_ckpt},
     {NULL, NULL, NULL},
 };
 

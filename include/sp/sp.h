@@ -14,6 +14,7 @@
 #endif
 
 #include "sp/sp_config.h"
+#include "sp/sp_ckpt.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_io.h"

@@ -1,0 +1,5 @@
+/* bench_ckpt.c: placeholder. */
+int main(void)
+{
+    return 0;
+}

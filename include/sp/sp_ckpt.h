@@ -1,0 +1,368 @@
+/* synthpix: crash-safe checkpoint manager (the C equivalent of Orbax's CheckpointManager).
+ *
+ * A checkpoint is a *step*: a directory `<root>/[prefix_]<step>` holding a small tree of
+ * named leaves (arrays, scalars, strings, JSON documents). Arrays are zarr v2 directories
+ * (`.zarray` + chunk files) that NumPy/zarr users can open; small state is JSON. Every file
+ * of a step is listed with its size and CRC32C in `_MANIFEST`, and restore verifies them.
+ * docs/checkpoints.md describes the on-disk layout and the guarantees in full.
+ *
+ *   sp_tree *t; sp_tree_create(&t);
+ *   sp_tree_add_array(t, "sampler/flows", SP_DTYPE_F32, 4, shape, flows, &err);   (copied)
+ *   sp_tree_add_json(t, "loader", "{\"epoch\": 3}", &err);
+ *   sp_ckpt_options opt; sp_ckpt_options_init(&opt); opt.max_to_keep = 3;
+ *   sp_ckpt_manager *m; sp_ckpt_manager_open(&m, "ckpts", &opt, &err);
+ *   sp_ckpt_save(m, step, t, NULL, &err);
+ *   sp_tree *back; sp_ckpt_restore(m, SP_CKPT_LATEST, NULL, NULL, &back, &err);
+ *   sp_ckpt_manager_close(m, 60000, &err); sp_tree_free(t); sp_tree_free(back);
+ *
+ * Guarantees (beyond Orbax): a step becomes visible only through one atomic rename of a
+ * fully fsync'd temporary directory, and disappears only through a rename to a tombstone,
+ * so at any instant (kill -9, ENOSPC, EIO) every listed step is complete. The listing is
+ * derived from the directories on disk, never from an in-memory guess. The latest
+ * committed step is never deleted by retention. An advisory lock (`<root>/.lock`, flock)
+ * refuses a second writer; read-only managers never take it.
+ *
+ * Thread safety: an sp_tree is used by one thread at a time; a tree that is only read
+ * (find, count, at, save) may be shared by several threads. An sp_ckpt_manager is used by
+ * one caller thread at a time (as Orbax's manager); with enable_async it owns one internal
+ * worker thread, and the caller may keep calling the manager while that worker writes.
+ * sp_ckpt_fs objects must be safe for the worker thread when async is on (the POSIX fs is;
+ * the fault-injecting fs counts calls without locking and is meant for synchronous tests).
+ */
+#ifndef SP_CKPT_H
+#define SP_CKPT_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* int64_t, uint64_t, uint32_t */
+
+#include "sp/sp_errors.h"
+#include "sp/sp_io.h" /* sp_dtype */
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SP_CKPT_FORMAT_VERSION 1 /* on-disk format; readers refuse other major versions */
+
+/* ---------------------------------------------------------------------------------------
+ * Data model: a tree of named leaves.
+ * A path is 1..16 '/'-separated components, each 1..64 characters of [A-Za-z0-9_.-]
+ * starting with a letter or digit and not ending in ".json"; at most 512 bytes in total.
+ * No path may be a prefix component-wise of another (a leaf is never also an interior
+ * node). A tree holds at most 65536 leaves; arrays have rank 0..32.
+ * ------------------------------------------------------------------------------------- */
+
+/* Element types: sp_dtype of sp_io.h (the library's one dtype enum). Every value is
+ * supported; zarr stores them as |b1 |u1 |i1 <u2 <i2 <u4 <i4 <u8 <i8 <f4 <f8. */
+
+typedef enum sp_leaf_kind {
+    SP_LEAF_ARRAY = 1,  /* dtype + shape + C-order data */
+    SP_LEAF_I64 = 2,    /* integer scalar (JSON) */
+    SP_LEAF_F64 = 3,    /* double scalar, stored bit-exactly (NaN and infinities survive) */
+    SP_LEAF_STRING = 4, /* UTF-8 text without NUL bytes (JSON string) */
+    SP_LEAF_JSON = 5    /* a JSON document, restored byte-for-byte as given */
+} sp_leaf_kind;
+
+#define SP_CKPT_MAX_RANK 32
+
+/* A read-only view of one leaf. Every pointer is owned by the tree and valid until the
+ * tree is freed or modified. */
+typedef struct sp_leaf_view {
+    const char *path;
+    sp_leaf_kind kind;
+    sp_dtype dtype;         /* arrays only */
+    size_t ndim;            /* arrays only, 0..SP_CKPT_MAX_RANK */
+    const uint64_t *shape;  /* arrays only; ndim entries (NULL when ndim == 0) */
+    size_t nbytes;          /* arrays: element size * product(shape); strings/JSON: length */
+    const void *data;       /* arrays: C-order elements, NULL in a metadata-only tree */
+    int64_t i64;            /* SP_LEAF_I64 */
+    double f64;             /* SP_LEAF_F64 */
+    const char *text;       /* SP_LEAF_STRING and SP_LEAF_JSON, NUL-terminated */
+} sp_leaf_view;
+
+typedef struct sp_tree sp_tree;
+
+/* NumPy name of a dtype ("float32"); static, "?" for an invalid value. */
+const char *sp_ckpt_dtype_name(sp_dtype d);
+
+sp_status sp_tree_create(sp_tree **out);
+void sp_tree_free(sp_tree *t); /* accepts NULL */
+
+/* Adds an array leaf. shape (ndim entries) and data (product(shape) elements in C order)
+ * are copied. A bool array must hold only 0/1 bytes (NumPy's bool). Errors: SP_ERR_INVALID (bad path,
+ * dtype, rank, duplicate or prefix conflict; the message names the path), SP_ERR_RANGE
+ * (size overflow), SP_ERR_NOMEM. */
+sp_status sp_tree_add_array(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                            const uint64_t *shape, const void *data, sp_error *err);
+/* As sp_tree_add_array but data is *borrowed* until the tree is freed (no copy): for large
+ * arrays saved synchronously. An async save still copies it into staging memory. */
+sp_status sp_tree_add_array_ref(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                                const uint64_t *shape, const void *data, sp_error *err);
+sp_status sp_tree_add_i64(sp_tree *t, const char *path, int64_t v, sp_error *err);
+sp_status sp_tree_add_f64(sp_tree *t, const char *path, double v, sp_error *err);
+/* text is copied; it must be valid UTF-8 (checked). */
+sp_status sp_tree_add_string(sp_tree *t, const char *path, const char *text, sp_error *err);
+/* json_text is validated (any JSON value; SP_ERR_INVALID with the parser's message) and
+ * copied verbatim. */
+sp_status sp_tree_add_json(sp_tree *t, const char *path, const char *json_text, sp_error *err);
+
+/* Looks a leaf up by exact path; SP_ERR_NOTFOUND when absent. *out is a view (see above). */
+sp_status sp_tree_find(const sp_tree *t, const char *path, sp_leaf_view *out);
+/* Number of leaves, and the i-th leaf in ascending byte order of path (i < count). */
+size_t sp_tree_count(const sp_tree *t);
+sp_status sp_tree_at(const sp_tree *t, size_t i, sp_leaf_view *out);
+
+/* ---------------------------------------------------------------------------------------
+ * File-system layer. Every file-system call of the manager goes through this table, so
+ * tests can fail the Nth call. Calls return 0 (or a non-negative fd / byte count) on
+ * success and a negative errno value on failure. Paths are NUL-terminated.
+ * ------------------------------------------------------------------------------------- */
+
+typedef int (*sp_ckpt_list_fn)(void *cb_ctx, const char *name, int is_dir);
+
+typedef struct sp_ckpt_fs {
+    void *ctx; /* passed to every call; borrowed */
+    /* flags: 'r' read only, 'w' create-exclusive write-only, 'd' directory (for fsync),
+     * 'l' create-or-open read-write (lock file). Returns an fd >= 0. */
+    int (*open)(void *ctx, const char *path, char flags);
+    int64_t (*read)(void *ctx, int fd, void *buf, size_t n);         /* may be short */
+    int64_t (*write)(void *ctx, int fd, const void *buf, size_t n);  /* may be short */
+    int (*fsync)(void *ctx, int fd);
+    int (*close)(void *ctx, int fd);
+    int (*mkdir)(void *ctx, const char *path);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path);
+    int (*rmdir)(void *ctx, const char *path);
+    /* Calls cb for every entry except "." and ".."; a non-zero cb result stops the walk and
+     * is returned. */
+    int (*list)(void *ctx, const char *dir, sp_ckpt_list_fn cb, void *cb_ctx);
+    int (*stat)(void *ctx, const char *path, uint64_t *size, int *is_dir);
+    int (*lock)(void *ctx, int fd); /* exclusive, non-blocking: -EWOULDBLOCK when held */
+    int64_t (*now_ns)(void *ctx);   /* wall clock, ns since the Unix epoch */
+} sp_ckpt_fs;
+
+/* The POSIX file system (stateless; the returned pointer is static and immutable). */
+const sp_ckpt_fs *sp_ckpt_fs_posix(void);
+
+/* Fault injection: wraps another fs and fails the Nth counted call. */
+enum {
+    SP_FS_OP_OPEN = 1u << 0,
+    SP_FS_OP_WRITE = 1u << 1,
+    SP_FS_OP_FSYNC = 1u << 2,
+    SP_FS_OP_RENAME = 1u << 3,
+    SP_FS_OP_MKDIR = 1u << 4,
+    SP_FS_OP_READ = 1u << 5,
+    SP_FS_OP_CLOSE = 1u << 6,
+    SP_FS_OP_ALL = 0x7fu
+};
+typedef struct sp_ckpt_faulty_fs {
+    sp_ckpt_fs fs;          /* the table to pass in sp_ckpt_options.fs */
+    const sp_ckpt_fs *base; /* borrowed; must outlive this object */
+    unsigned ops_mask;      /* which calls are counted (SP_FS_OP_*) */
+    uint64_t fail_at;       /* 1-based index of the counted call to fail; 0 = never */
+    int fail_errno;         /* positive errno to return, e.g. ENOSPC or EIO */
+    int sticky;             /* 1: every counted call after fail_at fails too (a full disk) */
+    uint64_t count;         /* counted calls so far (read it after a run to size a sweep) */
+    uint64_t failures;      /* calls failed so far */
+    int64_t clock_ns;       /* >0: now_ns returns this value (settable simulated clock) */
+} sp_ckpt_faulty_fs;
+/* base borrowed; counts every op in ops_mask, fails none until fail_at is set. */
+void sp_ckpt_faulty_fs_init(sp_ckpt_faulty_fs *f, const sp_ckpt_fs *base, unsigned ops_mask);
+
+/* ---------------------------------------------------------------------------------------
+ * Manager options (Orbax CheckpointManagerOptions).
+ * ------------------------------------------------------------------------------------- */
+
+typedef enum sp_ckpt_best_mode { SP_CKPT_BEST_MAX = 0, SP_CKPT_BEST_MIN = 1 } sp_ckpt_best_mode;
+
+/* A user save predicate (Orbax should_save_fn): last_saved is -1 when nothing is saved. */
+typedef int (*sp_ckpt_should_save_fn)(void *ctx, int64_t step, int64_t last_saved);
+
+typedef struct sp_ckpt_options {
+    size_t struct_size; /* set by sp_ckpt_options_init; lets the struct grow */
+    /* Retention (evaluated after each successful commit; OR of the rules; the latest
+     * committed step is always kept). */
+    int64_t max_to_keep;        /* -1 (default) keep all; N >= 0 keep the newest N (or the
+                                 * best N with best_metric). 0 keeps only the latest. */
+    int64_t keep_period;        /* 0 (default) off; K > 0 keeps every step % K == 0 */
+    int64_t keep_time_interval_ns; /* 0 off; T > 0 keeps the oldest step, then each next
+                                    * step committed >= T ns after the last one kept */
+    const char *best_metric;    /* NULL (default): latest-N. Else the metric name ranked
+                                 * for best-N; copied at open */
+    sp_ckpt_best_mode best_mode; /* default SP_CKPT_BEST_MAX */
+    int keep_checkpoints_without_metrics; /* default 1 (Orbax) */
+    /* Save decision (should_save). */
+    int64_t save_interval_steps; /* default 1: step % N == 0; 0 disables the interval rule */
+    const int64_t *save_on_steps; /* extra steps (copied at open); NULL when n is 0 */
+    size_t n_save_on_steps;
+    sp_ckpt_should_save_fn should_save_fn; /* replaces interval/steps/initial rules */
+    void *should_save_ctx;                 /* borrowed for the manager's life */
+    /* Naming: "[prefix_]step", zero-padded to step_format_fixed_length digits (0 = none). */
+    const char *step_prefix;      /* NULL = none; copied; [A-Za-z0-9_.-], at most 64 bytes */
+    int step_format_fixed_length; /* 0..18 */
+    int detect_naming;            /* 1: take prefix/padding from <root>/_ROOT_METADATA when
+                                   * present (the CLI does this); default 0 */
+    /* Root handling. */
+    int create;                  /* default 1: mkdir the root when missing */
+    int cleanup_tmp_directories; /* default 0: at open, remove stray temporaries */
+    int read_only;               /* default 0: never writes, never locks */
+    /* Writing. */
+    int enable_async;            /* default 0 (Orbax: 1). See sp_ckpt_save. */
+    size_t async_staging_cap;    /* bytes of staged trees (queued + in flight); default
+                                  * 1 GiB. A tree larger than the cap is saved
+                                  * synchronously after the queue drains. */
+    int64_t async_timeout_ms;    /* deadline of internal waits (restore, delete, reload wait
+                                  * for pending saves); default 1200000 (Orbax 1200 s) */
+    int compression_level;       /* -1 (default) none; 1..9 zarr "zlib" compressor */
+    size_t chunk_bytes;          /* target chunk size along axis 0, default 16 MiB */
+    int durable;                 /* default 1: fsync files and directories. 0 only for
+                                  * throw-away data (benchmarks of everything but fsync). */
+    const sp_ckpt_fs *fs;        /* NULL = sp_ckpt_fs_posix(); borrowed for the manager's life */
+} sp_ckpt_options;
+
+void sp_ckpt_options_init(sp_ckpt_options *opt);
+
+/* Flax legacy save_checkpoint/restore_checkpoint arguments mapped onto the options:
+ * keep -> max_to_keep, keep_every_n_steps -> keep_period (Orbax modulo semantics, not
+ * Flax's "distance since last kept"), prefix -> step_prefix (Flax's prefix includes the
+ * underscore: "checkpoint_" becomes step_prefix "checkpoint"; a prefix not ending in '_'
+ * is SP_ERR_UNSUPPORTED). Flax `overwrite` maps to sp_ckpt_save_args.force; restore with
+ * target NULL is Flax's restore without target. prefix is borrowed: the caller keeps it
+ * alive until sp_ckpt_manager_open returns. *prefix_buf receives the stripped prefix. */
+sp_status sp_ckpt_options_from_flax(sp_ckpt_options *opt, int64_t keep, int64_t keep_every_n_steps,
+                                    const char *prefix, char *prefix_buf, size_t prefix_buf_size,
+                                    sp_error *err);
+
+/* ---------------------------------------------------------------------------------------
+ * Manager.
+ * ------------------------------------------------------------------------------------- */
+
+typedef struct sp_ckpt_manager sp_ckpt_manager;
+
+#define SP_CKPT_LATEST ((int64_t)-1) /* restore/metadata selector: latest committed step */
+#define SP_CKPT_NONE ((int64_t)-1)   /* "no step" result of latest_step / best_step */
+
+/* Opens (and with opt->create makes) a root. root is copied; opt is read during the call
+ * (strings and arrays it points to are copied; fs and should_save_ctx are borrowed for the
+ * manager's life). Errors: SP_ERR_LOCKED (another writer holds the root; the message names
+ * its pid), SP_ERR_NOTFOUND (root missing and !create), SP_ERR_INVALID, SP_ERR_IO. */
+sp_status sp_ckpt_manager_open(sp_ckpt_manager **out, const char *root, const sp_ckpt_options *opt,
+                               sp_error *err);
+/* Waits up to timeout_ms (-1 = no limit) for pending saves, then stops the worker (a save
+ * still running after the deadline is canceled: it leaves only a temporary directory),
+ * releases the lock and frees the manager. Returns the sticky async error if one is
+ * pending, SP_ERR_TIMEOUT when the deadline passed, else SP_OK. Accepts NULL. */
+sp_status sp_ckpt_manager_close(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
+
+typedef struct sp_ckpt_metric {
+    const char *name; /* borrowed for the call */
+    double value;     /* finite */
+} sp_ckpt_metric;
+
+typedef struct sp_ckpt_save_args {
+    size_t struct_size;            /* set by sp_ckpt_save_args_init */
+    int force;                     /* 1: save even when should_save says no (never overwrites) */
+    const sp_ckpt_metric *metrics; /* copied; NULL when n_metrics is 0 */
+    size_t n_metrics;
+    const char *custom_metadata_json; /* a JSON object stored in _CHECKPOINT_METADATA; copied */
+    int64_t timeout_ms;            /* async back-pressure deadline; default -1 (no limit) */
+} sp_ckpt_save_args;
+
+void sp_ckpt_save_args_init(sp_ckpt_save_args *a);
+
+/* Saves tree as step (>= 0). args may be NULL (defaults). Sets *saved (NULL allowed) to 1
+ * when a save was performed or queued, 0 when should_save declined (not an error).
+ * Synchronous mode: returns after the step is committed and retention ran.
+ * Async mode: returns after the tree was copied into staging memory; the write, commit and
+ * retention run on the worker thread, one save at a time in FIFO order, and their
+ * outcome surfaces through wait_until_finished/check_for_errors/the next save/close.
+ * The tree is borrowed for the call only (async copies it).
+ * Errors: SP_ERR_EXISTS (step already committed or queued), SP_ERR_READONLY, SP_ERR_NOSPC,
+ * SP_ERR_IO (the message names the operation and path), the sticky error of an earlier
+ * async save, SP_ERR_TIMEOUT (staging back-pressure deadline). On any error, the steps
+ * committed before are untouched. */
+sp_status sp_ckpt_save(sp_ckpt_manager *m, int64_t step, const sp_tree *tree,
+                       const sp_ckpt_save_args *args, int *saved, sp_error *err);
+
+typedef struct sp_ckpt_restore_args {
+    size_t struct_size;
+    int partial;          /* with a target: allow the checkpoint to hold extra leaves */
+    int fallback;         /* step == SP_CKPT_LATEST and it is damaged: try older steps */
+    int metadata_only;    /* return leaves without array data (data NULL) */
+    int64_t *restored_step; /* NULL or receives the step actually restored */
+} sp_ckpt_restore_args;
+
+void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);
+
+/* Restores a step (SP_CKPT_LATEST = newest committed). Every file read is checked against
+ * the manifest's size and CRC32C; a damaged file fails with SP_ERR_CHECKSUM or
+ * SP_ERR_CORRUPT naming "<step dir>/<file>". Without a target the tree is rebuilt from
+ * the stored metadata. With a target (borrowed for the call) every target leaf must exist
+ * with the same kind, dtype and shape (SP_ERR_MISMATCH naming the path), and extra stored
+ * leaves are an error unless args->partial. *out receives a new tree (free with
+ * sp_tree_free). args may be NULL. Waits for pending async saves first. */
+sp_status sp_ckpt_restore(sp_ckpt_manager *m, int64_t step, const sp_tree *target,
+                          const sp_ckpt_restore_args *args, sp_tree **out, sp_error *err);
+
+/* Committed steps known to the manager (derived from disk at open/reload, changed only by
+ * commits and deletes). */
+int64_t sp_ckpt_latest_step(sp_ckpt_manager *m);
+/* Copies up to cap steps, ascending, into steps (NULL when cap is 0); returns the count. */
+size_t sp_ckpt_all_steps(sp_ckpt_manager *m, int64_t *steps, size_t cap);
+/* Best step by best_metric (ties: the newer wins), or latest_step without best_metric;
+ * SP_CKPT_NONE when no step has the metric. */
+int64_t sp_ckpt_best_step(sp_ckpt_manager *m);
+/* Orbax should_save: read_only -> 0; step <= latest (committed or queued) -> 0; else the
+ * user predicate if set, otherwise interval OR save_on_steps OR "no step yet". */
+int sp_ckpt_should_save(sp_ckpt_manager *m, int64_t step);
+
+/* Blocks until every queued save has finished or timeout_ms passed (-1 = no limit;
+ * SP_ERR_TIMEOUT). Returns the sticky error if set. */
+sp_status sp_ckpt_wait_until_finished(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
+/* Non-blocking: the sticky error (copied into err) or SP_OK. */
+sp_status sp_ckpt_check_for_errors(sp_ckpt_manager *m, sp_error *err);
+/* Acknowledges the sticky error so saving can go on. */
+void sp_ckpt_clear_error(sp_ckpt_manager *m);
+
+/* Deletes a step: rename to a tombstone, then remove. SP_ERR_NOTFOUND when unknown. */
+sp_status sp_ckpt_delete(sp_ckpt_manager *m, int64_t step, sp_error *err);
+/* Re-lists the root from disk. */
+sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err);
+
+typedef struct sp_ckpt_step_info {
+    int64_t step;
+    int64_t init_ns;       /* when the save started (ns since the epoch) */
+    int64_t commit_ns;     /* when it committed */
+    uint64_t total_bytes;  /* sum of the sizes of every file of the step */
+    uint64_t n_files;
+    int damaged;           /* 1: the manifest is missing or unreadable (fields above 0) */
+    int has_metric;        /* best_metric present in the step's metrics */
+    double metric;
+    char dir_name[96];     /* step directory name */
+    char items[512];       /* top-level item names, comma-separated (truncated) */
+} sp_ckpt_step_info;
+
+/* Step metadata. metadata_json (NULL allowed) receives the verified _CHECKPOINT_METADATA
+ * text (free with free()); NULL when the step is damaged. */
+sp_status sp_ckpt_metadata(sp_ckpt_manager *m, int64_t step, sp_ckpt_step_info *info,
+                           char **metadata_json, sp_error *err);
+
+/* Verifies every file of a step against its manifest (full read, sizes, CRC32C) and
+ * checks that the metadata parses. cb (NULL allowed) is called once per damaged file with a
+ * message that starts with the file's path relative to the root. Returns SP_OK, SP_ERR_CHECKSUM or
+ * SP_ERR_CORRUPT (first damage in err). */
+typedef void (*sp_ckpt_damage_fn)(void *ctx, sp_status s, const char *message /* "<step dir>/<file>: why" */);
+sp_status sp_ckpt_verify(sp_ckpt_manager *m, int64_t step, sp_ckpt_damage_fn cb, void *cb_ctx,
+                         sp_error *err);
+
+/* The root directory (owned by the manager). */
+const char *sp_ckpt_root(const sp_ckpt_manager *m);
+
+/* CRC32C (Castagnoli, reflected, init and xorout 0xFFFFFFFF) continued from crc (0 to
+ * start): crc32c("123456789") == 0xE3069283. */
+uint32_t sp_crc32c(uint32_t crc, const void *data, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SP_CKPT_H */
