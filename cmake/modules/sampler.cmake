@@ -1,1 +1,3 @@
-# Module sampler: sources are appended to SP_LIB_SOURCES here.
+# Sampler: geometry, record loader and sources, per-pair particles, batch orchestration.
+sp_add_module(sampler SOURCES src/sampler/geometry.c src/sampler/loader.c src/sampler/source.c
+    src/sampler/pair.c src/sampler/sampler.c)

@@ -19,7 +19,9 @@
 #include "sp/sp_flow.h"
 #include "sp/sp_io.h"
 #include "sp/sp_pool.h"
+#include "sp/sp_render.h"
 #include "sp/sp_rng.h"
+#include "sp/sp_sampler.h"
 #include "sp/sp_sink.h"
 
 #endif /* SP_H */

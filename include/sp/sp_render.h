@@ -30,6 +30,7 @@
 #include <stdint.h> /* uint32_t */
 
 #include "sp/sp_errors.h"
+#include "sp/sp_rng.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,6 +78,29 @@ void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp
 
 /* Convenience: bins and renders a whole frame on the calling thread. */
 sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err);
+
+/* ---- post-processing (reference section 5): noise, clip, mask, histogram ----------- */
+
+typedef struct sp_noise_params {
+    float uniform;       /* U[0, uniform) added per pixel (0 = none) */
+    float gaussian_mean; /* constant added to every pixel */
+    float gaussian_std;  /* N(0, 1) * std added per pixel (0 = none) */
+} sp_noise_params;
+
+/* Rows [r0, r1) of a width-W image: img += U(ku, p, 0, uniform); img += mean;
+ * img += std * N(kg, p); clip to [0, 255]; img *= mask (NULL = no mask). p = i * W + j is
+ * the pixel's flat index, so the result does not depend on how rows are split between
+ * threads. scratch holds W floats (borrowed). */
+void sp_post_rows(float *img, size_t width, size_t r0, size_t r1, const sp_noise_params *noise, sp_key ku,
+                  sp_key kg, const float *mask, float *scratch);
+
+/* Target CDF of a 256-bin histogram: cdf[l] = sum(hist[0..l]) / sum(hist). Returns
+ * SP_ERR_INVALID when the sum is not positive or a bin is negative or not finite. */
+sp_status sp_histogram_target_cdf(const double *hist, double *cdf);
+/* SynthPix's histogram matching of n pixels in place: source bins floor(v) clipped to
+ * [0, 255], source CDF normalised to 1, each pixel becomes the first level l with
+ * target_cdf[l] >= source_cdf[bin] (an integer level, stored as float). */
+void sp_histogram_match(float *img, size_t n, const double *target_cdf);
 
 #ifdef __cplusplus
 }

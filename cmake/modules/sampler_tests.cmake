@@ -1,0 +1,1 @@
+sp_add_unit_test(test_sampler SOURCES tests/unit/test_sampler.c MODULES core rng flow config io render sampler LABELS threads)

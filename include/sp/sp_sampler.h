@@ -1,0 +1,120 @@
+/* synthpix: the sampler: configuration + flow records -> batches of image pairs.
+ *
+ * In the spirit of SynthPix's make(config) / next(sampler) / shutdown:
+ *
+ *     sp_config cfg;  sp_config_load_default(&cfg, NULL);
+ *     sp_sampler *s;  sp_sampler_create(&s, &cfg, NULL, &err);
+ *     const sp_batch *b;
+ *     while (sp_sampler_next(s, &b, &err) == SP_OK) { use b->images1 ... }
+ *     sp_sampler_free(s);
+ *
+ * Batching (reference section 7): every batch has B = batch_size pairs; F =
+ * flow_fields_per_batch records are loaded per refresh and reused for
+ * batches_per_flow_batch consecutive batches (the repetition index counts them); pair k
+ * of a batch uses flow k mod F. Records come from the source in loader order (sequential,
+ * or a seeded true permutation per epoch with `randomize`); each record carries a 32-bit
+ * seed derived from (seed, stream position), and pair k's key is
+ *     fold_in(fold_in(PRNGKey(record_seed[k mod F]), k), repetition).
+ * Every random draw of a pair derives from that key (see docs/determinism.md), so pair n
+ * is byte-identical whatever the thread count or the number of pairs requested.
+ *
+ * Geometry: reference sections 3-4 with PRODUCT section 4's fixes (see sp_geometry).
+ *
+ * Thread safety: a sampler is used by one thread at a time; it runs its own work on the
+ * thread pool it was given (or creates). Batches stay valid until the next call on the
+ * sampler.
+ */
+#ifndef SP_SAMPLER_H
+#define SP_SAMPLER_H
+
+#include <stddef.h> /* size_t */
+#include <stdint.h> /* uint32_t, uint64_t, int32_t, uint8_t */
+
+#include "sp/sp_config.h"
+#include "sp/sp_errors.h"
+#include "sp/sp_pool.h"
+#include "sp/sp_rng.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The seeding region and grids, in pixels and measure units. The canvas (frame-1 seeding
+ * region) extends the field of view by the largest upstream displacement plus a margin
+ * of one particle patch, on all four sides (PRODUCT 4.2); canvas pixel (i, j) is at
+ * physical (origin_y + i / r, origin_x + j / r); image pixel (i, j) is canvas pixel
+ * (i + crop_y, j + crop_x), i.e. physical (img_offset_y + i / r, img_offset_x + j / r). */
+typedef struct sp_geometry {
+    size_t height, width;           /* image H, W */
+    size_t canvas_h, canvas_w;      /* PB in pixels */
+    size_t crop_y, crop_x;          /* image origin inside the canvas, pixels */
+    double origin_y, origin_x;      /* physical position of canvas pixel (0, 0), units */
+    double resolution;              /* r, pixels per unit */
+    size_t flow_h, flow_w;          /* output flow grid (int(H vpp), int(W vpp)) */
+    double flow_step;               /* output sample spacing in image pixels = 1 / vpp */
+    int radius;                     /* R: footprint half-width, pixels */
+    double sigma_max;               /* largest Gaussian sigma, pixels */
+    size_t max_particles;           /* floor(canvas area * density_max) */
+} sp_geometry;
+
+/* Computes the geometry; errors name the key (img_offset, flow_field_size, ...). */
+sp_status sp_geometry_compute(const sp_config *cfg, sp_geometry *g, sp_error *err);
+
+/* The parameters chosen for one pair (reference section 5, "params"). */
+typedef struct sp_pair_params {
+    float seeding_density;   /* particles per canvas pixel */
+    float diameter_range[2]; /* the range picked from diameter_ranges */
+    float intensity_range[2];
+    float rho_range[2];
+    uint32_t diameter_index, intensity_index, rho_index;
+    uint32_t particles;      /* particle count N on the canvas */
+} sp_pair_params;
+
+typedef struct sp_batch {
+    size_t batch_size;          /* B */
+    size_t height, width;       /* images */
+    size_t flow_height, flow_width; /* output flow grid */
+    float *images1, *images2;   /* B*H*W floats each, in [0, 255] */
+    float *flow_fields;         /* B*Ho*Wo*2 floats: u, v (pixels or units/s per output_units) */
+    sp_pair_params *params;     /* B */
+    sp_key *keys;               /* B pair keys */
+    uint32_t *seeds;            /* B record seeds */
+    int32_t *epoch;             /* B */
+    uint8_t *mask;              /* B: 1 = real record, 0 = padding (end of a finite stream) */
+    uint64_t *records;          /* B record indices into the source */
+    const char **files;         /* B record names ("" for padding) */
+    uint64_t first_pair;        /* global index of pair 0 of this batch */
+    uint64_t batch_index;       /* batches produced since the start of the stream */
+    uint32_t repetition;        /* 0 .. batches_per_flow_batch - 1 */
+} sp_batch;
+
+typedef struct sp_sampler_options {
+    unsigned threads;  /* 0 = cfg->threads (0 there = all cores) */
+    sp_pool *pool;     /* borrowed shared pool, or NULL to create one */
+} sp_sampler_options;
+
+void sp_sampler_options_init(sp_sampler_options *o);
+
+typedef struct sp_sampler sp_sampler;
+
+/* cfg is copied. Validates the geometry and the flow source (every listed file must exist;
+ * the first record is loaded to check its shape). */
+sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sampler_options *opt,
+                            sp_error *err);
+void sp_sampler_free(sp_sampler *s); /* accepts NULL */
+
+/* The next batch. *batch points into the sampler and stays valid until the next call.
+ * Returns SP_ERR_END when a finite stream (loop: false) is exhausted. */
+sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
+/* Back to the start of the stream (epoch 0, no cached flows). */
+void sp_sampler_reset(sp_sampler *s);
+
+const sp_geometry *sp_sampler_geometry(const sp_sampler *s);
+const sp_config *sp_sampler_config(const sp_sampler *s);
+/* Number of records in one epoch of the source. */
+uint64_t sp_sampler_records(const sp_sampler *s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SP_SAMPLER_H */

@@ -1,0 +1,84 @@
+/* loader.c: the order in which records are read, their epochs and their seeds.
+ *
+ * The stream is a sequence of global positions p = 0, 1, 2, ...; position p is record
+ * t = p mod n of epoch e = p / n. Without shuffling the record is t; with shuffling it is
+ * perm_e(t), a seeded permutation of [0, n) drawn afresh for every epoch. The loader is
+ * stateless apart from `next`, so its whole state is one integer.
+ *
+ * The permutation is a 6-round balanced Feistel network on the smallest even-bit domain
+ * 2^(2h) >= n, round function = Threefry keyed by the epoch key, restricted to [0, n) by
+ * cycle walking. A Feistel network is a bijection of its domain and cycle walking keeps a
+ * bijection on the subset, so this is a true permutation for every n (PRODUCT 4.7), and
+ * the expected number of walks is below 4 because the domain is less than 4n.
+ *
+ * Record seeds: seed(p) = random_bits(fold_in(PRNGKey(seed), SEED_TAG), p), 32 bits.
+ */
+#include "sampler/sampler_internal.h"
+
+#define SP_ORDER_TAG 0x0DE20DE2u
+#define SP_SEED_TAG 0x5EED5EEDu
+#define SP_FEISTEL_ROUNDS 6
+
+void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint64_t seed)
+{
+    sp_key const base = sp_key_from_seed(seed);
+    l->records = records;
+    l->shuffle = shuffle;
+    l->loop = loop;
+    l->order_key = sp_key_fold_in(base, SP_ORDER_TAG);
+    l->seed_key = sp_key_fold_in(base, SP_SEED_TAG);
+    l->next = 0;
+}
+
+sp_key sp__epoch_key(const sp_loader *l, uint32_t epoch)
+{
+    return sp_key_fold_in(l->order_key, epoch);
+}
+
+static unsigned half_bits(uint64_t n)
+{
+    unsigned bits = 0;
+    while (bits < 64 && ((uint64_t)1 << bits) < n) bits++;
+    return (bits + 1) / 2;
+}
+
+static uint64_t feistel(uint64_t x, unsigned h, sp_key k)
+{
+    uint64_t const mask = ((uint64_t)1 << h) - 1;
+    uint64_t left = x >> h, right = x & mask;
+    for (uint32_t round = 0; round < SP_FEISTEL_ROUNDS; round++) {
+        uint32_t const ctr[2] = {round, (uint32_t)right};
+        uint32_t out[2];
+        sp_threefry2x32(k.k, ctr, out);
+        uint64_t const f = (((uint64_t)out[0] << 32) | out[1]) & mask;
+        uint64_t const nl = right;
+        right = left ^ f;
+        left = nl;
+    }
+    return (left << h) | right;
+}
+
+uint64_t sp__permute(uint64_t t, uint64_t n, sp_key epoch_key)
+{
+    if (n <= 1) return 0;
+    unsigned const h = half_bits(n);
+    uint64_t x = t;
+    do {
+        x = feistel(x, h, epoch_key);
+    } while (x >= n);
+    return x;
+}
+
+int sp__loader_next(sp_loader *l, sp_record_ref *ref)
+{
+    if (l->records == 0) return 0;
+    uint64_t const p = l->next;
+    uint64_t const epoch = p / l->records, t = p % l->records;
+    if (!l->loop && epoch >= 1) return 0;
+    ref->position = p;
+    ref->epoch = (uint32_t)epoch;
+    ref->record = l->shuffle ? sp__permute(t, l->records, sp__epoch_key(l, (uint32_t)epoch)) : t;
+    ref->seed = sp_random_bits(l->seed_key, p);
+    l->next = p + 1;
+    return 1;
+}

@@ -1,0 +1,254 @@
+/* source.c: flow records. A source has n records, each loadable on its own (and from any
+ * thread) by index:
+ *   analytic   record i = analytic_flow[i mod count], on grid `grid` or, when absent,
+ *              round(flow_field_size * resolution) (one grid cell per camera pixel);
+ *              name "analytic://KIND/i". analytic_num_examples records per epoch.
+ *   kinematic  record i = the random smooth flow (reference 8.4) of (seed, i) on an
+ *              image_shape grid; name "kinematic://i"; num_examples records.
+ *   files      file_list entries: files as given; directories expanded recursively and
+ *              sorted (reference 8.5: *.mat and *.h5 at any depth, flow_*.npy in the
+ *              directory itself, and *.flo at any depth for our .flo class). One record
+ *              per file, read by extension.
+ * Every loaded flow is checked for NaN or infinite values; the error names the file and
+ * the first bad position.
+ */
+#include <dirent.h>
+#include <fnmatch.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "internal/sp_internal.h"
+#include "sampler/sampler_internal.h"
+#include "sp/sp_io.h"
+
+struct sp_source {
+    sp_source_kind kind;
+    uint64_t count;
+    char **names; /* files: count paths; analytic: one name per distinct entry is built on demand */
+    sp_config cfg; /* copy (analytic parameters, geometry for grids, seed) */
+    char *name_buf; /* analytic/kinematic names: count * SP_NAME_MAX */
+};
+
+#define SP_NAME_MAX 64
+#define SP_SOURCE_MAX_FILES (1u << 26)
+
+typedef struct path_list {
+    char **items;
+    size_t count, capacity;
+} path_list;
+
+static sp_status list_push(path_list *l, const char *path, sp_error *err)
+{
+    if (l->count == l->capacity) {
+        size_t const cap = l->capacity ? l->capacity * 2 : 64;
+        char **const p = (char **)realloc(l->items, cap * sizeof *p);
+        SP_RETURN_IF(p == NULL || cap > SP_SOURCE_MAX_FILES, err, SP_ERR_NOMEM, "too many flow files");
+        l->items = p;
+        l->capacity = cap;
+    }
+    l->items[l->count] = strdup(path);
+    SP_RETURN_IF(l->items[l->count] == NULL, err, SP_ERR_NOMEM, "out of memory");
+    l->count++;
+    return SP_OK;
+}
+
+static void list_free(path_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) free(l->items[i]);
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Does a file found inside a directory belong to this source class? */
+static int matches_class(sp_source_kind k, const char *base, int depth)
+{
+    switch (k) {
+    case SP_SOURCE_MAT: return fnmatch("*.mat", base, 0) == 0;
+    case SP_SOURCE_H5: return fnmatch("*.h5", base, 0) == 0;
+    case SP_SOURCE_NPY: return depth == 0 && fnmatch("flow_*.npy", base, 0) == 0;
+    case SP_SOURCE_FLO: return fnmatch("*.flo", base, 0) == 0;
+    case SP_SOURCE_KINEMATIC:
+    case SP_SOURCE_ANALYTIC: break;
+    }
+    return 0;
+}
+
+static sp_status walk_dir(sp_source_kind k, const char *dir, int depth, path_list *out, sp_error *err)
+{
+    SP_RETURN_IF(depth > 64, err, SP_ERR_RANGE, "%s: directories nested too deeply", dir);
+    DIR *const d = opendir(dir);
+    SP_RETURN_IF(d == NULL, err, SP_ERR_IO, "%s: cannot open directory", dir);
+    sp_status st = SP_OK;
+    struct dirent *e;
+    char path[4096];
+    while (st == SP_OK && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
+        struct stat sb;
+        if (stat(path, &sb) != 0) continue;
+        if (S_ISDIR(sb.st_mode)) {
+            if (k != SP_SOURCE_NPY) st = walk_dir(k, path, depth + 1, out, err);
+        } else if (S_ISREG(sb.st_mode) && matches_class(k, e->d_name, depth)) {
+            st = list_push(out, path, err);
+        }
+    }
+    closedir(d);
+    return st;
+}
+
+static sp_status expand_file_list(const sp_config *c, path_list *out, sp_error *err)
+{
+    for (size_t i = 0; i < c->file_list_len; i++) {
+        const char *const entry = c->file_list[i];
+        struct stat sb;
+        SP_RETURN_IF(stat(entry, &sb) != 0, err, SP_ERR_NOTFOUND, "file_list: %s does not exist", entry);
+        if (S_ISDIR(sb.st_mode)) {
+            size_t const before = out->count;
+            SP_TRY(walk_dir(c->scheduler_class, entry, 0, out, err));
+            qsort(out->items + before, out->count - before, sizeof *out->items, cmp_str);
+        } else {
+            SP_TRY(list_push(out, entry, err));
+        }
+    }
+    SP_RETURN_IF(out->count == 0, err, SP_ERR_NOTFOUND, "file_list: no %s files found in %zu entr%s",
+                 sp_source_kind_name(c->scheduler_class), c->file_list_len, c->file_list_len == 1 ? "y" : "ies");
+    return SP_OK;
+}
+
+static sp_status make_names(sp_source *s, sp_error *err)
+{
+    uint64_t const n = s->count;
+    SP_RETURN_IF(n > SP_SOURCE_MAX_FILES, err, SP_ERR_CONFIG,
+                 "%s: %llu records; at most %u are supported",
+                 s->kind == SP_SOURCE_KINEMATIC ? "num_examples" : "analytic_num_examples", (unsigned long long)n,
+                 SP_SOURCE_MAX_FILES);
+    s->name_buf = (char *)malloc((size_t)n * SP_NAME_MAX);
+    SP_RETURN_IF(s->name_buf == NULL, err, SP_ERR_NOMEM, "out of memory");
+    for (uint64_t i = 0; i < n; i++) {
+        char *const dst = s->name_buf + i * SP_NAME_MAX;
+        if (s->kind == SP_SOURCE_KINEMATIC)
+            snprintf(dst, SP_NAME_MAX, "kinematic://%llu", (unsigned long long)i);
+        else
+            snprintf(dst, SP_NAME_MAX, "analytic://%s/%llu",
+                     sp_analytic_kind_name(s->cfg.analytic[i % s->cfg.n_analytic].kind), (unsigned long long)i);
+    }
+    return SP_OK;
+}
+
+sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err)
+{
+    *out = NULL;
+    sp_source *const s = (sp_source *)calloc(1, sizeof *s);
+    SP_RETURN_IF(s == NULL, err, SP_ERR_NOMEM, "out of memory");
+    sp_status st = sp_config_copy(&s->cfg, cfg, err);
+    s->kind = cfg->scheduler_class;
+    if (st == SP_OK && s->kind == SP_SOURCE_ANALYTIC) {
+        s->count = cfg->analytic_num_examples ? cfg->analytic_num_examples : cfg->n_analytic;
+        if (cfg->n_analytic == 0) st = sp_error_set(err, SP_ERR_CONFIG, "analytic_flow: at least one flow is required");
+        if (st == SP_OK) st = make_names(s, err);
+    } else if (st == SP_OK && s->kind == SP_SOURCE_KINEMATIC) {
+        s->count = cfg->num_examples;
+        st = make_names(s, err);
+    } else if (st == SP_OK) {
+        path_list l = {0};
+        st = expand_file_list(cfg, &l, err);
+        s->names = l.items;
+        s->count = l.count;
+        if (st != SP_OK) list_free(&l), s->names = NULL, s->count = 0;
+    }
+    if (st != SP_OK) {
+        sp__source_free(s);
+        return st;
+    }
+    *out = s;
+    return SP_OK;
+}
+
+void sp__source_free(sp_source *s)
+{
+    if (s == NULL) return;
+    if (s->names) {
+        for (uint64_t i = 0; i < s->count; i++) free(s->names[i]);
+        free(s->names);
+    }
+    free(s->name_buf);
+    sp_config_free(&s->cfg);
+    free(s);
+}
+
+uint64_t sp__source_count(const sp_source *s)
+{
+    return s->count;
+}
+
+const char *sp__source_name(const sp_source *s, uint64_t i)
+{
+    if (i >= s->count) return "";
+    return s->names ? s->names[i] : s->name_buf + i * SP_NAME_MAX;
+}
+
+static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+{
+    const sp_config *const c = &s->cfg;
+    sp_analytic_params p;
+    size_t h, w;
+    if (s->kind == SP_SOURCE_KINEMATIC) {
+        sp_analytic_params_init(&p, SP_FLOW_KINEMATIC);
+        p.filter_sigma_range[0] = c->filter_sigma_range.min;
+        p.filter_sigma_range[1] = c->filter_sigma_range.max;
+        p.max_displacement_range[0] = c->max_displacement_range.min;
+        p.max_displacement_range[1] = c->max_displacement_range.max;
+        h = c->image_shape[0];
+        w = c->image_shape[1];
+    } else {
+        p = c->analytic[i % c->n_analytic];
+        h = p.grid[0] ? p.grid[0] : (size_t)llround(c->flow_field_size[0] * c->resolution);
+        w = p.grid[1] ? p.grid[1] : (size_t)llround(c->flow_field_size[1] * c->resolution);
+        if (h < 2) h = 2;
+        if (w < 2) w = 2;
+    }
+    SP_TRY(sp_flow_alloc(out, h, w, 2, err));
+    sp_status const st = sp_analytic_fill(&p, c->flow_field_size[0], c->flow_field_size[1], (uint32_t)c->seed, i, out, err);
+    if (st != SP_OK) {
+        sp_flow_release(out);
+        return sp_error_prefix(err, "%s: ", sp__source_name(s, i));
+    }
+    return SP_OK;
+}
+
+static int has_suffix(const char *s, const char *suffix)
+{
+    size_t const n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+{
+    const char *const path = s->names[i];
+    if (has_suffix(path, ".npy")) return sp_npy_read_flow(path, out, err);
+    if (has_suffix(path, ".flo")) return sp_flo_read_file(path, out, err);
+    return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: no reader for this file type in this build", path);
+}
+
+sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+{
+    memset(out, 0, sizeof *out);
+    SP_RETURN_IF(i >= s->count, err, SP_ERR_RANGE, "record %llu out of range", (unsigned long long)i);
+    if (s->kind == SP_SOURCE_ANALYTIC || s->kind == SP_SOURCE_KINEMATIC) return load_analytic(s, i, out, err);
+    SP_TRY(load_file(s, i, out, err));
+    size_t bi, bj, bc;
+    if (sp_flow_find_nonfinite(out, &bi, &bj, &bc)) {
+        sp_flow_release(out);
+        return sp_error_set(err, SP_ERR_CORRUPT, "%s: non-finite flow value at (row %zu, column %zu, channel %zu)",
+                            sp__source_name(s, i), bi, bj, bc);
+    }
+    return SP_OK;
+}

@@ -1,0 +1,501 @@
+/* test_sampler.c: batches from the sampler: shapes and ranges, batching rules (pair k uses
+ * flow k mod F, refresh every batches_per_flow_batch), keys, thread-count independence,
+ * the true-permutation shuffle, geometry errors, masks, histograms, and an end-to-end
+ * check: an FFT cross-correlation of a pair rendered from a uniform flow recovers the
+ * displacement. */
+#include "sp_test.h"
+
+#include <unistd.h>
+
+#include "sampler/sampler_internal.h"
+#include "sp/sp_config.h"
+#include "sp/sp_io.h"
+#include "sp/sp_sampler.h"
+
+static void load_yaml(sp_config *c, const char *yaml)
+{
+    sp_diag d;
+    sp_diag_init(&d);
+    sp_status const st = sp_config_load_string(c, yaml, strlen(yaml), "test.yaml", sp_test_tmpdir(), &d);
+    if (st != SP_OK) sp_diag_print(&d, "test.yaml", stderr);
+    sp_diag_free(&d);
+    SP_ASSERT_OK(st);
+}
+
+static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
+{
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.threads = threads;
+    sp_sampler *s = NULL;
+    sp_error e;
+    sp_status const st = sp_sampler_create(&s, c, &o, &e);
+    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_create: %s", e.message);
+    return s;
+}
+
+SP_TEST(sampler_default_batch_shapes_and_ranges)
+{
+    sp_config c;
+    sp_diag d;
+    sp_diag_init(&d);
+    SP_ASSERT_OK(sp_config_load_default(&c, &d));
+    sp_diag_free(&d);
+    sp_sampler *const s = make_sampler(&c, 2);
+    const sp_batch *b = NULL;
+    sp_error e;
+    SP_ASSERT_OK(sp_sampler_next(s, &b, &e));
+    SP_ASSERT_EQ_INT(b->batch_size, c.batch_size);
+    SP_ASSERT_EQ_INT(b->height, 256);
+    SP_ASSERT_EQ_INT(b->width, 256);
+    SP_ASSERT_EQ_INT(b->flow_height, 256);
+    size_t const npx = b->height * b->width;
+    for (size_t k = 0; k < b->batch_size; k++) {
+        double sum = 0;
+        for (size_t p = 0; p < npx; p++) {
+            float const v = b->images1[k * npx + p];
+            SP_EXPECT(v >= 0.0f && v <= 255.0f);
+            sum += (double)v;
+        }
+        SP_EXPECT_MSG(sum / (double)npx > 5.0, "pair %zu is nearly black (mean %g)", k, sum / (double)npx);
+        const sp_pair_params *const pp = &b->params[k];
+        SP_EXPECT(pp->seeding_density >= (float)c.seeding_density_range.min &&
+                  pp->seeding_density <= (float)c.seeding_density_range.max);
+        SP_EXPECT(b->mask[k] == 1);
+    }
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+static const sp_batch *next_ok(sp_sampler *s)
+{
+    const sp_batch *b = NULL;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_sampler_next(s, &b, &e);
+    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_next: %s (%s)", e.message, sp_strerror(st));
+    return b;
+}
+
+/* A pixel-unit configuration (r = 1, dt = 1) around a given flow block. */
+static void pixel_config(sp_config *c, const char *flows, const char *extra)
+{
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: analytic\n"
+             "analytic_flow:\n%s"
+             "image_shape: [128, 128]\nflow_field_size: [200, 200]\nresolution: 1\nimg_offset: [30, 30]\n"
+             "dt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\n"
+             "min_speed_x: -4\nmax_speed_x: 4\nmin_speed_y: -4\nmax_speed_y: 4\n"
+             "seeding_density_range: [0.02, 0.03]\ndiameter_ranges: [[2.0, 3.0]]\ndiameter_var: 0\n"
+             "intensity_ranges: [[150, 200]]\nintensity_var: 0\nrho_ranges: [[0.0, 0.0]]\nrho_var: 0\n"
+             "p_hide_img1: 0\np_hide_img2: 0\nnoise_uniform: 0\nnoise_gaussian_mean: 0\nnoise_gaussian_std: 0\n"
+             "seed: 7\n%s",
+             flows, extra);
+    load_yaml(c, yaml);
+}
+
+/* ---- determinism ----------------------------------------------------------------------- */
+
+SP_TEST(sampler_bytes_identical_for_1_2_4_threads)
+{
+    sp_config c;
+    SP_ASSERT_OK(sp_config_load_default(&c, NULL));
+    enum { NB = 3 };
+    size_t const B = (size_t)c.batch_size, npx = 256 * 256, nf = 256 * 256 * 2;
+    float *ref = NULL;
+    sp_pair_params refp[NB * 8];
+    for (unsigned threads = 1; threads <= 4; threads *= 2) {
+        sp_sampler *const s = make_sampler(&c, threads);
+        for (int bi = 0; bi < NB; bi++) {
+            const sp_batch *const b = next_ok(s);
+            size_t const per = B * (2 * npx + nf);
+            if (ref == NULL) ref = (float *)malloc(NB * per * sizeof(float));
+            float *const slot = ref + (size_t)bi * per;
+            if (threads == 1) {
+                memcpy(slot, b->images1, B * npx * sizeof(float));
+                memcpy(slot + B * npx, b->images2, B * npx * sizeof(float));
+                memcpy(slot + 2 * B * npx, b->flow_fields, B * nf * sizeof(float));
+                memcpy(refp + bi * 8, b->params, B * sizeof *b->params);
+            } else {
+                SP_EXPECT_MSG(memcmp(slot, b->images1, B * npx * sizeof(float)) == 0, "images1 differ with %u threads", threads);
+                SP_EXPECT_MSG(memcmp(slot + B * npx, b->images2, B * npx * sizeof(float)) == 0, "images2 differ with %u threads", threads);
+                SP_EXPECT(memcmp(slot + 2 * B * npx, b->flow_fields, B * nf * sizeof(float)) == 0);
+                SP_EXPECT(memcmp(refp + bi * 8, b->params, B * sizeof *b->params) == 0);
+            }
+        }
+        sp_sampler_free(s);
+    }
+    free(ref);
+    sp_config_free(&c);
+}
+
+/* ---- batching rules -------------------------------------------------------------------- */
+
+SP_TEST(sampler_pair_k_uses_flow_k_mod_F_and_refreshes_every_bpfb)
+{
+    sp_config c;
+    /* Five uniform flows whose u identifies the record: u = record + 1 (pixels per frame). */
+    pixel_config(&c,
+                 "  - {kind: uniform, u: 1.0, v: 0.5}\n  - {kind: uniform, u: 2.0, v: 0.5}\n"
+                 "  - {kind: uniform, u: 3.0, v: 0.5}\n  - {kind: uniform, u: 3.5, v: 0.5}\n"
+                 "  - {kind: uniform, u: -1.0, v: 0.5}\n",
+                 "batch_size: 6\nflow_fields_per_batch: 4\nbatches_per_flow_batch: 3\n");
+    static const float u_of_record[5] = {1.0f, 2.0f, 3.0f, 3.5f, -1.0f};
+    sp_sampler *const s = make_sampler(&c, 2);
+    SP_ASSERT_EQ_INT(sp_sampler_records(s), 5);
+    size_t const nf = 128 * 128 * 2;
+    uint32_t first_seeds[4] = {0};
+    for (int bi = 0; bi < 6; bi++) {
+        const sp_batch *const b = next_ok(s);
+        SP_ASSERT_EQ_INT(b->repetition, bi % 3);
+        SP_ASSERT_EQ_INT(b->first_pair, (uint64_t)bi * 6);
+        for (size_t k = 0; k < 6; k++) {
+            size_t const f = k % 4;
+            /* Refresh r reads stream positions 4r .. 4r+3: records (4r + f) mod 5, epoch (4r + f) / 5. */
+            uint64_t const pos = (uint64_t)(bi / 3) * 4 + f;
+            SP_ASSERT_EQ_INT(b->records[k], pos % 5);
+            SP_ASSERT_EQ_INT(b->epoch[k], pos / 5);
+            SP_ASSERT_EQ_INT(b->seeds[k], b->seeds[f]);
+            SP_ASSERT_NEAR(b->flow_fields[k * nf + 1000], u_of_record[pos % 5], 1e-5);
+            SP_ASSERT_NEAR(b->flow_fields[k * nf + 1001], 0.5, 1e-5);
+            /* The pair key: fold_in(fold_in(PRNGKey(seed), k), repetition). */
+            sp_key const want = sp_key_fold_in(sp_key_fold_in(sp_key_from_seed(b->seeds[k]), (uint32_t)k), b->repetition);
+            SP_ASSERT_EQ_U64(b->keys[k].k[0], want.k[0]);
+            SP_ASSERT_EQ_U64(b->keys[k].k[1], want.k[1]);
+            for (size_t m = 0; m < k; m++)
+                SP_EXPECT(b->keys[m].k[0] != b->keys[k].k[0] || b->keys[m].k[1] != b->keys[k].k[1]);
+        }
+        if (bi == 0) memcpy(first_seeds, b->seeds, sizeof first_seeds);
+        if (bi == 3) SP_EXPECT(memcmp(first_seeds, b->seeds, sizeof first_seeds) != 0);
+    }
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_finite_stream_pads_masks_and_ends)
+{
+    sp_config c;
+    pixel_config(&c,
+                 "  - {kind: uniform, u: 1.0, v: 0}\n  - {kind: uniform, u: 2.0, v: 0}\n  - {kind: uniform, u: 3.0, v: 0}\n",
+                 "batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 1\nloop: false\n");
+    sp_sampler *const s = make_sampler(&c, 1);
+    const sp_batch *b = next_ok(s);
+    SP_EXPECT(b->mask[0] == 1 && b->mask[1] == 1);
+    b = next_ok(s);
+    SP_EXPECT(b->mask[0] == 1 && b->mask[1] == 0);
+    SP_EXPECT(strcmp(b->files[1], "") == 0);
+    SP_EXPECT(strcmp(b->files[0], "analytic://uniform/2") == 0);
+    SP_ASSERT_NEAR(b->flow_fields[128 * 128 * 2 + 10], 0.0, 0); /* padding flow is zero */
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+static void check_permutation(uint64_t n, uint32_t epoch)
+{
+    size_t const words = (size_t)(n + 63) / 64;
+    uint64_t *const seen = (uint64_t *)calloc(words ? words : 1, sizeof *seen);
+    sp_key const k = sp_key_fold_in(sp_key_from_seed(99), epoch);
+    for (uint64_t t = 0; t < n; t++) {
+        uint64_t const x = sp__permute(t, n, k);
+        SP_EXPECT_MSG(x < n, "n=%llu: t=%llu maps to %llu", (unsigned long long)n, (unsigned long long)t, (unsigned long long)x);
+        SP_EXPECT_MSG(!(seen[x / 64] >> (x % 64) & 1), "n=%llu: %llu hit twice", (unsigned long long)n, (unsigned long long)x);
+        seen[x / 64] |= (uint64_t)1 << (x % 64);
+    }
+    free(seen);
+}
+
+SP_TEST(sampler_shuffle_is_a_permutation_for_every_length)
+{
+    uint64_t const upto = sp_test_full() ? ((uint64_t)1 << 17) + 2 : 3000;
+    for (uint64_t n = 1; n <= upto; n++) check_permutation(n, (uint32_t)n);
+    unsigned const kmax = sp_test_full() ? 24 : 18;
+    for (unsigned k = 1; k <= kmax; k++) {
+        check_permutation(((uint64_t)1 << k) - 1, 1);
+        check_permutation(((uint64_t)1 << k) + 1, 2);
+    }
+}
+
+SP_TEST(sampler_randomize_visits_each_record_once_per_epoch)
+{
+    sp_config c;
+    char flows[4096] = "";
+    for (int i = 0; i < 7; i++) {
+        char line[128];
+        snprintf(line, sizeof line, "  - {kind: uniform, u: %d.0, v: 0}\n", i - 3);
+        strcat(flows, line);
+    }
+    pixel_config(&c, flows, "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nrandomize: true\n");
+    c.image_shape[0] = c.image_shape[1] = 32;
+    sp_sampler *const s = make_sampler(&c, 1);
+    int order[3][7];
+    for (int e = 0; e < 3; e++) {
+        int seen[7] = {0};
+        for (int i = 0; i < 7; i++) {
+            const sp_batch *const b = next_ok(s);
+            SP_ASSERT_EQ_INT(b->epoch[0], e);
+            order[e][i] = (int)b->records[0];
+            seen[order[e][i]]++;
+        }
+        for (int r = 0; r < 7; r++) SP_ASSERT_EQ_INT(seen[r], 1);
+    }
+    SP_EXPECT(memcmp(order[0], order[1], sizeof order[0]) != 0 || memcmp(order[1], order[2], sizeof order[0]) != 0);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+/* ---- end to end: cross-correlation recovers a uniform displacement ---------------------- */
+
+typedef struct cpx {
+    double re, im;
+} cpx;
+
+/* In-place radix-2 FFT of n = 2^k values with stride. */
+static void fft1(cpx *a, size_t n, size_t stride, int inverse)
+{
+    for (size_t i = 1, j = 0; i < n; i++) {
+        size_t bit = n >> 1;
+        for (; j & bit; bit >>= 1) j ^= bit;
+        j ^= bit;
+        if (i < j) {
+            cpx const t = a[i * stride];
+            a[i * stride] = a[j * stride];
+            a[j * stride] = t;
+        }
+    }
+    for (size_t len = 2; len <= n; len <<= 1) {
+        double const ang = 2 * M_PI / (double)len * (inverse ? 1 : -1);
+        for (size_t i = 0; i < n; i += len)
+            for (size_t j = 0; j < len / 2; j++) {
+                double const c = cos(ang * (double)j), s = sin(ang * (double)j);
+                cpx *const u = &a[(i + j) * stride], *const v = &a[(i + j + len / 2) * stride];
+                cpx const t = {v->re * c - v->im * s, v->re * s + v->im * c};
+                v->re = u->re - t.re;
+                v->im = u->im - t.im;
+                u->re += t.re;
+                u->im += t.im;
+            }
+    }
+}
+
+static void fft2(cpx *a, size_t n, int inverse)
+{
+    for (size_t r = 0; r < n; r++) fft1(a + r * n, n, 1, inverse);
+    for (size_t col = 0; col < n; col++) fft1(a + col, n, n, inverse);
+}
+
+/* Displacement of b relative to a by FFT cross-correlation and a 3-point Gaussian fit. */
+static void cross_correlate(const float *a, const float *b, size_t n, double *dy, double *dx)
+{
+    cpx *const A = (cpx *)calloc(n * n, sizeof *A), *const Bf = (cpx *)calloc(n * n, sizeof *Bf);
+    double ma = 0, mb = 0;
+    for (size_t i = 0; i < n * n; i++) ma += (double)a[i], mb += (double)b[i];
+    ma /= (double)(n * n), mb /= (double)(n * n);
+    for (size_t i = 0; i < n * n; i++) A[i].re = (double)a[i] - ma, Bf[i].re = (double)b[i] - mb;
+    fft2(A, n, 0);
+    fft2(Bf, n, 0);
+    for (size_t i = 0; i < n * n; i++) { /* conj(A) * B */
+        cpx const x = A[i], y = Bf[i];
+        A[i].re = x.re * y.re + x.im * y.im;
+        A[i].im = x.re * y.im - x.im * y.re;
+    }
+    fft2(A, n, 1);
+    size_t best = 0;
+    for (size_t i = 1; i < n * n; i++) if (A[i].re > A[best].re) best = i;
+    size_t const pi = best / n, pj = best % n;
+#define CC(i, j) (A[(((i) + n) % n) * n + (((j) + n) % n)].re)
+    double const c0 = log(CC(pi, pj)), ym = log(CC(pi - 1, pj)), yp = log(CC(pi + 1, pj));
+    double const xm = log(CC(pi, pj - 1)), xp = log(CC(pi, pj + 1));
+#undef CC
+    double const sy = (ym - yp) / (2 * (ym - 2 * c0 + yp)), sx = (xm - xp) / (2 * (xm - 2 * c0 + xp));
+    *dy = (double)(pi > n / 2 ? (long)pi - (long)n : (long)pi) + sy;
+    *dx = (double)(pj > n / 2 ? (long)pj - (long)n : (long)pj) + sx;
+    free(A);
+    free(Bf);
+}
+
+SP_TEST(sampler_cross_correlation_recovers_uniform_displacement)
+{
+    static const double disp[][2] = {{-1.7, 2.3}, {0.45, -3.2}, {2.75, 0.1}};
+    for (size_t t = 0; t < 3; t++) {
+        sp_config c;
+        char flow[128];
+        snprintf(flow, sizeof flow, "  - {kind: uniform, u: %.3f, v: %.3f}\n", disp[t][1], disp[t][0]);
+        pixel_config(&c, flow, "batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n");
+        sp_sampler *const s = make_sampler(&c, 2);
+        const sp_batch *const b = next_ok(s);
+        for (size_t k = 0; k < 2; k++) {
+            double dy, dx;
+            cross_correlate(b->images1 + k * 128 * 128, b->images2 + k * 128 * 128, 128, &dy, &dx);
+            SP_ASSERT_NEAR(dy, disp[t][0], 0.05);
+            SP_ASSERT_NEAR(dx, disp[t][1], 0.05);
+            /* The ground truth says the same, exactly (bilinear of a constant). */
+            SP_ASSERT_NEAR(b->flow_fields[k * 128 * 128 * 2 + 2 * 777], disp[t][1], 1e-5);
+            SP_ASSERT_NEAR(b->flow_fields[k * 128 * 128 * 2 + 2 * 777 + 1], disp[t][0], 1e-5);
+        }
+        sp_sampler_free(s);
+        sp_config_free(&c);
+    }
+}
+
+/* ---- ground truth equals the analytic flow ------------------------------------------------ */
+
+SP_TEST(sampler_output_flow_equals_analytic_flow)
+{
+    sp_config c;
+    SP_ASSERT_OK(sp_config_load_default(&c, NULL));
+    c.batch_size = 8;
+    c.flow_fields_per_batch = 8;
+    sp_sampler *const s = make_sampler(&c, 2);
+    const sp_batch *const b = next_ok(s);
+    double const r = c.resolution, dt = c.dt;
+    for (size_t k = 0; k < 8; k++) {
+        const sp_analytic_params *const p = &c.analytic[b->records[k] % c.n_analytic];
+        if (p->kind == SP_FLOW_KINEMATIC) continue;
+        /* Bilinear interpolation is exact for linear fields; others within the grid's error. */
+        int const linear = p->kind == SP_FLOW_UNIFORM || p->kind == SP_FLOW_SHEAR || p->kind == SP_FLOW_STAGNATION;
+        double const tol = linear ? 2e-4 : 0.02;
+        double maxerr = 0;
+        for (size_t i = 0; i < 256; i += 15)
+            for (size_t j = 0; j < 256; j += 13) {
+                double u, v;
+                sp_analytic_velocity(p, c.flow_field_size[0], c.flow_field_size[1], c.img_offset[0] + (double)i / r,
+                                     c.img_offset[1] + (double)j / r, &u, &v);
+                const float *const got = b->flow_fields + k * 256 * 256 * 2 + (i * 256 + j) * 2;
+                double const e = fmax(fabs((double)got[0] - u * r * dt), fabs((double)got[1] - v * r * dt));
+                if (e > maxerr) maxerr = e;
+            }
+        SP_EXPECT_MSG(maxerr <= tol, "%s: max |flow - analytic| = %g px > %g", sp_analytic_kind_name(p->kind), maxerr, tol);
+    }
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+/* ---- errors that name the key or the file -------------------------------------------------- */
+
+static void expect_create_error(const sp_config *c, const char *fragment)
+{
+    sp_sampler *s = NULL;
+    sp_error e;
+    sp_error_clear(&e);
+    SP_EXPECT(sp_sampler_create(&s, c, NULL, &e) != SP_OK);
+    SP_EXPECT(s == NULL);
+    SP_ASSERT_STR_CONTAINS(e.message, fragment);
+}
+
+SP_TEST(sampler_geometry_errors_name_the_key)
+{
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n", "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n");
+    c.img_offset[0] = 2.0; /* max_speed_y * dt = 4 > 2 */
+    expect_create_error(&c, "img_offset");
+    c.img_offset[0] = 30.0;
+    c.flow_field_size[1] = 150.0; /* 30 + 128 + 8 > 150 */
+    expect_create_error(&c, "flow_field_size");
+    sp_config_free(&c);
+}
+
+static void write_npy(const char *path, sp_dtype dt, size_t ndim, const size_t *shape, const void *data)
+{
+    sp_membuf m = {0};
+    sp_sink const s = sp_sink_membuf(&m);
+    SP_ASSERT_OK(sp_npy_write(&s, dt, ndim, shape, data, NULL));
+    sp_test_write_file(path, m.data, m.size);
+    sp_membuf_free(&m);
+}
+
+SP_TEST(sampler_mask_zeroes_masked_pixels_and_bad_masks_name_the_file)
+{
+    static float mask[128 * 128];
+    for (size_t i = 0; i < 128 * 128; i++) mask[i] = (i / 128) % 2 ? 1.0f : 0.0f; /* odd rows kept */
+    char path[600], extra[1024];
+    snprintf(path, sizeof path, "%s/mask.npy", sp_test_tmpdir());
+    size_t const shape[2] = {128, 128};
+    write_npy(path, SP_DTYPE_F32, 2, shape, mask);
+    snprintf(extra, sizeof extra, "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nmask: mask.npy\nnoise_gaussian_mean: 5\n");
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n", extra);
+    sp_sampler *const s = make_sampler(&c, 1);
+    const sp_batch *const b = next_ok(s);
+    for (size_t i = 0; i < 128 * 128; i++) {
+        if (mask[i] == 0.0f) SP_ASSERT_NEAR(b->images1[i], 0.0, 0);
+        else SP_EXPECT(b->images1[i] >= 5.0f); /* the offset survives where kept */
+    }
+    sp_sampler_free(s);
+    mask[5] = 0.5f;
+    write_npy(path, SP_DTYPE_F32, 2, shape, mask);
+    expect_create_error(&c, "mask.npy");
+    size_t const wrong[2] = {64, 128};
+    write_npy(path, SP_DTYPE_F32, 2, wrong, mask);
+    expect_create_error(&c, "mask.npy");
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_histogram_matching_maps_to_target_levels)
+{
+    double hist[256] = {0};
+    /* Target: only levels 10 and 200, half the pixels each. */
+    hist[10] = 128 * 128 / 2;
+    hist[200] = 128 * 128 / 2;
+    char path[600];
+    snprintf(path, sizeof path, "%s/hist.npy", sp_test_tmpdir());
+    size_t const shape[1] = {256};
+    write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n",
+                 "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nhistogram: hist.npy\nnoise_uniform: 3\n");
+    sp_sampler *const s = make_sampler(&c, 1);
+    const sp_batch *const b = next_ok(s);
+    size_t low = 0;
+    for (size_t i = 0; i < 128 * 128; i++) {
+        SP_EXPECT(b->images1[i] == 10.0f || b->images1[i] == 200.0f);
+        low += b->images1[i] == 10.0f;
+    }
+    /* Source bins whose CDF is <= 0.5 map to 10; the bin that straddles 0.5 maps to 200,
+     * so at most half the pixels are 10 (and the dark background, U[0,3) noise over three
+     * bins, gives at least a quarter). */
+    SP_EXPECT(low <= 128 * 128 / 2 && low >= 128 * 128 / 4);
+    sp_sampler_free(s);
+    hist[10] += 1000; /* the sum no longer equals H*W */
+    write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    expect_create_error(&c, "hist.npy");
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_bad_flow_files_name_the_file)
+{
+    static float flow[16 * 16 * 2];
+    for (size_t i = 0; i < 16 * 16 * 2; i++) flow[i] = 0.5f;
+    const char *const dir = sp_test_tmpdir();
+    char p0[600], p1[600], yaml[2048];
+    snprintf(p0, sizeof p0, "%s/flow_0.npy", dir);
+    snprintf(p1, sizeof p1, "%s/flow_1.npy", dir);
+    size_t const shape[3] = {16, 16, 2};
+    write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+    write_npy(p1, SP_DTYPE_F32, 3, shape, flow);
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [32, 32]\nflow_field_size: [16, 16]\n"
+             "resolution: 4\nimg_offset: [4, 4]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\n"
+             "min_speed_x: -1\nmax_speed_x: 1\nmin_speed_y: -1\nmax_speed_y: 1\nseed: 1\n"
+             "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\ndiameter_ranges: [[1, 2]]\n",
+             dir);
+    sp_config c;
+    load_yaml(&c, yaml);
+    sp_sampler *const s = make_sampler(&c, 1);
+    next_ok(s);
+    unlink(p1); /* deleted after start: the batch that needs it names it */
+    const sp_batch *b;
+    sp_error e;
+    SP_EXPECT(sp_sampler_next(s, &b, &e) != SP_OK);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_1.npy");
+    sp_sampler_free(s);
+    flow[(3 * 16 + 5) * 2 + 1] = NAN;
+    write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+    expect_create_error(&c, "flow_0.npy");
+    expect_create_error(&c, "row 3, column 5");
+    sp_config_free(&c);
+}
