@@ -228,7 +228,7 @@ static int read_ranges(loader *L, const sp__key_desc *k, const sp__cfg_node *n)
     }
     if (!ok) return 0;
     memcpy(field(L->x.c, k), tmp, n->n * sizeof tmp[0]);
-    *(size_t *)((char *)L->x.c + k->count_off) = n->n;
+    *(size_t *)(void *)((char *)L->x.c + k->count_off) = n->n;
     return 1;
 }
 
@@ -273,7 +273,7 @@ static int read_strlist(loader *L, const sp__key_desc *k, const sp__cfg_node *n)
         return 0;
     }
     char ***const dst = (char ***)field(L->x.c, k);
-    size_t *const dst_n = (size_t *)((char *)L->x.c + k->count_off);
+    size_t *const dst_n = (size_t *)(void *)((char *)L->x.c + k->count_off);
     free_strlist(*dst, *dst_n);
     *dst = list;
     *dst_n = count;

@@ -24,6 +24,13 @@
 
 static void vreport(sp__cfg_ctx *x, sp_diag_level lvl, const char *key, const sp__cfg_node *n,
                     const char *fmt, va_list ap)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 0)))
+#endif
+    ;
+
+static void vreport(sp__cfg_ctx *x, sp_diag_level lvl, const char *key, const sp__cfg_node *n,
+                    const char *fmt, va_list ap)
 {
     char msg[480];
     vsnprintf(msg, sizeof msg, fmt, ap);

@@ -118,7 +118,7 @@ static void emit_value(writer *w, const sp_config *c, const sp__key_desc *k)
     }
     case SP_K_RANGE: emit_range(w, (const sp_range *)f); return;
     case SP_K_RANGES: {
-        size_t const n = *(const size_t *)((const char *)c + k->count_off);
+        size_t const n = *(const size_t *)(const void *)((const char *)c + k->count_off);
         emit(w, "[");
         for (size_t i = 0; i < n && i < SP_CONFIG_MAX_RANGES; i++) {
             if (i) emit(w, ", ");
@@ -194,7 +194,7 @@ sp_status sp_config_write_yaml(const sp_config *c, const sp_sink *sink, sp_error
             emitf(&w, "# %s: not set\n", k->name);
             continue;
         }
-        emitf(&w, "%s: ", k->name);
+        emitf(&w, k->type == SP_K_ANALYTIC ? "%s:" : "%s: ", k->name); /* a block list follows */
         emit_value(&w, c, k);
         emit(&w, "\n");
     }
