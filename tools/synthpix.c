@@ -8,6 +8,7 @@
 
 /* Sub-commands (tools/cmd_*.c). */
 static const sp_cli_command commands[] = {
+    {"generate", "render image pairs and write a dataset", sp_cmd_generate},
     {"config", "check a configuration file or print the embedded default", sp_cmd_config},
     {"ckpt", "list, verify, inspect and delete checkpoints", sp_cmd_ckpt},
     {NULL, NULL, NULL},

@@ -1,0 +1,498 @@
+/* cmd_generate.c: `synthpix generate`: write a dataset of image pairs to a directory.
+ *
+ * Layout (PRODUCT section 9): DIR/pair_%06d_img1.EXT, _img2.EXT, _flow.flo (or _flow.npy
+ * with --format npy), DIR/params.jsonl (one JSON line per pair) and DIR/dataset.json
+ * (configuration echo, version, counts). Pair numbers are stream positions, so the first
+ * m pairs of any run are the same files.
+ *
+ * Failure rules: the configuration and the flow source are checked before anything is
+ * created, so a bad configuration or input file writes nothing. Every file is written to
+ * a temporary name and renamed, so no partial file ever carries a final name; params.jsonl
+ * is renamed into place and dataset.json written last, after the data are synced, so a
+ * dataset with dataset.json is complete. Exit codes: 0 success, 2 usage or configuration
+ * error, 1 runtime error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "cli_common.h"
+#include "sp/sp.h"
+
+typedef enum gen_format { GEN_PNG, GEN_TIFF, GEN_NPY } gen_format;
+
+typedef struct gen_options {
+    const char *config;
+    const char *out;
+    uint64_t pairs;
+    gen_format format;
+    int bit_depth; /* 0 = from the configuration */
+    int threads;   /* -1 = from the configuration */
+    int quiet;
+} gen_options;
+
+typedef struct pair_job {
+    sp_status status;
+    sp_error err;
+    sp_membuf buf;
+    void *pixels; /* quantised image, H*W*2 bytes */
+} pair_job;
+
+typedef struct gen_state {
+    const gen_options *opt;
+    const sp_batch *batch;
+    pair_job *jobs; /* one per pool worker */
+    size_t first, count; /* pairs of the batch to write: [first, first + count) of k */
+    int bit_depth;
+    sp_status status;   /* first failure (by pair index) */
+    sp_error err;
+    size_t failed_k;
+} gen_state;
+
+static const char *const ext_name[] = {"png", "tif", "npy"};
+
+static void generate_usage(FILE *f)
+{
+    fprintf(f,
+            "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy]\n"
+            "                         [--bit-depth 8|16] [--threads N] [--quiet]\n\n"
+            "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
+            "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
+            "  -c, --config FILE   YAML configuration (default: the embedded default, see `synthpix config default`)\n"
+            "  -o, --output DIR    output directory, created if needed (default synthpix-out)\n"
+            "  -n, --pairs N       number of pairs (default 64)\n"
+            "      --format F      png (default), tiff (8/16-bit images, .flo flows) or npy (float32 images and flows)\n"
+            "      --bit-depth B   8 or 16 bits per pixel for png/tiff (default: the configuration's bit_depth)\n"
+            "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
+            "  -q, --quiet         no progress bar or summary\n"
+            "  -h, --help          this help\n\n"
+            "Exit status: 0 success, 2 usage or configuration error, 1 runtime error.\n");
+}
+
+static int parse_options(int argc, char **argv, gen_options *o)
+{
+    static const struct option longs[] = {
+        {"config", required_argument, NULL, 'c'}, {"output", required_argument, NULL, 'o'},
+        {"pairs", required_argument, NULL, 'n'},  {"format", required_argument, NULL, 'f'},
+        {"bit-depth", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    memset(o, 0, sizeof *o);
+    o->out = "synthpix-out";
+    o->pairs = 64;
+    o->threads = -1;
+    optind = 1;
+    int ch;
+    uint64_t v;
+    while ((ch = getopt_long(argc, argv, "c:o:n:qh", longs, NULL)) != -1) {
+        switch (ch) {
+        case 'c': o->config = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'n':
+            if (sp_cli_parse_u64(optarg, &o->pairs) != 0 || o->pairs == 0) {
+                fprintf(stderr, "synthpix generate: --pairs: '%s' is not a positive integer\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            break;
+        case 'f':
+            if (strcmp(optarg, "png") == 0) o->format = GEN_PNG;
+            else if (strcmp(optarg, "tiff") == 0 || strcmp(optarg, "tif") == 0) o->format = GEN_TIFF;
+            else if (strcmp(optarg, "npy") == 0) o->format = GEN_NPY;
+            else {
+                fprintf(stderr, "synthpix generate: --format: '%s' is not one of png, tiff, npy\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            break;
+        case 'b':
+            if (sp_cli_parse_u64(optarg, &v) != 0 || (v != 8 && v != 16)) {
+                fprintf(stderr, "synthpix generate: --bit-depth: '%s' is not 8 or 16\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            o->bit_depth = (int)v;
+            break;
+        case 't':
+            if (sp_cli_parse_u64(optarg, &v) != 0 || v > 1024) {
+                fprintf(stderr, "synthpix generate: --threads: '%s' is not an integer in [0, 1024]\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            o->threads = (int)v;
+            break;
+        case 'q': o->quiet = 1; break;
+        case 'h': generate_usage(stdout); return -1;
+        default: generate_usage(stderr); return SP_EXIT_USAGE;
+        }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "synthpix generate: unexpected argument '%s'\n", argv[optind]);
+        return SP_EXIT_USAGE;
+    }
+    return SP_EXIT_OK;
+}
+
+/* ---- writing one pair ----------------------------------------------------------------- */
+
+static sp_status write_buffer(const char *dir, uint64_t index, const char *suffix, const sp_membuf *b, sp_error *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pair_%06llu_%s", dir, (unsigned long long)index, suffix);
+    return sp_write_file_atomic(path, b->data, b->size, 0, err);
+}
+
+static sp_status encode_image(const gen_state *g, pair_job *j, const float *img, sp_error *err)
+{
+    const sp_batch *const b = g->batch;
+    size_t const H = b->height, W = b->width, npx = H * W;
+    sp_sink const sink = sp_sink_membuf(&j->buf);
+    j->buf.size = 0;
+    if (g->opt->format == GEN_NPY) {
+        size_t const shape[2] = {H, W};
+        return sp_npy_write(&sink, SP_DTYPE_F32, 2, shape, img, err);
+    }
+    size_t const bpp = g->bit_depth == 16 ? 2 : 1;
+    if (bpp == 2) sp_quantize_u16(img, npx, (uint16_t *)j->pixels);
+    else sp_quantize_u8(img, npx, (uint8_t *)j->pixels);
+    if (g->opt->format == GEN_TIFF) return sp_tiff_write_gray(&sink, W, H, g->bit_depth, j->pixels, W * bpp, err);
+    return sp_png_write_gray(&sink, W, H, g->bit_depth, j->pixels, W * bpp, -1, err);
+}
+
+static sp_status encode_flow(const gen_state *g, pair_job *j, size_t k, sp_error *err)
+{
+    const sp_batch *const b = g->batch;
+    size_t const nf = b->flow_height * b->flow_width * 2;
+    sp_sink const sink = sp_sink_membuf(&j->buf);
+    j->buf.size = 0;
+    float *const data = b->flow_fields + k * nf;
+    if (g->opt->format == GEN_NPY) {
+        size_t const shape[3] = {b->flow_height, b->flow_width, 2};
+        return sp_npy_write(&sink, SP_DTYPE_F32, 3, shape, data, err);
+    }
+    sp_flow const f = {b->flow_height, b->flow_width, 2, data};
+    return sp_flo_write(&sink, &f, err);
+}
+
+static sp_status write_pair(const gen_state *g, pair_job *j, size_t k, sp_error *err)
+{
+    const sp_batch *const b = g->batch;
+    size_t const npx = b->height * b->width;
+    uint64_t const index = b->first_pair + k;
+    char suffix[32];
+    const char *const ext = ext_name[g->opt->format];
+    snprintf(suffix, sizeof suffix, "img1.%s", ext);
+    sp_status st = encode_image(g, j, b->images1 + k * npx, err);
+    if (st == SP_OK) st = write_buffer(g->opt->out, index, suffix, &j->buf, err);
+    snprintf(suffix, sizeof suffix, "img2.%s", ext);
+    if (st == SP_OK) st = encode_image(g, j, b->images2 + k * npx, err);
+    if (st == SP_OK) st = write_buffer(g->opt->out, index, suffix, &j->buf, err);
+    if (st == SP_OK) st = encode_flow(g, j, k, err);
+    if (st == SP_OK) st = write_buffer(g->opt->out, index, g->opt->format == GEN_NPY ? "flow.npy" : "flow.flo", &j->buf, err);
+    return st;
+}
+
+typedef struct write_ctx {
+    gen_state *g;
+    sp_status *status; /* per pair of the batch */
+    sp_error *errs;
+} write_ctx;
+
+static void write_item(void *ctx, size_t item, unsigned worker)
+{
+    write_ctx *const w = (write_ctx *)ctx;
+    size_t const k = w->g->first + item;
+    if (!w->g->batch->mask[k]) { /* padding at the end of a finite stream: nothing to write */
+        w->status[item] = SP_OK;
+        return;
+    }
+    w->status[item] = write_pair(w->g, &w->g->jobs[worker], k, &w->errs[item]);
+}
+
+/* ---- params.jsonl ------------------------------------------------------------------------ */
+
+static void append_params(sp_membuf *out, const sp_batch *b, size_t k)
+{
+    const sp_pair_params *const p = &b->params[k];
+    char line[2048];
+    int const n = snprintf(line, sizeof line,
+        "{\"index\": %llu, \"record_seed\": %u, \"key\": [%u, %u], \"seeding_density\": %.9g, "
+        "\"diameter_range\": [%.9g, %.9g], \"intensity_range\": [%.9g, %.9g], \"rho_range\": [%.9g, %.9g], "
+        "\"particles\": %u, \"source\": \"",
+        (unsigned long long)(b->first_pair + k), b->seeds[k], b->keys[k].k[0], b->keys[k].k[1],
+        (double)p->seeding_density, (double)p->diameter_range[0], (double)p->diameter_range[1],
+        (double)p->intensity_range[0], (double)p->intensity_range[1], (double)p->rho_range[0],
+        (double)p->rho_range[1], p->particles);
+    sp_sink const sink = sp_sink_membuf(out);
+    sp_sink_write(&sink, line, (size_t)n, NULL);
+    /* The source name, JSON-escaped. */
+    for (const char *c = b->files[k]; *c; c++) {
+        char esc[8];
+        size_t len = 1;
+        esc[0] = *c;
+        if (*c == '"' || *c == '\\') { esc[0] = '\\'; esc[1] = *c; len = 2; }
+        else if ((unsigned char)*c < 0x20) len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)(unsigned char)*c);
+        sp_sink_write(&sink, esc, len, NULL);
+    }
+    int const m = snprintf(line, sizeof line, "\", \"record\": %llu, \"epoch\": %d, \"batch\": %llu, \"repetition\": %u}\n",
+                           (unsigned long long)b->records[k], (int)b->epoch[k], (unsigned long long)b->batch_index,
+                           b->repetition);
+    sp_sink_write(&sink, line, (size_t)m, NULL);
+}
+
+/* ---- progress ------------------------------------------------------------------------------ */
+
+static void progress(uint64_t done, uint64_t total, double elapsed)
+{
+    double const rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double const eta = rate > 0 ? (double)(total - done) / rate : 0;
+    int const width = 30;
+    int const filled = (int)((double)width * (double)done / (double)total);
+    char bar[64];
+    for (int i = 0; i < width; i++) bar[i] = i < filled ? '=' : (i == filled ? '>' : ' ');
+    bar[width] = '\0';
+    fprintf(stderr, "\r[%s] %llu/%llu pairs  %.1f pairs/s  ETA %02d:%02d ", bar, (unsigned long long)done,
+            (unsigned long long)total, rate, (int)(eta / 60), (int)eta % 60);
+    fflush(stderr);
+}
+
+/* ---- the run ------------------------------------------------------------------------------- */
+
+static sp_status write_dataset_json(const gen_options *o, const sp_config *cfg, const sp_geometry *geo,
+                                    uint64_t pairs, int bit_depth, sp_error *err)
+{
+    sp_membuf yaml = {0};
+    sp_sink const sink = sp_sink_membuf(&yaml);
+    sp_status st = sp_config_write_yaml(cfg, &sink, err);
+    if (st == SP_OK) st = sp_sink_write(&sink, "", 1, err); /* NUL */
+    if (st != SP_OK) {
+        sp_membuf_free(&yaml);
+        return st;
+    }
+    json_t *const root = json_object();
+    json_object_set_new(root, "format", json_string("synthpix-dataset"));
+    json_object_set_new(root, "synthpix_version", json_string(SP_VERSION_STRING));
+    json_object_set_new(root, "pairs", json_integer((json_int_t)pairs));
+    json_object_set_new(root, "image_format", json_string(o->format == GEN_NPY ? "npy" : ext_name[o->format]));
+    json_object_set_new(root, "bit_depth", o->format == GEN_NPY ? json_null() : json_integer(bit_depth));
+    json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)geo->height, (json_int_t)geo->width));
+    json_object_set_new(root, "flow_shape", json_pack("[I, I, I]", (json_int_t)geo->flow_h, (json_int_t)geo->flow_w, (json_int_t)2));
+    json_object_set_new(root, "flow_units", json_string(cfg->output_units == SP_UNITS_PIXELS ? "pixels" : "measure units per second"));
+    json_object_set_new(root, "files", json_pack("{s:s, s:s, s:s, s:s}", "image1", o->format == GEN_NPY ? "pair_%06d_img1.npy" : (o->format == GEN_TIFF ? "pair_%06d_img1.tif" : "pair_%06d_img1.png"),
+                                                 "image2", o->format == GEN_NPY ? "pair_%06d_img2.npy" : (o->format == GEN_TIFF ? "pair_%06d_img2.tif" : "pair_%06d_img2.png"),
+                                                 "flow", o->format == GEN_NPY ? "pair_%06d_flow.npy" : "pair_%06d_flow.flo", "params", "params.jsonl"));
+    json_object_set_new(root, "configuration", json_string((const char *)yaml.data));
+    sp_membuf_free(&yaml);
+    char *const text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (text == NULL) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/dataset.json", o->out);
+    size_t const len = strlen(text);
+    text[len] = '\0';
+    sp_membuf body = {0};
+    sp_sink const bs = sp_sink_membuf(&body);
+    sp_sink_write(&bs, text, len, NULL);
+    sp_sink_write(&bs, "\n", 1, NULL);
+    free(text);
+    st = sp_write_file_atomic(path, body.data, body.size, 1, err);
+    sp_membuf_free(&body);
+    return st;
+}
+
+static int make_dir(const char *dir)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(tmp, 0755);
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0) {
+        struct stat sb;
+        if (stat(tmp, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+            fprintf(stderr, "synthpix generate: cannot create output directory %s\n", dir);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+typedef struct run_ctx {
+    const gen_options *opt;
+    sp_config cfg;
+    sp_pool *pool;
+    sp_sampler *sampler;
+    pair_job *jobs;
+    FILE *params;
+    char params_tmp[4096];
+    int bit_depth;
+} run_ctx;
+
+static sp_status write_batch(run_ctx *r, const sp_batch *b, uint64_t limit, uint64_t *written, sp_error *err)
+{
+    gen_state g;
+    memset(&g, 0, sizeof g);
+    g.opt = r->opt;
+    g.batch = b;
+    g.jobs = r->jobs;
+    g.bit_depth = r->bit_depth;
+    g.first = 0;
+    g.count = b->first_pair + b->batch_size <= limit ? b->batch_size : (size_t)(limit - b->first_pair);
+    sp_status *const status = (sp_status *)calloc(g.count, sizeof *status);
+    sp_error *const errs = (sp_error *)calloc(g.count, sizeof *errs);
+    if (status == NULL || errs == NULL) {
+        free(status);
+        free(errs);
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    }
+    write_ctx w = {&g, status, errs};
+    sp_pool_run(r->pool, g.count, write_item, &w);
+    sp_status st = SP_OK;
+    sp_membuf lines = {0};
+    for (size_t k = 0; k < g.count && st == SP_OK; k++) {
+        if (status[k] != SP_OK) {
+            st = status[k];
+            if (err) *err = errs[k];
+        } else if (b->mask[k]) {
+            append_params(&lines, b, k);
+            (*written)++;
+        }
+    }
+    if (st == SP_OK && lines.size && fwrite(lines.data, 1, lines.size, r->params) != lines.size)
+        st = sp_error_set(err, SP_ERR_IO, "%s: write failed", r->params_tmp);
+    sp_membuf_free(&lines);
+    free(status);
+    free(errs);
+    return st;
+}
+
+static sp_status run_batches(run_ctx *r, uint64_t *written, sp_error *err)
+{
+    double const t0 = sp_cli_now();
+    int const tty = !r->opt->quiet && isatty(STDERR_FILENO);
+    uint64_t produced = 0;
+    while (produced < r->opt->pairs) {
+        const sp_batch *b = NULL;
+        sp_status const st = sp_sampler_next(r->sampler, &b, err);
+        if (st == SP_ERR_END) break; /* a finite stream ran out: keep what was written */
+        if (st != SP_OK) return st;
+        sp_status const ws = write_batch(r, b, r->opt->pairs, written, err);
+        if (ws != SP_OK) return ws;
+        produced = b->first_pair + b->batch_size;
+        if (tty) progress(produced < r->opt->pairs ? produced : r->opt->pairs, r->opt->pairs, sp_cli_now() - t0);
+    }
+    if (tty) fprintf(stderr, "\n");
+    return SP_OK;
+}
+
+static sp_status open_params(run_ctx *r, sp_error *err)
+{
+    snprintf(r->params_tmp, sizeof r->params_tmp, "%s/params.jsonl.tmp-%ld", r->opt->out, (long)getpid());
+    r->params = fopen(r->params_tmp, "wb");
+    if (r->params == NULL) return sp_error_set(err, SP_ERR_IO, "%s: cannot create", r->params_tmp);
+    return SP_OK;
+}
+
+/* Syncs every file of the directory at once, then moves params.jsonl into place. */
+static sp_status finish_files(run_ctx *r, sp_error *err)
+{
+    sp_status st = SP_OK;
+    if (fflush(r->params) != 0 || fsync(fileno(r->params)) != 0) st = sp_error_set(err, SP_ERR_IO, "%s: write failed", r->params_tmp);
+    if (fclose(r->params) != 0 && st == SP_OK) st = sp_error_set(err, SP_ERR_IO, "%s: close failed", r->params_tmp);
+    r->params = NULL;
+    int const dfd = open(r->opt->out, O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        if (st == SP_OK && syncfs(dfd) != 0) st = sp_error_set(err, SP_ERR_IO, "%s: sync failed", r->opt->out);
+        close(dfd);
+    }
+    char path[4096];
+    snprintf(path, sizeof path, "%s/params.jsonl", r->opt->out);
+    if (st == SP_OK && rename(r->params_tmp, path) != 0) st = sp_error_set(err, SP_ERR_IO, "%s: rename failed", path);
+    return st;
+}
+
+static int setup(run_ctx *r, const gen_options *o)
+{
+    int const rc = sp_cli_load_config(o->config, &r->cfg);
+    if (rc != SP_EXIT_OK) return rc;
+    if (o->threads >= 0) r->cfg.threads = o->threads;
+    r->bit_depth = o->bit_depth ? o->bit_depth : r->cfg.bit_depth;
+    if (sp_pool_create(&r->pool, (unsigned)(r->cfg.threads > 0 ? r->cfg.threads : 0)) != SP_OK) return SP_EXIT_RUNTIME;
+    sp_sampler_options so;
+    sp_sampler_options_init(&so);
+    so.pool = r->pool;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_sampler_create(&r->sampler, &r->cfg, &so, &e);
+    if (st != SP_OK) {
+        fprintf(stderr, "synthpix generate: %s\n", e.message[0] ? e.message : sp_strerror(st));
+        return sp_cli_exit_code(st);
+    }
+    const sp_geometry *const g = sp_sampler_geometry(r->sampler);
+    unsigned const workers = sp_pool_size(r->pool);
+    r->jobs = (pair_job *)calloc(workers, sizeof *r->jobs);
+    if (r->jobs == NULL) return SP_EXIT_RUNTIME;
+    for (unsigned w = 0; w < workers; w++) {
+        r->jobs[w].pixels = malloc(g->height * g->width * 2);
+        if (r->jobs[w].pixels == NULL) return SP_EXIT_RUNTIME;
+    }
+    return SP_EXIT_OK;
+}
+
+static void teardown(run_ctx *r)
+{
+    if (r->params) {
+        fclose(r->params);
+        unlink(r->params_tmp);
+    }
+    if (r->jobs) {
+        for (unsigned w = 0; w < sp_pool_size(r->pool); w++) {
+            free(r->jobs[w].pixels);
+            sp_membuf_free(&r->jobs[w].buf);
+        }
+        free(r->jobs);
+    }
+    sp_sampler_free(r->sampler);
+    sp_pool_free(r->pool);
+    sp_config_free(&r->cfg);
+}
+
+int sp_cmd_generate(int argc, char **argv)
+{
+    gen_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc != SP_EXIT_OK) return rc < 0 ? SP_EXIT_OK : rc;
+    run_ctx r;
+    memset(&r, 0, sizeof r);
+    r.opt = &o;
+    rc = setup(&r, &o);
+    if (rc == SP_EXIT_OK && make_dir(o.out) != 0) rc = SP_EXIT_RUNTIME;
+    sp_error e;
+    sp_error_clear(&e);
+    uint64_t written = 0;
+    double const t0 = sp_cli_now();
+    sp_status st = SP_OK;
+    if (rc == SP_EXIT_OK) {
+        st = open_params(&r, &e);
+        if (st == SP_OK) st = run_batches(&r, &written, &e);
+        if (st == SP_OK) st = finish_files(&r, &e);
+        if (st == SP_OK)
+            st = write_dataset_json(&o, &r.cfg, sp_sampler_geometry(r.sampler), written, r.bit_depth, &e);
+        if (st != SP_OK) {
+            fprintf(stderr, "synthpix generate: %s\n", e.message[0] ? e.message : sp_strerror(st));
+            rc = SP_EXIT_RUNTIME;
+        }
+    }
+    double const secs = sp_cli_now() - t0;
+    if (rc == SP_EXIT_OK && !o.quiet)
+        fprintf(stderr, "synthpix: wrote %llu pairs to %s in %.2f s (%.1f pairs/s, %u threads)\n",
+                (unsigned long long)written, o.out, secs, secs > 0 ? (double)written / secs : 0.0, sp_pool_size(r.pool));
+    teardown(&r);
+    return rc;
+}
