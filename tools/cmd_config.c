@@ -49,9 +49,10 @@ static int cmd_check(int argc, char **argv)
     sp_diag_init(&d);
     sp_status const st = sp_config_load_file(&c, argv[1], &d);
     sp_diag_print(&d, argv[1], stderr);
+    size_t const errors = sp_diag_errors(&d);
     sp_diag_free(&d);
     if (st == SP_ERR_CONFIG) {
-        fprintf(stderr, "%s: invalid configuration\n", argv[1]);
+        fprintf(stderr, "%s: invalid configuration (%zu error%s)\n", argv[1], errors, errors == 1 ? "" : "s");
         return SP_EXIT_USAGE;
     }
     if (st != SP_OK) {

@@ -138,11 +138,15 @@ void sp_config_free(sp_config *c);
 sp_status sp_config_copy(sp_config *dst, const sp_config *src, sp_error *err);
 
 /* Parses YAML text (named `name` in messages), validates, and fills c. Relative paths in
- * file_list, mask and histogram are resolved against base_dir (NULL = current directory).
- * Returns SP_ERR_CONFIG when d holds at least one error (c is then freed). d may be NULL. */
+ * file_list, mask and histogram are resolved against base_dir (NULL = current directory);
+ * a relative base_dir is made absolute first. Returns SP_ERR_CONFIG when d holds at least
+ * one error (c is then freed), SP_ERR_NOMEM on allocation failure. d may be NULL; it keeps
+ * at most 1000 items (the status still reflects every error). docs/configuration.md lists
+ * the keys, their defaults and rules. */
 sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, const char *name,
                                 const char *base_dir, sp_diag *d);
-/* Reads and parses a file; SP_ERR_NOTFOUND / SP_ERR_IO name the path in d. */
+/* Reads and parses a file (at most 16 MiB); relative paths resolve against its directory.
+ * SP_ERR_NOTFOUND / SP_ERR_IO name the path in d. */
 sp_status sp_config_load_file(sp_config *c, const char *path, sp_diag *d);
 /* The embedded default configuration (analytic flows, 256x256, realistic particles). */
 const char *sp_config_default_yaml(void);

@@ -54,7 +54,7 @@ void sp__cfg_node_free(sp__cfg_node *n)
 static void fail_at(builder *b, int line, int col, const char *what)
 {
     b->failed = 1;
-    sp__diag_add(b->d, SP_DIAG_ERROR, "", line, col, "line %d, column %d: %s", line, col, what);
+    sp__diag_add(b->d, SP_DIAG_ERROR, "", line, col, "YAML error at line %d, column %d: %s", line, col, what);
 }
 
 static sp__cfg_node *new_node(builder *b, sp__cfg_node_type t, const yaml_mark_t *m)
@@ -79,7 +79,7 @@ static sp__cfg_node *new_node(builder *b, sp__cfg_node_type t, const yaml_mark_t
 static int append_child(builder *b, sp__cfg_node *parent, sp__cfg_node *child)
 {
     if ((parent->n & (parent->n - 1)) == 0) { /* grow at powers of two */
-        size_t const cap = parent->n ? parent->n * 2 : 4;
+        size_t const cap = parent->n ? parent->n * 2 : 1;
         sp__cfg_node **const p = (sp__cfg_node **)realloc(parent->items, cap * sizeof *p);
         if (p == NULL) {
             b->nomem = 1;
@@ -321,14 +321,18 @@ static void builder_release(builder *b)
 
 static void syntax_error(builder *b, const yaml_parser_t *p)
 {
-    char msg[400];
     if (p->error == YAML_MEMORY_ERROR) {
         b->nomem = 1;
         return;
     }
-    snprintf(msg, sizeof msg, "YAML syntax error: %s%s%s", p->problem ? p->problem : "malformed YAML",
-             p->context ? " " : "", p->context ? p->context : "");
-    fail_at(b, (int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1, msg);
+    char ctx[160] = "";
+    if (p->context)
+        snprintf(ctx, sizeof ctx, " %s started at line %d, column %d", p->context,
+                 (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
+    int const line = (int)p->problem_mark.line + 1, col = (int)p->problem_mark.column + 1;
+    b->failed = 1;
+    sp__diag_add(b->d, SP_DIAG_ERROR, "", line, col, "YAML syntax error at line %d, column %d: %s%s", line,
+                 col, p->problem ? p->problem : "malformed YAML", ctx);
 }
 
 sp_status sp__cfg_parse(const char *text, size_t len, sp__cfg_node **root, sp_diag *d)
