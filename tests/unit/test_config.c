@@ -831,3 +831,54 @@ SP_TEST(config_cli_check_and_default)
     SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "'%s' config check --help", sp_test_cli()), 0);
     SP_ASSERT_STR_CONTAINS(out, "usage: synthpix config check FILE");
 }
+
+/* ---- API edges ---- */
+
+SP_TEST(config_load_without_diag_still_fails)
+{
+    sp_config c;
+    const char *const yaml = build_yaml(base_npy, NULL, "p_hide_img1: 7");
+    SP_ASSERT_STATUS(sp_config_load_string(&c, yaml, strlen(yaml), "t", NULL, NULL), SP_ERR_CONFIG);
+    /* A failed load leaves an initialised value (reference defaults, no owned strings). */
+    SP_EXPECT(c.file_list == NULL && c.source_name == NULL);
+    SP_ASSERT_EQ_INT(c.num_threads, 16);
+    sp_config_free(&c);
+}
+
+SP_TEST(config_diag_list_is_capped)
+{
+    /* 1500 invalid entries in one list: the status fails, the list stops at 1000 items. */
+    static char yaml[65536];
+    strcpy(yaml, build_yaml(base_npy, NULL, NULL));
+    strcat(yaml, "device_ids: [");
+    for (int i = 0; i < 1500; i++) strcat(yaml, i ? ", x" : "x");
+    strcat(yaml, "]\n");
+    sp_config c;
+    sp_diag d;
+    SP_ASSERT_STATUS(load_text(&c, yaml, &d), SP_ERR_CONFIG);
+    SP_ASSERT_EQ_INT(d.count, 1000);
+    sp_diag_free(&d);
+    sp_config_free(&c);
+}
+
+static sp_status failing_write(void *ctx, const void *data, size_t n, sp_error *err)
+{
+    (void)data;
+    size_t *const budget = (size_t *)ctx;
+    if (n > *budget) return sp_error_set(err, SP_ERR_NOSPC, "sink full");
+    *budget -= n;
+    return SP_OK;
+}
+
+SP_TEST(config_write_reports_sink_failure)
+{
+    sp_config c;
+    SP_ASSERT_OK(sp_config_load_default(&c, NULL));
+    size_t budget = 100; /* fails part-way through */
+    sp_sink const s = {failing_write, &budget};
+    sp_error e;
+    sp_error_clear(&e);
+    SP_ASSERT_STATUS(sp_config_write_yaml(&c, &s, &e), SP_ERR_NOSPC);
+    SP_ASSERT_STR_CONTAINS(e.message, "sink full");
+    sp_config_free(&c);
+}
