@@ -394,8 +394,9 @@ sp_status sp__ckpt_fsync_dir(const sp_ckpt_fs *fs, const char *path, const char 
     int const fd = fs->open(fs->ctx, path, 'd');
     if (fd < 0) return fs_fail(err, fd, "open directory", shown);
     int const e = fs->fsync(fs->ctx, fd);
-    fs->close(fs->ctx, fd);
-    return e ? fs_fail(err, e, "fsync directory", shown) : SP_OK;
+    int const c = fs->close(fs->ctx, fd);
+    if (e) return fs_fail(err, e, "fsync directory", shown);
+    return c ? fs_fail(err, c, "close directory", shown) : SP_OK;
 }
 
 typedef struct rm_ctx {
