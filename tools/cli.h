@@ -15,6 +15,7 @@ typedef struct sp_cli_command {
 
 int sp_cmd_config(int argc, char **argv);
 int sp_cmd_generate(int argc, char **argv);
+int sp_cmd_bench(int argc, char **argv);
 
 int sp_cmd_ckpt(int argc, char **argv);
 

@@ -9,6 +9,7 @@
 /* Sub-commands (tools/cmd_*.c). */
 static const sp_cli_command commands[] = {
     {"generate", "render image pairs and write a dataset", sp_cmd_generate},
+    {"bench", "measure pairs/s against the machine's memory-bandwidth bound", sp_cmd_bench},
     {"config", "check a configuration file or print the embedded default", sp_cmd_config},
     {"ckpt", "list, verify, inspect and delete checkpoints", sp_cmd_ckpt},
     {NULL, NULL, NULL},

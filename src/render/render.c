@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "internal/sp_internal.h"
+#include "internal/sp_math.h"
 #include "render/render_internal.h"
 
 #define SP_BAND_ROWS_DEFAULT 32u
@@ -114,6 +115,18 @@ void sp_frame_bins_release(sp_frame_bins *bins)
     memset(bins, 0, sizeof *bins);
 }
 
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define SP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define SP_MULTIVERSION
+#endif
+
+/* x[i] = erf(x[i]) in place; one vectorised loop (same bits at any vector width). */
+SP_MULTIVERSION static void erf_array(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = sp__erff(x[i]);
+}
+
 /* Axis factors for offsets -R..R around the centre pixel; f is the sub-pixel offset of the
  * particle from that pixel (in [-0.5, 0.5)) and s the axis standard deviation already
  * scaled by sqrt(1 - rho^2). Point: exp(-d^2 / (2 s^2)); integrated: the mean of that
@@ -124,18 +137,16 @@ static void axis_factors(sp_psf psf, int R, float f, float s, float *out)
         float const k = 1.0f / (2.0f * s * s);
         for (int o = -R; o <= R; o++) {
             float const d = (float)o - f;
-            out[o + R] = expf(-d * d * k);
+            out[o + R] = sp__expf(-d * d * k);
         }
         return;
     }
     float const inv = SP_INV_SQRT2 / s;
     float const scale = s * SP_SQRT_HALF_PI;
-    float lo = erff(((float)(-R) - f - 0.5f) * inv);
-    for (int o = -R; o <= R; o++) {
-        float const hi = erff(((float)o - f + 0.5f) * inv);
-        out[o + R] = scale * (hi - lo);
-        lo = hi;
-    }
+    float edge[2 * SP_RENDER_MAX_RADIUS + 2]; /* erf at the pixel boundaries */
+    for (int o = 0; o <= 2 * R + 1; o++) edge[o] = ((float)(o - R) - f - 0.5f) * inv;
+    erf_array(edge, (size_t)(2 * R + 2));
+    for (int o = 0; o <= 2 * R; o++) out[o] = scale * (edge[o + 1] - edge[o]);
 }
 
 typedef struct particle_frame {
@@ -175,8 +186,8 @@ static void splat_separable(const sp_render_geometry *g, const particle_frame *q
             continue;
         }
         float const cyv = q->c * ((float)a - q->fy);
-        float e = expf(cyv * ((float)b0 - q->fx));
-        float const step = expf(cyv);
+        float e = sp__expf(cyv * ((float)b0 - q->fx));
+        float const step = sp__expf(cyv);
         for (int b = b0; b <= b1; b++) {
             row[b] += wy * ex[b + R] * e;
             e *= step;
@@ -190,7 +201,7 @@ static inline float gauss_full(const particle_frame *q, float X, float Y)
 {
     /* With sxr = sx sqrt(1 - rho^2): z/(2(1-rho^2)) = X^2/(2 sxr^2) + Y^2/(2 syr^2) - c X Y. */
     float const e = X * X / (2.0f * q->sxr * q->sxr) + Y * Y / (2.0f * q->syr * q->syr) - q->c * X * Y;
-    return expf(e > 0.0f ? -e : 0.0f);
+    return sp__expf(e > 0.0f ? -e : 0.0f);
 }
 
 /* Strongly correlated particles: the whole exponent per pixel; the integrated PSF averages
@@ -227,14 +238,30 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
 {
     int const R = g->radius;
     size_t const W = g->width;
-    float ey[2 * SP_RENDER_MAX_RADIUS + 1], ex[2 * SP_RENDER_MAX_RADIUS + 1];
+    float ey[2 * SP_RENDER_MAX_RADIUS + 1];
     axis_factors(SP_RENDER_PSF_INTEGRATED, R, q->fy, sigma_y, ey);
     float const m = q->rho * sigma_x / sigma_y;
-    for (int a = a0; a <= a1; a++) {
-        float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
-        float const wy = q->amp * ey[a + R];
-        axis_factors(SP_RENDER_PSF_INTEGRATED, R, q->fx + m * ((float)a - q->fy), q->sxr, ex);
-        for (int b = b0; b <= b1; b++) row[b] += wy * ex[b + R];
+    float const inv = SP_INV_SQRT2 / q->sxr;
+    float const scale = q->sxr * SP_SQRT_HALF_PI;
+    /* All the column boundaries of all the rows in one vectorised erf pass. */
+    enum { CAP = 1024 };
+    float edge[CAP];
+    int const ne = b1 - b0 + 2;
+    int const rows_per_pass = CAP / ne;
+    for (int a = a0; a <= a1; a += rows_per_pass) {
+        int const last = a + rows_per_pass - 1 < a1 ? a + rows_per_pass - 1 : a1;
+        size_t n = 0;
+        for (int r = a; r <= last; r++) {
+            float const shift = q->fx + m * ((float)r - q->fy);
+            for (int e = 0; e < ne; e++) edge[n++] = ((float)(b0 + e) - shift - 0.5f) * inv;
+        }
+        erf_array(edge, n);
+        for (int r = a; r <= last; r++) {
+            float *const row = dst + (size_t)(q->cy + r) * W + (size_t)q->cx;
+            float const wy = q->amp * ey[r + R] * scale;
+            const float *const e = edge + (size_t)(r - a) * (size_t)ne;
+            for (int b = b0; b <= b1; b++) row[b] += wy * (e[b - b0 + 1] - e[b - b0]);
+        }
     }
 }
 

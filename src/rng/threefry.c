@@ -16,6 +16,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "internal/sp_math.h"
+
 static inline uint32_t rotl32(uint32_t x, unsigned r)
 {
     return (x << r) | (x >> (32u - r));
@@ -136,63 +138,9 @@ float sp_uniform(sp_key key, uint64_t index, float lo, float hi)
     return uniform_from_bits(bits_at(key.k[0], key.k[1], index), lo, hi);
 }
 
-/* Natural logarithm of a positive normal float32, fdlibm's e_logf.c reduction written
- * with basic operations only: x = 2^k (1 + f), 1 + f in [sqrt(2)/2, sqrt(2)),
- * log(1 + f) = 2s + s R(s^2), s = f / (2 + f). Max error about 1 ulp. */
-static inline float sp_logf(float x)
-{
-    uint32_t ix;
-    memcpy(&ix, &x, sizeof ix);
-    int k = (int)(ix >> 23) - 127;
-    ix &= 0x007FFFFFu;
-    /* Scale the mantissa into [sqrt(2)/2, sqrt(2)). */
-    uint32_t const i = (ix + (0x95F64u << 3)) & 0x800000u;
-    uint32_t const m = ix | (i ^ 0x3F800000u);
-    k += (int)(i >> 23);
-    float mf;
-    memcpy(&mf, &m, sizeof mf);
-    float const f = mf - 1.0f;
-    float const s = f / (2.0f + f);
-    float const z = s * s;
-    float const w = z * z;
-    float const t1 = w * (0.40000972152f + w * 0.24279078841f);
-    float const t2 = z * (0.66666662693f + w * 0.28498786688f);
-    float const r = t2 + t1;
-    float const hfsq = 0.5f * f * f;
-    float const dk = (float)k;
-    return dk * 6.9313812256e-01f - ((hfsq - (s * (hfsq + r) + dk * 9.0580006145e-06f)) - f);
-}
-
-/* Inverse error function in float32: M. Giles, "Approximating the erfinv function"
- * (GPU Computing Gems, 2011), the single-precision version XLA also uses. */
 float sp_erfinvf(float x)
 {
-    float w = -sp_logf((1.0f - x) * (1.0f + x));
-    float p;
-    if (w < 5.0f) {
-        w = w - 2.5f;
-        p = 2.81022636e-08f;
-        p = 3.43273939e-07f + p * w;
-        p = -3.5233877e-06f + p * w;
-        p = -4.39150654e-06f + p * w;
-        p = 0.00021858087f + p * w;
-        p = -0.00125372503f + p * w;
-        p = -0.00417768164f + p * w;
-        p = 0.246640727f + p * w;
-        p = 1.50140941f + p * w;
-    } else {
-        w = sqrtf(w) - 3.0f;
-        p = -0.000200214257f;
-        p = 0.000100950558f + p * w;
-        p = 0.00134934322f + p * w;
-        p = -0.00367342844f + p * w;
-        p = 0.00573950773f + p * w;
-        p = -0.0076224613f + p * w;
-        p = 0.00943887047f + p * w;
-        p = 1.00167406f + p * w;
-        p = 2.83297682f + p * w;
-    }
-    return p * x;
+    return sp__erfinvf(x);
 }
 
 /* The lower bound of JAX's normal: nextafter(-1, +inf) in float32. */
@@ -201,7 +149,7 @@ float sp_erfinvf(float x)
 static inline float normal_from_bits(uint32_t bits)
 {
     float const u = uniform_from_bits(bits, SP_NORMAL_LO, 1.0f);
-    return 1.41421356237f * sp_erfinvf(u);
+    return 1.41421356237f * sp__erfinvf(u);
 }
 
 float sp_normal(sp_key key, uint64_t index)
@@ -230,13 +178,21 @@ int32_t sp_randint(sp_key key, uint64_t index, int32_t lo, int32_t hi)
     return (int32_t)((int64_t)lo + off);
 }
 
-void sp_uniform_fill(sp_key key, uint64_t first, size_t n, float lo, float hi, float *out)
+/* The bulk fills are compiled for AVX2 and for the baseline and picked at load time:
+ * integer and IEEE basic operations give the same bits at any vector width. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
+#define SP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define SP_MULTIVERSION
+#endif
+
+SP_MULTIVERSION void sp_uniform_fill(sp_key key, uint64_t first, size_t n, float lo, float hi, float *out)
 {
     uint32_t const k0 = key.k[0], k1 = key.k[1];
     for (size_t j = 0; j < n; j++) out[j] = uniform_from_bits(bits_at(k0, k1, first + j), lo, hi);
 }
 
-void sp_normal_fill(sp_key key, uint64_t first, size_t n, float *out)
+SP_MULTIVERSION void sp_normal_fill(sp_key key, uint64_t first, size_t n, float *out)
 {
     uint32_t const k0 = key.k[0], k1 = key.k[1];
     for (size_t j = 0; j < n; j++) out[j] = normal_from_bits(bits_at(k0, k1, first + j));
