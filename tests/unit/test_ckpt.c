@@ -1420,3 +1420,65 @@ SP_TEST(ckpt_cli_ls_inspect_verify_rm)
     rc = sp_test_sh(out, sizeof out, "'%s' ckpt bogus 2>&1", sp_test_cli());
     SP_EXPECT_MSG(rc == 2, "usage error: rc %d", rc);
 }
+
+/* ---- hostile metadata: the checked-in corpus files parse or fail as expected ---- */
+
+static unsigned char *corpus(const char *name, size_t *n)
+{
+    char p[1024];
+    snprintf(p, sizeof p, "%s/tests/corpus/ckpt_manifest/%s", sp_test_source_dir(), name);
+    unsigned char *const b = sp_test_read_file(p, n);
+    SP_EXPECT_MSG(b != NULL && *n > 0, "missing corpus file %s", p);
+    return b;
+}
+
+SP_TEST(ckpt_parsers_accept_real_and_reject_malformed)
+{
+    size_t n = 0;
+    sp_error e;
+    sp__manifest mf;
+    unsigned char *b = corpus("manifest_real", &n);
+    SP_ASSERT_OK(sp__manifest_parse((const char *)b + 1, n - 1, &mf, &e));
+    SP_ASSERT_EQ_INT(mf.step, 12);
+    SP_ASSERT_EQ_INT(mf.n_files, 9);
+    sp__manifest_free(&mf);
+    free(b);
+    const char *const bad_manifests[] = {"manifest_truncated", "manifest_version2", "manifest_traversal",
+                                         "manifest_negative_size", "manifest_bad_selfcrc", "manifest_bad_filecrc",
+                                         "manifest_duplicate_key", "manifest_noncanonical", "manifest_huge_size",
+                                         "manifest_deep_nesting", "manifest_array"};
+    for (size_t i = 0; i < SP_ARRAY_LEN(bad_manifests); i++) {
+        b = corpus(bad_manifests[i], &n);
+        SP_EXPECT_MSG(sp__manifest_parse((const char *)b + 1, n - 1, &mf, &e) != SP_OK, "%s accepted",
+                      bad_manifests[i]);
+        free(b);
+    }
+    b = corpus("manifest_bad_selfcrc", &n);
+    SP_ASSERT_STATUS(sp__manifest_parse((const char *)b + 1, n - 1, &mf, &e), SP_ERR_CHECKSUM);
+    free(b);
+    sp__zarray z;
+    b = corpus("zarray_f32_zlib", &n);
+    SP_ASSERT_OK(sp__zarray_parse((const char *)b + 1, n - 1, &z, &e));
+    SP_EXPECT(z.dtype == SP_DTYPE_F32 && z.ndim == 2 && z.shape[0] == 3 && z.level == 5);
+    free(b);
+    const char *const bad_z[] = {"zarray_huge", "zarray_zero_chunk", "zarray_axis1_chunks", "zarray_unsupported",
+                                 "zarray_v3_negative", "zarray_rank33"};
+    for (size_t i = 0; i < SP_ARRAY_LEN(bad_z); i++) {
+        b = corpus(bad_z[i], &n);
+        SP_EXPECT_MSG(sp__zarray_parse((const char *)b + 1, n - 1, &z, &e) != SP_OK, "%s accepted", bad_z[i]);
+        free(b);
+    }
+    sp_tree *t = NULL;
+    b = corpus("tree_real", &n);
+    SP_ASSERT_OK(sp__treemeta_parse((const char *)b + 1, n - 1, &t, &e));
+    SP_ASSERT_EQ_INT(sp_tree_count(t), 7);
+    sp_tree_free(t);
+    free(b);
+    const char *const bad_t[] = {"tree_bad_dtype", "tree_bad_bits", "tree_bad_path", "tree_prefix_conflict",
+                                 "tree_huge_shape", "tree_duplicate_leaf"};
+    for (size_t i = 0; i < SP_ARRAY_LEN(bad_t); i++) {
+        b = corpus(bad_t[i], &n);
+        SP_EXPECT_MSG(sp__treemeta_parse((const char *)b + 1, n - 1, &t, &e) != SP_OK, "%s accepted", bad_t[i]);
+        free(b);
+    }
+}
