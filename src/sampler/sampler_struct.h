@@ -1,0 +1,44 @@
+/* sampler_struct.h: the sampler object's fields, shared by the files of the sampler
+ * module (sampler.c runs batches; other files may save/restore its state or add modes).
+ * Nothing outside src/sampler/ includes this. */
+#ifndef SP_SAMPLER_STRUCT_H
+#define SP_SAMPLER_STRUCT_H
+
+#include "sampler/pair.h"
+#include "sampler/sampler_internal.h"
+#include "sp/sp_render.h"
+
+#define SP_BAND_ROWS 32
+
+struct sp_sampler {
+    sp_config cfg;
+    sp_geometry geom;
+    sp_source *src;
+    sp_loader loader;
+    sp_pool *pool;
+    int own_pool;
+    size_t B, F;
+    sp_render_geometry rg;
+    sp_noise_params noise;
+    /* refresh cache, F entries */
+    sp_flow *flows;
+    float *out_flows;
+    sp_record_ref *refs;
+    uint8_t *valid;
+    sp_status *load_status;
+    sp_error *load_err;
+    int have_flows;
+    uint32_t rep;
+    uint64_t batch_index;
+    /* the batch and its pairs */
+    sp_batch batch;
+    sp_pair_slot *slots;
+    size_t *chunk_pair, *chunk_first, nchunks, chunk_capacity;
+    float *scratch; /* per worker: SP_SCRATCH floats */
+    size_t scratch_floats;
+    float *mask;
+    double target_cdf[256];
+    int have_histogram;
+};
+
+#endif
