@@ -421,9 +421,11 @@ static int setup(run_ctx *r, const gen_options *o)
 {
     int const rc = sp_cli_load_config(o->config, &r->cfg);
     if (rc != SP_EXIT_OK) return rc;
-    if (o->threads >= 0) r->cfg.threads = o->threads;
+    /* --threads sizes the pool only: the configuration (echoed in dataset.json) stays as
+     * loaded, so datasets made with different thread counts are byte-identical. */
+    int const threads = o->threads >= 0 ? o->threads : r->cfg.threads;
     r->bit_depth = o->bit_depth ? o->bit_depth : r->cfg.bit_depth;
-    if (sp_pool_create(&r->pool, (unsigned)(r->cfg.threads > 0 ? r->cfg.threads : 0)) != SP_OK) return SP_EXIT_RUNTIME;
+    if (sp_pool_create(&r->pool, (unsigned)(threads > 0 ? threads : 0)) != SP_OK) return SP_EXIT_RUNTIME;
     sp_sampler_options so;
     sp_sampler_options_init(&so);
     so.pool = r->pool;
