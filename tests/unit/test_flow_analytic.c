@@ -591,21 +591,14 @@ SP_TEST(flow_kinematic_matches_scipy_recipe)
     free(noise);
 }
 
-SP_TEST(flow_kinematic_large_grid_timing)
+/* A large field keeps its peak exactly at a (speed is measured by bench, not here). */
+SP_TEST(flow_kinematic_large_grid_peak)
 {
     sp_analytic_params const p = kinematic(32.0, 32.0, 16.0, 16.0);
     sp_flow f;
     SP_ASSERT_OK(sp_flow_alloc(&f, 1216, 1936, 2, NULL));
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     SP_ASSERT_OK(sp_analytic_fill(&p, 1216, 1936, 0, 0, &f, NULL));
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double const sec = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
-    printf("# kinematic 1216x1936, sigma 32: %.3f s\n", sec);
     SP_ASSERT_NEAR(max_magnitude(&f), 16.0, 16.0 * 4 * (double)FLT_EPSILON);
-#if !SP_DEBUG && !SP_SANITIZED
-    SP_EXPECT_MSG(sec < 3.0, "took %.3f s", sec); /* generous: shared two-core CI machines */
-#endif
     sp_flow_release(&f);
 }
 
