@@ -489,13 +489,13 @@ typedef struct gc_ctx {
 static int gc_entry(void *ctx, const char *name, int is_dir)
 {
     gc_ctx *const g = (gc_ctx *)ctx;
-    if (!is_dir) return 0;
     int const del = strstr(name, SP_CKPT_DEL_TAG) != NULL;
     int const tmp = strstr(name, SP_CKPT_TMP_TAG) != NULL;
     if (del || (tmp && g->tmp_too)) {
         char path[SP_CKPT_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", g->m->root, name);
-        sp__ckpt_rm_rf(g->m->fs, path);
+        if (is_dir) sp__ckpt_rm_rf(g->m->fs, path);
+        else g->m->fs->unlink(g->m->fs->ctx, path); /* e.g. an interrupted _ROOT_METADATA */
     }
     return 0;
 }
