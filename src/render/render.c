@@ -265,11 +265,50 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
     }
 }
 
+/* x[i] = exp(x[i]) in place. */
+SP_MULTIVERSION static void exp_array(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) x[i] = sp__expf(x[i]);
+}
+
+/* Point PSF, any rho: the whole exponent -(X^2 kx + Y^2 ky - c X Y) of every footprint pixel
+ * in one array and one vectorised exp pass, then the rows are added. kx = 1/(2 sxr^2). The
+ * exponent is <= 0 (positive definite form), so nothing overflows whatever rho is. */
+static void splat_point(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0, int b1,
+                        float *dst)
+{
+    size_t const W = g->width;
+    float const kx = 1.0f / (2.0f * q->sxr * q->sxr), ky = 1.0f / (2.0f * q->syr * q->syr);
+    enum { CAP = 1024 };
+    float z[CAP];
+    int const nb = b1 - b0 + 1;
+    int const rows_per_pass = CAP / nb;
+    for (int a = a0; a <= a1; a += rows_per_pass) {
+        int const last = a + rows_per_pass - 1 < a1 ? a + rows_per_pass - 1 : a1;
+        size_t n = 0;
+        for (int r = a; r <= last; r++) {
+            float const Y = (float)r - q->fy;
+            float const yy = Y * Y * ky, cy = q->c * Y;
+            for (int b = b0; b <= b1; b++) {
+                float const X = (float)b - q->fx;
+                float const e = X * X * kx + yy - cy * X;
+                z[n++] = e > 0.0f ? -e : 0.0f;
+            }
+        }
+        exp_array(z, n);
+        for (int r = a; r <= last; r++) {
+            float *const row = dst + (size_t)(q->cy + r) * W + (size_t)q->cx;
+            const float *const zr = z + (size_t)(r - a) * (size_t)nb;
+            for (int b = b0; b <= b1; b++) row[b] += q->amp * zr[b - b0];
+        }
+    }
+}
+
 static void render_particle(const sp_render_geometry *g, const sp_particles *p, size_t i, long r0, long r1,
                             float *dst)
 {
-    long cy, cx;
-    if (!footprint(g, p, i, &cy, &cx)) return;
+    /* Binned particles passed footprint(): finite, visible and touching the image. */
+    long const cy = (long)floorf(p->y[i] + 0.5f), cx = (long)floorf(p->x[i] + 0.5f);
     int const R = g->radius;
     particle_frame q;
     particle_setup(p, i, cy, cx, &q);
@@ -278,6 +317,10 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     long const lb0 = -cx > -R ? -cx : -R;
     long const lb1 = (long)g->width - 1 - cx < R ? (long)g->width - 1 - cx : R;
     if (la0 > la1 || lb0 > lb1) return;
+    if (g->psf == SP_RENDER_PSF_POINT) {
+        splat_point(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
+        return;
+    }
     if (fabsf(q.rho) > SP_RHO_SEPARABLE_MAX) {
         splat_direct(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
         return;
@@ -292,7 +335,7 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     splat_separable(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, ex, ey, dst);
 }
 
-void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,
+SP_MULTIVERSION void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,
                     size_t band, float *dst)
 {
     size_t const r0 = band * bins->band_rows;
