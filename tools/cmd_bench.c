@@ -150,7 +150,7 @@ static void report(const bench_options *o, const sp_geometry *g, size_t B, unsig
     double const bytes = 2.0 * (double)(g->height * g->width) * 4.0 + (double)(g->flow_h * g->flow_w) * 8.0;
     double const bound = bw / bytes;
     if (o->json) {
-        printf("{\"pairs_per_second\": %.3f, \"bandwidth_bound_pairs_per_second\": %.3f, \"fraction_of_bound\": %.5f, "
+        printf("{\"pairs_per_second\": %.3f, \"bandwidth_bound_pairs_per_second\": %.3f, \"fraction_of_bound\": %.6g, "
                "\"threads\": %u, \"image_shape\": [%zu, %zu], \"flow_shape\": [%zu, %zu, 2], \"batch_size\": %zu, "
                "\"bytes_per_pair\": %.0f, \"write_bandwidth_bytes_per_second\": %.0f, \"pairs\": %llu, \"seconds\": %.3f}\n",
                pps, bound, pps / bound, threads, g->height, g->width, g->flow_h, g->flow_w, B, bytes, bw,
