@@ -1,1 +1,3 @@
 sp_add_unit_test(test_core SOURCES tests/unit/test_core.c MODULES core LABELS threads)
+# Public headers compile alone, as C11 and as C++.
+add_test(NAME headers_self_contained COMMAND bash ${CMAKE_SOURCE_DIR}/tests/check_headers.sh ${CMAKE_SOURCE_DIR})
