@@ -1,1 +1,6 @@
-# Module matio_h5: sources are appended to SP_LIB_SOURCES here.
+# Real flow data: .mat (libmatio, v5 and v7.3) and .h5 (libhdf5) readers, and the HDF5 dataset
+# shard writer used by `synthpix generate --format h5`. Uses core, flow and io; the sampler calls it.
+sp_add_module(matio_h5 SOURCES
+    src/matio_h5/mh_common.c
+    src/matio_h5/flow_mat.c
+    src/matio_h5/flow_h5.c)

@@ -1,0 +1,81 @@
+/* flow_h5.c: .h5 flow files (reference 8.3/8.4, the Grain path): the whole first dataset is
+ * one record.
+ *
+ * Format subset: any HDF5 file libhdf5 opens; the first link of the root group in name
+ * order (h5py's first key) must be a dataset of shape (H, W, 2) or (H, W, 3), row-major,
+ * float32 or float64 (any byte order, any filters HDF5 decodes). A 3-component flow keeps
+ * w as channel 2 for out-of-plane modelling. Everything else is an error naming the file:
+ * an empty root group, a group or other object first, another rank, shape or type.
+ *
+ * Hostile input: the shape is checked before the data is read (mh_common.c); HDF5's
+ * error printing is silenced; the in-memory variant (for fuzzing) opens a copy of the
+ * bytes through the core driver.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal/sp_internal.h"
+#include "matio_h5/matio_h5_internal.h"
+#include "sp/sp_matio_h5.h"
+
+#define SP_H5_NAME_MAX 1024
+
+/* Name of the first root-group link in name order, or an error. */
+static sp_status first_link(hid_t file, const char *path, char *name, size_t cap, sp_error *err)
+{
+    H5G_info_t info;
+    SP_RETURN_IF(H5Gget_info(file, &info) < 0, err, SP_ERR_CORRUPT, "%s: the root group cannot be read", path);
+    SP_RETURN_IF(info.nlinks == 0, err, SP_ERR_MISMATCH, "%s: the file holds no dataset", path);
+    ssize_t const n = H5Lget_name_by_idx(file, ".", H5_INDEX_NAME, H5_ITER_INC, 0, name, cap, H5P_DEFAULT);
+    SP_RETURN_IF(n < 0, err, SP_ERR_CORRUPT, "%s: the root group's first entry cannot be read", path);
+    SP_RETURN_IF((size_t)n >= cap, err, SP_ERR_RANGE, "%s: the first entry's name is longer than %zu bytes", path,
+                 cap - 1);
+    H5O_info_t oi;
+    SP_RETURN_IF(H5Oget_info_by_name2(file, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0, err, SP_ERR_CORRUPT,
+                 "%s: the first entry '%s' cannot be read", path, name);
+    SP_RETURN_IF(oi.type != H5O_TYPE_DATASET, err, SP_ERR_MISMATCH,
+                 "%s: the first entry '%s' is not a dataset (a .h5 flow file's first key must be a dataset)", path,
+                 name);
+    return SP_OK;
+}
+
+/* Lock held: reads the first dataset of an open file as a flow. */
+static sp_status read_open(hid_t file, const char *path, sp_flow *flow, sp_error *err)
+{
+    char name[SP_H5_NAME_MAX];
+    SP_TRY(first_link(file, path, name, sizeof name, err));
+    sp__mh_array a;
+    SP_TRY(sp__mh_h5_read(file, path, name, 1, &a, err));
+    char what[SP_H5_NAME_MAX + 16];
+    snprintf(what, sizeof what, "dataset '%s'", name);
+    sp_status const st = sp__mh_array_to_flow(path, what, &a, 1, 0, flow, err);
+    sp__mh_array_release(&a);
+    return st;
+}
+
+sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
+{
+    memset(flow, 0, sizeof *flow);
+    sp__mh_lock_state ls;
+    sp__mh_lock(&ls);
+    hid_t file = -1;
+    sp_status st = sp__mh_h5_open(path, &file, err);
+    if (st == SP_OK) st = read_open(file, path, flow, err);
+    if (file >= 0) H5Fclose(file);
+    sp__mh_unlock(&ls);
+    return st;
+}
+
+sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+{
+    memset(flow, 0, sizeof *flow);
+    const char *const nm = name ? name : "(memory)";
+    sp__mh_lock_state ls;
+    sp__mh_lock(&ls);
+    hid_t file = -1;
+    sp_status st = sp__mh_h5_open_image(buf, len, nm, &file, err);
+    if (st == SP_OK) st = read_open(file, nm, flow, err);
+    if (file >= 0) H5Fclose(file);
+    sp__mh_unlock(&ls);
+    return st;
+}

@@ -1,0 +1,76 @@
+/* matio_h5_internal.h: pieces shared by the files of the matio_h5 module (never installed).
+ *
+ * sp__mh_array is a decoded numeric array of rank 1..3 in float32 with its *logical* shape
+ * (NumPy order for row-major sources, MATLAB order for column-major ones) and a flag saying
+ * how element (a, b, c) is laid out in memory:
+ *     row-major     data[(a * d1 + b) * d2 + c]     (h5py / NumPy writers, plain .h5)
+ *     column-major  data[a + d0 * (b + d1 * c)]      (MATLAB, matio, scipy.io.savemat)
+ * Both readers (libmatio for .mat, libhdf5 for HDF5) fill one, and one function turns it
+ * into a row-major sp_flow, so the orientation rule is written once.
+ *
+ * Library calls: libhdf5 and libmatio are reached only between sp__mh_lock() and
+ * sp__mh_unlock(). The lock serialises them (matio does not document thread safety, and a
+ * non-thread-safe HDF5 build would need it) and silences HDF5's automatic error stack
+ * printing for the calling thread, restoring the previous handler on unlock, so hostile
+ * files produce our one-line errors and nothing on stderr.
+ */
+#ifndef SP_MATIO_H5_INTERNAL_H
+#define SP_MATIO_H5_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hdf5.h>
+
+#include "sp/sp_errors.h"
+#include "sp/sp_flow.h"
+
+#define SP_MH_MAX_RANK 3
+/* At most 2^28 elements (1 GiB of float32) per array: far above any PIV flow or image,
+ * and low enough that a hostile header cannot make us allocate without bound. */
+#define SP_MH_MAX_ELEMENTS ((size_t)1 << 28)
+
+typedef struct sp__mh_array {
+    size_t rank;
+    size_t dims[SP_MH_MAX_RANK]; /* logical shape; dims beyond rank are 1 */
+    int column_major;
+    float *data;                 /* owned, dims product floats */
+} sp__mh_array;
+
+typedef struct sp__mh_lock_state {
+    H5E_auto2_t func;
+    void *data;
+} sp__mh_lock_state;
+
+void sp__mh_lock(sp__mh_lock_state *st);
+void sp__mh_unlock(const sp__mh_lock_state *st);
+
+void sp__mh_array_release(sp__mh_array *a);
+/* Element (a, b, c) of a rank <= 3 array (missing indices are 0). */
+float sp__mh_at(const sp__mh_array *a, size_t i0, size_t i1, size_t i2);
+
+/* Checks the shape (rank, each dim >= 1, product <= SP_MH_MAX_ELEMENTS) and stores the
+ * element count in *count. `what` names the variable in messages ("V", "dataset 'u'"). */
+sp_status sp__mh_check_shape(const char *path, const char *what, size_t rank, const size_t *dims,
+                             size_t *count, sp_error *err);
+
+/* A flow variable of logical shape (H, W, C) with C in {2, 3} (accept3 != 0) or 2, or, when
+ * allow_chw != 0, (2, H, W): converted to a row-major (H, W, C) flow. Non-finite values
+ * are errors naming the file and the first bad (row, column, channel). */
+sp_status sp__mh_array_to_flow(const char *path, const char *what, const sp__mh_array *a, int accept3,
+                               int allow_chw, sp_flow *out, sp_error *err);
+/* An (H, W) image variable to a fresh row-major float32 buffer (*img, free()). */
+sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh_array *a, float **img,
+                                size_t *h, size_t *w, sp_error *err);
+
+/* HDF5 (lock held): reads dataset `dset` of an open file into a row-major array with its
+ * stored shape; float and integer element types are converted to float32 by HDF5. Other
+ * classes (compound, string, ...) are errors naming the file and the dataset. */
+sp_status sp__mh_h5_read(hid_t file, const char *path, const char *dset, int float_only, sp__mh_array *out,
+                         sp_error *err);
+/* Opens `path` read-only (lock held); *file < 0 on failure with an error naming the file. */
+sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err);
+/* Opens an in-memory HDF5 file image (lock held; the buffer is copied by HDF5). */
+sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file, sp_error *err);
+
+#endif /* SP_MATIO_H5_INTERNAL_H */

@@ -1,0 +1,341 @@
+/* test_matio_h5.c: .mat and .h5 flow readers against files the test writes itself:
+ * scipy.io.savemat v5 (compressed and not), h5py row-major HDF5 .mat (plain and with a
+ * MATLAB v7.3 header), HDF5 .mat with MATLAB_class (column-major), true MATLAB-layout v7.3
+ * written by libmatio, and .h5 flows with 2 and 3 components in float32 and float64.
+ *
+ * Every flow is non-square and its values encode their own position,
+ *     V(i, j, c) = 100 i + j + c / 4   (exact in float32),
+ * so any transposition or channel swap is caught: the expected values are computed here
+ * from (i, j, c), never taken from the code under test. Damaged files (truncated, wrong
+ * variable name, wrong rank, NaN or infinity) must give one-line errors naming the file.
+ */
+#include "sp_test.h"
+
+#include <matio.h>
+#include <unistd.h>
+
+#include "sp/sp_flow.h"
+#include "sp/sp_matio_h5.h"
+
+#define FH 5 /* rows */
+#define FW 7 /* columns */
+
+static float pattern(size_t i, size_t j, size_t c)
+{
+    return (float)(100.0 * (double)i + (double)j + (double)c / 4.0);
+}
+
+static float image_pattern(size_t i, size_t j, int which)
+{
+    return (float)(10 * i + j + (size_t)which);
+}
+
+static void expect_flow(const sp_flow *f, size_t channels, const char *what)
+{
+    SP_EXPECT_MSG(f->height == FH && f->width == FW && f->channels == channels,
+                  "%s: shape (%zu, %zu, %zu), want (%d, %d, %zu)", what, f->height, f->width, f->channels, FH, FW,
+                  channels);
+    for (size_t i = 0; i < FH; i++)
+        for (size_t j = 0; j < FW; j++)
+            for (size_t c = 0; c < channels; c++) {
+                float const got = f->data[sp_flow_index(f, i, j, c)];
+                SP_EXPECT_MSG(got == pattern(i, j, c), "%s: (%zu, %zu, %zu) = %g, want %g", what, i, j, c,
+                              (double)got, (double)pattern(i, j, c));
+            }
+}
+
+static void expect_image(const float *img, size_t h, size_t w, int which, const char *what)
+{
+    SP_EXPECT_MSG(h == FH && w == FW, "%s: image %zux%zu, want %dx%d", what, h, w, FH, FW);
+    for (size_t i = 0; i < FH; i++)
+        for (size_t j = 0; j < FW; j++)
+            SP_EXPECT_MSG(img[i * FW + j] == image_pattern(i, j, which), "%s: I%d(%zu, %zu) = %g", what, which, i, j,
+                          (double)img[i * FW + j]);
+}
+
+/* Writes every Python-made fixture into dir. */
+static const char *const k_writer =
+    "import sys, numpy as np, scipy.io, h5py\n"
+    "d = sys.argv[1]; H, W = 5, 7\n"
+    "i, j = np.meshgrid(np.arange(H), np.arange(W), indexing='ij')\n"
+    "hwc = np.stack([100.0*i + j + c/4.0 for c in range(3)], axis=-1)\n"
+    "V = hwc[..., :2]\n"
+    "I0 = (10*i + j).astype(np.uint8); I1 = (10*i + j + 1).astype(np.uint16)\n"
+    "scipy.io.savemat(d + '/v5_hwc_f32.mat', {'V': V.astype(np.float32), 'I0': I0, 'I1': I1})\n"
+    "scipy.io.savemat(d + '/v5_hwc_f64_z.mat', {'V': V, 'I0': I0, 'I1': I1}, do_compression=True)\n"
+    "scipy.io.savemat(d + '/v5_chw_f64.mat', {'V': np.moveaxis(V, -1, 0)})\n"
+    "scipy.io.savemat(d + '/v5_chw_f32_z.mat', {'V': np.moveaxis(V, -1, 0).astype(np.float32)}, do_compression=True)\n"
+    "scipy.io.savemat(d + '/v5_noV.mat', {'U': V})\n"
+    "scipy.io.savemat(d + '/v5_rank2.mat', {'V': V[..., 0]})\n"
+    "scipy.io.savemat(d + '/v5_cplx.mat', {'V': V + 1j})\n"
+    "bad = V.copy(); bad[2, 3, 1] = np.nan\n"
+    "scipy.io.savemat(d + '/v5_nan.mat', {'V': bad})\n"
+    "bad = V.astype(np.float32); bad[4, 6, 0] = np.inf\n"
+    "scipy.io.savemat(d + '/v5_inf.mat', {'V': bad})\n"
+    "with h5py.File(d + '/h5py_hwc_f32.mat', 'w') as f:\n"
+    "    f['V'] = V.astype(np.float32); f['I0'] = I0; f['I1'] = I1\n"
+    "with h5py.File(d + '/h5py_chw_f64.mat', 'w') as f:\n"
+    "    f['V'] = np.moveaxis(V, -1, 0)\n"
+    "with h5py.File(d + '/h5py_hdr_hwc_f64.mat', 'w', userblock_size=512) as f:\n"
+    "    f['V'] = V\n"
+    "hdr = b'MATLAB 7.3 MAT-file, written by h5py'.ljust(116) + bytes(8) + b'\\x00\\x02IM'\n"
+    "with open(d + '/h5py_hdr_hwc_f64.mat', 'r+b') as f:\n"
+    "    f.write(hdr)\n"
+    "with h5py.File(d + '/h5_matlab_class.mat', 'w') as f:\n"
+    "    ds = f.create_dataset('V', data=np.ascontiguousarray(V.T)); ds.attrs['MATLAB_class'] = np.bytes_('double')\n"
+    "with h5py.File(d + '/h5py_rank2.mat', 'w') as f:\n"
+    "    f['V'] = V[..., 0]\n"
+    "for name, arr in [('f2_f32', V.astype(np.float32)), ('f2_f64', V), ('f3_f32', hwc.astype(np.float32)),\n"
+    "                  ('f3_f64', hwc)]:\n"
+    "    with h5py.File(d + '/' + name + '.h5', 'w') as f:\n"
+    "        f['a_flow'] = arr; f['b_other'] = np.zeros(3)\n"
+    "with h5py.File(d + '/rank2.h5', 'w') as f:\n"
+    "    f['flow'] = V[..., 0]\n"
+    "with h5py.File(d + '/group_first.h5', 'w') as f:\n"
+    "    f.create_group('a'); f['b'] = V\n"
+    "with h5py.File(d + '/empty.h5', 'w') as f:\n"
+    "    pass\n"
+    "with h5py.File(d + '/ints.h5', 'w') as f:\n"
+    "    f['flow'] = V.astype(np.int32)\n"
+    "bad = V.copy(); bad[1, 5, 0] = -np.inf\n"
+    "with h5py.File(d + '/inf.h5', 'w') as f:\n"
+    "    f['flow'] = bad\n";
+
+static const char *fixture_dir(void)
+{
+    static char dir[4096];
+    if (dir[0]) return dir;
+    snprintf(dir, sizeof dir, "%s/fx", sp_test_tmpdir());
+    char script[4200];
+    snprintf(script, sizeof script, "%s/write.py", sp_test_tmpdir());
+    sp_test_write_file(script, k_writer, strlen(k_writer));
+    char out[4096];
+    int const rc = sp_test_sh(out, sizeof out, "mkdir -p %s && /usr/bin/python3 %s %s 2>&1", dir, script, dir);
+    SP_EXPECT_MSG(rc == 0, "fixture writer failed (%d): %s", rc, out);
+    return dir;
+}
+
+static int have_python(void)
+{
+    if (sp_test_have_python("numpy scipy h5py")) return 1;
+    printf("# SKIP python3 numpy/scipy/h5py not installed\n");
+    return 0;
+}
+
+static void path_of(char *buf, size_t cap, const char *name)
+{
+    snprintf(buf, cap, "%s/%s", fixture_dir(), name);
+}
+
+static void read_mat_ok(const char *name, int images)
+{
+    char path[4200];
+    path_of(path, sizeof path, name);
+    sp_flow f;
+    float *i0 = NULL, *i1 = NULL;
+    size_t ih = 0, iw = 0;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_mat_read_flow(path, images, &f, &i0, &i1, &ih, &iw, &e);
+    SP_EXPECT_MSG(st == SP_OK, "%s: %s", name, e.message);
+    expect_flow(&f, 2, name);
+    if (images) {
+        expect_image(i0, ih, iw, 0, name);
+        expect_image(i1, ih, iw, 1, name);
+    }
+    free(i0);
+    free(i1);
+    sp_flow_release(&f);
+}
+
+SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)
+{
+    if (!have_python()) return;
+    read_mat_ok("v5_hwc_f32.mat", 1);
+    read_mat_ok("v5_hwc_f64_z.mat", 1);
+    read_mat_ok("v5_chw_f64.mat", 0);
+    read_mat_ok("v5_chw_f32_z.mat", 0);
+}
+
+SP_TEST(matio_h5_h5py_written_mat_is_row_major)
+{
+    if (!have_python()) return;
+    read_mat_ok("h5py_hwc_f32.mat", 1);  /* plain HDF5, no MATLAB header */
+    read_mat_ok("h5py_chw_f64.mat", 0);
+    read_mat_ok("h5py_hdr_hwc_f64.mat", 0); /* v7.3 header, no MATLAB_class: still h5py's layout */
+    read_mat_ok("h5_matlab_class.mat", 0);  /* MATLAB_class: column-major, read through libhdf5 */
+}
+
+/* A true MATLAB-layout v7.3 file: libmatio writes column-major data with MATLAB_class. */
+static void write_matio73(const char *path, int chw, enum matio_classes cls)
+{
+    mat_t *const m = Mat_CreateVer(path, NULL, MAT_FT_MAT73);
+    SP_EXPECT_MSG(m != NULL, "Mat_CreateVer(%s) failed", path);
+    size_t dims[3] = {FH, FW, 2};
+    if (chw) dims[0] = 2, dims[1] = FH, dims[2] = FW;
+    double dv[FH * FW * 2];
+    float fv[FH * FW * 2];
+    for (size_t i = 0; i < FH; i++)
+        for (size_t j = 0; j < FW; j++)
+            for (size_t c = 0; c < 2; c++) {
+                /* Column-major: the first MATLAB index varies fastest. */
+                size_t const idx = chw ? c + 2 * (i + FH * j) : i + FH * (j + FW * c);
+                dv[idx] = (double)pattern(i, j, c);
+                fv[idx] = pattern(i, j, c);
+            }
+    int const dbl = cls == MAT_C_DOUBLE;
+    matvar_t *const v = Mat_VarCreate("V", cls, dbl ? MAT_T_DOUBLE : MAT_T_SINGLE, 3, dims,
+                                      dbl ? (void *)dv : (void *)fv, 0);
+    SP_EXPECT(v != NULL);
+    SP_ASSERT_OK(Mat_VarWrite(m, v, MAT_COMPRESSION_NONE));
+    Mat_VarFree(v);
+    Mat_Close(m);
+}
+
+SP_TEST(matio_h5_matlab_v73_column_major_is_transposed_correctly)
+{
+    char path[4200];
+    const struct {
+        const char *name;
+        int chw;
+        enum matio_classes cls;
+    } cases[] = {{"m73_hwc_f64.mat", 0, MAT_C_DOUBLE}, {"m73_hwc_f32.mat", 0, MAT_C_SINGLE},
+                 {"m73_chw_f64.mat", 1, MAT_C_DOUBLE}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", sp_test_tmpdir(), cases[k].name);
+        write_matio73(path, cases[k].chw, cases[k].cls);
+        sp_flow f;
+        sp_error e;
+        sp_error_clear(&e);
+        sp_status const st = sp_mat_read_flow(path, 0, &f, NULL, NULL, NULL, NULL, &e);
+        SP_EXPECT_MSG(st == SP_OK, "%s: %s", cases[k].name, e.message);
+        expect_flow(&f, 2, cases[k].name);
+        sp_flow_release(&f);
+    }
+}
+
+static void read_h5_ok(const char *name, size_t channels)
+{
+    char path[4200];
+    path_of(path, sizeof path, name);
+    sp_flow f;
+    sp_error e;
+    sp_error_clear(&e);
+    SP_EXPECT_MSG(sp_h5_read_flow(path, &f, &e) == SP_OK, "%s: %s", name, e.message);
+    expect_flow(&f, channels, name);
+    sp_flow_release(&f);
+    /* The in-memory (core driver) path must give the same flow. */
+    size_t n = 0;
+    unsigned char *const bytes = sp_test_read_file(path, &n);
+    SP_EXPECT(bytes != NULL);
+    SP_EXPECT_MSG(sp_h5_parse_flow(bytes, n, name, &f, &e) == SP_OK, "%s (memory): %s", name, e.message);
+    expect_flow(&f, channels, name);
+    sp_flow_release(&f);
+    free(bytes);
+}
+
+SP_TEST(matio_h5_h5_flows_2_and_3_components_both_dtypes)
+{
+    if (!have_python()) return;
+    read_h5_ok("f2_f32.h5", 2);
+    read_h5_ok("f2_f64.h5", 2);
+    read_h5_ok("f3_f32.h5", 3);
+    read_h5_ok("f3_f64.h5", 3);
+}
+
+/* The error must be one line naming the file and containing `needle`. */
+static void expect_error(sp_status st, const sp_error *e, const char *path, const char *needle)
+{
+    SP_EXPECT_MSG(st != SP_OK, "%s: expected an error", path);
+    SP_ASSERT_STR_CONTAINS(e->message, path);
+    SP_ASSERT_STR_CONTAINS(e->message, needle);
+    SP_EXPECT_MSG(strchr(e->message, '\n') == NULL, "multi-line error: %s", e->message);
+}
+
+static void mat_error(const char *name, int images, const char *needle)
+{
+    char path[4200];
+    path_of(path, sizeof path, name);
+    sp_flow f;
+    float *i0 = NULL, *i1 = NULL;
+    size_t ih, iw;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_mat_read_flow(path, images, &f, &i0, &i1, &ih, &iw, &e);
+    expect_error(st, &e, path, needle);
+    SP_EXPECT(f.data == NULL && i0 == NULL && i1 == NULL);
+}
+
+static void h5_error(const char *name, const char *needle)
+{
+    char path[4200];
+    path_of(path, sizeof path, name);
+    sp_flow f;
+    sp_error e;
+    sp_error_clear(&e);
+    expect_error(sp_h5_read_flow(path, &f, &e), &e, path, needle);
+    SP_EXPECT(f.data == NULL);
+}
+
+/* Copies the first `keep` bytes of src to dst. */
+static void truncate_copy(const char *src, const char *dst, size_t keep)
+{
+    char a[4200], b[4200];
+    path_of(a, sizeof a, src);
+    path_of(b, sizeof b, dst);
+    size_t n = 0;
+    unsigned char *const bytes = sp_test_read_file(a, &n);
+    SP_EXPECT(bytes != NULL && keep < n);
+    sp_test_write_file(b, bytes, keep);
+    free(bytes);
+}
+
+SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
+{
+    if (!have_python()) return;
+    mat_error("v5_noV.mat", 0, "no variable V");
+    mat_error("v5_rank2.mat", 0, "expected (H, W, 2)");
+    mat_error("h5py_rank2.mat", 0, "expected (H, W, 2)");
+    mat_error("v5_cplx.mat", 0, "not a real");
+    mat_error("v5_chw_f64.mat", 1, "no variable I0");
+    mat_error("v5_nan.mat", 0, "(row 2, column 3, channel 1)");
+    mat_error("v5_inf.mat", 0, "(row 4, column 6, channel 0)");
+    truncate_copy("v5_hwc_f32.mat", "trunc_v5.mat", 200);
+    mat_error("trunc_v5.mat", 0, "V");
+    truncate_copy("v5_hwc_f64_z.mat", "trunc_v5z.mat", 180);
+    mat_error("trunc_v5z.mat", 0, "V");
+    truncate_copy("h5py_hwc_f32.mat", "trunc_h5.mat", 700);
+    mat_error("trunc_h5.mat", 0, "HDF5");
+    truncate_copy("v5_hwc_f32.mat", "short.mat", 40);
+    mat_error("short.mat", 0, "too short");
+    mat_error("missing.mat", 0, "cannot open");
+    h5_error("rank2.h5", "expected (H, W, 2) or (H, W, 3)");
+    h5_error("group_first.h5", "is not a dataset");
+    h5_error("empty.h5", "holds no dataset");
+    h5_error("ints.h5", "float32 or float64");
+    h5_error("inf.h5", "(row 1, column 5, channel 0)");
+    truncate_copy("f2_f32.h5", "trunc.h5", 1000);
+    h5_error("trunc.h5", "HDF5");
+    h5_error("missing.h5", "HDF5");
+}
+
+SP_TEST(matio_h5_damaged_v73_matio_file_is_an_error)
+{
+    char path[4200], cut[4200];
+    snprintf(path, sizeof path, "%s/m73.mat", sp_test_tmpdir());
+    snprintf(cut, sizeof cut, "%s/m73_cut.mat", sp_test_tmpdir());
+    write_matio73(path, 0, MAT_C_DOUBLE);
+    size_t n = 0;
+    unsigned char *const bytes = sp_test_read_file(path, &n);
+    SP_EXPECT(bytes != NULL && n > 1024);
+    size_t const keeps[] = {100, 515, 600, 1024, n / 2, n - 100};
+    for (size_t k = 0; k < sizeof keeps / sizeof keeps[0]; k++) {
+        sp_test_write_file(cut, bytes, keeps[k]);
+        sp_flow f;
+        sp_error e;
+        sp_error_clear(&e);
+        sp_status const st = sp_mat_read_flow(cut, 0, &f, NULL, NULL, NULL, NULL, &e);
+        expect_error(st, &e, cut, "");
+    }
+    free(bytes);
+}
