@@ -22,19 +22,22 @@ typedef struct bench_options {
     const char *config;
     int threads; /* -1 = from the configuration */
     double seconds;
+    uint64_t pairs; /* 0 = run for `seconds` */
     int json;
 } bench_options;
 
 static void bench_usage(FILE *f)
 {
     fprintf(f,
-            "usage: synthpix bench [-c FILE] [--threads N] [--seconds S] [--json]\n\n"
+            "usage: synthpix bench [-c FILE] [--threads N] [--seconds S | --pairs N] [--json]\n\n"
             "Renders batches in memory (nothing is written to disk), measures the machine's memory\n"
             "write bandwidth in the same run, and reports pairs/s against the bandwidth bound\n"
             "(bytes a pair writes: two float32 images and the float32 flow).\n\n"
             "  -c, --config FILE   YAML configuration (default: the embedded default)\n"
             "      --threads N     threads, 0 = all cores (default: the configuration's threads)\n"
             "      --seconds S     rendering time to measure (default 3)\n"
+            "      --pairs N       render exactly N pairs after a warm-up batch instead (fixed work,\n"
+            "                      for instruction counts: perf stat -e instructions:u ...)\n"
             "      --json          print one JSON object instead of text\n"
             "  -h, --help          this help\n");
 }
@@ -45,6 +48,7 @@ static int parse_bench(int argc, char **argv, bench_options *o)
                                            {"threads", required_argument, NULL, 't'},
                                            {"seconds", required_argument, NULL, 's'},
                                            {"json", no_argument, NULL, 'j'},
+                                           {"pairs", required_argument, NULL, 'p'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -73,6 +77,12 @@ static int parse_bench(int argc, char **argv, bench_options *o)
             break;
         }
         case 'j': o->json = 1; break;
+        case 'p':
+            if (sp_cli_parse_u64(optarg, &o->pairs) != 0 || o->pairs == 0) {
+                fprintf(stderr, "synthpix bench: --pairs: '%s' is not a positive integer\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            break;
         case 'h': bench_usage(stdout); return -1;
         default: bench_usage(stderr); return SP_EXIT_USAGE;
         }
@@ -121,14 +131,14 @@ static double write_bandwidth(sp_pool *pool)
     return best;
 }
 
-static int render_for(sp_sampler *s, double seconds, uint64_t *pairs, double *elapsed)
+static int render_for(sp_sampler *s, double seconds, uint64_t target, uint64_t *pairs, double *elapsed)
 {
     const sp_batch *b = NULL;
     sp_error e;
     sp_status st = sp_sampler_next(s, &b, &e); /* warm-up: allocations, first flows */
     double const t0 = sp_cli_now();
     *pairs = 0;
-    while (st == SP_OK && sp_cli_now() - t0 < seconds) {
+    while (st == SP_OK && (target ? *pairs < target : sp_cli_now() - t0 < seconds)) {
         st = sp_sampler_next(s, &b, &e);
         if (st == SP_OK) *pairs += b->batch_size;
     }
@@ -188,7 +198,7 @@ int sp_cmd_bench(int argc, char **argv)
     double secs = 0;
     if (rc == SP_EXIT_OK) {
         double const bw = write_bandwidth(pool);
-        rc = render_for(s, o.seconds, &pairs, &secs);
+        rc = render_for(s, o.seconds, o.pairs, &pairs, &secs);
         if (rc == SP_EXIT_OK)
             report(&o, sp_sampler_geometry(s), (size_t)cfg.batch_size, sp_pool_size(pool), (double)pairs / secs, bw,
                    pairs, secs);
