@@ -8,7 +8,8 @@
  *   files      file_list entries: files as given; directories expanded recursively and
  *              sorted (reference 8.5: *.mat and *.h5 at any depth, flow_*.npy in the
  *              directory itself, and *.flo at any depth for our .flo class). One record
- *              per file, read by extension.
+ *              per file, read by extension (.npy, .flo; .mat and .h5 through the matio_h5
+ *              module: docs/real-data.md).
  * Every loaded flow is checked for NaN or infinite values; the error names the file and
  * the first bad position.
  */
@@ -23,6 +24,7 @@
 #include "internal/sp_internal.h"
 #include "sampler/sampler_internal.h"
 #include "sp/sp_io.h"
+#include "sp/sp_matio_h5.h"
 
 struct sp_source {
     sp_source_kind kind;
@@ -235,6 +237,8 @@ static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, sp_erro
     const char *const path = s->names[i];
     if (has_suffix(path, ".npy")) return sp_npy_read_flow(path, out, err);
     if (has_suffix(path, ".flo")) return sp_flo_read_file(path, out, err);
+    if (has_suffix(path, ".mat")) return sp_mat_read_flow(path, 0, out, NULL, NULL, NULL, NULL, err);
+    if (has_suffix(path, ".h5")) return sp_h5_read_flow(path, out, err);
     return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: no reader for this file type in this build", path);
 }
 
