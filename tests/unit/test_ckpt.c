@@ -923,19 +923,21 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     printf("# kill test: %d trials, seed %u\n", trials, seed);
     int64_t max_seen = -1;
+    int mid_save = 0; /* trials whose kill landed inside a save (a temporary was left) */
     for (int trial = 0; trial < trials; trial++) {
         fflush(stdout);
         pid_t const pid = fork();
         SP_EXPECT(pid >= 0);
         if (pid == 0) kill_child(root);
         seed = seed * 1103515245u + 12345u;
-        unsigned const delay_us = 2000 + (seed >> 8) % 40000;
+        unsigned const delay_us = 1000 + (seed >> 8) % 100000; /* 1..101 ms */
         usleep(delay_us);
         kill(pid, SIGKILL);
         int status = 0;
         waitpid(pid, &status, 0);
         SP_EXPECT_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "trial %d: child exited %d", trial,
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+        if (count_entries_with(root, SP_CKPT_TMP_TAG) > 0) mid_save++;
         /* The invariant, checked before any cleanup: every listed step verifies and restores. */
         sp_ckpt_options ro;
         sp_ckpt_options_init(&ro);
@@ -954,7 +956,9 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
         }
         close_mgr(m);
     }
+    printf("# %d of %d kills landed inside a save; latest step %lld\n", mid_save, trials, (long long)max_seen);
     SP_EXPECT_MSG(max_seen >= 3, "the children committed too little (latest %lld)", (long long)max_seen);
+    SP_EXPECT_MSG(mid_save >= trials / 4, "only %d of %d kills interrupted a save", mid_save, trials);
 }
 
 /* ---- corruption ---- */
