@@ -1,1 +1,3 @@
-# Module pipeline: sources are appended to SP_LIB_SOURCES here.
+# Pipeline: sp_save_checkpoint / sp_make (pause and resume of the stream) over the sampler
+# state and the checkpoint manager.
+sp_add_module(pipeline SOURCES src/pipeline/pipeline.c)

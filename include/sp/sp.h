@@ -19,6 +19,7 @@
 #include "sp/sp_flow.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
+#include "sp/sp_pipeline.h"
 #include "sp/sp_pool.h"
 #include "sp/sp_render.h"
 #include "sp/sp_rng.h"

@@ -91,6 +91,15 @@ typedef struct sp_batch {
 typedef struct sp_sampler_options {
     unsigned threads;  /* 0 = cfg->threads (0 there = all cores) */
     sp_pool *pool;     /* borrowed shared pool, or NULL to create one */
+    /* Sharding (PRODUCT 10): this sampler reads shard shard_index of shard_count. In every
+     * epoch shard s reads the epoch's positions s, s + count, s + 2 count, ... of the
+     * (shuffled) record order, so shards are disjoint and together cover each epoch; each
+     * record keeps the seed of its global position. 0 or 1 = no sharding. Part of the
+     * stream's identity: a checkpoint restores only into the same shard. */
+    unsigned shard_index, shard_count;
+    /* Records loaded ahead on dedicated threads while batches render: 0 = none (records are
+     * loaded at each refresh on the pool). Order and bytes never depend on this value. */
+    unsigned prefetch_threads;
 } sp_sampler_options;
 
 void sp_sampler_options_init(sp_sampler_options *o);

@@ -12,7 +12,15 @@
  * the expected number of walks is below 4 because the domain is less than 4n.
  *
  * Record seeds: seed(p) = random_bits(fold_in(PRNGKey(seed), SEED_TAG), p), 32 bits.
+ *
+ * Sharding: shard s of c reads, in every epoch, the epoch positions t = s, s + c, ... < n
+ * (per_epoch of them), so shard position i is epoch i / per_epoch, t = s + (i mod
+ * per_epoch) c, global position p = epoch n + t. Every shard uses the same per-epoch
+ * permutation and the seed of the global position, so a record read by shard s is the
+ * same (record, epoch, seed) the unsharded stream has at p: shards are disjoint, cover each
+ * epoch, and with c = 1 the stream is exactly the unsharded one.
  */
+#include "internal/sp_internal.h"
 #include "sampler/sampler_internal.h"
 
 #define SP_ORDER_TAG 0x0DE20DE2u
@@ -28,6 +36,24 @@ void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint
     l->order_key = sp_key_fold_in(base, SP_ORDER_TAG);
     l->seed_key = sp_key_fold_in(base, SP_SEED_TAG);
     l->next = 0;
+    l->seed = seed;
+    l->shard_index = 0;
+    l->shard_count = 1;
+    l->per_epoch = records;
+}
+
+sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_error *err)
+{
+    SP_RETURN_IF(count == 0, err, SP_ERR_CONFIG, "shard_count: must be at least 1");
+    SP_RETURN_IF(index >= count, err, SP_ERR_CONFIG, "shard_index: %llu is not below shard_count %llu",
+                 (unsigned long long)index, (unsigned long long)count);
+    SP_RETURN_IF(count > l->records, err, SP_ERR_CONFIG,
+                 "shard_count: %llu shards of a dataset of %llu records would leave shards empty",
+                 (unsigned long long)count, (unsigned long long)l->records);
+    l->shard_index = index;
+    l->shard_count = count;
+    l->per_epoch = (l->records - index + count - 1) / count;
+    return SP_OK;
 }
 
 sp_key sp__epoch_key(const sp_loader *l, uint32_t epoch)
@@ -69,16 +95,22 @@ uint64_t sp__permute(uint64_t t, uint64_t n, sp_key epoch_key)
     return x;
 }
 
-int sp__loader_next(sp_loader *l, sp_record_ref *ref)
+void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref)
 {
-    if (l->records == 0) return 0;
-    uint64_t const p = l->next;
-    uint64_t const epoch = p / l->records, t = p % l->records;
-    if (!l->loop && epoch >= 1) return 0;
+    uint64_t const epoch = i / l->per_epoch;
+    uint64_t const t = l->shard_index + (i % l->per_epoch) * l->shard_count;
+    uint64_t const p = epoch * l->records + t;
     ref->position = p;
     ref->epoch = (uint32_t)epoch;
     ref->record = l->shuffle ? sp__permute(t, l->records, sp__epoch_key(l, (uint32_t)epoch)) : t;
     ref->seed = sp_random_bits(l->seed_key, p);
-    l->next = p + 1;
+}
+
+int sp__loader_next(sp_loader *l, sp_record_ref *ref)
+{
+    if (l->records == 0 || l->per_epoch == 0) return 0;
+    if (!l->loop && l->next / l->per_epoch >= 1) return 0;
+    sp__loader_ref(l, l->next, ref);
+    l->next++;
     return 1;
 }

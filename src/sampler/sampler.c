@@ -87,15 +87,28 @@ static void load_item(void *ctx, size_t f, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
     (void)worker;
-    sp_flow_release(&s->flows[f]);
     float *const out = s->out_flows + f * flow_floats(s);
     if (!s->valid[f]) { /* padding: a zero flow */
+        sp_flow_release(&s->flows[f]);
         s->load_status[f] = sp_flow_alloc(&s->flows[f], 2, 2, 2, &s->load_err[f]);
         memset(out, 0, flow_floats(s) * sizeof *out);
         return;
     }
-    s->load_status[f] = sp__source_load(s->src, s->refs[f].record, &s->flows[f], &s->load_err[f]);
+    if (s->prefetch == NULL) { /* with a prefetcher the record was taken in order already */
+        sp_flow_release(&s->flows[f]);
+        s->load_status[f] = sp__source_load(s->src, s->refs[f].record, &s->flows[f], &s->load_err[f]);
+    }
     if (s->load_status[f] == SP_OK) compute_output_flow(s, &s->flows[f], out);
+}
+
+/* Takes the refresh's records from the prefetcher, in stream order, on this thread. */
+static void take_prefetched(sp_sampler *s)
+{
+    for (size_t f = 0; f < s->F; f++) {
+        if (!s->valid[f]) continue;
+        sp_flow_release(&s->flows[f]);
+        s->load_status[f] = sp__prefetch_take(s->prefetch, s->local_pos[f], &s->flows[f], &s->load_err[f]);
+    }
 }
 
 static sp_status refresh(sp_sampler *s, sp_error *err)
@@ -103,6 +116,7 @@ static sp_status refresh(sp_sampler *s, sp_error *err)
     size_t nvalid = 0;
     sp_record_ref last = {0, 0, 0, 0};
     for (size_t f = 0; f < s->F; f++) {
+        s->local_pos[f] = s->loader.next;
         s->valid[f] = (uint8_t)sp__loader_next(&s->loader, &s->refs[f]);
         if (s->valid[f]) {
             last = s->refs[f];
@@ -114,6 +128,7 @@ static sp_status refresh(sp_sampler *s, sp_error *err)
     }
     SP_RETURN_IF(nvalid == 0, err, SP_ERR_END, "end of data: %llu records read",
                  (unsigned long long)s->loader.next);
+    if (s->prefetch) take_prefetched(s);
     sp_pool_run(s->pool, s->F, load_item, s);
     for (size_t f = 0; f < s->F; f++) {
         if (s->load_status[f] != SP_OK) {
@@ -379,11 +394,13 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     s->valid = (uint8_t *)calloc(F, 1);
     s->load_status = (sp_status *)calloc(F, sizeof *s->load_status);
     s->load_err = (sp_error *)calloc(F, sizeof *s->load_err);
+    s->local_pos = (uint64_t *)calloc(F, sizeof *s->local_pos);
+    s->state_files = (const char **)calloc(F, sizeof *s->state_files);
     s->scratch_floats = 2 * SP_PAIR_CHUNK + s->geom.width + 16;
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
     SP_RETURN_IF(!b->images1 || !b->images2 || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
                      !b->mask || !b->records || !b->files || !s->slots || !s->flows || !s->out_flows || !s->refs ||
-                     !s->valid || !s->load_status || !s->load_err || !s->scratch,
+                     !s->valid || !s->load_status || !s->load_err || !s->scratch || !s->local_pos || !s->state_files,
                  err, SP_ERR_NOMEM, "out of memory for a batch of %zu pairs of %zux%zu", B, b->height, b->width);
     return SP_OK;
 }
@@ -422,10 +439,16 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     }
     SP_TRY(sp__source_create(&s->src, &s->cfg, err));
     sp__loader_init(&s->loader, sp__source_count(s->src), s->cfg.randomize, s->cfg.loop, s->cfg.seed);
+    if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
+        SP_TRY(sp__loader_shard(&s->loader, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
     SP_TRY(probe_source(s, err));
     if (s->cfg.mask) SP_TRY(load_mask(s, err));
     if (s->cfg.histogram) SP_TRY(load_histogram(s, err));
-    return alloc_batch(s, err);
+    SP_TRY(alloc_batch(s, err));
+    /* Two refreshes' worth of records ahead: the next refresh is always fully queued. */
+    if (opt && opt->prefetch_threads)
+        SP_TRY(sp__prefetch_create(&s->prefetch, s->src, &s->loader, opt->prefetch_threads, 2 * s->F, err));
+    return SP_OK;
 }
 
 sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sampler_options *opt, sp_error *err)
@@ -445,6 +468,7 @@ sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sam
 void sp_sampler_free(sp_sampler *s)
 {
     if (s == NULL) return;
+    sp__prefetch_free(s->prefetch); /* first: its threads read the source */
     sp_batch *const b = &s->batch;
     free(b->images1);
     free(b->images2);
@@ -465,6 +489,8 @@ void sp_sampler_free(sp_sampler *s)
     free(s->valid);
     free(s->load_status);
     free(s->load_err);
+    free(s->local_pos);
+    free(s->state_files);
     free(s->chunk_pair);
     free(s->chunk_first);
     free(s->scratch);

@@ -21,7 +21,10 @@ typedef struct sp_loader {
     int loop;          /* infinite epochs; otherwise one */
     sp_key order_key;  /* PRNGKey(seed) folded with the shuffle tag */
     sp_key seed_key;   /* PRNGKey(seed) folded with the record-seed tag */
-    uint64_t next;     /* next global stream position */
+    uint64_t next;     /* next position of this shard's stream (the global one unsharded) */
+    uint64_t seed;     /* the configuration seed (for the saved state) */
+    uint64_t shard_index, shard_count; /* 0 <= index < count; (0, 1) = no sharding */
+    uint64_t per_epoch; /* this shard's positions per epoch: ceil((records - index) / count) */
 } sp_loader;
 
 typedef struct sp_record_ref {
@@ -32,6 +35,13 @@ typedef struct sp_record_ref {
 } sp_record_ref;
 
 void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint64_t seed);
+/* Restricts the stream to shard `index` of `count`: in every epoch, shard s reads the
+ * epoch positions t = s, s + count, s + 2 count, ... < records, so shards are disjoint and
+ * together cover each epoch. Record seeds stay those of the global position. Errors name
+ * the option (SP_ERR_CONFIG). */
+sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_error *err);
+/* The global position, record and epoch of this shard's position i (loop or not). */
+void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref);
 /* Returns 0 when a finite stream is exhausted. */
 int sp__loader_next(sp_loader *l, sp_record_ref *ref);
 /* The record at position t of an epoch's permutation of [0, n): a bijection for every n. */
@@ -49,6 +59,63 @@ uint64_t sp__source_count(const sp_source *s);
 sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err);
 /* The record's name: a file path, "analytic://KIND/i" or "kinematic://i". Valid while s lives. */
 const char *sp__source_name(const sp_source *s, uint64_t i);
+
+/* ---- prefetch (prefetch.c): records loaded ahead on dedicated threads ------------ */
+
+typedef struct sp_prefetch sp_prefetch;
+
+/* threads >= 1; capacity = records kept loaded ahead. loader is copied (its counters are not
+ * used); src is borrowed for the prefetcher's life. */
+sp_status sp__prefetch_create(sp_prefetch **out, const sp_source *src, const sp_loader *loader, unsigned threads,
+                              size_t capacity, sp_error *err);
+void sp__prefetch_free(sp_prefetch *p); /* accepts NULL; joins the threads */
+/* The record at this shard's stream position i, moved into *out (release with
+ * sp_flow_release), with the load's status and error. Positions are normally taken in
+ * increasing order; any other position restarts the window there (restore, reset). */
+sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *err);
+
+/* ---- sampler state (sampler_state.c), saved and restored by the pipeline module ---- */
+
+/* Everything a sampler needs to continue its stream exactly (PRODUCT 8). Filled by
+ * sp__sampler_state_get with pointers BORROWED from the sampler (valid until the next
+ * call on it); given to sp__sampler_state_set with pointers borrowed for the call. */
+typedef struct sp_sampler_state {
+    /* Identity: a restore into a sampler whose identity differs is refused, naming the field. */
+    uint64_t seed;
+    uint64_t batch_size, flow_fields_per_batch, batches_per_flow_batch;
+    uint64_t image_h, image_w, flow_h, flow_w;
+    int64_t episode_length;
+    int randomize, loop;
+    uint64_t records;            /* records per epoch of the source */
+    uint64_t fingerprint;        /* FNV-1a 64 of the record names (the resolved file list) */
+    uint64_t shard_index, shard_count;
+    /* Counters. */
+    uint64_t loader_next;        /* next position of this shard's stream */
+    uint64_t loader_epoch;       /* epoch of that position (informative) */
+    uint64_t batch_index;        /* batches produced */
+    uint32_t repetition;         /* batches produced from the cached flows */
+    int have_flows;              /* the cache below is valid */
+    /* Episodic mode (episode_length > 0). */
+    uint64_t episode;            /* episodes started */
+    int64_t timestep;            /* time step of the next batch; L = ended */
+    /* The refresh cache: F = min(batch_size, flow_fields_per_batch) entries. */
+    uint64_t F;
+    const sp_record_ref *refs;   /* F */
+    const uint8_t *valid;        /* F: 1 = real record, 0 = padding */
+    const sp_flow *flows;        /* F intermediate (record) flows, each with its own shape */
+    const float *out_flows;      /* F * flow_h * flow_w * 2 output flows */
+    const char *const *files;    /* F record names ("" for padding) */
+} sp_sampler_state;
+
+/* Fills st from s; st's arrays point into s. */
+void sp__sampler_state_get(const sp_sampler *s, sp_sampler_state *st);
+/* Compares st's identity with s's own: SP_ERR_MISMATCH naming the first differing field
+ * ("seed: the checkpoint was taken with seed 3; the configuration has seed 4"). */
+sp_status sp__sampler_state_check(const sp_sampler *s, const sp_sampler_state *st, sp_error *err);
+/* Checks st, then copies it into s (flows are copied). On error s is unchanged. */
+sp_status sp__sampler_state_set(sp_sampler *s, const sp_sampler_state *st, sp_error *err);
+/* FNV-1a 64 over the names of every record of the source, and the count. */
+uint64_t sp__sampler_fingerprint(const sp_sampler *s);
 
 /* ---- flow sampling -------------------------------------------------------------- */
 

@@ -30,6 +30,12 @@ struct sp_sampler {
     int have_flows;
     uint32_t rep;
     uint64_t batch_index;
+    uint64_t *local_pos;       /* F: shard stream position of each cached record */
+    const char **state_files;  /* F: names handed out by sp__sampler_state_get */
+    sp_prefetch *prefetch;     /* NULL without prefetch threads */
+    /* episodic mode (episodic.c) */
+    uint64_t episode;          /* episodes started */
+    int64_t timestep;          /* time step of the next batch; episode_length = ended */
     /* the batch and its pairs */
     sp_batch batch;
     sp_pair_slot *slots;

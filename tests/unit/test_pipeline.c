@@ -1,0 +1,485 @@
+/* test_pipeline.c: pause and resume of the stream (sp_save_checkpoint / sp_make).
+ *
+ * Every resumed stream is compared with an uninterrupted one computed in the same case:
+ * images, flows, params, keys, seeds, epochs, masks, records, names and counters, byte for
+ * byte. Also: refusals that name the field, the loader's shards (disjoint, covering each
+ * epoch), prefetch threads that do not change a byte, and deleted files named at the batch
+ * that needs them after a restore. */
+#include "sp_test.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sampler/sampler_internal.h"
+#include "sp/sp_ckpt.h"
+#include "sp/sp_config.h"
+#include "sp/sp_io.h"
+#include "sp/sp_pipeline.h"
+#include "sp/sp_sampler.h"
+
+enum { NFILES = 5, FLOW_N = 16 };
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+static void write_npy(const char *path, size_t ndim, const size_t *shape, const float *data)
+{
+    sp_membuf m = {0};
+    sp_sink const s = sp_sink_membuf(&m);
+    SP_ASSERT_OK(sp_npy_write(&s, SP_DTYPE_F32, ndim, shape, data, NULL));
+    sp_test_write_file(path, m.data, m.size);
+    sp_membuf_free(&m);
+}
+
+/* Five smooth flows flow_0..4.npy in DIR/flows (record i has its own pattern); i = 3 has
+ * a different grid (20x12), so cached flows of several shapes are saved. */
+static const char *write_flows(void)
+{
+    static char dir[600];
+    snprintf(dir, sizeof dir, "%s/flows", sp_test_tmpdir());
+    SP_ASSERT_OK(mkdir(dir, 0755));
+    for (int i = 0; i < NFILES; i++) {
+        size_t const h = i == 3 ? 20 : FLOW_N, w = i == 3 ? 12 : FLOW_N;
+        float *const f = (float *)malloc(h * w * 2 * sizeof(float));
+        for (size_t y = 0; y < h; y++)
+            for (size_t x = 0; x < w; x++) {
+                f[(y * w + x) * 2] = 0.3f * (float)(i + 1) + 0.05f * (float)y;
+                f[(y * w + x) * 2 + 1] = -0.2f * (float)i + 0.04f * (float)x;
+            }
+        char path[700];
+        snprintf(path, sizeof path, "%s/flow_%d.npy", dir, i);
+        size_t const shape[3] = {h, w, 2};
+        write_npy(path, 3, shape, f);
+        free(f);
+    }
+    return dir;
+}
+
+static void load_yaml(sp_config *c, const char *yaml)
+{
+    sp_diag d;
+    sp_diag_init(&d);
+    sp_status const st = sp_config_load_string(c, yaml, strlen(yaml), "test.yaml", sp_test_tmpdir(), &d);
+    if (st != SP_OK) sp_diag_print(&d, "test.yaml", stderr);
+    sp_diag_free(&d);
+    SP_ASSERT_OK(st);
+}
+
+/* B=4, F=2, batches_per_flow_batch=3, randomize, over the five files; extra overrides. */
+static void file_config(sp_config *c, const char *dir, const char *extra)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [32, 32]\nflow_field_size: [64, 64]\n"
+             "resolution: 1\nimg_offset: [12, 12]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\n"
+             "min_speed_x: -2\nmax_speed_x: 2\nmin_speed_y: -2\nmax_speed_y: 2\nseed: 3\n"
+             "seeding_density_range: [0.05, 0.1]\ndiameter_ranges: [[1, 2]]\nnoise_uniform: 2\n"
+             "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\nrandomize: true\n%s",
+             dir, extra);
+    load_yaml(c, yaml);
+}
+
+/* A deep copy of everything a batch exposes. */
+typedef struct snap {
+    float *img1, *img2, *flows;
+    sp_pair_params params[8];
+    sp_key keys[8];
+    uint32_t seeds[8];
+    int32_t epoch[8];
+    uint8_t mask[8];
+    uint64_t records[8];
+    char files[8][256];
+    uint64_t first_pair, batch_index;
+    uint32_t repetition;
+} snap;
+
+static void take(snap *d, const sp_batch *b)
+{
+    size_t const B = b->batch_size, npx = b->height * b->width, nf = b->flow_height * b->flow_width * 2;
+    SP_EXPECT(B <= 8);
+    d->img1 = (float *)malloc(B * npx * sizeof(float));
+    d->img2 = (float *)malloc(B * npx * sizeof(float));
+    d->flows = (float *)malloc(B * nf * sizeof(float));
+    memcpy(d->img1, b->images1, B * npx * sizeof(float));
+    memcpy(d->img2, b->images2, B * npx * sizeof(float));
+    memcpy(d->flows, b->flow_fields, B * nf * sizeof(float));
+    memcpy(d->params, b->params, B * sizeof *b->params);
+    memcpy(d->keys, b->keys, B * sizeof *b->keys);
+    memcpy(d->seeds, b->seeds, B * sizeof *b->seeds);
+    memcpy(d->epoch, b->epoch, B * sizeof *b->epoch);
+    memcpy(d->mask, b->mask, B);
+    memcpy(d->records, b->records, B * sizeof *b->records);
+    for (size_t k = 0; k < B; k++) snprintf(d->files[k], sizeof d->files[k], "%s", b->files[k]);
+    d->first_pair = b->first_pair;
+    d->batch_index = b->batch_index;
+    d->repetition = b->repetition;
+}
+
+static void snap_free(snap *d)
+{
+    free(d->img1);
+    free(d->img2);
+    free(d->flows);
+}
+
+static void expect_same(const snap *w, const sp_batch *b, const char *what, int j)
+{
+    size_t const B = b->batch_size, npx = b->height * b->width, nf = b->flow_height * b->flow_width * 2;
+    SP_EXPECT_MSG(b->batch_index == w->batch_index && b->first_pair == w->first_pair &&
+                      b->repetition == w->repetition,
+                  "%s j=%d: batch %llu rep %u, want batch %llu rep %u", what, j, (unsigned long long)b->batch_index,
+                  b->repetition, (unsigned long long)w->batch_index, w->repetition);
+    SP_EXPECT_MSG(memcmp(w->img1, b->images1, B * npx * sizeof(float)) == 0, "%s j=%d batch %llu: images1 differ",
+                  what, j, (unsigned long long)w->batch_index);
+    SP_EXPECT_MSG(memcmp(w->img2, b->images2, B * npx * sizeof(float)) == 0, "%s j=%d: images2 differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->flows, b->flow_fields, B * nf * sizeof(float)) == 0,
+                  "%s j=%d batch %llu: flow_fields differ", what, j, (unsigned long long)w->batch_index);
+    SP_EXPECT_MSG(memcmp(w->params, b->params, B * sizeof *b->params) == 0, "%s j=%d: params differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->keys, b->keys, B * sizeof *b->keys) == 0, "%s j=%d: keys differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->seeds, b->seeds, B * sizeof *b->seeds) == 0, "%s j=%d: seeds differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->epoch, b->epoch, B * sizeof *b->epoch) == 0, "%s j=%d: epochs differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->mask, b->mask, B) == 0, "%s j=%d: masks differ", what, j);
+    SP_EXPECT_MSG(memcmp(w->records, b->records, B * sizeof *b->records) == 0, "%s j=%d: records differ", what, j);
+    for (size_t k = 0; k < B; k++)
+        SP_EXPECT_MSG(strcmp(w->files[k], b->files[k]) == 0, "%s j=%d: file %zu is %s, want %s", what, j, k,
+                      b->files[k], w->files[k]);
+}
+
+static sp_sampler *make(const sp_config *c, const char *load_from, unsigned threads, unsigned prefetch)
+{
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.threads = threads;
+    o.prefetch_threads = prefetch;
+    sp_sampler *s = NULL;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_make(c, load_from, SP_CKPT_LATEST, &o, &s, &e);
+    SP_EXPECT_MSG(st == SP_OK, "sp_make(%s): %s", load_from ? load_from : "fresh", e.message);
+    return s;
+}
+
+static const sp_batch *next_ok(sp_sampler *s)
+{
+    const sp_batch *b = NULL;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_sampler_next(s, &b, &e);
+    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_next: %s (%s)", e.message, sp_strerror(st));
+    return b;
+}
+
+/* The reference stream: n uninterrupted batches. */
+static snap *reference(const sp_config *c, int n)
+{
+    snap *const ref = (snap *)calloc((size_t)n, sizeof *ref);
+    sp_sampler *const s = make(c, NULL, 1, 0);
+    for (int i = 0; i < n; i++) take(&ref[i], next_ok(s));
+    sp_sampler_free(s);
+    return ref;
+}
+
+/* For every j: take j batches, save, restore into a new sampler (other thread and prefetch
+ * counts), and compare the rest of the stream with the reference. */
+static void restore_matrix(const sp_config *c, const snap *ref, int n, int jmax, const char *what)
+{
+    for (int j = 0; j <= jmax; j++) {
+        char dir[700];
+        snprintf(dir, sizeof dir, "%s/ckpt_%s_%d", sp_test_tmpdir(), what, j);
+        sp_sampler *const a = make(c, NULL, 2, 0);
+        for (int i = 0; i < j; i++) expect_same(&ref[i], next_ok(a), what, j);
+        sp_error e;
+        sp_error_clear(&e);
+        SP_EXPECT_MSG(sp_save_checkpoint(dir, a, j, 2, &e) == SP_OK, "save: %s", e.message);
+        sp_sampler_free(a);
+        sp_sampler *const b = make(c, dir, (unsigned)(1 + j % 3), (unsigned)(j % 2 ? 3 : 0));
+        for (int i = j; i < n; i++) expect_same(&ref[i], next_ok(b), what, j);
+        sp_sampler_free(b);
+    }
+}
+
+SP_TEST(pipeline_restore_after_every_batch_gives_the_uninterrupted_stream)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: true\n");
+    /* 15 batches = 5 refreshes of F=2 = 10 records = two epochs of five files; the epoch
+     * boundary falls inside refresh 2 (positions 4, 5) and after refresh 4. */
+    enum { N = 15 };
+    snap *const ref = reference(&c, N);
+    SP_ASSERT_EQ_INT(ref[6].epoch[0], 0);
+    SP_ASSERT_EQ_INT(ref[6].epoch[1], 1);
+    SP_ASSERT_EQ_INT(ref[14].epoch[1], 1);
+    restore_matrix(&c, ref, N, 13, "loop");
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_restore_finite_stream_keeps_padding_masks_and_end)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: false\n");
+    enum { N = 9 }; /* 5 records, F=2: refreshes (0,1) (2,3) (4,pad) */
+    snap *const ref = reference(&c, N);
+    SP_ASSERT_EQ_INT(ref[8].mask[1], 0);
+    restore_matrix(&c, ref, N, N, "finite");
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt_finite_%d", sp_test_tmpdir(), N);
+    sp_sampler *const s = make(&c, ck, 1, 0);
+    const sp_batch *b;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_restore_chosen_step_and_retention)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    enum { N = 8 };
+    snap *const ref = reference(&c, N);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    sp_error e;
+    for (int i = 0; i < 6; i++) {
+        SP_ASSERT_OK(sp_save_checkpoint(ck, a, i, 3, &e));
+        next_ok(a);
+    }
+    sp_sampler_free(a);
+    /* max_to_keep 3: steps 3, 4, 5 remain; step 4 restores the stream after 4 batches. */
+    sp_sampler *s = NULL;
+    SP_ASSERT_STATUS(sp_make(&c, ck, 1, NULL, &s, &e), SP_ERR_NOTFOUND);
+    SP_EXPECT(s == NULL);
+    SP_ASSERT_OK(sp_make(&c, ck, 4, NULL, &s, &e));
+    for (int i = 4; i < N; i++) expect_same(&ref[i], next_ok(s), "step4", 4);
+    sp_sampler_free(s);
+    SP_ASSERT_STATUS(sp_save_checkpoint(ck, s = make(&c, NULL, 1, 0), 5, 3, &e), SP_ERR_EXISTS);
+    sp_sampler_free(s);
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/nowhere", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp_make(&c, missing, SP_CKPT_LATEST, NULL, &s, &e), SP_ERR_NOTFOUND);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+/* ---- refusals ------------------------------------------------------------------------------ */
+
+static void expect_refused(const char *ck, const sp_config *c, const char *field)
+{
+    sp_sampler *s = NULL;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_make(c, ck, SP_CKPT_LATEST, NULL, &s, &e);
+    SP_EXPECT_MSG(st == SP_ERR_MISMATCH, "%s: status %d (%s)", field, (int)st, e.message);
+    SP_EXPECT(s == NULL);
+    SP_ASSERT_STR_CONTAINS(e.message, field);
+}
+
+SP_TEST(pipeline_refuses_another_stream_naming_the_field)
+{
+    const char *const dir = write_flows();
+    char ck[700], yaml_dir[4096];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_config c;
+    file_config(&c, dir, "");
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    next_ok(a);
+    sp_error e;
+    SP_ASSERT_OK(sp_save_checkpoint(ck, a, 1, 1, &e));
+    sp_sampler_free(a);
+    sp_config_free(&c);
+    static const struct { const char *extra, *field; } cases[] = {
+        {"seed: 4\n", "seed: the checkpoint was taken with seed 3; the configuration has seed 4"},
+        {"batch_size: 6\n", "batch_size"},
+        {"flow_fields_per_batch: 1\n", "flow_fields_per_batch"},
+        {"batches_per_flow_batch: 2\n", "batches_per_flow_batch"},
+        {"image_shape: [24, 32]\n", "image_shape"},
+        {"randomize: false\n", "randomize"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        /* Later keys win in the loader, so the override follows the base keys. */
+        file_config(&c, dir, cases[i].extra);
+        expect_refused(ck, &c, cases[i].field);
+        sp_config_free(&c);
+    }
+    /* A different file list: the same directory without flow_4.npy. */
+    snprintf(yaml_dir, sizeof yaml_dir, "%s/flow_0.npy, %s/flow_1.npy, %s/flow_2.npy, %s/flow_3.npy", dir, dir,
+             dir, dir);
+    file_config(&c, yaml_dir, "");
+    expect_refused(ck, &c, "file_list");
+    sp_config_free(&c);
+    /* Another shard of the same data. */
+    file_config(&c, dir, "");
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.shard_count = 2;
+    sp_sampler *s = NULL;
+    SP_ASSERT_STATUS(sp_make(&c, ck, SP_CKPT_LATEST, &o, &s, &e), SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "shard_count");
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_deleted_file_is_named_at_the_batch_that_needs_it_after_restore)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    enum { N = 9 };
+    snap *const ref = reference(&c, N);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    for (int i = 0; i < 4; i++) next_ok(a); /* mid-repetition of refresh 1 */
+    sp_error e;
+    SP_ASSERT_OK(sp_save_checkpoint(ck, a, 4, 1, &e));
+    sp_sampler_free(a);
+    sp_sampler *const s = make(&c, ck, 1, 0);
+    /* The cached records of refresh 1 and the file refresh 2 needs are deleted: batches 4
+     * and 5 come from the restored cache, batch 6 fails naming the file it needs. */
+    SP_EXPECT(strcmp(ref[6].files[0], ref[4].files[0]) != 0 && strcmp(ref[6].files[0], ref[4].files[1]) != 0);
+    unlink(ref[4].files[0]);
+    unlink(ref[4].files[1]);
+    unlink(ref[6].files[0]);
+    expect_same(&ref[4], next_ok(s), "deleted", 4);
+    expect_same(&ref[5], next_ok(s), "deleted", 4);
+    const sp_batch *b;
+    SP_EXPECT(sp_sampler_next(s, &b, &e) != SP_OK);
+    SP_ASSERT_STR_CONTAINS(e.message, ref[6].files[0]);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_damaged_checkpoint_is_reported_by_file)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    next_ok(a);
+    sp_error e;
+    SP_ASSERT_OK(sp_save_checkpoint(ck, a, 1, 1, &e));
+    sp_sampler_free(a);
+    char out[4096];
+    SP_ASSERT_OK(sp_test_sh(out, sizeof out, "f=$(find %s/1 -path '*output_flows/0*' -type f | head -1); "
+                            "printf 'X' | dd of=\"$f\" bs=1 seek=20 conv=notrunc 2>/dev/null", ck));
+    sp_sampler *s = NULL;
+    sp_status const st = sp_make(&c, ck, SP_CKPT_LATEST, NULL, &s, &e);
+    SP_EXPECT_MSG(st == SP_ERR_CHECKSUM || st == SP_ERR_CORRUPT, "status %d: %s", (int)st, e.message);
+    SP_ASSERT_STR_CONTAINS(e.message, "output_flows");
+    sp_config_free(&c);
+}
+
+/* ---- shards and prefetch ------------------------------------------------------------------- */
+
+static void check_shards(uint64_t n, uint64_t count, int shuffle)
+{
+    uint8_t *const seen = (uint8_t *)calloc(n, 1);
+    sp_loader l;
+    for (uint32_t epoch = 0; epoch < 3; epoch++) {
+        memset(seen, 0, n);
+        uint64_t total = 0;
+        for (uint64_t s = 0; s < count; s++) {
+            sp__loader_init(&l, n, shuffle, 1, 11);
+            SP_ASSERT_OK(sp__loader_shard(&l, s, count, NULL));
+            sp_loader g;
+            sp__loader_init(&g, n, shuffle, 1, 11);
+            for (uint64_t i = epoch * l.per_epoch; i < (epoch + 1) * l.per_epoch; i++) {
+                sp_record_ref r, want;
+                sp__loader_ref(&l, i, &r);
+                sp__loader_ref(&g, r.position, &want); /* the unsharded stream at that position */
+                SP_EXPECT_MSG(r.epoch == epoch && r.record == want.record && r.seed == want.seed,
+                              "n=%llu count=%llu shard %llu position %llu", (unsigned long long)n,
+                              (unsigned long long)count, (unsigned long long)s, (unsigned long long)i);
+                SP_EXPECT_MSG(!seen[r.record], "n=%llu count=%llu: record %llu read twice in epoch %u",
+                              (unsigned long long)n, (unsigned long long)count, (unsigned long long)r.record, epoch);
+                seen[r.record] = 1;
+                total++;
+            }
+        }
+        SP_ASSERT_EQ_U64(total, n);
+    }
+    free(seen);
+}
+
+SP_TEST(pipeline_shards_are_disjoint_and_cover_each_epoch)
+{
+    static const uint64_t ns[] = {1, 2, 5, 7, 64, 1001};
+    static const uint64_t counts[] = {1, 2, 3, 4, 7, 16};
+    for (size_t a = 0; a < ARRAY_LEN(ns); a++)
+        for (size_t b = 0; b < ARRAY_LEN(counts); b++) {
+            if (counts[b] > ns[a]) continue;
+            check_shards(ns[a], counts[b], 1);
+            check_shards(ns[a], counts[b], 0);
+        }
+    sp_loader l;
+    sp__loader_init(&l, 3, 1, 1, 0);
+    sp_error e;
+    SP_ASSERT_STATUS(sp__loader_shard(&l, 3, 3, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "shard_index");
+    SP_ASSERT_STATUS(sp__loader_shard(&l, 0, 4, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "shard_count");
+}
+
+SP_TEST(pipeline_sharded_samplers_save_and_restore_their_own_shard)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.shard_index = 1;
+    o.shard_count = 2;
+    sp_sampler *s = NULL;
+    sp_error e;
+    SP_ASSERT_OK(sp_make(&c, NULL, SP_CKPT_LATEST, &o, &s, &e));
+    enum { N = 8 };
+    snap ref[N];
+    for (int i = 0; i < N; i++) take(&ref[i], next_ok(s));
+    sp_sampler_free(s);
+    /* Shard 1 of 2 over five records reads epoch positions 1 and 3. */
+    SP_ASSERT_EQ_INT(ref[0].epoch[0], 0);
+    SP_ASSERT_EQ_INT(ref[0].epoch[1], 0);
+    SP_ASSERT_EQ_INT(ref[3].epoch[0], 1);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    SP_ASSERT_OK(sp_make(&c, NULL, SP_CKPT_LATEST, &o, &s, &e));
+    for (int i = 0; i < 4; i++) next_ok(s);
+    SP_ASSERT_OK(sp_save_checkpoint(ck, s, 4, 1, &e));
+    sp_sampler_free(s);
+    SP_ASSERT_OK(sp_make(&c, ck, SP_CKPT_LATEST, &o, &s, &e));
+    for (int i = 4; i < N; i++) expect_same(&ref[i], next_ok(s), "shard", 4);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_prefetch_threads_do_not_change_the_stream)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "batches_per_flow_batch: 1\n");
+    enum { N = 12 };
+    snap *const ref = reference(&c, N); /* no prefetcher */
+    static const unsigned prefetch[] = {1, 4};
+    for (size_t p = 0; p < ARRAY_LEN(prefetch); p++) {
+        sp_sampler *const s = make(&c, NULL, 2, prefetch[p]);
+        for (int i = 0; i < N; i++) expect_same(&ref[i], next_ok(s), prefetch[p] == 1 ? "prefetch1" : "prefetch4", i);
+        /* A reset restarts the window at position 0. */
+        sp_sampler_reset(s);
+        expect_same(&ref[0], next_ok(s), "prefetch-reset", 0);
+        sp_sampler_free(s);
+    }
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
