@@ -49,6 +49,16 @@
 
 #define SP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Hot loops are compiled for AVX2 and for the baseline ISA and picked at load time (an
+ * ifunc). Integer and IEEE basic operations without contraction give the same bits at any
+ * vector width, so this changes speed only. Off in sanitizer builds: ifunc resolvers run
+ * before the ThreadSanitizer runtime is ready, and the sanitizers should see one plain path. */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__) && !SP_SANITIZED
+#define SP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
+#else
+#define SP_MULTIVERSION
+#endif
+
 /* *out = a * b; returns 0 on overflow. */
 static inline int sp__mul_size(size_t a, size_t b, size_t *out)
 {

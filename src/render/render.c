@@ -115,12 +115,6 @@ void sp_frame_bins_release(sp_frame_bins *bins)
     memset(bins, 0, sizeof *bins);
 }
 
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#else
-#define SP_MULTIVERSION
-#endif
-
 /* x[i] = erf(x[i]) in place; one vectorised loop (same bits at any vector width). */
 SP_MULTIVERSION static void erf_array(float *x, size_t n)
 {

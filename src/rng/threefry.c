@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "internal/sp_internal.h"
 #include "internal/sp_math.h"
 
 static inline uint32_t rotl32(uint32_t x, unsigned r)
@@ -177,14 +178,6 @@ int32_t sp_randint(sp_key key, uint64_t index, int32_t lo, int32_t hi)
     uint32_t const off = ((hb % span) * m + (lb % span)) % span;
     return (int32_t)((int64_t)lo + off);
 }
-
-/* The bulk fills are compiled for AVX2 and for the baseline and picked at load time:
- * integer and IEEE basic operations give the same bits at any vector width. */
-#if defined(__GNUC__) && defined(__x86_64__) && !defined(__clang__)
-#define SP_MULTIVERSION __attribute__((target_clones("avx2", "default")))
-#else
-#define SP_MULTIVERSION
-#endif
 
 SP_MULTIVERSION void sp_uniform_fill(sp_key key, uint64_t first, size_t n, float lo, float hi, float *out)
 {
