@@ -8,7 +8,7 @@
 #   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make tsan       threaded tests under ThreadSanitizer (build-tsan/)
 #   make bench      synthpix bench on the embedded default
-#   make deps       install the Debian packages the build and tests need
+#   make deps       install the Debian packages the build needs (deps-test: and the tests)
 
 BUILD      ?= build
 BUILD_TYPE ?= Release
@@ -16,7 +16,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 RUN_ARGS   ?= -o synthpix-out
 
-.PHONY: all build run test test-full asan tsan bench deps check-deps clean
+.PHONY: all build run test test-full asan tsan bench deps deps-test check-deps clean
 
 all: build
 
@@ -29,10 +29,10 @@ build: check-deps $(BUILD)/CMakeCache.txt
 run: deps build
 	./$(BUILD)/synthpix generate $(RUN_ARGS)
 
-test: build
+test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
-test-full: build
+test-full: deps-test build
 	cd $(BUILD) && SP_TEST_FULL=1 ctest --output-on-failure -j $(JOBS)
 
 asan:
@@ -48,6 +48,10 @@ bench: build
 
 deps:
 	@bash scripts/deps.sh install
+
+# The tests also cross-check against NumPy, zarr, h5py and SciPy (Debian packages).
+deps-test:
+	@bash scripts/deps.sh install-test
 
 check-deps:
 	@bash scripts/deps.sh check
