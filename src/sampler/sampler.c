@@ -279,6 +279,7 @@ static void fill_metadata(sp_sampler *s)
 sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
+    if (s->cfg.include_images) return sp__real_next(s, out, err);
     if (!s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
     fill_metadata(s);
     sp_pool_run(s->pool, s->B, setup_item, s);
@@ -356,11 +357,9 @@ static sp_status load_histogram(sp_sampler *s, sp_error *err)
 
 static sp_status check_supported(const sp_config *c, sp_error *err)
 {
-    SP_RETURN_IF(c->include_images, err, SP_ERR_UNSUPPORTED,
-                 "include_images: real image pairs from .mat files are not available in this build");
     SP_RETURN_IF(c->episode_length > 0, err, SP_ERR_UNSUPPORTED,
                  "episode_length: episodic mode is not available in this build");
-    SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || c->batches_per_flow_batch <= 0, err,
+    SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || (!c->include_images && c->batches_per_flow_batch <= 0), err,
                  SP_ERR_CONFIG, "batch_size, flow_fields_per_batch and batches_per_flow_batch must be positive");
     return SP_OK;
 }
@@ -418,10 +417,10 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
 {
     SP_TRY(sp_config_copy(&s->cfg, cfg, err));
     SP_TRY(check_supported(&s->cfg, err));
-    SP_TRY(sp_geometry_compute(&s->cfg, &s->geom, err));
+    if (!s->cfg.include_images) SP_TRY(sp_geometry_compute(&s->cfg, &s->geom, err));
     s->B = (size_t)s->cfg.batch_size;
     s->F = (size_t)s->cfg.flow_fields_per_batch;
-    if (s->F > s->B) s->F = s->B;
+    if (s->F > s->B || s->cfg.include_images) s->F = s->B; /* real images: one record per pair (real.c) */
     s->rg.height = s->geom.height;
     s->rg.width = s->geom.width;
     s->rg.radius = s->geom.radius;
@@ -441,12 +440,12 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     sp__loader_init(&s->loader, sp__source_count(s->src), s->cfg.randomize, s->cfg.loop, s->cfg.seed);
     if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
         SP_TRY(sp__loader_shard(&s->loader, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
-    SP_TRY(probe_source(s, err));
+    SP_TRY(s->cfg.include_images ? sp__real_probe(s, err) : probe_source(s, err));
     if (s->cfg.mask) SP_TRY(load_mask(s, err));
     if (s->cfg.histogram) SP_TRY(load_histogram(s, err));
     SP_TRY(alloc_batch(s, err));
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. */
-    if (opt && opt->prefetch_threads)
+    if (opt && opt->prefetch_threads && !s->cfg.include_images) /* real.c reads its records itself */
         SP_TRY(sp__prefetch_create(&s->prefetch, s->src, &s->loader, opt->prefetch_threads, 2 * s->F, err));
     return SP_OK;
 }

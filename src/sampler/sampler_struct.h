@@ -47,4 +47,10 @@ struct sp_sampler {
     int have_histogram;
 };
 
+/* Real image pairs (real.c, include_images: true). probe reads the first record and sets
+ * the geometry's image and flow shapes from it; next fills the batch from the next B
+ * records (one record per pair). */
+sp_status sp__real_probe(sp_sampler *s, sp_error *err);
+sp_status sp__real_next(sp_sampler *s, const sp_batch **out, sp_error *err);
+
 #endif

@@ -91,9 +91,11 @@ static sp_status walk_dir(sp_source_kind k, const char *dir, int depth, path_lis
     sp_status st = SP_OK;
     struct dirent *e;
     char path[4096];
+    size_t const dl = strlen(dir);
+    const char *const sep = dl > 0 && dir[dl - 1] == '/' ? "" : "/"; /* "flows/" + "a.mat", no "//" */
     while (st == SP_OK && (e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.') continue;
-        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path) continue;
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, sep, e->d_name) >= sizeof path) continue;
         struct stat sb;
         if (stat(path, &sb) != 0) continue;
         if (S_ISDIR(sb.st_mode)) {
