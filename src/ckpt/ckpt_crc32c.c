@@ -1,8 +1,8 @@
 /* ckpt_crc32c.c: CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the
  * checksum of every file in a checkpoint manifest.
  *
- * Two paths computing the same function: the SSE4.2 crc32 instruction (8 bytes per step)
- * when the CPU has it, checked at each call with __builtin_cpu_supports (no cached global),
+ * Two paths computing the same function: the SSE4.2 crc32 instruction (8 bytes per step,
+ * three interleaved streams on large buffers) when the CPU has it, checked at each call with __builtin_cpu_supports (no cached global),
  * and a byte-wise table fallback. The table below was generated from the polynomial; the
  * known answer crc32c("123456789") = 0xE3069283 is a unit test.
  */
@@ -63,8 +63,8 @@ static uint32_t crc_sw(uint32_t c, const unsigned char *p, size_t n)
 }
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsigned char *p,
-                                                         size_t n)
+/* Raw register update (no pre/post inversion), 8 bytes per instruction. */
+__attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsigned char *p, size_t n)
 {
     uint64_t c64 = c;
     while (n >= 8) {
@@ -81,6 +81,44 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const unsig
     }
     return c32;
 }
+
+/* The crc32 instruction has a latency of 3 cycles and a throughput of 1, so three
+ * independent streams over consecutive blocks A, B, C of SPAN bytes run about 3x faster.
+ * The CRC register is linear: state(c, A||B) = Z(state(c, A)) ^ state(0, B), where Z feeds
+ * SPAN zero bytes. Z is a 32x32 bit matrix whose column i is Z applied to bit i; it is
+ * built per call (32 short CRC runs over a zero block) and applied with 32 masked XORs. */
+#define CRC_SPAN 8192
+
+static uint32_t apply_z(const uint32_t *cols, uint32_t x)
+{
+    uint32_t r = 0;
+    for (int i = 0; i < 32; i++) r ^= cols[i] & (0u - ((x >> i) & 1u));
+    return r;
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc_hw3(uint32_t c, const unsigned char *p, size_t n)
+{
+    if (n < (size_t)64 * CRC_SPAN) return crc_hw(c, p, n);
+    static const unsigned char zeros[CRC_SPAN]; /* immutable */
+    uint32_t cols[32];
+    for (int i = 0; i < 32; i++) cols[i] = crc_hw(1u << i, zeros, CRC_SPAN);
+    while (n >= 3 * (size_t)CRC_SPAN) {
+        uint64_t a = c, b = 0, d = 0;
+        for (size_t k = 0; k < CRC_SPAN; k += 8) {
+            uint64_t wa, wb, wd;
+            memcpy(&wa, p + k, 8);
+            memcpy(&wb, p + CRC_SPAN + k, 8);
+            memcpy(&wd, p + 2 * CRC_SPAN + k, 8);
+            a = __builtin_ia32_crc32di(a, wa);
+            b = __builtin_ia32_crc32di(b, wb);
+            d = __builtin_ia32_crc32di(d, wd);
+        }
+        c = apply_z(cols, apply_z(cols, (uint32_t)a) ^ (uint32_t)b) ^ (uint32_t)d;
+        p += 3 * CRC_SPAN;
+        n -= 3 * CRC_SPAN;
+    }
+    return crc_hw(c, p, n);
+}
 #define SP_CRC_HAVE_HW 1
 #else
 #define SP_CRC_HAVE_HW 0
@@ -96,7 +134,7 @@ uint32_t sp_crc32c(uint32_t crc, const void *data, size_t n)
     const unsigned char *const p = (const unsigned char *)data;
     uint32_t c = ~crc;
 #if SP_CRC_HAVE_HW
-    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw(c, p, n);
+    if (__builtin_cpu_supports("sse4.2")) return ~crc_hw3(c, p, n);
 #endif
     c = crc_sw(c, p, n);
     return ~c;

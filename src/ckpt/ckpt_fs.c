@@ -291,8 +291,12 @@ static sp_status fs_fail(sp_error *err, int e, const char *op, const char *shown
     return sp_error_set(err, sp__ckpt_errno_status(e), "%s %s: %s", op, shown, strerror(-e));
 }
 
-sp_status sp__ckpt_write_file(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
-                              int durable, const char *shown, sp_error *err)
+/* Pieces of this size are checksummed right before they are written (or right after they
+ * are read), while they are still in cache: one pass over memory instead of two. */
+#define CRC_PIECE ((size_t)1 << 20)
+
+sp_status sp__ckpt_write_file_crc(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
+                                  int durable, uint32_t *crc, const char *shown, sp_error *err)
 {
     int const fd = fs->open(fs->ctx, path, 'w');
     if (fd < 0) return fs_fail(err, fd, "create", shown);
@@ -300,14 +304,19 @@ sp_status sp__ckpt_write_file(const sp_ckpt_fs *fs, const char *path, const void
     size_t left = n;
     int e = 0;
     const char *op = "write";
+    if (crc) *crc = 0;
     while (left > 0 && e == 0) {
-        size_t const step = left < ((size_t)1 << 30) ? left : ((size_t)1 << 30);
-        int64_t const w = fs->write(fs->ctx, fd, p, step);
-        if (w < 0) e = (int)w;
-        else if (w == 0) e = -EIO; /* no progress: treat as an I/O error, never spin */
-        else {
-            p += w;
-            left -= (size_t)w;
+        size_t piece = left < CRC_PIECE ? left : CRC_PIECE;
+        if (crc) *crc = sp_crc32c(*crc, p, piece);
+        while (piece > 0 && e == 0) { /* loops on short writes */
+            int64_t const w = fs->write(fs->ctx, fd, p, piece);
+            if (w < 0) e = (int)w;
+            else if (w == 0) e = -EIO; /* no progress: treat as an I/O error, never spin */
+            else {
+                p += w;
+                piece -= (size_t)w;
+                left -= (size_t)w;
+            }
         }
     }
     if (e == 0 && durable) {
@@ -322,8 +331,14 @@ sp_status sp__ckpt_write_file(const sp_ckpt_fs *fs, const char *path, const void
     return e ? fs_fail(err, e, op, shown) : SP_OK;
 }
 
-sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
-                             size_t *n, int *longer, const char *shown, sp_error *err)
+sp_status sp__ckpt_write_file(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
+                              int durable, const char *shown, sp_error *err)
+{
+    return sp__ckpt_write_file_crc(fs, path, data, n, durable, NULL, shown, err);
+}
+
+sp_status sp__ckpt_read_into_crc(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
+                                 size_t *n, int *longer, uint32_t *crc, const char *shown, sp_error *err)
 {
     int const fd = fs->open(fs->ctx, path, 'r');
     if (fd < 0) {
@@ -333,14 +348,17 @@ sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, 
     unsigned char *p = (unsigned char *)dst;
     size_t got = 0;
     int e = 0;
+    if (crc) *crc = 0;
     while (got < cap) {
-        size_t const want = cap - got < ((size_t)1 << 30) ? cap - got : ((size_t)1 << 30);
+        size_t const limit = crc ? CRC_PIECE : ((size_t)1 << 30);
+        size_t const want = cap - got < limit ? cap - got : limit;
         int64_t const r = fs->read(fs->ctx, fd, p + got, want);
         if (r < 0) {
             e = (int)r;
             break;
         }
         if (r == 0) break;
+        if (crc) *crc = sp_crc32c(*crc, p + got, (size_t)r);
         got += (size_t)r;
     }
     *longer = 0;
@@ -354,6 +372,12 @@ sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, 
     if (e) return fs_fail(err, e, "read", shown);
     *n = got;
     return SP_OK;
+}
+
+sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
+                             size_t *n, int *longer, const char *shown, sp_error *err)
+{
+    return sp__ckpt_read_into_crc(fs, path, dst, cap, n, longer, NULL, shown, err);
 }
 
 sp_status sp__ckpt_read_file(const sp_ckpt_fs *fs, const char *path, size_t max, unsigned char **buf,

@@ -47,6 +47,12 @@ sp_status sp__ckpt_read_file(const sp_ckpt_fs *fs, const char *path, size_t max,
  * holds more than cap bytes. */
 sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
                              size_t *n, int *longer, const char *shown, sp_error *err);
+/* The same, also returning the CRC32C of the bytes written / read (computed piecewise while
+ * the data is in cache). */
+sp_status sp__ckpt_write_file_crc(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
+                                  int durable, uint32_t *crc, const char *shown, sp_error *err);
+sp_status sp__ckpt_read_into_crc(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
+                                 size_t *n, int *longer, uint32_t *crc, const char *shown, sp_error *err);
 sp_status sp__ckpt_fsync_dir(const sp_ckpt_fs *fs, const char *path, const char *shown, sp_error *err);
 /* Removes a tree of files (best effort); returns 0 or the first negative errno. */
 int sp__ckpt_rm_rf(const sp_ckpt_fs *fs, const char *path);

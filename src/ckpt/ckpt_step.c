@@ -102,8 +102,9 @@ static sp_status put_file(writer *w, const char *rel, const void *data, size_t n
     char full[SP_CKPT_PATH_MAX], shown[SP_CKPT_PATH_MAX];
     SP_TRY(path_join(full, sizeof full, w->tmp, rel, err));
     snprintf(shown, sizeof shown, "%s/%s", w->name, rel);
-    SP_TRY(sp__ckpt_write_file(w->c->fs, full, data, n, w->c->durable, shown, err));
-    if (sp__manifest_add(&w->mf, rel, n, sp_crc32c(0, data, n)) != SP_OK)
+    uint32_t crc = 0;
+    SP_TRY(sp__ckpt_write_file_crc(w->c->fs, full, data, n, w->c->durable, &crc, shown, err));
+    if (sp__manifest_add(&w->mf, rel, n, crc) != SP_OK)
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     return SP_OK;
 }
@@ -326,14 +327,13 @@ sp_status sp__step_manifest(const sp_ckpt_fs *fs, const char *root, const char *
     return SP_OK;
 }
 
-static sp_status verify_bytes(const sp__mfile *f, const void *data, size_t n, int longer,
-                              const char *shown, sp_error *err)
+static sp_status verify_bytes(const sp__mfile *f, uint32_t crc, size_t n, int longer, const char *shown,
+                              sp_error *err)
 {
     if (n != f->size || longer)
         return sp_error_set(err, SP_ERR_CORRUPT, "%s: size %s%zu, manifest says %llu (%s)", shown,
                             longer ? "> " : "", n, (unsigned long long)f->size,
                             longer || n > f->size ? "extended" : "truncated");
-    uint32_t const crc = sp_crc32c(0, data, n);
     if (crc != f->crc)
         return sp_error_set(err, SP_ERR_CHECKSUM, "%s: crc32c %08x, manifest says %08x", shown, crc, f->crc);
     return SP_OK;
@@ -354,10 +354,11 @@ static sp_status read_verified_into(const sp_ckpt_fs *fs, const char *root, cons
     f->used = 1;
     size_t n = 0;
     int longer = 0;
-    sp_status const s = sp__ckpt_read_into(fs, full, dst, (size_t)f->size, &n, &longer, shown, err);
+    uint32_t crc = 0;
+    sp_status const s = sp__ckpt_read_into_crc(fs, full, dst, (size_t)f->size, &n, &longer, &crc, shown, err);
     if (s == SP_ERR_NOTFOUND) return sp_error_set(err, SP_ERR_CORRUPT, "%s: file is missing", shown);
     SP_TRY(s);
-    return verify_bytes(f, dst, n, longer, shown, err);
+    return verify_bytes(f, crc, n, longer, shown, err);
 }
 
 sp_status sp__step_read_verified(const sp_ckpt_fs *fs, const char *root, const char *name,

@@ -186,6 +186,26 @@ SP_TEST(ckpt_crc32c_known_answers)
     }
 }
 
+SP_TEST(ckpt_crc32c_fast_path_equals_portable)
+{
+    /* Sizes around the interleaved path's thresholds (64 x 8 KiB, blocks of 3 x 8 KiB). */
+    size_t const n = (size_t)3 << 20;
+    unsigned char *const b = (unsigned char *)malloc(n);
+    SP_EXPECT(b != NULL);
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b[i] = (unsigned char)x;
+    }
+    size_t const sizes[] = {0, 1, 7, 8, 9, 4095, 524287, 524288, 524289, 3 * 8192 * 64 + 5, n - 3, n};
+    for (size_t i = 0; i < SP_ARRAY_LEN(sizes); i++) {
+        uint32_t const want = sp__ckpt_crc32c_portable(0, b + 3, sizes[i] - (sizes[i] >= 3 ? 3 : 0));
+        uint32_t const got = sp_crc32c(0, b + 3, sizes[i] - (sizes[i] >= 3 ? 3 : 0));
+        SP_EXPECT_MSG(got == want, "size %zu: %08x vs portable %08x", sizes[i], got, want);
+    }
+    free(b);
+}
+
 SP_TEST(ckpt_step_name_rules)
 {
     int64_t s = -1;
