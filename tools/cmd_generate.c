@@ -11,7 +11,18 @@
  * is renamed into place and dataset.json written last, after the data are synced, so a
  * dataset with dataset.json is complete. Exit codes: 0 success, 2 usage or configuration
  * error, 1 runtime error.
+ *
+ * Checkpoints (--checkpoint-dir D, docs/resume.md): params.jsonl grows as
+ * DIR/params.jsonl.partial. Every K batches the run makes what it wrote durable (fsync of
+ * params.jsonl.partial, syncfs of DIR), and only then commits a checkpoint step holding the
+ * sampler state and, as the "user" item, the durable length of params.jsonl.partial and the
+ * pairs written. --resume restores the latest good step, truncates params.jsonl.partial to
+ * that length and goes on: pairs after the checkpoint are rewritten with the same bytes, so
+ * the finished dataset equals an uninterrupted run's. A step is numbered by the batches it
+ * covers.
  */
+#include <dirent.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +47,10 @@ typedef struct gen_options {
     int bit_depth; /* 0 = from the configuration */
     int threads;   /* -1 = from the configuration */
     int quiet;
+    const char *ckpt_dir;  /* NULL = no checkpoints */
+    uint64_t ckpt_every;   /* batches between checkpoints */
+    int64_t max_to_keep;
+    int resume;
 } gen_options;
 
 typedef struct pair_job {
@@ -62,7 +77,8 @@ static void generate_usage(FILE *f)
 {
     fprintf(f,
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy]\n"
-            "                         [--bit-depth 8|16] [--threads N] [--quiet]\n\n"
+            "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
+            "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
             "  -c, --config FILE   YAML configuration (default: the embedded default, see `synthpix config default`)\n"
@@ -72,6 +88,11 @@ static void generate_usage(FILE *f)
             "      --bit-depth B   8 or 16 bits per pixel for png/tiff (default: the configuration's bit_depth)\n"
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
             "  -q, --quiet         no progress bar or summary\n"
+            "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
+            "      --checkpoint-every K  batches between checkpoints (default 100)\n"
+            "      --max-to-keep M       checkpoints kept in D (default 2; the latest is always kept)\n"
+            "      --resume              continue from the latest checkpoint in D (start afresh when D has none);\n"
+            "                            the finished dataset is byte-identical to an uninterrupted run's\n"
             "  -h, --help          this help\n\n"
             "Exit status: 0 success, 2 usage or configuration error, 1 runtime error.\n");
 }
@@ -83,11 +104,15 @@ static int parse_options(int argc, char **argv, gen_options *o)
         {"pairs", required_argument, NULL, 'n'},  {"format", required_argument, NULL, 'f'},
         {"bit-depth", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"checkpoint-dir", required_argument, NULL, 1001}, {"checkpoint-every", required_argument, NULL, 1002},
+        {"max-to-keep", required_argument, NULL, 1003},    {"resume", no_argument, NULL, 1004},
         {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->out = "synthpix-out";
     o->pairs = 64;
     o->threads = -1;
+    o->ckpt_every = 100;
+    o->max_to_keep = 2;
     optind = 1;
     int ch;
     uint64_t v;
@@ -125,12 +150,28 @@ static int parse_options(int argc, char **argv, gen_options *o)
             o->threads = (int)v;
             break;
         case 'q': o->quiet = 1; break;
+        case 1001: o->ckpt_dir = optarg; break;
+        case 1002:
+        case 1003:
+            if (sp_cli_parse_u64(optarg, &v) != 0 || v == 0 || v > ((uint64_t)1 << 40)) {
+                fprintf(stderr, "synthpix generate: --%s: '%s' is not a positive integer\n",
+                        ch == 1002 ? "checkpoint-every" : "max-to-keep", optarg);
+                return SP_EXIT_USAGE;
+            }
+            if (ch == 1002) o->ckpt_every = v;
+            else o->max_to_keep = (int64_t)v;
+            break;
+        case 1004: o->resume = 1; break;
         case 'h': generate_usage(stdout); return -1;
         default: generate_usage(stderr); return SP_EXIT_USAGE;
         }
     }
     if (optind != argc) {
         fprintf(stderr, "synthpix generate: unexpected argument '%s'\n", argv[optind]);
+        return SP_EXIT_USAGE;
+    }
+    if (o->resume && o->ckpt_dir == NULL) {
+        fprintf(stderr, "synthpix generate: --resume needs --checkpoint-dir\n");
         return SP_EXIT_USAGE;
     }
     return SP_EXIT_OK;
@@ -332,7 +373,13 @@ typedef struct run_ctx {
     FILE *params;
     char params_tmp[4096];
     int bit_depth;
+    sp_ckpt_manager *ckpt;     /* NULL without --checkpoint-dir */
+    uint64_t start_pairs;      /* pairs covered by the restored checkpoint (0 when fresh) */
+    uint64_t params_bytes;     /* durable length of params.jsonl.partial at the checkpoint */
+    uint64_t config_crc;       /* CRC32C of the configuration echo: a resume must match it */
 } run_ctx;
+
+static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t written, sp_error *err);
 
 static sp_status write_batch(run_ctx *r, const sp_batch *b, uint64_t limit, uint64_t *written, sp_error *err)
 {
@@ -376,7 +423,7 @@ static sp_status run_batches(run_ctx *r, uint64_t *written, sp_error *err)
 {
     double const t0 = sp_cli_now();
     int const tty = !r->opt->quiet && isatty(STDERR_FILENO);
-    uint64_t produced = 0;
+    uint64_t produced = r->start_pairs;
     while (produced < r->opt->pairs) {
         const sp_batch *b = NULL;
         sp_status const st = sp_sampler_next(r->sampler, &b, err);
@@ -385,14 +432,19 @@ static sp_status run_batches(run_ctx *r, uint64_t *written, sp_error *err)
         sp_status const ws = write_batch(r, b, r->opt->pairs, written, err);
         if (ws != SP_OK) return ws;
         produced = b->first_pair + b->batch_size;
+        sp_status const cs = r->ckpt && produced <= r->opt->pairs ? checkpoint_after(r, b, *written, err) : SP_OK;
+        if (cs != SP_OK) return cs;
         if (tty) progress(produced < r->opt->pairs ? produced : r->opt->pairs, r->opt->pairs, sp_cli_now() - t0);
     }
     if (tty) fprintf(stderr, "\n");
     return SP_OK;
 }
 
+static sp_status open_partial_params(run_ctx *r, sp_error *err);
+
 static sp_status open_params(run_ctx *r, sp_error *err)
 {
+    if (r->ckpt) return open_partial_params(r, err);
     snprintf(r->params_tmp, sizeof r->params_tmp, "%s/params.jsonl.tmp-%ld", r->opt->out, (long)getpid());
     r->params = fopen(r->params_tmp, "wb");
     if (r->params == NULL) return sp_error_set(err, SP_ERR_IO, "%s: cannot create", r->params_tmp);
@@ -451,8 +503,9 @@ static void teardown(run_ctx *r)
 {
     if (r->params) {
         fclose(r->params);
-        unlink(r->params_tmp);
+        if (r->ckpt == NULL) unlink(r->params_tmp); /* a checkpointed run's partial file is its progress */
     }
+    sp_ckpt_manager_close(r->ckpt, -1, NULL);
     if (r->jobs) {
         for (unsigned w = 0; w < sp_pool_size(r->pool); w++) {
             free(r->jobs[w].pixels);
@@ -463,6 +516,188 @@ static void teardown(run_ctx *r)
     sp_sampler_free(r->sampler);
     sp_pool_free(r->pool);
     sp_config_free(&r->cfg);
+}
+
+/* ---- checkpoints (--checkpoint-dir) ------------------------------------------------------ */
+
+static uint32_t config_crc(const sp_config *cfg)
+{
+    sp_membuf yaml = {0};
+    sp_sink const sink = sp_sink_membuf(&yaml);
+    uint32_t const crc = sp_config_write_yaml(cfg, &sink, NULL) == SP_OK ? sp_crc32c(0, yaml.data, yaml.size) : 0;
+    sp_membuf_free(&yaml);
+    return crc;
+}
+
+static int ckpt_fail(const char *what, sp_status st, const sp_error *e)
+{
+    fprintf(stderr, "synthpix generate: %s: %s\n", what, e->message[0] ? e->message : sp_strerror(st));
+    return st == SP_ERR_MISMATCH ? SP_EXIT_USAGE : sp_cli_exit_code(st);
+}
+
+/* Makes everything written so far durable, then commits step = batches covered. The order
+ * is the guarantee: a committed step never covers a pair or a params line that a crash could
+ * still lose. */
+static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t written, sp_error *err)
+{
+    uint64_t const batches = b->batch_index + 1;
+    if (batches % r->opt->ckpt_every != 0) return SP_OK;
+    if (fflush(r->params) != 0 || fsync(fileno(r->params)) != 0)
+        return sp_error_set(err, SP_ERR_IO, "%s: write failed", r->params_tmp);
+    long const bytes = ftell(r->params);
+    int const dfd = open(r->opt->out, O_RDONLY | O_DIRECTORY);
+    int const synced = dfd >= 0 && syncfs(dfd) == 0;
+    if (dfd >= 0) close(dfd);
+    if (bytes < 0 || !synced) return sp_error_set(err, SP_ERR_IO, "%s: sync failed", r->opt->out);
+    json_t *const u = json_pack("{s:I, s:I, s:I, s:I, s:s, s:i, s:I}", "pairs_covered",
+                                (json_int_t)(b->first_pair + b->batch_size), "pairs_written", (json_int_t)written,
+                                "params_bytes", (json_int_t)bytes, "pairs", (json_int_t)r->opt->pairs, "format",
+                                ext_name[r->opt->format], "bit_depth", r->bit_depth, "configuration_crc32c",
+                                (json_int_t)r->config_crc);
+    char *const text = u ? json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(u);
+    if (text == NULL) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    sp_tree *t = NULL;
+    sp_status st = sp_pipeline_state_tree(r->sampler, text, &t, err);
+    free(text);
+    sp_ckpt_save_args a;
+    sp_ckpt_save_args_init(&a);
+    a.force = 1; /* --checkpoint-every decides, not the manager's interval rule */
+    if (st == SP_OK) st = sp_ckpt_save(r->ckpt, (int64_t)batches, t, &a, NULL, err);
+    sp_tree_free(t);
+    return st;
+}
+
+/* Restores the newest step that verifies; damaged newer steps are reported and deleted
+ * (their numbers will be saved again). A refusal (another configuration) stops here. */
+static int restore_latest(run_ctx *r, char **user)
+{
+    int64_t steps[4096];
+    size_t n = sp_ckpt_all_steps(r->ckpt, steps, 4096);
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status st = SP_ERR_NOTFOUND;
+    while (n > 0) {
+        int64_t const step = steps[--n];
+        st = sp_pipeline_restore(r->ckpt, step, r->sampler, NULL, user, &e);
+        if (st != SP_ERR_CHECKSUM && st != SP_ERR_CORRUPT) break;
+        fprintf(stderr, "synthpix generate: warning: checkpoint step %lld is damaged (%s); trying an older one\n",
+                (long long)step, e.message);
+        sp_ckpt_delete(r->ckpt, step, NULL);
+    }
+    return st == SP_OK ? SP_EXIT_OK : ckpt_fail(r->opt->ckpt_dir, st, &e);
+}
+
+static int user_int(const json_t *u, const char *key, uint64_t *out)
+{
+    const json_t *const v = json_object_get(u, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* The checkpoint must describe this run's dataset: same files, same configuration. */
+static int check_progress(run_ctx *r, const json_t *u, uint64_t *written)
+{
+    uint64_t v[4];
+    const char *const fmt = json_string_value(json_object_get(u, "format"));
+    if (user_int(u, "pairs_covered", &v[0]) || user_int(u, "pairs_written", &v[1]) ||
+        user_int(u, "params_bytes", &v[2]) || user_int(u, "configuration_crc32c", &v[3]) || fmt == NULL ||
+        !json_is_integer(json_object_get(u, "bit_depth"))) {
+        fprintf(stderr, "synthpix generate: %s: the checkpoint has no generate progress record\n", r->opt->ckpt_dir);
+        return SP_EXIT_RUNTIME;
+    }
+    const char *why = NULL;
+    if (strcmp(fmt, ext_name[r->opt->format]) != 0) why = "--format differs";
+    else if (json_integer_value(json_object_get(u, "bit_depth")) != r->bit_depth) why = "--bit-depth differs";
+    else if (v[3] != r->config_crc) why = "the configuration differs";
+    else if (v[0] > r->opt->pairs) why = "--pairs is smaller than the pairs it already covers";
+    if (why) {
+        fprintf(stderr, "synthpix generate: cannot resume from %s: %s from the run that wrote it\n",
+                r->opt->ckpt_dir, why);
+        return SP_EXIT_USAGE;
+    }
+    r->start_pairs = v[0];
+    r->params_bytes = v[2];
+    *written = v[1];
+    return SP_EXIT_OK;
+}
+
+/* A killed run leaves the temporaries of the files it was writing (name.tmp-PID). This run
+ * holds the checkpoint root's lock, so no other checkpointed run writes here: they are
+ * garbage, and removing them keeps the dataset equal to an uninterrupted run's. */
+static void remove_stale_temporaries(const char *dir)
+{
+    DIR *const d = opendir(dir);
+    if (d == NULL) return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (fnmatch("pair_*.tmp-[0-9]*", e->d_name, 0) != 0 && fnmatch("params.jsonl.tmp-[0-9]*", e->d_name, 0) != 0 &&
+            fnmatch("dataset.json.tmp-[0-9]*", e->d_name, 0) != 0)
+            continue;
+        char path[4096];
+        if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path) unlink(path);
+    }
+    closedir(d);
+}
+
+static int checkpoint_open(run_ctx *r, uint64_t *written)
+{
+    sp_ckpt_options co;
+    sp_ckpt_options_init(&co);
+    co.max_to_keep = r->opt->max_to_keep;
+    co.cleanup_tmp_directories = 1; /* a killed save leaves a temporary directory */
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_ckpt_manager_open(&r->ckpt, r->opt->ckpt_dir, &co, &e);
+    if (st != SP_OK) return ckpt_fail(r->opt->ckpt_dir, st, &e);
+    remove_stale_temporaries(r->opt->out);
+    r->config_crc = config_crc(&r->cfg);
+    int64_t const latest = sp_ckpt_latest_step(r->ckpt);
+    if (latest == SP_CKPT_NONE) return SP_EXIT_OK;
+    if (!r->opt->resume) {
+        fprintf(stderr, "synthpix generate: %s already holds checkpoints (latest step %lld): pass --resume to "
+                "continue from it, or use an empty directory\n", r->opt->ckpt_dir, (long long)latest);
+        return SP_EXIT_USAGE;
+    }
+    char *user = NULL;
+    int rc = restore_latest(r, &user);
+    json_t *const u = user ? json_loads(user, 0, NULL) : NULL;
+    free(user);
+    if (rc == SP_EXIT_OK) rc = check_progress(r, u ? u : json_null(), written);
+    json_decref(u);
+    if (rc == SP_EXIT_OK && !r->opt->quiet)
+        fprintf(stderr, "synthpix: resuming after %llu pairs (%s)\n", (unsigned long long)r->start_pairs,
+                r->opt->ckpt_dir);
+    return rc;
+}
+
+/* params.jsonl.partial: created afresh, or cut back to the length the checkpoint vouches
+ * for (lines written after it are written again, identically). A crash between the final
+ * rename and dataset.json leaves only params.jsonl: it is taken back. */
+static sp_status open_partial_params(run_ctx *r, sp_error *err)
+{
+    snprintf(r->params_tmp, sizeof r->params_tmp, "%s/params.jsonl.partial", r->opt->out);
+    if (r->start_pairs == 0) {
+        r->params = fopen(r->params_tmp, "wb");
+        if (r->params == NULL) return sp_error_set(err, SP_ERR_IO, "%s: cannot create", r->params_tmp);
+        return SP_OK;
+    }
+    struct stat sb;
+    if (stat(r->params_tmp, &sb) != 0) {
+        char final[4096];
+        snprintf(final, sizeof final, "%s/params.jsonl", r->opt->out);
+        if (rename(final, r->params_tmp) != 0)
+            return sp_error_set(err, SP_ERR_NOTFOUND, "%s: missing; cannot resume", r->params_tmp);
+    }
+    r->params = fopen(r->params_tmp, "r+b");
+    if (r->params == NULL) return sp_error_set(err, SP_ERR_IO, "%s: cannot open", r->params_tmp);
+    if (fstat(fileno(r->params), &sb) != 0 || (uint64_t)sb.st_size < r->params_bytes)
+        return sp_error_set(err, SP_ERR_CORRUPT, "%s: shorter than the %llu bytes the checkpoint covers",
+                            r->params_tmp, (unsigned long long)r->params_bytes);
+    if (ftruncate(fileno(r->params), (off_t)r->params_bytes) != 0 || fseek(r->params, 0, SEEK_END) != 0)
+        return sp_error_set(err, SP_ERR_IO, "%s: cannot truncate", r->params_tmp);
+    return SP_OK;
 }
 
 int sp_cmd_generate(int argc, char **argv)
@@ -478,6 +713,7 @@ int sp_cmd_generate(int argc, char **argv)
     sp_error e;
     sp_error_clear(&e);
     uint64_t written = 0;
+    if (rc == SP_EXIT_OK && o.ckpt_dir) rc = checkpoint_open(&r, &written);
     double const t0 = sp_cli_now();
     sp_status st = SP_OK;
     if (rc == SP_EXIT_OK) {

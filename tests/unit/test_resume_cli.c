@@ -1,3 +1,191 @@
-/* test_resume_cli.c: placeholder replaced below. */
+/* test_resume_cli.c: synthpix generate with checkpoints, SIGKILLed at random moments and
+ * resumed until it finishes; the dataset must equal an uninterrupted run's file for file,
+ * byte for byte (images, flows, params.jsonl, dataset.json). Also the CLI's refusals: a
+ * checkpoint directory in use without --resume, and a resume with another seed. */
 #include "sp_test.h"
-SP_TEST(resume_cli_placeholder) {}
+
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char *const config_yaml =
+    "scheduler_class: analytic\n"
+    "analytic_flow:\n"
+    "  - {kind: uniform, u: 1.5, v: -1.0}\n"
+    "  - {kind: lamb_oseen, center: [0.8, 0.8], circulation: 3.0, core_radius: 0.2}\n"
+    "  - {kind: taylor_green, amplitude: 2.0, wavelength: 0.8}\n"
+    "  - {kind: shear, center: [0.8, 0.8], rate: 2.5}\n"
+    "  - {kind: stagnation, center: [0.8, 0.8], rate: 1.8}\n"
+    "analytic_num_examples: 5\n"
+    "image_shape: [64, 64]\nflow_field_size: [1.6, 1.6]\nresolution: 200\nimg_offset: [0.16, 0.16]\n"
+    "dt: 0.01\nvelocities_per_pixel: 1\noutput_units: pixels\n"
+    "min_speed_x: -3\nmax_speed_x: 3\nmin_speed_y: -3\nmax_speed_y: 3\n"
+    "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\nrandomize: true\nseed: %d\n"
+    "noise_uniform: 3\n";
+
+static void write_config(const char *path, int seed)
+{
+    char text[4096];
+    int const n = snprintf(text, sizeof text, config_yaml, seed);
+    sp_test_write_file(path, text, (size_t)n);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Starts `synthpix generate ...` with stdout/stderr to a log file. */
+static pid_t spawn_generate(const char *cfg, const char *out, const char *ck, unsigned pairs, const char *log)
+{
+    char n[32];
+    snprintf(n, sizeof n, "%u", pairs);
+    pid_t const pid = fork();
+    SP_EXPECT(pid >= 0);
+    if (pid == 0) {
+        FILE *const f = freopen(log, "a", stderr);
+        (void)f;
+        if (ck)
+            execl(sp_test_cli(), "synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2",
+                  "--checkpoint-dir", ck, "--checkpoint-every", "2", "--max-to-keep", "2", "--resume", (char *)NULL);
+        else
+            execl(sp_test_cli(), "synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2",
+                  (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static int wait_exit(pid_t pid)
+{
+    int status = 0;
+    SP_EXPECT(waitpid(pid, &status, 0) == pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+static void show_log(const char *log)
+{
+    size_t n = 0;
+    unsigned char *const text = sp_test_read_file(log, &n);
+    if (text) fprintf(stderr, "# log:\n%.*s\n", (int)(n > 4000 ? 4000 : n), (const char *)text);
+    free(text);
+}
+
+/* Every file of want/ must exist in got/ with the same bytes, and got/ has no other file. */
+static void expect_same_dataset(const char *want, const char *got)
+{
+    size_t nwant = 0, ngot = 0;
+    DIR *d = opendir(want);
+    SP_EXPECT(d != NULL);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.') continue;
+        char a[1200], b[1200];
+        snprintf(a, sizeof a, "%s/%s", want, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", got, e->d_name);
+        size_t na = 0, nb = 0;
+        unsigned char *const da = sp_test_read_file(a, &na), *const db = sp_test_read_file(b, &nb);
+        SP_EXPECT_MSG(db != NULL, "%s: missing from the resumed dataset", e->d_name);
+        SP_EXPECT_MSG(na == nb && memcmp(da, db, na) == 0, "%s: differs from the uninterrupted run (%zu vs %zu bytes)",
+                      e->d_name, na, nb);
+        free(da);
+        free(db);
+        nwant++;
+    }
+    closedir(d);
+    d = opendir(got);
+    SP_EXPECT(d != NULL);
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.') {
+            ngot++;
+            char a[1200];
+            snprintf(a, sizeof a, "%s/%s", want, e->d_name);
+            struct stat sb;
+            SP_EXPECT_MSG(stat(a, &sb) == 0, "%s: extra file in the resumed dataset", e->d_name);
+        }
+    closedir(d);
+    SP_ASSERT_EQ_U64(ngot, nwant);
+}
+
+SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
+{
+    const char *const tmp = sp_test_tmpdir();
+    char cfg[600], ref[600], out[600], ck[600], log[600];
+    snprintf(cfg, sizeof cfg, "%s/small.yaml", tmp);
+    snprintf(ref, sizeof ref, "%s/ref", tmp);
+    snprintf(out, sizeof out, "%s/out", tmp);
+    snprintf(ck, sizeof ck, "%s/ck", tmp);
+    snprintf(log, sizeof log, "%s/log.txt", tmp);
+    write_config(cfg, 5);
+    unsigned const pairs = sp_test_full() ? 3000 : 1200;
+    int const want_kills = sp_test_full() ? 25 : 10;
+    double const t0 = now_s();
+    int rc = wait_exit(spawn_generate(cfg, ref, NULL, pairs, log));
+    double const t_ref = now_s() - t0;
+    if (rc != 0) show_log(log);
+    SP_ASSERT_EQ_INT(rc, 0);
+    /* Kill moments uniform in [0, t_ref / 6): each run gets a fraction of the work done, so
+     * the kills land across the whole run (start-up, batches, checkpoint commits, the end). */
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    int kills = 0, runs = 0, finished_early = 0;
+    while (kills < want_kills && runs < 20 * want_kills) {
+        runs++;
+        pid_t const pid = spawn_generate(cfg, out, ck, pairs, log);
+        useconds_t const delay = (useconds_t)(1e6 * t_ref / 6.0 * ((double)rand() / RAND_MAX));
+        usleep(delay);
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == 0) {
+            kill(pid, SIGKILL);
+            kills++;
+            wait_exit(pid);
+        } else {
+            rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+            if (rc != 0) show_log(log);
+            SP_ASSERT_EQ_INT(rc, 0);
+            finished_early++;
+        }
+    }
+    fprintf(stderr, "# %d kills over %d runs (%d finished before their kill), reference %.2f s\n", kills, runs,
+            finished_early, t_ref);
+    SP_EXPECT(kills >= want_kills);
+    rc = wait_exit(spawn_generate(cfg, out, ck, pairs, log));
+    if (rc != 0) show_log(log);
+    SP_ASSERT_EQ_INT(rc, 0);
+    expect_same_dataset(ref, out);
+}
+
+SP_TEST(resume_cli_refuses_a_used_directory_without_resume_and_another_seed)
+{
+    const char *const tmp = sp_test_tmpdir();
+    char cfg[600], cfg2[600];
+    snprintf(cfg, sizeof cfg, "%s/a.yaml", tmp);
+    snprintf(cfg2, sizeof cfg2, "%s/b.yaml", tmp);
+    write_config(cfg, 5);
+    write_config(cfg2, 6);
+    char outbuf[8192];
+    SP_ASSERT_EQ_INT(sp_test_sh(outbuf, sizeof outbuf,
+                                "%s generate -c %s -o %s/o -n 40 -q --checkpoint-dir %s/ck --checkpoint-every 2 2>&1",
+                                sp_test_cli(), cfg, tmp, tmp), 0);
+    SP_ASSERT_EQ_INT(sp_test_sh(outbuf, sizeof outbuf,
+                                "%s generate -c %s -o %s/o -n 40 -q --checkpoint-dir %s/ck 2>&1", sp_test_cli(), cfg,
+                                tmp, tmp), 2);
+    SP_ASSERT_STR_CONTAINS(outbuf, "--resume");
+    SP_ASSERT_EQ_INT(sp_test_sh(outbuf, sizeof outbuf,
+                                "%s generate -c %s -o %s/o -n 40 -q --checkpoint-dir %s/ck --resume 2>&1",
+                                sp_test_cli(), cfg2, tmp, tmp), 2);
+    SP_ASSERT_STR_CONTAINS(outbuf, "seed: the checkpoint was taken with seed 5; the configuration has seed 6");
+    SP_ASSERT_EQ_INT(sp_test_sh(outbuf, sizeof outbuf, "%s generate -c %s -o %s/o -n 40 -q --resume 2>&1",
+                                sp_test_cli(), cfg, tmp), 2);
+    SP_ASSERT_STR_CONTAINS(outbuf, "--checkpoint-dir");
+    /* A finished run resumed again rewrites the same bytes. */
+    SP_ASSERT_EQ_INT(sp_test_sh(outbuf, sizeof outbuf,
+                                "cd %s/o && sha256sum * > ../sums && %s generate -c %s -o %s/o -n 40 -q "
+                                "--checkpoint-dir %s/ck --resume && sha256sum -c --quiet ../sums 2>&1",
+                                tmp, sp_test_cli(), cfg, tmp, tmp), 0);
+}
