@@ -12,6 +12,12 @@
  * dataset with dataset.json is complete. Exit codes: 0 success, 2 usage or configuration
  * error, 1 runtime error.
  *
+ * --format h5 (docs/real-data.md): pairs go to HDF5 shards DIR/shard_%05d.h5 of --shard-size
+ * pairs each (default 256: about 170 MB for 256x256 images at 8 bits with their flows, a
+ * size that copies and loads well); shard s holds pairs [s N, (s + 1) N), so shard names
+ * depend only on pair indices. Each shard is written under a temporary name and renamed
+ * when full (or at the end), so no partial shard ever has a final name.
+ *
  * Checkpoints (--checkpoint-dir D, docs/resume.md): params.jsonl grows as
  * DIR/params.jsonl.partial. Every K batches the run makes what it wrote durable (fsync of
  * params.jsonl.partial, syncfs of DIR), and only then commits a checkpoint step holding the
@@ -37,7 +43,7 @@
 #include "cli_common.h"
 #include "sp/sp.h"
 
-typedef enum gen_format { GEN_PNG, GEN_TIFF, GEN_NPY } gen_format;
+typedef enum gen_format { GEN_PNG, GEN_TIFF, GEN_NPY, GEN_H5 } gen_format;
 
 typedef struct gen_options {
     const char *config;
@@ -47,6 +53,7 @@ typedef struct gen_options {
     int bit_depth; /* 0 = from the configuration */
     int threads;   /* -1 = from the configuration */
     int quiet;
+    uint64_t shard_size; /* --format h5: pairs per shard */
     const char *ckpt_dir;  /* NULL = no checkpoints */
     uint64_t ckpt_every;   /* batches between checkpoints */
     int64_t max_to_keep;
@@ -71,12 +78,12 @@ typedef struct gen_state {
     size_t failed_k;
 } gen_state;
 
-static const char *const ext_name[] = {"png", "tif", "npy"};
+static const char *const ext_name[] = {"png", "tif", "npy", "h5"};
 
 static void generate_usage(FILE *f)
 {
     fprintf(f,
-            "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy]\n"
+            "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
@@ -84,8 +91,11 @@ static void generate_usage(FILE *f)
             "  -c, --config FILE   YAML configuration (default: the embedded default, see `synthpix config default`)\n"
             "  -o, --output DIR    output directory, created if needed (default synthpix-out)\n"
             "  -n, --pairs N       number of pairs (default 64)\n"
-            "      --format F      png (default), tiff (8/16-bit images, .flo flows) or npy (float32 images and flows)\n"
-            "      --bit-depth B   8 or 16 bits per pixel for png/tiff (default: the configuration's bit_depth)\n"
+            "      --format F      png (default), tiff (8/16-bit images, .flo flows), npy (float32 images and flows)\n"
+            "                      or h5 (HDF5 shards shard_NNNNN.h5: images1, images2, flow_fields, params)\n"
+            "      --bit-depth B   8 or 16 bits per pixel for png/tiff/h5, or 32 (float32) for h5\n"
+            "                      (default: the configuration's bit_depth)\n"
+            "      --shard-size N  pairs per HDF5 shard with --format h5 (default 256)\n"
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
@@ -104,6 +114,7 @@ static int parse_options(int argc, char **argv, gen_options *o)
         {"pairs", required_argument, NULL, 'n'},  {"format", required_argument, NULL, 'f'},
         {"bit-depth", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"shard-size", required_argument, NULL, 2001},
         {"checkpoint-dir", required_argument, NULL, 1001}, {"checkpoint-every", required_argument, NULL, 1002},
         {"max-to-keep", required_argument, NULL, 1003},    {"resume", no_argument, NULL, 1004},
         {NULL, 0, NULL, 0}};
@@ -111,6 +122,7 @@ static int parse_options(int argc, char **argv, gen_options *o)
     o->out = "synthpix-out";
     o->pairs = 64;
     o->threads = -1;
+    o->shard_size = 256;
     o->ckpt_every = 100;
     o->max_to_keep = 2;
     optind = 1;
@@ -130,14 +142,15 @@ static int parse_options(int argc, char **argv, gen_options *o)
             if (strcmp(optarg, "png") == 0) o->format = GEN_PNG;
             else if (strcmp(optarg, "tiff") == 0 || strcmp(optarg, "tif") == 0) o->format = GEN_TIFF;
             else if (strcmp(optarg, "npy") == 0) o->format = GEN_NPY;
+            else if (strcmp(optarg, "h5") == 0 || strcmp(optarg, "hdf5") == 0) o->format = GEN_H5;
             else {
-                fprintf(stderr, "synthpix generate: --format: '%s' is not one of png, tiff, npy\n", optarg);
+                fprintf(stderr, "synthpix generate: --format: '%s' is not one of png, tiff, npy, h5\n", optarg);
                 return SP_EXIT_USAGE;
             }
             break;
         case 'b':
-            if (sp_cli_parse_u64(optarg, &v) != 0 || (v != 8 && v != 16)) {
-                fprintf(stderr, "synthpix generate: --bit-depth: '%s' is not 8 or 16\n", optarg);
+            if (sp_cli_parse_u64(optarg, &v) != 0 || (v != 8 && v != 16 && v != 32)) {
+                fprintf(stderr, "synthpix generate: --bit-depth: '%s' is not 8, 16 or 32\n", optarg);
                 return SP_EXIT_USAGE;
             }
             o->bit_depth = (int)v;
@@ -150,6 +163,12 @@ static int parse_options(int argc, char **argv, gen_options *o)
             o->threads = (int)v;
             break;
         case 'q': o->quiet = 1; break;
+        case 2001:
+            if (sp_cli_parse_u64(optarg, &o->shard_size) != 0 || o->shard_size == 0 || o->shard_size > 1000000) {
+                fprintf(stderr, "synthpix generate: --shard-size: '%s' is not an integer in [1, 1000000]\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            break;
         case 1001: o->ckpt_dir = optarg; break;
         case 1002:
         case 1003:
@@ -165,6 +184,10 @@ static int parse_options(int argc, char **argv, gen_options *o)
         case 'h': generate_usage(stdout); return -1;
         default: generate_usage(stderr); return SP_EXIT_USAGE;
         }
+    }
+    if (o->bit_depth == 32 && o->format != GEN_H5) {
+        fprintf(stderr, "synthpix generate: --bit-depth 32 (float32 images) needs --format h5\n");
+        return SP_EXIT_USAGE;
     }
     if (optind != argc) {
         fprintf(stderr, "synthpix generate: unexpected argument '%s'\n", argv[optind]);
@@ -322,7 +345,10 @@ static sp_status write_dataset_json(const gen_options *o, const sp_config *cfg, 
     json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)geo->height, (json_int_t)geo->width));
     json_object_set_new(root, "flow_shape", json_pack("[I, I, I]", (json_int_t)geo->flow_h, (json_int_t)geo->flow_w, (json_int_t)2));
     json_object_set_new(root, "flow_units", json_string(cfg->output_units == SP_UNITS_PIXELS ? "pixels" : "measure units per second"));
-    json_object_set_new(root, "files", json_pack("{s:s, s:s, s:s, s:s}", "image1", o->format == GEN_NPY ? "pair_%06d_img1.npy" : (o->format == GEN_TIFF ? "pair_%06d_img1.tif" : "pair_%06d_img1.png"),
+    if (o->format == GEN_H5)
+        json_object_set_new(root, "files", json_pack("{s:s, s:I, s:s}", "shards", "shard_%05d.h5", "shard_size",
+                                                     (json_int_t)o->shard_size, "params", "params.jsonl"));
+    else json_object_set_new(root, "files", json_pack("{s:s, s:s, s:s, s:s}", "image1", o->format == GEN_NPY ? "pair_%06d_img1.npy" : (o->format == GEN_TIFF ? "pair_%06d_img1.tif" : "pair_%06d_img1.png"),
                                                  "image2", o->format == GEN_NPY ? "pair_%06d_img2.npy" : (o->format == GEN_TIFF ? "pair_%06d_img2.tif" : "pair_%06d_img2.png"),
                                                  "flow", o->format == GEN_NPY ? "pair_%06d_flow.npy" : "pair_%06d_flow.flo", "params", "params.jsonl"));
     json_object_set_new(root, "configuration", json_string((const char *)yaml.data));
@@ -366,6 +392,8 @@ static int make_dir(const char *dir)
 
 typedef struct run_ctx {
     const gen_options *opt;
+    sp_h5_dataset *shard;   /* --format h5: the shard being written, or NULL */
+    uint64_t shard_index;
     sp_config cfg;
     sp_pool *pool;
     sp_sampler *sampler;
@@ -380,6 +408,63 @@ typedef struct run_ctx {
 } run_ctx;
 
 static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t written, sp_error *err);
+
+/* ---- --format h5 ----------------------------------------------------------------------------- */
+
+static sp_status close_shard(run_ctx *r, sp_error *err)
+{
+    sp_h5_dataset *const d = r->shard;
+    r->shard = NULL;
+    return d ? sp_h5_dataset_close(d, err) : SP_OK;
+}
+
+static sp_status open_shard(run_ctx *r, uint64_t index, const sp_batch *b, sp_error *err)
+{
+    sp_membuf yaml = {0};
+    sp_sink const sink = sp_sink_membuf(&yaml);
+    sp_status st = sp_config_write_yaml(sp_sampler_config(r->sampler), &sink, err);
+    if (st == SP_OK) st = sp_sink_write(&sink, "", 1, err); /* NUL */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/shard_%05llu.h5", r->opt->out, (unsigned long long)index);
+    if (st == SP_OK)
+        st = sp_h5_dataset_create(&r->shard, path, b->height, b->width, b->flow_height, b->flow_width, r->bit_depth,
+                                  (const char *)yaml.data, err);
+    sp_membuf_free(&yaml);
+    r->shard_index = index;
+    return st;
+}
+
+/* Pairs are appended in index order on this thread (HDF5 calls are serialised anyway). */
+static sp_status append_h5(run_ctx *r, const sp_batch *b, size_t k, sp_error *err)
+{
+    uint64_t const index = b->first_pair + k, shard = index / r->opt->shard_size;
+    sp_status const cs = r->shard && shard != r->shard_index ? close_shard(r, err) : SP_OK;
+    if (cs != SP_OK) return cs;
+    sp_status const os = r->shard == NULL ? open_shard(r, shard, b, err) : SP_OK;
+    if (os != SP_OK) return os;
+    size_t const npx = b->height * b->width, nf = b->flow_height * b->flow_width * 2;
+    const sp_pair_params *const p = &b->params[k];
+    sp_h5_pair_meta m;
+    memset(&m, 0, sizeof m);
+    m.index = index, m.record_seed = b->seeds[k], m.key[0] = b->keys[k].k[0], m.key[1] = b->keys[k].k[1];
+    m.seeding_density = p->seeding_density, m.particles = p->particles, m.epoch = b->epoch[k];
+    memcpy(m.diameter_range, p->diameter_range, sizeof m.diameter_range);
+    memcpy(m.intensity_range, p->intensity_range, sizeof m.intensity_range);
+    memcpy(m.rho_range, p->rho_range, sizeof m.rho_range);
+    m.record = b->records[k], m.source = b->files[k];
+    return sp_h5_dataset_append_pair(r->shard, b->images1 + k * npx, b->images2 + k * npx, b->flow_fields + k * nf, &m,
+                                     err);
+}
+
+static void write_h5_pairs(run_ctx *r, const sp_batch *b, size_t count, sp_status *status, sp_error *errs)
+{
+    sp_status st = SP_OK;
+    for (size_t k = 0; k < count; k++) {
+        if (st == SP_OK && b->mask[k]) st = append_h5(r, b, k, &errs[k]);
+        status[k] = st;
+        if (k > 0 && st != SP_OK && status[k - 1] != SP_OK) errs[k] = errs[k - 1];
+    }
+}
 
 static sp_status write_batch(run_ctx *r, const sp_batch *b, uint64_t limit, uint64_t *written, sp_error *err)
 {
@@ -399,7 +484,8 @@ static sp_status write_batch(run_ctx *r, const sp_batch *b, uint64_t limit, uint
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     }
     write_ctx w = {&g, status, errs};
-    sp_pool_run(r->pool, g.count, write_item, &w);
+    if (r->opt->format == GEN_H5) write_h5_pairs(r, b, g.count, status, errs);
+    else sp_pool_run(r->pool, g.count, write_item, &w);
     sp_status st = SP_OK;
     sp_membuf lines = {0};
     for (size_t k = 0; k < g.count && st == SP_OK; k++) {
@@ -454,7 +540,7 @@ static sp_status open_params(run_ctx *r, sp_error *err)
 /* Syncs every file of the directory at once, then moves params.jsonl into place. */
 static sp_status finish_files(run_ctx *r, sp_error *err)
 {
-    sp_status st = SP_OK;
+    sp_status st = close_shard(r, err); /* the last, possibly short, shard */
     if (fflush(r->params) != 0 || fsync(fileno(r->params)) != 0) st = sp_error_set(err, SP_ERR_IO, "%s: write failed", r->params_tmp);
     if (fclose(r->params) != 0 && st == SP_OK) st = sp_error_set(err, SP_ERR_IO, "%s: close failed", r->params_tmp);
     r->params = NULL;
@@ -501,6 +587,7 @@ static int setup(run_ctx *r, const gen_options *o)
 
 static void teardown(run_ctx *r)
 {
+    sp_h5_dataset_abort(r->shard); /* a failed run leaves no partial shard */
     if (r->params) {
         fclose(r->params);
         if (r->ckpt == NULL) unlink(r->params_tmp); /* a checkpointed run's partial file is its progress */

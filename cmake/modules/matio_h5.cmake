@@ -3,4 +3,5 @@
 sp_add_module(matio_h5 SOURCES
     src/matio_h5/mh_common.c
     src/matio_h5/flow_mat.c
-    src/matio_h5/flow_h5.c)
+    src/matio_h5/flow_h5.c
+    src/matio_h5/h5_dataset.c)
