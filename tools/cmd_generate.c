@@ -185,6 +185,11 @@ static int parse_options(int argc, char **argv, gen_options *o)
         default: generate_usage(stderr); return SP_EXIT_USAGE;
         }
     }
+    if (o->format == GEN_H5 && o->ckpt_dir) {
+        fprintf(stderr, "synthpix generate: --format h5 cannot be combined with --checkpoint-dir: a resumed run "
+                        "would restart inside a shard\n");
+        return SP_EXIT_USAGE;
+    }
     if (o->bit_depth == 32 && o->format != GEN_H5) {
         fprintf(stderr, "synthpix generate: --bit-depth 32 (float32 images) needs --format h5\n");
         return SP_EXIT_USAGE;

@@ -339,3 +339,105 @@ SP_TEST(matio_h5_damaged_v73_matio_file_is_an_error)
     }
     free(bytes);
 }
+
+/* ---- HDF5 dataset shards ------------------------------------------------------------------ */
+
+SP_TEST(matio_h5_dataset_abort_leaves_nothing_and_close_renames)
+{
+    char dir[4200], path[4300], out[4096];
+    snprintf(dir, sizeof dir, "%s/shards", sp_test_tmpdir());
+    SP_EXPECT(sp_test_sh(NULL, 0, "mkdir -p %s", dir) == 0);
+    snprintf(path, sizeof path, "%s/s.h5", dir);
+    float img[6] = {0, 1, 2, 3, 4, 255}, flow[8] = {0};
+    sp_h5_pair_meta m;
+    memset(&m, 0, sizeof m);
+    m.source = "x";
+    sp_error e;
+    sp_h5_dataset *d = NULL;
+    SP_ASSERT_OK(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 8, "a: 1\n", &e));
+    SP_ASSERT_OK(sp_h5_dataset_append_pair(d, img, img, flow, &m, &e));
+    sp_h5_dataset_abort(d);
+    SP_EXPECT(sp_test_sh(out, sizeof out, "ls -A %s | wc -l", dir) == 0);
+    SP_EXPECT_MSG(atoi(out) == 0, "abort left %s files", out);
+    SP_ASSERT_OK(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 16, "a: 1\n", &e));
+    SP_ASSERT_OK(sp_h5_dataset_append_pair(d, img, img, flow, &m, &e));
+    SP_ASSERT_EQ_INT(sp_h5_dataset_pairs(d), 1);
+    SP_ASSERT_OK(sp_h5_dataset_close(d, &e));
+    SP_EXPECT(sp_test_sh(out, sizeof out, "ls -A %s", dir) == 0);
+    SP_EXPECT_MSG(strcmp(out, "s.h5\n") == 0, "directory holds: %s", out);
+    SP_ASSERT_STATUS(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 12, "", &e), SP_ERR_INVALID);
+}
+
+/* Compares every shard with the same stream written as .npy (float32) files: images are
+ * quantised here in NumPy (round half up after clipping, 257x for 16 bits), flows must be
+ * equal, params must match params.jsonl, and the configuration attribute dataset.json's. */
+static const char *const k_h5_check =
+    "import sys, json, glob, os, numpy as np, h5py\n"
+    "h5dir, npydir, bits, n, shard = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])\n"
+    "shards = sorted(glob.glob(h5dir + '/shard_*.h5'))\n"
+    "assert len(shards) == (n + shard - 1) // shard, shards\n"
+    "assert not [f for f in os.listdir(h5dir) if 'tmp' in f], os.listdir(h5dir)\n"
+    "lines = [json.loads(l) for l in open(h5dir + '/params.jsonl')]\n"
+    "meta = json.load(open(h5dir + '/dataset.json'))\n"
+    "want = {8: np.uint8, 16: np.uint16, 32: np.float32}[bits]\n"
+    "def q(x):\n"
+    "    c = np.clip(x, 0, 255).astype(np.float32)\n"
+    "    if bits == 8: return (c + np.float32(0.5)).astype(np.uint8)\n"
+    "    if bits == 16: return (c * np.float32(257) + np.float32(0.5)).astype(np.uint16)\n"
+    "    return x\n"
+    "seen = 0\n"
+    "for s, path in enumerate(shards):\n"
+    "    assert path.endswith('shard_%05d.h5' % s), path\n"
+    "    f = h5py.File(path, 'r')\n"
+    "    m = min(shard, n - s * shard)\n"
+    "    H, W = meta['image_shape']; Ho, Wo, _ = meta['flow_shape']\n"
+    "    for key in ('images1', 'images2'):\n"
+    "        assert f[key].shape == (m, H, W) and f[key].dtype == want, (key, f[key].shape, f[key].dtype)\n"
+    "        assert f[key].chunks == (1, H, W), f[key].chunks\n"
+    "    assert f['flow_fields'].shape == (m, Ho, Wo, 2) and f['flow_fields'].dtype == np.float32\n"
+    "    assert f['flow_fields'].chunks == (1, Ho, Wo, 2)\n"
+    "    assert f['params'].shape == (m,)\n"
+    "    cfg = f.attrs['configuration']\n"
+    "    cfg = cfg.decode() if isinstance(cfg, bytes) else cfg\n"
+    "    assert cfg == meta['configuration'], 'configuration attribute differs'\n"
+    "    for k in range(m):\n"
+    "        i = s * shard + k\n"
+    "        for key, npy in (('images1', 'img1'), ('images2', 'img2')):\n"
+    "            ref = np.load(npydir + '/pair_%06d_%s.npy' % (i, npy))\n"
+    "            assert np.array_equal(f[key][k], q(ref)), (path, key, k)\n"
+    "        assert np.array_equal(f['flow_fields'][k], np.load(npydir + '/pair_%06d_flow.npy' % i)), (path, k)\n"
+    "        p, l = f['params'][k], lines[i]\n"
+    "        assert int(p['index']) == l['index'] == i and int(p['record_seed']) == l['record_seed']\n"
+    "        assert [int(x) for x in p['key']] == l['key'] and int(p['particles']) == l['particles']\n"
+    "        assert np.float32(p['seeding_density']) == np.float32(l['seeding_density'])\n"
+    "        assert int(p['epoch']) == l['epoch'] and int(p['record']) == l['record']\n"
+    "        src = p['source']; src = src.decode() if isinstance(src, bytes) else src\n"
+    "        assert src == l['source'], (src, l['source'])\n"
+    "        seen += 1\n"
+    "assert seen == n == len(lines) == meta['pairs'], (seen, n, len(lines))\n"
+    "print('OK')\n";
+
+SP_TEST(matio_h5_generate_h5_reads_back_in_python)
+{
+    if (!sp_test_have_python("numpy h5py")) {
+        printf("# SKIP python3 numpy/h5py not installed\n");
+        return;
+    }
+    const char *const tmp = sp_test_tmpdir();
+    char script[4200], out[8192];
+    snprintf(script, sizeof script, "%s/check.py", tmp);
+    sp_test_write_file(script, k_h5_check, strlen(k_h5_check));
+    int rc = sp_test_sh(out, sizeof out, "%s generate -q -n 5 --format npy -o %s/npy 2>&1", sp_test_cli(), tmp);
+    SP_EXPECT_MSG(rc == 0, "generate npy: %s", out);
+    int const bits[] = {8, 16, 32};
+    for (size_t k = 0; k < 3; k++) {
+        rc = sp_test_sh(out, sizeof out, "%s generate -q -n 5 --format h5 --shard-size 2 --bit-depth %d -o %s/h5_%d 2>&1",
+                        sp_test_cli(), bits[k], tmp, bits[k]);
+        SP_EXPECT_MSG(rc == 0, "generate h5 (%d bits): %s", bits[k], out);
+        rc = sp_test_sh(out, sizeof out, "/usr/bin/python3 %s %s/h5_%d %s/npy %d 5 2 2>&1", script, tmp, bits[k], tmp,
+                        bits[k]);
+        SP_EXPECT_MSG(rc == 0 && strstr(out, "OK") != NULL, "h5py read-back (%d bits) failed: %s", bits[k], out);
+    }
+    rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 --bit-depth 32 -o %s/bad 2>&1", sp_test_cli(), tmp);
+    SP_EXPECT_MSG(rc == 2 && strstr(out, "needs --format h5") != NULL, "--bit-depth 32 with png: %d %s", rc, out);
+}
