@@ -108,6 +108,17 @@ sp_status sp_tree_add_json(sp_tree *t, const char *path, const char *json_text, 
 
 /* Looks a leaf up by exact path; SP_ERR_NOTFOUND when absent. *out is a view (see above). */
 sp_status sp_tree_find(const sp_tree *t, const char *path, sp_leaf_view *out);
+/* Typed lookups for restoring state: SP_ERR_NOTFOUND when the path is absent,
+ * SP_ERR_MISMATCH (the message names the path and what differs) when the leaf has another
+ * kind, dtype or shape. sp_tree_get_text accepts string and JSON leaves; *out is owned by
+ * the tree. sp_tree_copy_array copies an array leaf into caller memory dst of exactly
+ * dst_bytes bytes (borrowed for the call) after checking dtype and shape (shape has ndim
+ * entries; NULL when ndim is 0). */
+sp_status sp_tree_get_i64(const sp_tree *t, const char *path, int64_t *out, sp_error *err);
+sp_status sp_tree_get_f64(const sp_tree *t, const char *path, double *out, sp_error *err);
+sp_status sp_tree_get_text(const sp_tree *t, const char *path, const char **out, sp_error *err);
+sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                             const uint64_t *shape, void *dst, size_t dst_bytes, sp_error *err);
 /* Number of leaves, and the i-th leaf in ascending byte order of path (i < count). */
 size_t sp_tree_count(const sp_tree *t);
 sp_status sp_tree_at(const sp_tree *t, size_t i, sp_leaf_view *out);

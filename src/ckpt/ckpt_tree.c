@@ -337,6 +337,77 @@ sp_status sp_tree_find(const sp_tree *t, const char *path, sp_leaf_view *out)
     return SP_OK;
 }
 
+static const char *kind_str(sp_leaf_kind k)
+{
+    switch (k) {
+    case SP_LEAF_ARRAY: return "an array";
+    case SP_LEAF_I64: return "an i64";
+    case SP_LEAF_F64: return "an f64";
+    case SP_LEAF_STRING: return "a string";
+    case SP_LEAF_JSON: return "a JSON document";
+    }
+    return "?";
+}
+
+static sp_status get_kind(const sp_tree *t, const char *path, sp_leaf_kind k1, sp_leaf_kind k2,
+                          const sp__leaf **out, sp_error *err)
+{
+    const sp__leaf *const l = t && path ? sp__tree_get(t, path) : NULL;
+    SP_RETURN_IF(l == NULL, err, SP_ERR_NOTFOUND, "leaf '%s' not found", path ? path : "(null)");
+    SP_RETURN_IF(l->kind != k1 && l->kind != k2, err, SP_ERR_MISMATCH, "leaf '%s' is %s, not %s", path,
+                 kind_str(l->kind), kind_str(k1));
+    *out = l;
+    return SP_OK;
+}
+
+sp_status sp_tree_get_i64(const sp_tree *t, const char *path, int64_t *out, sp_error *err)
+{
+    const sp__leaf *l = NULL;
+    SP_TRY(get_kind(t, path, SP_LEAF_I64, SP_LEAF_I64, &l, err));
+    *out = l->i64;
+    return SP_OK;
+}
+
+sp_status sp_tree_get_f64(const sp_tree *t, const char *path, double *out, sp_error *err)
+{
+    const sp__leaf *l = NULL;
+    SP_TRY(get_kind(t, path, SP_LEAF_F64, SP_LEAF_F64, &l, err));
+    *out = l->f64;
+    return SP_OK;
+}
+
+sp_status sp_tree_get_text(const sp_tree *t, const char *path, const char **out, sp_error *err)
+{
+    const sp__leaf *l = NULL;
+    SP_TRY(get_kind(t, path, SP_LEAF_STRING, SP_LEAF_JSON, &l, err));
+    SP_RETURN_IF(l->text == NULL, err, SP_ERR_NOTFOUND, "leaf '%s' has no text (metadata-only tree)", path);
+    *out = l->text;
+    return SP_OK;
+}
+
+sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                             const uint64_t *shape, void *dst, size_t dst_bytes, sp_error *err)
+{
+    const sp__leaf *l = NULL;
+    SP_TRY(get_kind(t, path, SP_LEAF_ARRAY, SP_LEAF_ARRAY, &l, err));
+    int same = l->dtype == dtype && l->ndim == ndim && (ndim == 0 || shape != NULL);
+    for (size_t d = 0; same && d < ndim; d++) same = l->shape[d] == shape[d];
+    if (!same) {
+        char have[200];
+        size_t n = (size_t)snprintf(have, sizeof have, "%s[", sp_ckpt_dtype_name(l->dtype));
+        for (size_t d = 0; d < l->ndim && n < sizeof have; d++)
+            n += (size_t)snprintf(have + n, sizeof have - n, d ? ",%llu" : "%llu", (unsigned long long)l->shape[d]);
+        return sp_error_set(err, SP_ERR_MISMATCH, "leaf '%s' holds %s], caller expects %s with rank %zu", path,
+                            have, sp_ckpt_dtype_name(dtype), ndim);
+    }
+    SP_RETURN_IF(dst_bytes != l->nbytes, err, SP_ERR_MISMATCH, "leaf '%s': %zu bytes, buffer has %zu", path,
+                 l->nbytes, dst_bytes);
+    SP_RETURN_IF(l->data == NULL && l->nbytes, err, SP_ERR_NOTFOUND, "leaf '%s' has no data (metadata-only tree)",
+                 path);
+    if (l->nbytes) memcpy(dst, l->data, l->nbytes);
+    return SP_OK;
+}
+
 size_t sp_tree_count(const sp_tree *t)
 {
     return t ? t->n : 0;

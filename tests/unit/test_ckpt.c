@@ -1519,3 +1519,42 @@ SP_TEST(ckpt_parsers_accept_real_and_reject_malformed)
         free(b);
     }
 }
+
+SP_TEST(ckpt_typed_getters_restore_into_caller_memory)
+{
+    sp_ckpt_options opt;
+    sp_ckpt_options_init(&opt);
+    opt.durable = 0;
+    sp_ckpt_manager *const m = open_mgr(root_path("typed"), &opt);
+    save_step(m, 6, NULL);
+    sp_tree *back = NULL;
+    sp_error e;
+    SP_ASSERT_OK(sp_ckpt_restore(m, SP_CKPT_LATEST, NULL, NULL, &back, &e));
+    int64_t step = 0;
+    double lr = 0;
+    const char *loader = NULL;
+    SP_ASSERT_OK(sp_tree_get_i64(back, "counters/step", &step, &e));
+    SP_ASSERT_EQ_INT(step, 6);
+    SP_ASSERT_OK(sp_tree_get_f64(back, "counters/lr", &lr, &e));
+    SP_EXPECT(lr == 1.0 / 3.0 + 6.0);
+    SP_ASSERT_OK(sp_tree_get_text(back, "loader", &loader, &e));
+    SP_EXPECT(strcmp(loader, "{\"epoch\": 6, \"position\": [1, 2, 3]}") == 0);
+    float flows[4 * 6 * 5 * 2];
+    uint64_t const shape[4] = {4, 6, 5, 2};
+    SP_ASSERT_OK(sp_tree_copy_array(back, "sampler/flows", SP_DTYPE_F32, 4, shape, flows, sizeof flows, &e));
+    SP_EXPECT(flows[0] == 6000.0f && flows[239] == 6000.0f + 239 * 0.25f);
+    uint64_t const wrong[4] = {4, 6, 5, 3};
+    SP_ASSERT_STATUS(sp_tree_copy_array(back, "sampler/flows", SP_DTYPE_F32, 4, wrong, flows, sizeof flows, &e),
+                     SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "float32[4,6,5,2]");
+    SP_ASSERT_STATUS(sp_tree_copy_array(back, "sampler/flows", SP_DTYPE_F64, 4, shape, flows, sizeof flows, &e),
+                     SP_ERR_MISMATCH);
+    SP_ASSERT_STATUS(sp_tree_get_i64(back, "loader", &step, &e), SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "loader");
+    SP_ASSERT_STATUS(sp_tree_get_f64(back, "nope", &lr, &e), SP_ERR_NOTFOUND);
+    uint32_t seed = 0;
+    SP_ASSERT_OK(sp_tree_copy_array(back, "sampler/seed", SP_DTYPE_U32, 0, NULL, &seed, sizeof seed, &e));
+    SP_ASSERT_EQ_U64(seed, 0xdeadbeefu ^ 6u);
+    sp_tree_free(back);
+    close_mgr(m);
+}
