@@ -86,6 +86,8 @@ typedef struct sp_batch {
     uint64_t first_pair;        /* global index of pair 0 of this batch */
     uint64_t batch_index;       /* batches produced since the start of the stream */
     uint32_t repetition;        /* 0 .. batches_per_flow_batch - 1 */
+    uint8_t *done;              /* B: episodic mode, 1 on the last time step of the episode */
+    int64_t timestep;           /* episodic mode: time step of this batch (0 .. L-1); else -1 */
 } sp_batch;
 
 typedef struct sp_sampler_options {
@@ -117,6 +119,19 @@ void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
 /* Back to the start of the stream (epoch 0, no cached flows). */
 void sp_sampler_reset(sp_sampler *s);
+
+/* Episodic mode (episode_length L > 0; reference 8.7 with PRODUCT 4.5). Every leaf
+ * directory of the file list is a sequence, its files sorted by name are time steps, and an
+ * episode is L consecutive files of one directory (every start s = 0 .. n_dir - L). The
+ * episodes are the loader's records: with `randomize` whole episodes are shuffled per epoch
+ * while time order inside each is kept; epochs, shards and finite streams apply to episodes.
+ * F = min(batch_size, flow_fields_per_batch) episodes run in parallel (pair k follows
+ * episode k mod F); each sp_sampler_next is one time step (batches_per_flow_batch does not
+ * apply: SynthPix's legacy episodic path forces it to 1); batch->done is all 1 on step L-1.
+ * After step L-1, sp_sampler_next returns SP_ERR_EPISODE_END until sp_sampler_next_episode
+ * is called; calling it mid-episode abandons the rest. A finite stream pads the last F
+ * episodes (mask 0) and ends with SP_ERR_END. SP_ERR_INVALID when not episodic. */
+sp_status sp_sampler_next_episode(sp_sampler *s, sp_error *err);
 
 const sp_geometry *sp_sampler_geometry(const sp_sampler *s);
 const sp_config *sp_sampler_config(const sp_sampler *s);

@@ -16,6 +16,9 @@
  *   cache/files           JSON array of the F record names ("" for padding)      }
  *   cache/output_flows    float32 (F, Ho, Wo, 2)                                 }
  *   cache/flows/<f>       float32 (H_f, W_f, C_f) record flow f, its own shape   }
+ *   episode/positions, episode/records, episode/epochs, episode/record_seeds, episode/mask
+ *                         the F running episodes (record = episode index), episodic mode
+ *                         while an episode is under way (timestep > 0)
  *   user                  optional JSON of the caller (the CLI's progress)
  * Restore reads the step without a target (every leaf checked against the manifest's
  * CRC32C), parses it into an sp_sampler_state and hands that to the sampler, which refuses
@@ -82,25 +85,28 @@ static sp_status add_files(sp_tree *t, const sp_sampler_state *st, sp_error *err
     return add_json_text(t, "cache/files", text, err);
 }
 
-static sp_status add_refs(sp_tree *t, const sp_sampler_state *st, sp_error *err)
+static sp_status add_refs(sp_tree *t, const char *prefix, const sp_record_ref *refs, const uint8_t *valid, size_t F,
+                          sp_error *err)
 {
-    size_t const F = (size_t)st->F;
+    char p[5][64];
+    static const char *const names[5] = {"positions", "records", "epochs", "record_seeds", "mask"};
+    for (int i = 0; i < 5; i++) snprintf(p[i], sizeof p[i], "%s/%s", prefix, names[i]);
     uint64_t *const u64 = (uint64_t *)malloc(2 * F * sizeof *u64);
     uint32_t *const u32 = (uint32_t *)malloc(2 * F * sizeof *u32);
     sp_status rc = sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     if (u64 && u32) {
         for (size_t f = 0; f < F; f++) {
-            u64[f] = st->refs[f].position;
-            u64[F + f] = st->refs[f].record;
-            u32[f] = st->refs[f].epoch;
-            u32[F + f] = st->refs[f].seed;
+            u64[f] = refs[f].position;
+            u64[F + f] = refs[f].record;
+            u32[f] = refs[f].epoch;
+            u32[F + f] = refs[f].seed;
         }
         uint64_t const shape[1] = {F};
-        rc = sp_tree_add_array(t, "cache/positions", SP_DTYPE_U64, 1, shape, u64, err);
-        if (rc == SP_OK) rc = sp_tree_add_array(t, "cache/records", SP_DTYPE_U64, 1, shape, u64 + F, err);
-        if (rc == SP_OK) rc = sp_tree_add_array(t, "cache/epochs", SP_DTYPE_U32, 1, shape, u32, err);
-        if (rc == SP_OK) rc = sp_tree_add_array(t, "cache/record_seeds", SP_DTYPE_U32, 1, shape, u32 + F, err);
-        if (rc == SP_OK) rc = sp_tree_add_array(t, "cache/mask", SP_DTYPE_BOOL, 1, shape, st->valid, err);
+        rc = sp_tree_add_array(t, p[0], SP_DTYPE_U64, 1, shape, u64, err);
+        if (rc == SP_OK) rc = sp_tree_add_array(t, p[1], SP_DTYPE_U64, 1, shape, u64 + F, err);
+        if (rc == SP_OK) rc = sp_tree_add_array(t, p[2], SP_DTYPE_U32, 1, shape, u32, err);
+        if (rc == SP_OK) rc = sp_tree_add_array(t, p[3], SP_DTYPE_U32, 1, shape, u32 + F, err);
+        if (rc == SP_OK) rc = sp_tree_add_array(t, p[4], SP_DTYPE_BOOL, 1, shape, valid, err);
     }
     free(u64);
     free(u32);
@@ -109,7 +115,7 @@ static sp_status add_refs(sp_tree *t, const sp_sampler_state *st, sp_error *err)
 
 static sp_status add_cache(sp_tree *t, const sp_sampler_state *st, sp_error *err)
 {
-    SP_TRY(add_refs(t, st, err));
+    SP_TRY(add_refs(t, "cache", st->refs, st->valid, (size_t)st->F, err));
     SP_TRY(add_files(t, st, err));
     uint64_t const oshape[4] = {st->F, st->flow_h, st->flow_w, 2};
     SP_TRY(sp_tree_add_array_ref(t, "cache/output_flows", SP_DTYPE_F32, 4, oshape, st->out_flows, err));
@@ -130,6 +136,8 @@ static sp_status fill_tree(sp_tree *t, const sp_sampler *s, const char *user_jso
     SP_TRY(add_json_text(t, "loader", loader_json(&st), err));
     SP_TRY(add_json_text(t, "sampler", sampler_json(&st), err));
     if (st.have_flows) SP_TRY(add_cache(t, &st, err));
+    if (st.episode_length > 0 && st.timestep > 0)
+        SP_TRY(add_refs(t, "episode", st.episode_refs, st.episode_valid, (size_t)st.F, err));
     if (user_json) SP_TRY(sp_tree_add_json(t, "user", user_json, err));
     return SP_OK;
 }
@@ -265,7 +273,7 @@ static sp_status parse_sampler(const json_t *o, sp_sampler_state *st, sp_error *
 
 /* The cache arrays as parsed from a tree; freed by cache_free. */
 typedef struct cache_buf {
-    sp_record_ref *refs;
+    sp_record_ref *refs, *episode_refs;
     sp_flow *flows;
     size_t F;
 } cache_buf;
@@ -275,6 +283,7 @@ static void cache_free(cache_buf *c)
     for (size_t f = 0; c->flows && f < c->F; f++) sp_flow_release(&c->flows[f]);
     free(c->flows);
     free(c->refs);
+    free(c->episode_refs);
 }
 
 static sp_status array_leaf(const sp_tree *t, const char *path, sp_dtype dt, size_t ndim, const uint64_t *shape,
@@ -288,23 +297,26 @@ static sp_status array_leaf(const sp_tree *t, const char *path, sp_dtype dt, siz
     return SP_OK;
 }
 
-static sp_status parse_refs(const sp_tree *t, sp_sampler_state *st, cache_buf *c, sp_error *err)
+/* Reads PREFIX/{positions,records,epochs,record_seeds,mask} into refs (F entries). */
+static sp_status parse_refs(const sp_tree *t, const char *prefix, size_t F, sp_record_ref *refs,
+                            const uint8_t **valid, sp_error *err)
 {
-    uint64_t const shape[1] = {st->F};
-    sp_leaf_view pos, rec, ep, seed, mask;
-    SP_TRY(array_leaf(t, "cache/positions", SP_DTYPE_U64, 1, shape, &pos, err));
-    SP_TRY(array_leaf(t, "cache/records", SP_DTYPE_U64, 1, shape, &rec, err));
-    SP_TRY(array_leaf(t, "cache/epochs", SP_DTYPE_U32, 1, shape, &ep, err));
-    SP_TRY(array_leaf(t, "cache/record_seeds", SP_DTYPE_U32, 1, shape, &seed, err));
-    SP_TRY(array_leaf(t, "cache/mask", SP_DTYPE_BOOL, 1, shape, &mask, err));
-    for (size_t f = 0; f < c->F; f++) {
-        memcpy(&c->refs[f].position, (const uint64_t *)pos.data + f, sizeof(uint64_t));
-        memcpy(&c->refs[f].record, (const uint64_t *)rec.data + f, sizeof(uint64_t));
-        memcpy(&c->refs[f].epoch, (const uint32_t *)ep.data + f, sizeof(uint32_t));
-        memcpy(&c->refs[f].seed, (const uint32_t *)seed.data + f, sizeof(uint32_t));
+    uint64_t const shape[1] = {F};
+    sp_leaf_view v[5];
+    static const char *const names[5] = {"positions", "records", "epochs", "record_seeds", "mask"};
+    static const sp_dtype types[5] = {SP_DTYPE_U64, SP_DTYPE_U64, SP_DTYPE_U32, SP_DTYPE_U32, SP_DTYPE_BOOL};
+    for (int i = 0; i < 5; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "%s/%s", prefix, names[i]);
+        SP_TRY(array_leaf(t, path, types[i], 1, shape, &v[i], err));
     }
-    st->refs = c->refs;
-    st->valid = (const uint8_t *)mask.data;
+    for (size_t f = 0; f < F; f++) {
+        memcpy(&refs[f].position, (const uint64_t *)v[0].data + f, sizeof(uint64_t));
+        memcpy(&refs[f].record, (const uint64_t *)v[1].data + f, sizeof(uint64_t));
+        memcpy(&refs[f].epoch, (const uint32_t *)v[2].data + f, sizeof(uint32_t));
+        memcpy(&refs[f].seed, (const uint32_t *)v[3].data + f, sizeof(uint32_t));
+    }
+    *valid = (const uint8_t *)v[4].data;
     return SP_OK;
 }
 
@@ -332,12 +344,19 @@ static sp_status parse_cache(const sp_tree *t, const sp_sampler *s, sp_sampler_s
     sp__sampler_state_get(s, &me);
     st->F = me.F;
     st->files = me.files; /* names follow from the records (the fingerprint vouches for them) */
-    if (!st->have_flows) return SP_OK;
     c->F = (size_t)me.F;
+    if (st->episode_length > 0 && st->timestep > 0) {
+        c->episode_refs = (sp_record_ref *)calloc(c->F, sizeof *c->episode_refs);
+        SP_RETURN_IF(c->episode_refs == NULL, err, SP_ERR_NOMEM, "out of memory");
+        SP_TRY(parse_refs(t, "episode", c->F, c->episode_refs, &st->episode_valid, err));
+        st->episode_refs = c->episode_refs;
+    }
+    if (!st->have_flows) return SP_OK;
     c->refs = (sp_record_ref *)calloc(c->F, sizeof *c->refs);
     c->flows = (sp_flow *)calloc(c->F, sizeof *c->flows);
     SP_RETURN_IF(c->refs == NULL || c->flows == NULL, err, SP_ERR_NOMEM, "out of memory");
-    SP_TRY(parse_refs(t, st, c, err));
+    SP_TRY(parse_refs(t, "cache", c->F, c->refs, &st->valid, err));
+    st->refs = c->refs;
     return parse_flows(t, st, c, err);
 }
 

@@ -128,6 +128,11 @@ static sp_status refresh(sp_sampler *s, sp_error *err)
     }
     SP_RETURN_IF(nvalid == 0, err, SP_ERR_END, "end of data: %llu records read",
                  (unsigned long long)s->loader.next);
+    return sp__sampler_load(s, err);
+}
+
+sp_status sp__sampler_load(sp_sampler *s, sp_error *err)
+{
     if (s->prefetch) take_prefetched(s);
     sp_pool_run(s->pool, s->F, load_item, s);
     for (size_t f = 0; f < s->F; f++) {
@@ -271,6 +276,9 @@ static void fill_metadata(sp_sampler *s)
         sp_key const base = sp_key_from_seed(b->seeds[k]);
         b->keys[k] = sp_key_fold_in(sp_key_fold_in(base, (uint32_t)k), s->rep);
     }
+    int const episodic = s->cfg.episode_length > 0;
+    memset(b->done, episodic && s->timestep + 1 == s->cfg.episode_length, s->B);
+    b->timestep = episodic ? s->timestep : -1;
     b->repetition = s->rep;
     b->batch_index = s->batch_index;
     b->first_pair = s->batch_index * s->B;
@@ -280,7 +288,8 @@ sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
     if (s->cfg.include_images) return sp__real_next(s, out, err);
-    if (!s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
+    if (s->cfg.episode_length > 0) SP_TRY(sp__episodic_refresh(s, err)); /* one time step per batch */
+    else if (!s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
     fill_metadata(s);
     sp_pool_run(s->pool, s->B, setup_item, s);
     SP_TRY(first_slot_error(s, err));
@@ -292,6 +301,7 @@ sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
     if (s->have_histogram) sp_pool_run(s->pool, 2 * s->B, histogram_item, s);
     s->rep++;
     s->batch_index++;
+    if (s->cfg.episode_length > 0) s->timestep++;
     *out = &s->batch;
     return SP_OK;
 }
@@ -302,6 +312,8 @@ void sp_sampler_reset(sp_sampler *s)
     s->have_flows = 0;
     s->rep = 0;
     s->batch_index = 0;
+    s->episode = 0;
+    s->timestep = 0;
 }
 
 const sp_geometry *sp_sampler_geometry(const sp_sampler *s) { return &s->geom; }
@@ -357,8 +369,8 @@ static sp_status load_histogram(sp_sampler *s, sp_error *err)
 
 static sp_status check_supported(const sp_config *c, sp_error *err)
 {
-    SP_RETURN_IF(c->episode_length > 0, err, SP_ERR_UNSUPPORTED,
-                 "episode_length: episodic mode is not available in this build");
+    SP_RETURN_IF(c->episode_length > 0 && c->include_images, err, SP_ERR_UNSUPPORTED,
+                 "episode_length: episodic mode with include_images is not available in this build");
     SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || (!c->include_images && c->batches_per_flow_batch <= 0), err,
                  SP_ERR_CONFIG, "batch_size, flow_fields_per_batch and batches_per_flow_batch must be positive");
     return SP_OK;
@@ -386,6 +398,10 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     b->mask = (uint8_t *)calloc(B, 1);
     b->records = (uint64_t *)calloc(B, sizeof *b->records);
     b->files = (const char **)calloc(B, sizeof *b->files);
+    b->done = (uint8_t *)calloc(B, 1);
+    b->timestep = -1;
+    s->ep_refs = (sp_record_ref *)calloc(F, sizeof *s->ep_refs);
+    s->ep_valid = (uint8_t *)calloc(F, 1);
     s->slots = (sp_pair_slot *)calloc(B, sizeof *s->slots);
     s->flows = (sp_flow *)calloc(F, sizeof *s->flows);
     s->out_flows = (float *)malloc(F * nf * sizeof(float));
@@ -399,7 +415,8 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
     SP_RETURN_IF(!b->images1 || !b->images2 || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
                      !b->mask || !b->records || !b->files || !s->slots || !s->flows || !s->out_flows || !s->refs ||
-                     !s->valid || !s->load_status || !s->load_err || !s->scratch || !s->local_pos || !s->state_files,
+                     !s->valid || !s->load_status || !s->load_err || !s->scratch || !s->local_pos || !s->state_files ||
+                     !b->done || !s->ep_refs || !s->ep_valid,
                  err, SP_ERR_NOMEM, "out of memory for a batch of %zu pairs of %zux%zu", B, b->height, b->width);
     return SP_OK;
 }
@@ -438,6 +455,7 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     }
     SP_TRY(sp__source_create(&s->src, &s->cfg, err));
     sp__loader_init(&s->loader, sp__source_count(s->src), s->cfg.randomize, s->cfg.loop, s->cfg.seed);
+    if (s->cfg.episode_length > 0) SP_TRY(sp__episodes_init(s, err)); /* the loader's records become episodes */
     if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
         SP_TRY(sp__loader_shard(&s->loader, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
     SP_TRY(s->cfg.include_images ? sp__real_probe(s, err) : probe_source(s, err));
@@ -445,7 +463,8 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     if (s->cfg.histogram) SP_TRY(load_histogram(s, err));
     SP_TRY(alloc_batch(s, err));
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. */
-    if (opt && opt->prefetch_threads && !s->cfg.include_images) /* real.c reads its records itself */
+    /* real.c reads its records itself; episodic steps map positions to records differently. */
+    if (opt && opt->prefetch_threads && !s->cfg.include_images && s->cfg.episode_length == 0)
         SP_TRY(sp__prefetch_create(&s->prefetch, s->src, &s->loader, opt->prefetch_threads, 2 * s->F, err));
     return SP_OK;
 }
@@ -479,6 +498,10 @@ void sp_sampler_free(sp_sampler *s)
     free(b->mask);
     free(b->records);
     free(b->files);
+    free(b->done);
+    free(s->ep_refs);
+    free(s->ep_valid);
+    sp__episodes_free(s);
     for (size_t k = 0; s->slots && k < s->B; k++) sp__pair_slot_release(&s->slots[k]);
     free(s->slots);
     for (size_t f = 0; s->flows && f < s->F; f++) sp_flow_release(&s->flows[f]);

@@ -74,6 +74,21 @@ void sp__prefetch_free(sp_prefetch *p); /* accepts NULL; joins the threads */
  * increasing order; any other position restarts the window there (restore, reset). */
 sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *err);
 
+/* ---- episodic mode (episodic.c) ------------------------------------------------------ */
+
+/* Builds the episode list from the source's record names and makes the loader's records
+ * the episodes. SP_ERR_CONFIG naming episode_length when no sequence is long enough. */
+sp_status sp__episodes_init(sp_sampler *s, sp_error *err);
+void sp__episodes_free(sp_sampler *s);
+/* Loads the flows of the next time step (starting new episodes at step 0). */
+sp_status sp__episodic_refresh(sp_sampler *s, sp_error *err);
+/* The record of episode start `start` at time step t. */
+uint64_t sp__episode_record(const sp_sampler *s, uint64_t start, int64_t t);
+
+/* sampler.c: loads the F cached refs' flows (refs, valid and local_pos set) and their
+ * output flows; resets the repetition index. */
+sp_status sp__sampler_load(sp_sampler *s, sp_error *err);
+
 /* ---- sampler state (sampler_state.c), saved and restored by the pipeline module ---- */
 
 /* Everything a sampler needs to continue its stream exactly (PRODUCT 8). Filled by
@@ -98,6 +113,8 @@ typedef struct sp_sampler_state {
     /* Episodic mode (episode_length > 0). */
     uint64_t episode;            /* episodes started */
     int64_t timestep;            /* time step of the next batch; L = ended */
+    const sp_record_ref *episode_refs; /* F running episodes (record = episode start index) */
+    const uint8_t *episode_valid;      /* F */
     /* The refresh cache: F = min(batch_size, flow_fields_per_batch) entries. */
     uint64_t F;
     const sp_record_ref *refs;   /* F */

@@ -7,6 +7,8 @@
  *              masks and names, the F intermediate record flows (each its own shape) AND
  *              the F output flows, so a restore taken mid-repetition returns the same
  *              flows without touching the flow files (which may be gone by then);
+ *   episodes   in episodic mode, the F running episodes (loader refs) while one is under
+ *              way (time step > 0);
  *   identity   seed, record count and a fingerprint of the record names (the resolved file
  *              list), batch geometry, image and output-flow shapes, episode length,
  *              randomize/loop and the shard: these define the stream (PRODUCT 5), so a
@@ -50,7 +52,7 @@ static void identity_of(const sp_sampler *s, sp_sampler_state *st)
     st->episode_length = s->cfg.episode_length;
     st->randomize = s->cfg.randomize != 0;
     st->loop = s->cfg.loop != 0;
-    st->records = s->loader.records;
+    st->records = sp__source_count(s->src); /* files, not episodes: the episode count follows from L */
     st->fingerprint = sp__sampler_fingerprint(s);
     st->shard_index = s->loader.shard_index;
     st->shard_count = s->loader.shard_count;
@@ -67,6 +69,8 @@ void sp__sampler_state_get(const sp_sampler *s, sp_sampler_state *st)
     st->have_flows = s->have_flows;
     st->episode = s->episode;
     st->timestep = s->timestep;
+    st->episode_refs = s->ep_refs;
+    st->episode_valid = s->ep_valid;
     st->F = s->F;
     st->refs = s->refs;
     st->valid = s->valid;
@@ -122,11 +126,18 @@ static sp_status check_cache(const sp_sampler *s, const sp_sampler_state *st, sp
                  "sampler state: repetition %u exceeds batches_per_flow_batch", st->repetition);
     SP_RETURN_IF(st->episode_length > 0 && (st->timestep < 0 || st->timestep > st->episode_length), err,
                  SP_ERR_CORRUPT, "sampler state: time step %lld outside the episode", (long long)st->timestep);
+    if (st->episode_length > 0 && st->timestep > 0) {
+        SP_RETURN_IF(st->episode_refs == NULL || st->episode_valid == NULL, err, SP_ERR_CORRUPT,
+                     "sampler state: running episodes missing");
+        for (size_t f = 0; f < s->F; f++)
+            SP_RETURN_IF(st->episode_refs[f].record >= s->loader.records, err, SP_ERR_CORRUPT,
+                         "sampler state: episode %llu out of range", (unsigned long long)st->episode_refs[f].record);
+    }
     if (!st->have_flows) return SP_OK;
     SP_RETURN_IF(st->refs == NULL || st->valid == NULL || st->flows == NULL || st->out_flows == NULL, err,
                  SP_ERR_CORRUPT, "sampler state: cached flows missing");
     for (size_t f = 0; f < s->F; f++) {
-        SP_RETURN_IF(st->refs[f].record >= s->loader.records, err, SP_ERR_CORRUPT,
+        SP_RETURN_IF(st->refs[f].record >= sp__source_count(s->src), err, SP_ERR_CORRUPT,
                      "sampler state: cached record %llu out of range", (unsigned long long)st->refs[f].record);
         SP_RETURN_IF(st->flows[f].data == NULL || (st->flows[f].channels != 2 && st->flows[f].channels != 3), err,
                      SP_ERR_CORRUPT, "sampler state: cached flow %zu is malformed", f);
@@ -176,5 +187,9 @@ sp_status sp__sampler_state_set(sp_sampler *s, const sp_sampler_state *st, sp_er
     s->have_flows = st->have_flows;
     s->episode = st->episode;
     s->timestep = st->timestep;
+    if (st->episode_length > 0 && st->timestep > 0) {
+        memcpy(s->ep_refs, st->episode_refs, s->F * sizeof *s->ep_refs);
+        memcpy(s->ep_valid, st->episode_valid, s->F);
+    }
     return SP_OK;
 }

@@ -36,6 +36,9 @@ struct sp_sampler {
     /* episodic mode (episodic.c) */
     uint64_t episode;          /* episodes started */
     int64_t timestep;          /* time step of the next batch; episode_length = ended */
+    struct sp_episodes *episodes; /* NULL unless episode_length > 0 */
+    sp_record_ref *ep_refs;    /* F: the running episodes (loader refs: record = start index) */
+    uint8_t *ep_valid;         /* F: 0 = padding episode at the end of a finite stream */
     /* the batch and its pairs */
     sp_batch batch;
     sp_pair_slot *slots;

@@ -66,7 +66,7 @@ static void load_yaml(sp_config *c, const char *yaml)
 /* B=4, F=2, batches_per_flow_batch=3, randomize, over the five files; extra overrides. */
 static void file_config(sp_config *c, const char *dir, const char *extra)
 {
-    char yaml[4096];
+    char yaml[16384];
     snprintf(yaml, sizeof yaml,
              "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [32, 32]\nflow_field_size: [64, 64]\n"
              "resolution: 1\nimg_offset: [12, 12]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\n"
@@ -481,5 +481,148 @@ SP_TEST(pipeline_prefetch_threads_do_not_change_the_stream)
     }
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
     free(ref);
+    sp_config_free(&c);
+}
+
+/* ---- episodic mode ------------------------------------------------------------------------- */
+
+/* Sequences ep/a (4 files), ep/b (5), ep/c (3), ep/d (2); file t of directory d has
+ * u = d + 1 + 0.1 t everywhere. Returns the file_list text. */
+static const char *write_sequences(void)
+{
+    static const int lengths[4] = {4, 5, 3, 2};
+    static char list[4096];
+    list[0] = '\0';
+    for (int d = 0; d < 4; d++) {
+        char dir[700];
+        snprintf(dir, sizeof dir, "%s/ep_%c", sp_test_tmpdir(), 'a' + d);
+        SP_ASSERT_OK(mkdir(dir, 0755));
+        for (int t = 0; t < lengths[d]; t++) {
+            float f[FLOW_N * FLOW_N * 2];
+            for (size_t i = 0; i < FLOW_N * FLOW_N; i++) {
+                f[2 * i] = (float)(d + 1) + 0.1f * (float)t;
+                f[2 * i + 1] = 0.25f;
+            }
+            char path[800];
+            snprintf(path, sizeof path, "%s/flow_%02d.npy", dir, t);
+            size_t const shape[3] = {FLOW_N, FLOW_N, 2};
+            write_npy(path, 3, shape, f);
+        }
+        size_t const len = strlen(list);
+        snprintf(list + len, sizeof list - len, "%s%s", d ? ", " : "", dir);
+    }
+    return list;
+}
+
+/* One step of an RL loop: a new episode when the last one ended. */
+static const sp_batch *episode_step(sp_sampler *s)
+{
+    const sp_batch *b = NULL;
+    sp_error e;
+    sp_status st = sp_sampler_next(s, &b, &e);
+    if (st == SP_ERR_EPISODE_END) {
+        SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+        st = sp_sampler_next(s, &b, &e);
+    }
+    SP_EXPECT_MSG(st == SP_OK, "episode step: %s (%s)", e.message, sp_strerror(st));
+    return b;
+}
+
+SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
+{
+    const char *const list = write_sequences();
+    sp_config c;
+    file_config(&c, list, "episode_length: 3\n");
+    sp_sampler *const s = make(&c, NULL, 2, 0);
+    /* Six episodes: a/0 a/1 b/0 b/1 b/2 c/0 (d is too short); F = 2 run in parallel. */
+    int seen[4][3] = {{0}};
+    for (int ep = 0; ep < 3; ep++) {
+        char first[2][256];
+        for (int t = 0; t < 3; t++) {
+            const sp_batch *b = NULL;
+            sp_error e;
+            if (t == 0 && ep > 0) {
+                SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_EPISODE_END);
+                SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_EPISODE_END);
+                SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+            }
+            b = next_ok(s);
+            SP_ASSERT_EQ_INT(b->timestep, t);
+            for (size_t k = 0; k < 4; k++) {
+                SP_ASSERT_EQ_INT(b->done[k], t == 2);
+                SP_ASSERT_EQ_INT(b->epoch[k], 0);
+                SP_EXPECT(strcmp(b->files[k], b->files[k % 2]) == 0); /* pair k follows episode k mod F */
+            }
+            for (size_t f = 0; f < 2; f++) {
+                const char *const name = b->files[f];
+                size_t const n = strlen(name);
+                int const d = name[n - 13] - 'a', step = atoi(name + n - 6);
+                if (t == 0) {
+                    snprintf(first[f], sizeof first[f], "%s", name);
+                    SP_EXPECT(d >= 0 && d < 3 && step <= 2);
+                    seen[d][step]++;
+                } else { /* the next file of the same directory */
+                    SP_EXPECT(strncmp(first[f], name, n - 6) == 0);
+                    SP_ASSERT_EQ_INT(step, atoi(first[f] + n - 6) + t);
+                }
+                SP_ASSERT_NEAR(b->flow_fields[f * 32 * 32 * 2 + 100], (double)(d + 1) + 0.1 * step, 1e-4);
+            }
+        }
+    }
+    /* One epoch: every episode exactly once, in shuffled order. */
+    static const int valid[4][3] = {{1, 1, 0}, {1, 1, 1}, {1, 0, 0}, {0, 0, 0}};
+    for (int d = 0; d < 4; d++)
+        for (int st = 0; st < 3; st++) SP_ASSERT_EQ_INT(seen[d][st], valid[d][st]);
+    sp_sampler_free(s);
+    sp_error e;
+    sp_sampler *const plain = make(&c, NULL, 1, 0);
+    sp_config_free(&c);
+    file_config(&c, write_flows(), "");
+    sp_sampler *const p2 = make(&c, NULL, 1, 0);
+    SP_ASSERT_STATUS(sp_sampler_next_episode(p2, &e), SP_ERR_INVALID);
+    sp_sampler_free(p2);
+    sp_sampler_free(plain);
+    sp_config_free(&c);
+    file_config(&c, list, "episode_length: 6\n");
+    sp_sampler *bad = NULL;
+    SP_ASSERT_STATUS(sp_make(&c, NULL, SP_CKPT_LATEST, NULL, &bad, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "episode_length");
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_episodic_restore_after_every_batch_gives_the_uninterrupted_stream)
+{
+    const char *const list = write_sequences();
+    sp_config c;
+    file_config(&c, list, "episode_length: 3\nloop: true\n");
+    enum { N = 14 }; /* 4 episode rounds and a bit: crosses the epoch of 6 episodes */
+    snap ref[N];
+    sp_sampler *const u = make(&c, NULL, 1, 0);
+    for (int i = 0; i < N; i++) take(&ref[i], episode_step(u));
+    sp_sampler_free(u);
+    SP_ASSERT_EQ_INT(ref[9].epoch[0], 1);
+    for (int j = 0; j <= 13; j++) {
+        char dir[700];
+        snprintf(dir, sizeof dir, "%s/ckpt_ep_%d", sp_test_tmpdir(), j);
+        sp_sampler *const a = make(&c, NULL, 2, 0);
+        for (int i = 0; i < j; i++) expect_same(&ref[i], episode_step(a), "episodic", j);
+        sp_error e;
+        SP_ASSERT_OK(sp_save_checkpoint(dir, a, j, 1, &e));
+        sp_sampler_free(a);
+        sp_sampler *const b = make(&c, dir, (unsigned)(1 + j % 2), 0);
+        for (int i = j; i < N; i++) {
+            const sp_batch *const bb = episode_step(b);
+            expect_same(&ref[i], bb, "episodic", j);
+            SP_ASSERT_EQ_INT(bb->done[0], bb->timestep == 2);
+        }
+        sp_sampler_free(b);
+    }
+    /* A checkpoint of episodes of length 3 is refused for length 2. */
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/ckpt_ep_5", sp_test_tmpdir());
+    sp_config_free(&c);
+    file_config(&c, list, "episode_length: 2\nloop: true\n");
+    expect_refused(dir, &c, "episode_length: the checkpoint was taken with episode_length 3");
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
     sp_config_free(&c);
 }
