@@ -12,25 +12,25 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const config_yaml =
-    "scheduler_class: analytic\n"
-    "analytic_flow:\n"
-    "  - {kind: uniform, u: 1.5, v: -1.0}\n"
-    "  - {kind: lamb_oseen, center: [0.8, 0.8], circulation: 3.0, core_radius: 0.2}\n"
-    "  - {kind: taylor_green, amplitude: 2.0, wavelength: 0.8}\n"
-    "  - {kind: shear, center: [0.8, 0.8], rate: 2.5}\n"
-    "  - {kind: stagnation, center: [0.8, 0.8], rate: 1.8}\n"
-    "analytic_num_examples: 5\n"
-    "image_shape: [64, 64]\nflow_field_size: [1.6, 1.6]\nresolution: 200\nimg_offset: [0.16, 0.16]\n"
-    "dt: 0.01\nvelocities_per_pixel: 1\noutput_units: pixels\n"
-    "min_speed_x: -3\nmax_speed_x: 3\nmin_speed_y: -3\nmax_speed_y: 3\n"
-    "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\nrandomize: true\nseed: %d\n"
-    "noise_uniform: 3\n";
+#define CONFIG_YAML \
+    "scheduler_class: analytic\n" \
+    "analytic_flow:\n" \
+    "  - {kind: uniform, u: 1.5, v: -1.0}\n" \
+    "  - {kind: lamb_oseen, center: [0.8, 0.8], circulation: 3.0, core_radius: 0.2}\n" \
+    "  - {kind: taylor_green, amplitude: 2.0, wavelength: 0.8}\n" \
+    "  - {kind: shear, center: [0.8, 0.8], rate: 2.5}\n" \
+    "  - {kind: stagnation, center: [0.8, 0.8], rate: 1.8}\n" \
+    "analytic_num_examples: 5\n" \
+    "image_shape: [64, 64]\nflow_field_size: [1.6, 1.6]\nresolution: 200\nimg_offset: [0.16, 0.16]\n" \
+    "dt: 0.01\nvelocities_per_pixel: 1\noutput_units: pixels\n" \
+    "min_speed_x: -3\nmax_speed_x: 3\nmin_speed_y: -3\nmax_speed_y: 3\n" \
+    "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\nrandomize: true\nseed: %d\n" \
+    "noise_uniform: 3\n"
 
 static void write_config(const char *path, int seed)
 {
     char text[4096];
-    int const n = snprintf(text, sizeof text, config_yaml, seed);
+    int const n = snprintf(text, sizeof text, CONFIG_YAML, seed);
     sp_test_write_file(path, text, (size_t)n);
 }
 
