@@ -8,3 +8,10 @@ sp_add_unit_test(test_config_compat SOURCES tests/unit/test_config_compat.c
 if(TARGET test_matio_h5 AND TARGET synthpix_cli)
     add_dependencies(test_matio_h5 synthpix_cli)
 endif()
+# Hostile input: the .h5 reader from memory (HDF5 core driver) and the .mat reader (through a
+# temporary file, as libmatio reads only paths), replaying tests/corpus/h5 and tests/corpus/mat.
+sp_add_fuzzer(fuzz_h5 tests/fuzz/fuzz_h5.c h5 MODULES core rng flow io matio_h5)
+sp_add_fuzzer(fuzz_mat tests/fuzz/fuzz_mat.c mat MODULES core rng flow io matio_h5)
+# Real image pairs (include_images) through the sampler.
+sp_add_unit_test(test_real_images SOURCES tests/unit/test_real_images.c
+    MODULES core rng flow config io render matio_h5 sampler)

@@ -53,9 +53,10 @@ static sp_status read_open(hid_t file, const char *path, sp_flow *flow, sp_error
     return st;
 }
 
-sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
+static sp_status read_path(const void *args, sp__mh_out *out, sp_error *err)
 {
-    memset(flow, 0, sizeof *flow);
+    const char *const path = (const char *)args;
+    sp_flow *const flow = &out->flow;
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
     hid_t file = -1;
@@ -66,10 +67,19 @@ sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
     return st;
 }
 
-sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+typedef struct mem_args {
+    const void *buf;
+    size_t len;
+    const char *name;
+} mem_args;
+
+static sp_status read_mem(const void *args, sp__mh_out *out, sp_error *err)
 {
-    memset(flow, 0, sizeof *flow);
-    const char *const nm = name ? name : "(memory)";
+    const mem_args *const a = (const mem_args *)args;
+    const void *const buf = a->buf;
+    size_t const len = a->len;
+    const char *const nm = a->name;
+    sp_flow *const flow = &out->flow;
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
     hid_t file = -1;
@@ -77,5 +87,24 @@ sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flo
     if (st == SP_OK) st = read_open(file, nm, flow, err);
     if (file >= 0) H5Fclose(file);
     sp__mh_unlock(&ls);
+    return st;
+}
+
+/* Both public readers run in a child process (mh_isolate.c): libhdf5 is not safe on
+ * hostile files. */
+sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
+{
+    sp__mh_out out;
+    sp_status const st = sp__mh_isolated(path, read_path, path, &out, err);
+    *flow = out.flow;
+    return st;
+}
+
+sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+{
+    mem_args const a = {buf, len, name ? name : "(memory)"};
+    sp__mh_out out;
+    sp_status const st = sp__mh_isolated(a.name, read_mem, &a, &out, err);
+    *flow = out.flow;
     return st;
 }

@@ -1,7 +1,7 @@
 /* flow_mat.c: MATLAB .mat flow files (reference 8.2-8.3, PRODUCT 4.6 and 9).
  *
  * Format subset:
- *   v5 (and v4) files, compressed or not, through libmatio: variable V, a real float32 or
+ *   v5 files, compressed or not, through libmatio: variable V, a real float32 or
  *     float64 array of MATLAB shape (H, W, 2) or (2, H, W); with images, I0 and I1, real
  *     numeric arrays of shape (H, W). v5 data is column-major with MATLAB's shape.
  *   HDF5-based files (v7.3: a 512-byte MATLAB header then HDF5; or plain HDF5 written by
@@ -15,7 +15,11 @@
  *     SynthPix (reference 8.3, AMBIGUITY) transposes it.
  *   Flows keep their own grid (no 256x256 resample, PRODUCT 4.6).
  *
- * Hostile input: the header is checked here before libmatio or libhdf5 sees the file; a
+ * Hostile input: every read runs in a child process (mh_isolate.c), because libhdf5 and
+ * libmatio crash on some damaged files. A v5 file is walked element by element first
+ * (mat_v5_check.c): libmatio would return a truncated variable as if complete. MATLAB v4
+ * files are refused (v4 has no 3-D arrays, so it cannot hold V). The header is checked
+ * here before libmatio or libhdf5 sees the file; a
  * variable's rank, class and shape are checked from its header (Mat_VarReadInfo,
  * H5Dget_space) before its data is read, so a hostile header cannot make us allocate more
  * than 2^28 elements; the data buffer libmatio returns is checked against the shape before
@@ -28,6 +32,7 @@
 #include <matio.h>
 
 #include "internal/sp_internal.h"
+#include "io/io_private.h"
 #include "matio_h5/matio_h5_internal.h"
 #include "sp/sp_matio_h5.h"
 
@@ -60,6 +65,17 @@ static sp_status classify(const char *path, mat_kind *kind, sp_error *err)
     }
     *kind = MAT_KIND_V5;
     return SP_OK;
+}
+
+/* libmatio would accept a truncated v5 variable (mat_v5_check.c): walk the file first. */
+static sp_status check_v5(const char *path, int images, sp_error *err)
+{
+    unsigned char *buf = NULL;
+    size_t len = 0;
+    SP_TRY(sp__io_read_whole(path, (size_t)1 << 34, &buf, &len, err));
+    sp_status const st = sp__mat_v5_check(path, buf, len, images, err);
+    free(buf);
+    return st;
 }
 
 /* ---- libmatio ----------------------------------------------------------------------- */
@@ -267,13 +283,23 @@ static sp_status make_images(const char *path, const mat_vars *m, float **img1, 
     return SP_OK;
 }
 
-sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1, float **img2,
-                           size_t *ih, size_t *iw, sp_error *err)
+typedef struct mat_args {
+    const char *path;
+    int include_images;
+} mat_args;
+
+/* The reader proper; runs in the child process of sp__mh_isolated. */
+static sp_status read_mat(const void *args, sp__mh_out *out, sp_error *err)
 {
-    memset(flow, 0, sizeof *flow);
-    if (include_images) *img1 = *img2 = NULL;
+    const mat_args *const a = (const mat_args *)args;
+    const char *const path = a->path;
+    int const include_images = a->include_images;
+    sp_flow *const flow = &out->flow;
+    float **const img1 = &out->img1, **const img2 = &out->img2;
+    size_t *const ih = &out->ih, *const iw = &out->iw;
     mat_kind kind = MAT_KIND_V5;
     SP_TRY(classify(path, &kind, err));
+    if (kind == MAT_KIND_V5) SP_TRY(check_v5(path, include_images, err));
     mat_vars m;
     memset(&m, 0, sizeof m);
     sp__mh_lock_state ls;
@@ -286,5 +312,22 @@ sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, 
         if (st != SP_OK) sp_flow_release(flow);
     }
     vars_release(&m);
+    return st;
+}
+
+sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1, float **img2,
+                           size_t *ih, size_t *iw, sp_error *err)
+{
+    mat_args const a = {path, include_images};
+    sp__mh_out out;
+    /* libmatio and libhdf5 are not safe on hostile files: read in a child (mh_isolate.c). */
+    sp_status const st = sp__mh_isolated(path, read_mat, &a, &out, err);
+    *flow = out.flow;
+    if (include_images) {
+        *img1 = out.img1, *img2 = out.img2, *ih = out.ih, *iw = out.iw;
+    } else {
+        free(out.img1);
+        free(out.img2);
+    }
     return st;
 }

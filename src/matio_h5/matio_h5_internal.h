@@ -44,6 +44,23 @@ typedef struct sp__mh_lock_state {
 
 void sp__mh_lock(sp__mh_lock_state *st);
 void sp__mh_unlock(const sp__mh_lock_state *st);
+/* In a reader child process (mh_isolate.c): the lock is not taken (the child is single-
+ * threaded and its copy of the mutex may be held by the forking thread). */
+void sp__mh_set_child(void);
+int sp__mh_is_child(void);
+
+/* What a reader returns: a flow and, for .mat with images, two (ih, iw) images. */
+typedef struct sp__mh_out {
+    sp_flow flow;
+    float *img1, *img2; /* malloc'd or NULL */
+    size_t ih, iw;
+} sp__mh_out;
+
+typedef sp_status (*sp__mh_reader)(const void *args, sp__mh_out *out, sp_error *err);
+
+/* Runs fn(args) in a forked child and returns its result (see mh_isolate.c); a child that
+ * crashes gives SP_ERR_CORRUPT with a message naming `name`. out is zeroed on failure. */
+sp_status sp__mh_isolated(const char *name, sp__mh_reader fn, const void *args, sp__mh_out *out, sp_error *err);
 
 void sp__mh_array_release(sp__mh_array *a);
 /* Element (a, b, c) of a rank <= 3 array (missing indices are 0). */
@@ -72,5 +89,9 @@ sp_status sp__mh_h5_read(hid_t file, const char *path, const char *dset, int flo
 sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err);
 /* Opens an in-memory HDF5 file image (lock held; the buffer is copied by HDF5). */
 sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file, sp_error *err);
+
+/* Checks a whole v5 .mat file buf[0, len) (mat_v5_check.c): every top-level element is in
+ * bounds and V (and I0, I1 with images), when numeric, hold all the data their shape needs. */
+sp_status sp__mat_v5_check(const char *path, const unsigned char *buf, size_t len, int images, sp_error *err);
 
 #endif /* SP_MATIO_H5_INTERNAL_H */

@@ -7,8 +7,9 @@
  * allocated; HDF5 does the type conversion into a buffer of exactly the checked size, so
  * nothing is read or written outside it. Errors are one line: "<file>: <what>".
  *
- * The lock is the one piece of process-wide state in the module: a static mutex, because
- * libmatio is not documented as thread-safe and may call HDF5 itself.
+ * The lock is the module's process-wide state: a static mutex, because libmatio is not
+ * documented as thread-safe and may call HDF5 itself (plus the reader-child flag of
+ * mh_isolate.c).
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -18,10 +19,21 @@
 #include "matio_h5/matio_h5_internal.h"
 
 static pthread_mutex_t sp_mh_mutex = PTHREAD_MUTEX_INITIALIZER;
+static int sp_mh_in_child; /* set only in a reader child process, which is single-threaded */
+
+void sp__mh_set_child(void)
+{
+    sp_mh_in_child = 1;
+}
+
+int sp__mh_is_child(void)
+{
+    return sp_mh_in_child;
+}
 
 void sp__mh_lock(sp__mh_lock_state *st)
 {
-    pthread_mutex_lock(&sp_mh_mutex);
+    if (!sp_mh_in_child) pthread_mutex_lock(&sp_mh_mutex);
     /* The automatic error handler is per thread in thread-safe HDF5 builds, so it is
      * switched off (and later restored) on the calling thread only. */
     H5Eget_auto2(H5E_DEFAULT, &st->func, &st->data);
@@ -31,7 +43,7 @@ void sp__mh_lock(sp__mh_lock_state *st)
 void sp__mh_unlock(const sp__mh_lock_state *st)
 {
     H5Eset_auto2(H5E_DEFAULT, st->func, st->data);
-    pthread_mutex_unlock(&sp_mh_mutex);
+    if (!sp_mh_in_child) pthread_mutex_unlock(&sp_mh_mutex);
 }
 
 void sp__mh_array_release(sp__mh_array *a)

@@ -301,9 +301,9 @@ SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
     mat_error("v5_nan.mat", 0, "(row 2, column 3, channel 1)");
     mat_error("v5_inf.mat", 0, "(row 4, column 6, channel 0)");
     truncate_copy("v5_hwc_f32.mat", "trunc_v5.mat", 200);
-    mat_error("trunc_v5.mat", 0, "V");
+    mat_error("trunc_v5.mat", 0, "truncated");
     truncate_copy("v5_hwc_f64_z.mat", "trunc_v5z.mat", 180);
-    mat_error("trunc_v5z.mat", 0, "V");
+    mat_error("trunc_v5z.mat", 0, "truncated");
     truncate_copy("h5py_hwc_f32.mat", "trunc_h5.mat", 700);
     mat_error("trunc_h5.mat", 0, "HDF5");
     truncate_copy("v5_hwc_f32.mat", "short.mat", 40);
@@ -440,4 +440,54 @@ SP_TEST(matio_h5_generate_h5_reads_back_in_python)
     }
     rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 --bit-depth 32 -o %s/bad 2>&1", sp_test_cli(), tmp);
     SP_EXPECT_MSG(rc == 2 && strstr(out, "needs --format h5") != NULL, "--bit-depth 32 with png: %d %s", rc, out);
+}
+
+/* Every prefix of a valid file is either an error naming the file or, when only padding was
+ * cut, the complete flow: never a silently short variable. */
+SP_TEST(matio_h5_every_truncation_is_an_error_or_the_whole_flow)
+{
+    if (!have_python()) return;
+    const char *const names[] = {"v5_hwc_f32.mat", "v5_hwc_f64_z.mat", "v5_chw_f32_z.mat", "h5py_hwc_f32.mat"};
+    char src[4200], cut[4200];
+    snprintf(cut, sizeof cut, "%s/cut.mat", sp_test_tmpdir());
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        path_of(src, sizeof src, names[k]);
+        size_t n = 0;
+        unsigned char *const bytes = sp_test_read_file(src, &n);
+        SP_EXPECT(bytes != NULL);
+        size_t const step = n > 4000 ? 97 : 5; /* about 150 reads per file */
+        for (size_t keep = 0; keep < n; keep += step) {
+            sp_test_write_file(cut, bytes, keep);
+            sp_flow f;
+            float *i0 = NULL, *i1 = NULL;
+            size_t ih = 0, iw = 0;
+            sp_error e;
+            sp_error_clear(&e);
+            int const images = k < 2;
+            if (sp_mat_read_flow(cut, images, &f, &i0, &i1, &ih, &iw, &e) == SP_OK) {
+                expect_flow(&f, 2, names[k]);
+                if (images) expect_image(i0, ih, iw, 0, names[k]);
+                sp_flow_release(&f);
+                free(i0);
+                free(i1);
+            } else {
+                SP_ASSERT_STR_CONTAINS(e.message, cut);
+                SP_EXPECT_MSG(strchr(e.message, '\n') == NULL, "multi-line error: %s", e.message);
+            }
+        }
+        free(bytes);
+    }
+}
+
+SP_TEST(matio_h5_matlab_v4_files_are_refused_by_name)
+{
+    if (!have_python()) return;
+    char path[4200], out[4096];
+    snprintf(path, sizeof path, "%s/v4.mat", sp_test_tmpdir());
+    SP_EXPECT(sp_test_sh(out, sizeof out, "/usr/bin/python3 -c \"import numpy as np, scipy.io; "
+                         "scipy.io.savemat('%s', {'V': np.ones((3, 4))}, format='4')\" 2>&1", path) == 0);
+    sp_flow f;
+    sp_error e;
+    sp_error_clear(&e);
+    expect_error(sp_mat_read_flow(path, 0, &f, NULL, NULL, NULL, NULL, &e), &e, path, "v4");
 }
