@@ -664,8 +664,10 @@ static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t writte
  * (their numbers will be saved again). A refusal (another configuration) stops here. */
 static int restore_latest(run_ctx *r, char **user)
 {
-    int64_t steps[4096];
-    size_t n = sp_ckpt_all_steps(r->ckpt, steps, 4096);
+    size_t n = sp_ckpt_all_steps(r->ckpt, NULL, 0);
+    int64_t *const steps = (int64_t *)malloc((n ? n : 1) * sizeof *steps);
+    if (steps == NULL) return SP_EXIT_RUNTIME;
+    n = sp_ckpt_all_steps(r->ckpt, steps, n);
     sp_error e;
     sp_error_clear(&e);
     sp_status st = SP_ERR_NOTFOUND;
@@ -677,6 +679,7 @@ static int restore_latest(run_ctx *r, char **user)
                 (long long)step, e.message);
         sp_ckpt_delete(r->ckpt, step, NULL);
     }
+    free(steps);
     return st == SP_OK ? SP_EXIT_OK : ckpt_fail(r->opt->ckpt_dir, st, &e);
 }
 

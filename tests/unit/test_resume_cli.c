@@ -154,6 +154,10 @@ SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
     fprintf(stderr, "# %d kills over %d runs (%d finished before their kill), reference %.2f s\n", kills, runs,
             finished_early, t_ref);
     SP_EXPECT(kills >= want_kills);
+    /* The kills must have interrupted real progress, not only start-ups. */
+    char steps[256];
+    sp_test_sh(steps, sizeof steps, "ls %s | grep -c '^[0-9]'", ck);
+    SP_EXPECT_MSG(atoi(steps) > 0, "no checkpoint was committed between the kills");
     rc = wait_exit(spawn_generate(cfg, out, ck, pairs, log));
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
