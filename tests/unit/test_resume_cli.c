@@ -130,14 +130,15 @@ SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
     double const t_ref = now_s() - t0;
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
-    /* Kill moments uniform in [0, t_ref / 6): each run gets a fraction of the work done, so
-     * the kills land across the whole run (start-up, batches, checkpoint commits, the end). */
+    /* Kill moments uniform in [0, 2 t_ref / kills): each run gets about 1/kills of the work
+     * done, so the kills land across the whole run (start-up, batches, checkpoint commits,
+     * the final rename) instead of piling up after it finished. */
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     int kills = 0, runs = 0, finished_early = 0;
     while (kills < want_kills && runs < 20 * want_kills) {
         runs++;
         pid_t const pid = spawn_generate(cfg, out, ck, pairs, log);
-        useconds_t const delay = (useconds_t)(1e6 * t_ref / 6.0 * ((double)rand() / RAND_MAX));
+        useconds_t const delay = (useconds_t)(1e6 * 2.0 * t_ref / want_kills * ((double)rand() / RAND_MAX));
         usleep(delay);
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) == 0) {
