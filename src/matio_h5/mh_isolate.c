@@ -20,10 +20,18 @@
  * written only in the single-threaded child) so that it does not take the copied lock
  * again, and leaves with _exit so that no atexit handler (HDF5 closing files the parent has
  * open) and no stdio buffer of the parent runs twice.
+ *
+ * glibc's malloc is fork-safe (fork takes every arena lock), so any thread may call these
+ * readers. The sanitizer allocator of gcc 12 is not: a child forked while another thread
+ * allocates can deadlock in malloc. Sanitizer builds (SP_SANITIZED) therefore isolate only
+ * single-threaded callers, such as the fuzz harnesses replaying the crash corpus, and read
+ * in-process when the caller has other threads (the sampler's pool, which reads only the
+ * valid files of the test suite).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -64,6 +72,25 @@ static int read_all(int fd, void *p, size_t n)
         n -= (size_t)r;
     }
     return 0;
+}
+
+/* Threads of this process, from /proc/self/stat (field 20); 0 when unknown. */
+static long process_threads(void)
+{
+    char buf[1024];
+    FILE *const f = fopen("/proc/self/stat", "r");
+    if (f == NULL) return 0;
+    size_t const n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+    for (int field = 2; p != NULL && field < 20; field++) p = strchr(p + 1, ' ');
+    return p ? strtol(p + 1, NULL, 10) : 0;
+}
+
+static int fork_is_safe(void)
+{
+    return !SP_SANITIZED || process_threads() == 1;
 }
 
 static void child_main(int fd, sp__mh_reader fn, const void *args)
@@ -141,7 +168,7 @@ static sp_status child_failed(const char *name, int wstatus, sp_error *err)
 sp_status sp__mh_isolated(const char *name, sp__mh_reader fn, const void *args, sp__mh_out *out, sp_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (sp__mh_is_child()) return fn(args, out, err); /* already isolated */
+    if (sp__mh_is_child() || !fork_is_safe()) return fn(args, out, err); /* see the map comment */
     int fds[2];
     SP_RETURN_IF(pipe2(fds, O_CLOEXEC) != 0, err, SP_ERR_IO, "%s: cannot create a pipe: %s", name, strerror(errno));
     sp__mh_lock_state ls;
