@@ -537,6 +537,7 @@ SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
     sp_sampler *const s = make(&c, NULL, 2, 0);
     /* Six episodes: a/0 a/1 b/0 b/1 b/2 c/0 (d is too short); F = 2 run in parallel. */
     int seen[4][3] = {{0}};
+    int sorted_order = 1, last_key = -1;
     for (int ep = 0; ep < 3; ep++) {
         char first[2][256];
         for (int t = 0; t < 3; t++) {
@@ -562,6 +563,8 @@ SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
                     snprintf(first[f], sizeof first[f], "%s", name);
                     SP_EXPECT(d >= 0 && d < 3 && step <= 2);
                     seen[d][step]++;
+                    sorted_order &= d * 3 + step > last_key;
+                    last_key = d * 3 + step;
                 } else { /* the next file of the same directory */
                     SP_EXPECT(strncmp(first[f], name, n - 6) == 0);
                     SP_ASSERT_EQ_INT(step, atoi(first[f] + n - 6) + t);
@@ -571,6 +574,7 @@ SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
         }
     }
     /* One epoch: every episode exactly once, in shuffled order. */
+    SP_EXPECT_MSG(!sorted_order, "randomize left the episodes in directory order");
     static const int valid[4][3] = {{1, 1, 0}, {1, 1, 1}, {1, 0, 0}, {0, 0, 0}};
     for (int d = 0; d < 4; d++)
         for (int st = 0; st < 3; st++) SP_ASSERT_EQ_INT(seen[d][st], valid[d][st]);
@@ -725,4 +729,38 @@ SP_TEST(pipeline_shuffle_is_a_permutation_for_every_length)
         check_direct(((uint64_t)1 << k) - 1);
         check_direct(((uint64_t)1 << k) + 1);
     }
+}
+
+SP_TEST(pipeline_episodic_finite_stream_pads_the_last_episodes_and_ends)
+{
+    const char *const list = write_sequences();
+    sp_config c;
+    /* Six episodes, four in parallel: round 2 has two real episodes and two padding ones. */
+    file_config(&c, list, "episode_length: 3\nloop: false\nflow_fields_per_batch: 4\n");
+    sp_sampler *const s = make(&c, NULL, 1, 0);
+    for (int t = 0; t < 3; t++) {
+        const sp_batch *const b = episode_step(s);
+        for (size_t k = 0; k < 4; k++) SP_ASSERT_EQ_INT(b->mask[k], 1);
+    }
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    for (int t = 0; t < 3; t++) {
+        const sp_batch *const b = episode_step(s);
+        SP_ASSERT_EQ_INT(b->mask[0] + b->mask[1] + b->mask[2] + b->mask[3], 2);
+        SP_EXPECT(strcmp(b->files[2], "") == 0 && strcmp(b->files[3], "") == 0);
+        SP_ASSERT_EQ_INT(b->done[3], t == 2);
+    }
+    sp_error e;
+    SP_ASSERT_OK(sp_save_checkpoint(ck, s, 6, 1, &e));
+    const sp_batch *b;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_EPISODE_END);
+    SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    sp_sampler *const r = make(&c, ck, 1, 0);
+    SP_ASSERT_STATUS(sp_sampler_next(r, &b, &e), SP_ERR_EPISODE_END);
+    SP_ASSERT_OK(sp_sampler_next_episode(r, &e));
+    SP_ASSERT_STATUS(sp_sampler_next(r, &b, &e), SP_ERR_END);
+    sp_sampler_free(r);
+    sp_config_free(&c);
 }
