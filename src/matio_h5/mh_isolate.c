@@ -88,9 +88,15 @@ static long process_threads(void)
     return p ? strtol(p + 1, NULL, 10) : 0;
 }
 
+/* SP_MH_ISOLATE=0 (set for libFuzzer builds, whose coverage feedback a child process would
+ * hide) reads in-process: crashes inside libhdf5 then surface as the fuzzer's findings. */
+#ifndef SP_MH_ISOLATE
+#define SP_MH_ISOLATE 1
+#endif
+
 static int fork_is_safe(void)
 {
-    return !SP_SANITIZED || process_threads() == 1;
+    return SP_MH_ISOLATE && (!SP_SANITIZED || process_threads() == 1);
 }
 
 static void child_main(int fd, sp__mh_reader fn, const void *args)
