@@ -118,7 +118,8 @@ static void child_main(int fd, sp__mh_reader fn, const void *args)
     size_t const nf = (size_t)(h.h * h.w * h.c), ni = (size_t)(h.ih * h.iw);
     int ok = write_all(fd, &h, sizeof h) == 0;
     if (ok && nf) ok = write_all(fd, out.flow.data, nf * sizeof(float)) == 0;
-    if (ok && ni) ok = write_all(fd, out.img1, ni * sizeof(float)) == 0 && write_all(fd, out.img2, ni * sizeof(float)) == 0;
+    if (ok && ni) ok = write_all(fd, out.img1, ni * sizeof(float)) == 0;
+    if (ok && ni) ok = write_all(fd, out.img2, ni * sizeof(float)) == 0;
     _exit(ok ? 0 : 3);
 }
 

@@ -47,7 +47,8 @@ static const char *const k_writer =
     "    np.save(mk('npy') + '/flow_%03d.npy' % k, flow(256, 256))\n"
     "    i, j = np.meshgrid(np.arange(48), np.arange(64), indexing='ij')\n"
     "    scipy.io.savemat(mk('mat') + '/pair%d.mat' % k, {'V': flow(48, 64),\n"
-    "                     'I0': ((i*3 + j + k) % 256).astype(np.uint8), 'I1': ((i*3 + j + k + 1) % 256).astype(np.uint8)})\n";
+    "                     'I0': ((i*3 + j + k) % 256).astype(np.uint8),\n"
+    "                     'I1': ((i*3 + j + k + 1) % 256).astype(np.uint8)})\n";
 
 static const char *workdir(void)
 {

@@ -431,7 +431,8 @@ SP_TEST(matio_h5_generate_h5_reads_back_in_python)
     SP_EXPECT_MSG(rc == 0, "generate npy: %s", out);
     int const bits[] = {8, 16, 32};
     for (size_t k = 0; k < 3; k++) {
-        rc = sp_test_sh(out, sizeof out, "%s generate -q -n 5 --format h5 --shard-size 2 --bit-depth %d -o %s/h5_%d 2>&1",
+        rc = sp_test_sh(out, sizeof out,
+                        "%s generate -q -n 5 --format h5 --shard-size 2 --bit-depth %d -o %s/h5_%d 2>&1",
                         sp_test_cli(), bits[k], tmp, bits[k]);
         SP_EXPECT_MSG(rc == 0, "generate h5 (%d bits): %s", bits[k], out);
         rc = sp_test_sh(out, sizeof out, "/usr/bin/python3 %s %s/h5_%d %s/npy %d 5 2 2>&1", script, tmp, bits[k], tmp,
