@@ -185,5 +185,5 @@ sp_status sp__zarray_parse(const char *text, size_t n, sp__zarray *z, sp_error *
 
 /* Chunk bytes are the in-memory bytes; the zarr dtypes written are little-endian. */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-#error "ckpt_zarr.c: big-endian hosts need byte swapping of chunks (not implemented)"
+#error "ckpt_zarr.c: chunks are written in host order, which is little-endian zarr only on little-endian hosts; big-endian hosts are not supported"
 #endif
