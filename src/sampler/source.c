@@ -2,7 +2,9 @@
  * thread) by index:
  *   analytic   record i = analytic_flow[i mod count], on grid `grid` or, when absent,
  *              round(flow_field_size * resolution) (one grid cell per camera pixel);
- *              name "analytic://KIND/i". analytic_num_examples records per epoch.
+ *              name "analytic://KIND/i". analytic_num_examples records per epoch. Entries
+ *              that do not depend on the record (all kinds but kinematic) are computed
+ *              once at creation (up to 512 MiB) and copied at each load.
  *   kinematic  record i = the random smooth flow (reference 8.4) of (seed, i) on an
  *              image_shape grid; name "kinematic://i"; num_examples records.
  *   files      file_list entries: files as given; directories expanded recursively and
@@ -32,7 +34,13 @@ struct sp_source {
     char **names; /* files: count paths; analytic: one name per distinct entry is built on demand */
     sp_config cfg; /* copy (analytic parameters, geometry for grids, seed) */
     char *name_buf; /* analytic/kinematic names: count * SP_NAME_MAX */
+    sp_flow *fixed; /* analytic: entry e precomputed when it does not depend on the record
+                       (every kind but kinematic); read-only after creation */
 };
+
+/* Precomputed analytic flows may use at most this much memory; beyond, they are computed
+ * at every load as before. */
+#define SP_SOURCE_FIXED_BYTES ((size_t)512 << 20)
 
 #define SP_NAME_MAX 64
 #define SP_SOURCE_MAX_FILES (1u << 26)
@@ -147,6 +155,8 @@ static sp_status make_names(sp_source *s, sp_error *err)
     return SP_OK;
 }
 
+static sp_status precompute_fixed(sp_source *s, sp_error *err);
+
 sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err)
 {
     *out = NULL;
@@ -158,6 +168,7 @@ sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err
         s->count = cfg->analytic_num_examples ? cfg->analytic_num_examples : cfg->n_analytic;
         if (cfg->n_analytic == 0) st = sp_error_set(err, SP_ERR_CONFIG, "analytic_flow: at least one flow is required");
         if (st == SP_OK) st = make_names(s, err);
+        if (st == SP_OK) st = precompute_fixed(s, err);
     } else if (st == SP_OK && s->kind == SP_SOURCE_KINEMATIC) {
         s->count = cfg->num_examples;
         st = make_names(s, err);
@@ -184,6 +195,8 @@ void sp__source_free(sp_source *s)
         free(s->names);
     }
     free(s->name_buf);
+    for (size_t e = 0; s->fixed && e < s->cfg.n_analytic; e++) sp_flow_release(&s->fixed[e]);
+    free(s->fixed);
     sp_config_free(&s->cfg);
     free(s);
 }
@@ -199,31 +212,69 @@ const char *sp__source_name(const sp_source *s, uint64_t i)
     return s->names ? s->names[i] : s->name_buf + i * SP_NAME_MAX;
 }
 
-static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+/* The analytic parameters and grid of record i. */
+static void analytic_record(const sp_source *s, uint64_t i, sp_analytic_params *p, size_t *h, size_t *w)
+{
+    const sp_config *const c = &s->cfg;
+    if (s->kind == SP_SOURCE_KINEMATIC) {
+        sp_analytic_params_init(p, SP_FLOW_KINEMATIC);
+        p->filter_sigma_range[0] = c->filter_sigma_range.min;
+        p->filter_sigma_range[1] = c->filter_sigma_range.max;
+        p->max_displacement_range[0] = c->max_displacement_range.min;
+        p->max_displacement_range[1] = c->max_displacement_range.max;
+        *h = c->image_shape[0];
+        *w = c->image_shape[1];
+        return;
+    }
+    *p = c->analytic[i % c->n_analytic];
+    *h = p->grid[0] ? p->grid[0] : (size_t)llround(c->flow_field_size[0] * c->resolution);
+    *w = p->grid[1] ? p->grid[1] : (size_t)llround(c->flow_field_size[1] * c->resolution);
+    if (*h < 2) *h = 2;
+    if (*w < 2) *w = 2;
+}
+
+static sp_status compute_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
 {
     const sp_config *const c = &s->cfg;
     sp_analytic_params p;
     size_t h, w;
-    if (s->kind == SP_SOURCE_KINEMATIC) {
-        sp_analytic_params_init(&p, SP_FLOW_KINEMATIC);
-        p.filter_sigma_range[0] = c->filter_sigma_range.min;
-        p.filter_sigma_range[1] = c->filter_sigma_range.max;
-        p.max_displacement_range[0] = c->max_displacement_range.min;
-        p.max_displacement_range[1] = c->max_displacement_range.max;
-        h = c->image_shape[0];
-        w = c->image_shape[1];
-    } else {
-        p = c->analytic[i % c->n_analytic];
-        h = p.grid[0] ? p.grid[0] : (size_t)llround(c->flow_field_size[0] * c->resolution);
-        w = p.grid[1] ? p.grid[1] : (size_t)llround(c->flow_field_size[1] * c->resolution);
-        if (h < 2) h = 2;
-        if (w < 2) w = 2;
-    }
+    analytic_record(s, i, &p, &h, &w);
     SP_TRY(sp_flow_alloc(out, h, w, 2, err));
     sp_status const st = sp_analytic_fill(&p, c->flow_field_size[0], c->flow_field_size[1], (uint32_t)c->seed, i, out, err);
     if (st != SP_OK) {
         sp_flow_release(out);
         return sp_error_prefix(err, "%s: ", sp__source_name(s, i));
+    }
+    return SP_OK;
+}
+
+static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+{
+    const sp_flow *const f = s->fixed ? &s->fixed[i % s->cfg.n_analytic] : NULL;
+    if (f == NULL || f->data == NULL) return compute_analytic(s, i, out, err);
+    SP_TRY(sp_flow_alloc(out, f->height, f->width, f->channels, err));
+    memcpy(out->data, f->data, f->height * f->width * f->channels * sizeof(float));
+    return SP_OK;
+}
+
+/* Computes once the analytic entries that do not depend on the record (all kinds but
+ * kinematic), within SP_SOURCE_FIXED_BYTES. Entry e is record e's flow (e < n_analytic). */
+static sp_status precompute_fixed(sp_source *s, sp_error *err)
+{
+    size_t const n = s->cfg.n_analytic;
+    size_t bytes = 0;
+    for (size_t e = 0; e < n && e < s->count; e++) {
+        sp_analytic_params p;
+        size_t h, w;
+        analytic_record(s, e, &p, &h, &w);
+        if (p.kind != SP_FLOW_KINEMATIC) bytes += h * w * 2 * sizeof(float);
+    }
+    if (bytes == 0 || bytes > SP_SOURCE_FIXED_BYTES || n > s->count) return SP_OK;
+    s->fixed = (sp_flow *)calloc(n, sizeof *s->fixed);
+    SP_RETURN_IF(s->fixed == NULL, err, SP_ERR_NOMEM, "out of memory");
+    for (size_t e = 0; e < n; e++) {
+        if (s->cfg.analytic[e].kind == SP_FLOW_KINEMATIC) continue;
+        SP_TRY(compute_analytic(s, e, &s->fixed[e], err));
     }
     return SP_OK;
 }
