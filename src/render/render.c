@@ -265,6 +265,61 @@ SP_MULTIVERSION static void exp_array(float *x, size_t n)
     for (size_t i = 0; i < n; i++) x[i] = sp__expf(x[i]);
 }
 
+/* Fixed-width variants of splat_point for footprints whose columns lie inside the image
+ * (the common case): P = 2R + 1 columns known at compile time, so the column loops unroll
+ * and vectorise. Each pixel's exponent is the same expression, in the same order, as in
+ * splat_point, so the bytes do not depend on which variant ran. */
+#define SP_SPLAT_POINT_FIXED(P)                                                                   \
+    static void splat_point_##P(const sp_render_geometry *g, const particle_frame *q, int a0,   \
+                                int a1, float *dst)                                             \
+    {                                                                                           \
+        enum { R = (P - 1) / 2 };                                                               \
+        float const kx = 1.0f / (2.0f * q->sxr * q->sxr), ky = 1.0f / (2.0f * q->syr * q->syr);  \
+        float X[P], XX[P], z[P * P];                                                            \
+        for (int b = 0; b < P; b++) {                                                           \
+            X[b] = (float)(b - R) - q->fx;                                                      \
+            XX[b] = X[b] * X[b] * kx;                                                           \
+        }                                                                                       \
+        int const n = a1 - a0 + 1;                                                              \
+        for (int r = 0; r < n; r++) {                                                           \
+            float const Y = (float)(a0 + r) - q->fy;                                            \
+            float const yy = Y * Y * ky, cy = q->c * Y;                                         \
+            for (int b = 0; b < P; b++) {                                                       \
+                float const e = XX[b] + yy - cy * X[b];                                         \
+                z[r * P + b] = e > 0.0f ? -e : 0.0f;                                            \
+            }                                                                                   \
+        }                                                                                       \
+        exp_array(z, (size_t)(n * P));                                                          \
+        for (int r = 0; r < n; r++) {                                                           \
+            float *const row = dst + (size_t)(q->cy + a0 + r) * g->width + (size_t)(q->cx - R);  \
+            for (int b = 0; b < P; b++) row[b] += q->amp * z[r * P + b];                        \
+        }                                                                                       \
+    }
+
+SP_SPLAT_POINT_FIXED(3)
+SP_SPLAT_POINT_FIXED(5)
+SP_SPLAT_POINT_FIXED(7)
+SP_SPLAT_POINT_FIXED(9)
+SP_SPLAT_POINT_FIXED(11)
+SP_SPLAT_POINT_FIXED(13)
+
+/* The fixed-width variant for this footprint, or 0 when none applies. */
+static int splat_point_fixed(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int b0, int b1,
+                             float *dst)
+{
+    int const R = g->radius;
+    if (b0 != -R || b1 != R) return 0;
+    switch (R) {
+    case 1: splat_point_3(g, q, a0, a1, dst); return 1;
+    case 2: splat_point_5(g, q, a0, a1, dst); return 1;
+    case 3: splat_point_7(g, q, a0, a1, dst); return 1;
+    case 4: splat_point_9(g, q, a0, a1, dst); return 1;
+    case 5: splat_point_11(g, q, a0, a1, dst); return 1;
+    case 6: splat_point_13(g, q, a0, a1, dst); return 1;
+    default: return 0;
+    }
+}
+
 /* Point PSF, any rho: the whole exponent -(X^2 kx + Y^2 ky - c X Y) of every footprint pixel
  * in one array and one vectorised exp pass, then the rows are added. kx = 1/(2 sxr^2). The
  * exponent is <= 0 (positive definite form), so nothing overflows whatever rho is. */
@@ -312,7 +367,8 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     long const lb1 = (long)g->width - 1 - cx < R ? (long)g->width - 1 - cx : R;
     if (la0 > la1 || lb0 > lb1) return;
     if (g->psf == SP_RENDER_PSF_POINT) {
-        splat_point(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
+        if (!splat_point_fixed(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst))
+            splat_point(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
         return;
     }
     if (fabsf(q.rho) > SP_RHO_SEPARABLE_MAX) {

@@ -171,10 +171,44 @@ SP_TEST(render_bytes_independent_of_band_size)
     }
     sp_particles p = {N, y, x, s, s, rho, amp};
     static float ref[H * W], img[H * W];
+    /* Band sizes that split footprints (1, 7) take the generic kernels for particles the
+     * wider bands render with the fixed-width ones: the bytes must not change. */
     static const size_t bands[] = {64, 1, 7, 32};
-    for (size_t b = 0; b < SP_ARRAY_LEN_T(bands); b++) {
-        sp_render_geometry g = {H, W, 4, bands[b], SP_RENDER_PSF_INTEGRATED};
-        SP_ASSERT_OK(sp_render_frame(&g, &p, b == 0 ? ref : img, NULL));
-        if (b > 0) SP_EXPECT_MSG(memcmp(ref, img, sizeof img) == 0, "band size %zu changed the bytes", bands[b]);
+    for (int psf = 0; psf < 2; psf++)
+        for (int R = 3; R <= 4; R++)
+            for (size_t b = 0; b < SP_ARRAY_LEN_T(bands); b++) {
+                sp_render_geometry g = {H, W, R, bands[b], psf ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT};
+                SP_ASSERT_OK(sp_render_frame(&g, &p, b == 0 ? ref : img, NULL));
+                if (b > 0)
+                    SP_EXPECT_MSG(memcmp(ref, img, sizeof img) == 0, "psf %d R %d: band size %zu changed the bytes", psf,
+                                  R, bands[b]);
+            }
+}
+
+SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
+{
+    /* Particles near column 63 are clipped in a 64-column image (generic kernel) and whole
+     * in an 80-column one (fixed-width kernel): the shared columns must be identical. */
+    enum { N = 400, WN = 64, WW = 80 };
+    static float y[N], x[N], sy[N], sx[N], rho[N], amp[N];
+    uint32_t st = 777;
+    for (int i = 0; i < N; i++) {
+        st = st * 1664525u + 1013904223u;
+        y[i] = (float)(st >> 8) / 16777216.0f * 60.0f + 2.0f;
+        st = st * 1664525u + 1013904223u;
+        x[i] = 56.0f + (float)(st >> 8) / 16777216.0f * 10.0f;
+        sy[i] = 0.6f + (float)(i % 5) * 0.15f;
+        sx[i] = 0.7f + (float)(i % 3) * 0.2f;
+        rho[i] = (float)(i % 7) * 0.12f - 0.36f;
+        amp[i] = 50.0f + (float)(i % 11);
+    }
+    sp_particles p = {N, y, x, sy, sx, rho, amp};
+    static float narrow[64 * WN], wide[64 * WW];
+    for (int R = 1; R <= 6; R++) {
+        sp_render_geometry gn = {64, WN, R, 0, SP_RENDER_PSF_POINT}, gw = {64, WW, R, 0, SP_RENDER_PSF_POINT};
+        SP_ASSERT_OK(sp_render_frame(&gn, &p, narrow, NULL));
+        SP_ASSERT_OK(sp_render_frame(&gw, &p, wide, NULL));
+        for (int i = 0; i < 64; i++)
+            SP_EXPECT_MSG(memcmp(narrow + i * WN, wide + i * WW, WN * sizeof(float)) == 0, "R %d: row %d differs", R, i);
     }
 }
