@@ -7,11 +7,9 @@
  *
  * Each particle touches only its (2R+1)^2 footprint, clipped to the image (PRODUCT 4.1:
  * particles off the image are clipped at the edge of their patch, never moved). The
- * Gaussian
+ * Gaussian is
  *     I(X, Y) = A exp(-(X^2/sx^2 + Y^2/sy^2 - 2 rho X Y/(sx sy)) / (2 (1 - rho^2)))
- * with X = col - x, Y = row - y is evaluated as the product of a column factor, a row
- * factor and the cross term exp(c X Y); along a row the cross term advances by the constant
- * factor exp(c Y), so a footprint costs O(R) exponentials, not O(R^2).
+ * with X = col - x, Y = row - y; render.c explains how each PSF evaluates it.
  *   psf point:      the Gaussian sampled at the pixel centre (SynthPix).
  *   psf integrated: the mean of the Gaussian over the pixel's area (erf form: what a sensor
  *                   pixel records); exact for rho = 0; for rho != 0 the Y marginal is
