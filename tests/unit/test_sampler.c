@@ -502,3 +502,87 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
     expect_create_error(&c, "row 3, column 5");
     sp_config_free(&c);
 }
+
+/* ---- renderer options seen through the sampler --------------------------------------------- */
+
+/* Mean second moment (pixels^2) of isolated particles: one particle per canvas, kept when
+ * its footprint lies inside the 64x64 image. */
+static double single_particle_variance(const char *convention, double diameter)
+{
+    char extra[1024];
+    /* Canvas: 64 + 2 * (2R + 1) per side; density so that floor(area * density) = 1. */
+    snprintf(extra, sizeof extra,
+             "batch_size: 32\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\npsf: integrated\n"
+             "diameter_convention: %s\ndiameter_ranges: [[%g, %g]]\nimage_shape: [64, 64]\n"
+             "min_speed_x: 0\nmax_speed_x: 0\nmin_speed_y: 0\nmax_speed_y: 0\n",
+             convention, diameter, diameter);
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 0, v: 0}\n", extra);
+    sp_geometry g;
+    SP_ASSERT_OK(sp_geometry_compute(&c, &g, NULL));
+    double const area = (double)g.canvas_h * (double)g.canvas_w;
+    c.seeding_density_range.min = c.seeding_density_range.max = 1.5 / area;
+    sp_sampler *const s = make_sampler(&c, 1);
+    double sum_var = 0;
+    int used = 0;
+    for (int round = 0; round < 4; round++) {
+        const sp_batch *const b = next_ok(s);
+        for (size_t k = 0; k < b->batch_size; k++) {
+            SP_ASSERT_EQ_INT(b->params[k].particles, 1);
+            const float *const img = b->images1 + k * 64 * 64;
+            double m = 0, my = 0, mx = 0;
+            for (int i = 0; i < 64; i++)
+                for (int j = 0; j < 64; j++) m += (double)img[i * 64 + j], my += i * (double)img[i * 64 + j], mx += j * (double)img[i * 64 + j];
+            if (m <= 0) continue;
+            my /= m, mx /= m;
+            if (my < 12 || my > 51 || mx < 12 || mx > 51) continue; /* footprint clipped */
+            double vy = 0;
+            for (int i = 0; i < 64; i++)
+                for (int j = 0; j < 64; j++) vy += (i - my) * (i - my) * (double)img[i * 64 + j];
+            sum_var += vy / m;
+            used++;
+        }
+    }
+    SP_EXPECT_MSG(used >= 10, "only %d isolated particles", used);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+    return sum_var / used;
+}
+
+SP_TEST(sampler_diameter_conventions_set_sigma)
+{
+    /* The pixel-integrated Gaussian of std sigma has variance sigma^2 + 1/12 along an axis;
+     * with diameter 4 px: sigma = d/2 = 2 (SynthPix) or d/4 = 1 (e^-2 convention). The
+     * footprint (R = 3 sigma) truncates a little of the tails, hence the tolerances. */
+    SP_ASSERT_NEAR(single_particle_variance("synthpix", 4.0), 4.0 + 1.0 / 12, 0.15);
+    SP_ASSERT_NEAR(single_particle_variance("e2", 4.0), 1.0 + 1.0 / 12, 0.05);
+}
+
+SP_TEST(sampler_hiding_and_noise_statistics)
+{
+    sp_config c;
+    /* p_hide_img1 = 1: frame 1 holds no particle, only noise: U[0, 4) + 3 + N(0, 1.5). */
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 0}\n",
+                 "batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\np_hide_img1: 1\n");
+    c.noise_uniform = 4.0;
+    c.noise_gaussian_mean = 3.0;
+    c.noise_gaussian_std = 1.5;
+    sp_sampler *const s = make_sampler(&c, 2);
+    const sp_batch *const b = next_ok(s);
+    size_t const n = 128 * 128;
+    double sum = 0, sq = 0, sum2 = 0;
+    for (size_t i = 0; i < n; i++) {
+        double const v = (double)b->images1[i];
+        sum += v;
+        sq += v * v;
+        sum2 += (double)b->images2[i];
+    }
+    double const mean = sum / (double)n, var = sq / (double)n - mean * mean;
+    /* Mean 2 + 3 = 5; variance 16/12 + 2.25 = 3.583 (clipping at 0 is negligible here). */
+    SP_ASSERT_NEAR(mean, 5.0, 0.05);
+    SP_ASSERT_NEAR(var, 16.0 / 12.0 + 2.25, 0.1);
+    /* Frame 2 has its particles: far brighter on average. */
+    SP_EXPECT(sum2 / (double)n > mean + 5.0);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
