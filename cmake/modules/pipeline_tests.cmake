@@ -8,3 +8,6 @@ sp_add_unit_test(test_resume_cli SOURCES tests/unit/test_resume_cli.c
 if(TARGET test_resume_cli AND TARGET synthpix_cli)
     add_dependencies(test_resume_cli synthpix_cli)
 endif()
+# Restoring from hostile checkpoint trees (see the harness's map comment).
+sp_add_fuzzer(fuzz_pipeline_state tests/fuzz/fuzz_pipeline_state.c pipeline_state
+    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline)

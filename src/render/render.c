@@ -174,9 +174,9 @@ static void splat_separable(const sp_render_geometry *g, const particle_frame *q
     int const R = g->radius;
     size_t const W = g->width;
     for (int a = a0; a <= a1; a++) {
-        float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
+        float *const row = dst + (size_t)(q->cy + a) * W;
         float const wy = q->amp * ey[a + R];
-        for (int b = b0; b <= b1; b++) row[b] += wy * ex[b + R];
+        for (int b = b0; b <= b1; b++) row[q->cx + b] += wy * ex[b + R];
     }
 }
 
@@ -200,14 +200,14 @@ static void splat_direct(const sp_render_geometry *g, const particle_frame *q, i
     float const first = sub == 1 ? 0.0f : 0.5f * step - 0.5f;
     float const weight = q->amp / (float)(sub * sub);
     for (int a = a0; a <= a1; a++) {
-        float *const row = dst + (size_t)(q->cy + a) * W + (size_t)q->cx;
+        float *const row = dst + (size_t)(q->cy + a) * W;
         for (int b = b0; b <= b1; b++) {
             float acc = 0.0f;
             for (int u = 0; u < sub; u++)
                 for (int v = 0; v < sub; v++)
                     acc += gauss_full(q, (float)b - q->fx + first + (float)v * step,
                                       (float)a - q->fy + first + (float)u * step);
-            row[b] += weight * acc;
+            row[q->cx + b] += weight * acc;
         }
     }
 }
@@ -242,10 +242,10 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
         }
         erf_array(edge, n);
         for (int r = a; r <= last; r++) {
-            float *const row = dst + (size_t)(q->cy + r) * W + (size_t)q->cx;
+            float *const row = dst + (size_t)(q->cy + r) * W;
             float const wy = q->amp * ey[r + R] * scale;
             const float *const e = edge + (size_t)(r - a) * (size_t)ne;
-            for (int b = b0; b <= b1; b++) row[b] += wy * (e[b - b0 + 1] - e[b - b0]);
+            for (int b = b0; b <= b1; b++) row[q->cx + b] += wy * (e[b - b0 + 1] - e[b - b0]);
         }
     }
 }
@@ -337,9 +337,9 @@ static void splat_point(const sp_render_geometry *g, const particle_frame *q, in
         }
         exp_array(z, n);
         for (int r = a; r <= last; r++) {
-            float *const row = dst + (size_t)(q->cy + r) * W + (size_t)q->cx;
+            float *const row = dst + (size_t)(q->cy + r) * W + (size_t)(q->cx + b0);
             const float *const zr = z + (size_t)(r - a) * (size_t)nb;
-            for (int b = b0; b <= b1; b++) row[b] += q->amp * zr[b - b0];
+            for (int b = 0; b < nb; b++) row[b] += q->amp * zr[b];
         }
     }
 }
