@@ -202,7 +202,7 @@ static sp_status check_params(const sp_analytic_params *p, sp_error *err)
     case SP_FLOW_POISEUILLE: return check_poiseuille(p, err);
     case SP_FLOW_KINEMATIC:
         SP_TRY(check_range(p->filter_sigma_range, SP_GAUSS_SIGMA_MAX, "filter_sigma_range", err));
-        return check_range(p->max_displacement_range, FLT_MAX, "max_displacement_range", err);
+        return check_range(p->max_displacement_range, (double)FLT_MAX, "max_displacement_range", err);
     case SP_FLOW_KIND_COUNT_: break;
     }
     return sp_error_set(err, SP_ERR_INVALID, "analytic_flow.kind = %d: unknown kind", (int)p->kind);

@@ -77,13 +77,13 @@ void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind)
     p->kind = kind;
     p->u = 1.0;
     p->v = 0.0;
-    p->center[0] = p->center[1] = NAN; /* domain centre */
+    p->center[0] = p->center[1] = (double)NAN; /* domain centre */
     p->circulation = 1.0;
     p->core_radius = 0.1;
     p->amplitude = 1.0;
     p->wavelength = 1.0;
     p->rate = 1.0;
-    p->half_width = NAN; /* half the domain height */
+    p->half_width = (double)NAN; /* half the domain height */
     p->filter_sigma_range[0] = 5.0; /* SynthPix's kinematic defaults (reference 2.4) */
     p->filter_sigma_range[1] = 100.0;
     p->max_displacement_range[0] = 0.0;
