@@ -100,7 +100,9 @@ static hid_t make_row_type(void)
     return t;
 }
 
-/* An extendible dataset of rank `rank` whose first dimension starts at 0. */
+/* An extendible dataset of rank `rank` whose first dimension starts at 0. Object times are
+ * not recorded, so the same pairs give the same file bytes (determinism, and a resumed run
+ * rewrites identical shards). */
 static hid_t make_growing(hid_t file, const char *name, hid_t type, int rank, const hsize_t *tail,
                           hsize_t first_chunk)
 {
@@ -109,7 +111,7 @@ static hid_t make_growing(hid_t file, const char *name, hid_t type, int rank, co
     hid_t const space = H5Screate_simple(rank, dims, maxd);
     hid_t const dcpl = H5Pcreate(H5P_DATASET_CREATE);
     hid_t d = -1;
-    if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0)
+    if (space >= 0 && dcpl >= 0 && H5Pset_chunk(dcpl, rank, chunk) >= 0 && H5Pset_obj_track_times(dcpl, 0) >= 0)
         d = H5Dcreate2(file, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
