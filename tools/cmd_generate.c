@@ -99,7 +99,8 @@ static void generate_usage(FILE *f)
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
-            "      --checkpoint-every K  batches between checkpoints (default 100)\n"
+            "      --checkpoint-every K  batches between checkpoints (default 100; with --format h5, the\n"
+            "                      first shard boundary after every K batches)\n"
             "      --max-to-keep M       checkpoints kept in D (default 2; the latest is always kept)\n"
             "      --resume              continue from the latest checkpoint in D (start afresh when D has none);\n"
             "                            the finished dataset is byte-identical to an uninterrupted run's\n"
@@ -184,11 +185,6 @@ static int parse_options(int argc, char **argv, gen_options *o)
         case 'h': generate_usage(stdout); return -1;
         default: generate_usage(stderr); return SP_EXIT_USAGE;
         }
-    }
-    if (o->format == GEN_H5 && o->ckpt_dir) {
-        fprintf(stderr, "synthpix generate: --format h5 cannot be combined with --checkpoint-dir: a resumed run "
-                        "would restart inside a shard\n");
-        return SP_EXIT_USAGE;
     }
     if (o->bit_depth == 32 && o->format != GEN_H5) {
         fprintf(stderr, "synthpix generate: --bit-depth 32 (float32 images) needs --format h5\n");
@@ -410,6 +406,7 @@ typedef struct run_ctx {
     uint64_t start_pairs;      /* pairs covered by the restored checkpoint (0 when fresh) */
     uint64_t params_bytes;     /* durable length of params.jsonl.partial at the checkpoint */
     uint64_t config_crc;       /* CRC32C of the configuration echo: a resume must match it */
+    int ckpt_due;              /* --checkpoint-every has come round; with h5, waiting for a shard boundary */
 } run_ctx;
 
 static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t written, sp_error *err);
@@ -633,7 +630,17 @@ static int ckpt_fail(const char *what, sp_status st, const sp_error *e)
 static sp_status checkpoint_after(run_ctx *r, const sp_batch *b, uint64_t written, sp_error *err)
 {
     uint64_t const batches = b->batch_index + 1;
-    if (batches % r->opt->ckpt_every != 0) return SP_OK;
+    if (batches % r->opt->ckpt_every == 0) r->ckpt_due = 1;
+    if (!r->ckpt_due) return SP_OK;
+    if (r->opt->format == GEN_H5) {
+        /* With shards, a checkpoint covers whole shards: the first shard boundary at or after
+         * the --checkpoint-every mark. The complete shard is closed (fsync'd, renamed) first,
+         * so a resumed run starts a new shard and never reopens one. */
+        if ((b->first_pair + b->batch_size) % r->opt->shard_size != 0) return SP_OK;
+        sp_status const cs = close_shard(r, err);
+        if (cs != SP_OK) return cs;
+    }
+    r->ckpt_due = 0;
     if (fflush(r->params) != 0 || fsync(fileno(r->params)) != 0)
         return sp_error_set(err, SP_ERR_IO, "%s: write failed", r->params_tmp);
     long const bytes = ftell(r->params);
@@ -728,7 +735,7 @@ static void remove_stale_temporaries(const char *dir)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         if (fnmatch("pair_*.tmp-[0-9]*", e->d_name, 0) != 0 && fnmatch("params.jsonl.tmp-[0-9]*", e->d_name, 0) != 0 &&
-            fnmatch("dataset.json.tmp-[0-9]*", e->d_name, 0) != 0)
+            fnmatch("dataset.json.tmp-[0-9]*", e->d_name, 0) != 0 && fnmatch("shard_*.h5.tmp-[0-9]*", e->d_name, 0) != 0)
             continue;
         char path[4096];
         if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) < sizeof path) unlink(path);

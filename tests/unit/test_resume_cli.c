@@ -41,22 +41,36 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Starts `synthpix generate ...` with stdout/stderr to a log file. */
-static pid_t spawn_generate(const char *cfg, const char *out, const char *ck, unsigned pairs, const char *log)
+/* Starts `synthpix generate ...` with stdout/stderr to a log file; `format` is NULL (PNG) or
+ * "h5" (HDF5 shards of 12 pairs). */
+static pid_t spawn_generate_as(const char *cfg, const char *out, const char *ck, unsigned pairs, const char *log,
+                               const char *format)
 {
     char n[32];
     snprintf(n, sizeof n, "%u", pairs);
+    const char *args[32];
+    int k = 0;
+    const char *const base[] = {"synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2"};
+    for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) args[k++] = base[i];
+    if (format) {
+        args[k++] = "--format";
+        args[k++] = format;
+        args[k++] = "--shard-size";
+        args[k++] = "12"; /* not a multiple of the 8 pairs of two batches */
+    }
+    if (ck) {
+        const char *const c[] = {"--checkpoint-dir", ck, "--checkpoint-every", "2", "--max-to-keep", "2", "--resume"};
+        for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) args[k++] = c[i];
+    }
     pid_t const pid = fork();
     SP_EXPECT(pid >= 0);
     if (pid == 0) {
         FILE *const f = freopen(log, "a", stderr);
         (void)f;
-        if (ck)
-            execl(sp_test_cli(), "synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2",
-                  "--checkpoint-dir", ck, "--checkpoint-every", "2", "--max-to-keep", "2", "--resume", (char *)NULL);
-        else
-            execl(sp_test_cli(), "synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2",
-                  (char *)NULL);
+        char *argv[32]; /* execv wants writable strings: copies, in the child only */
+        for (int i = 0; i < k; i++) argv[i] = strdup(args[i]);
+        argv[k] = NULL;
+        execv(sp_test_cli(), argv);
         _exit(127);
     }
     return pid;
@@ -113,7 +127,9 @@ static void expect_same_dataset(const char *want, const char *got)
     SP_ASSERT_EQ_U64(ngot, nwant);
 }
 
-SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
+/* Kills checkpointing runs at random moments, resumes until one finishes, and compares the
+ * dataset with an uninterrupted run's, file by file. */
+static void crash_and_resume(const char *format)
 {
     const char *const tmp = sp_test_tmpdir();
     char cfg[600], ref[600], out[600], ck[600], log[600];
@@ -126,7 +142,7 @@ SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
     unsigned const pairs = sp_test_full() ? 3000 : 1200;
     int const want_kills = sp_test_full() ? 25 : 10;
     double const t0 = now_s();
-    int rc = wait_exit(spawn_generate(cfg, ref, NULL, pairs, log));
+    int rc = wait_exit(spawn_generate_as(cfg, ref, NULL, pairs, log, format));
     double const t_ref = now_s() - t0;
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
@@ -137,7 +153,7 @@ SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
     int kills = 0, runs = 0, finished_early = 0;
     while (kills < want_kills && runs < 20 * want_kills) {
         runs++;
-        pid_t const pid = spawn_generate(cfg, out, ck, pairs, log);
+        pid_t const pid = spawn_generate_as(cfg, out, ck, pairs, log, format);
         useconds_t const delay = (useconds_t)(1e6 * 2.0 * t_ref / want_kills * ((double)rand() / RAND_MAX));
         usleep(delay);
         int status = 0;
@@ -159,10 +175,22 @@ SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
     char steps[256];
     sp_test_sh(steps, sizeof steps, "ls %s | grep -c '^[0-9]'", ck);
     SP_EXPECT_MSG(atoi(steps) > 0, "no checkpoint was committed between the kills");
-    rc = wait_exit(spawn_generate(cfg, out, ck, pairs, log));
+    rc = wait_exit(spawn_generate_as(cfg, out, ck, pairs, log, format));
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
     expect_same_dataset(ref, out);
+}
+
+SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
+{
+    crash_and_resume(NULL);
+}
+
+/* HDF5 shards of 12 pairs (a boundary every 6 batches of 4): checkpoints wait for one, and
+ * shards written after the last checkpoint are rewritten with identical bytes. */
+SP_TEST(resume_cli_sigkilled_h5_runs_resume_to_the_uninterrupted_dataset)
+{
+    crash_and_resume("h5");
 }
 
 SP_TEST(resume_cli_refuses_a_used_directory_without_resume_and_another_seed)
