@@ -33,17 +33,6 @@
 
 #define SP_H5_PARAMS_CHUNK 64
 
-typedef struct h5_param_row {
-    uint64_t index;
-    uint32_t record_seed;
-    uint32_t key[2];
-    float seeding_density;
-    float diameter_range[2], intensity_range[2], rho_range[2];
-    uint32_t particles;
-    int32_t epoch;
-    uint64_t record;
-    const char *source;
-} h5_param_row;
 
 struct sp_h5_dataset {
     char *path, *tmp;
@@ -73,25 +62,26 @@ static herr_t insert_array(hid_t t, const char *name, size_t off, hid_t base, hs
     return r;
 }
 
-/* The in-memory compound type of h5_param_row; the file type is its packed copy. */
+/* The in-memory compound type of sp_h5_pair_meta (the public per-pair record); the file
+ * type is its packed copy. */
 static hid_t make_row_type(void)
 {
-    hid_t const t = H5Tcreate(H5T_COMPOUND, sizeof(h5_param_row));
+    hid_t const t = H5Tcreate(H5T_COMPOUND, sizeof(sp_h5_pair_meta));
     hid_t const str = H5Tcopy(H5T_C_S1);
     if (t < 0 || str < 0) return -1;
     herr_t r = H5Tset_size(str, H5T_VARIABLE);
     r |= H5Tset_cset(str, H5T_CSET_UTF8);
-    r |= H5Tinsert(t, "index", HOFFSET(h5_param_row, index), H5T_NATIVE_UINT64);
-    r |= H5Tinsert(t, "record_seed", HOFFSET(h5_param_row, record_seed), H5T_NATIVE_UINT32);
-    r |= insert_array(t, "key", HOFFSET(h5_param_row, key), H5T_NATIVE_UINT32, 2);
-    r |= H5Tinsert(t, "seeding_density", HOFFSET(h5_param_row, seeding_density), H5T_NATIVE_FLOAT);
-    r |= insert_array(t, "diameter_range", HOFFSET(h5_param_row, diameter_range), H5T_NATIVE_FLOAT, 2);
-    r |= insert_array(t, "intensity_range", HOFFSET(h5_param_row, intensity_range), H5T_NATIVE_FLOAT, 2);
-    r |= insert_array(t, "rho_range", HOFFSET(h5_param_row, rho_range), H5T_NATIVE_FLOAT, 2);
-    r |= H5Tinsert(t, "particles", HOFFSET(h5_param_row, particles), H5T_NATIVE_UINT32);
-    r |= H5Tinsert(t, "epoch", HOFFSET(h5_param_row, epoch), H5T_NATIVE_INT32);
-    r |= H5Tinsert(t, "record", HOFFSET(h5_param_row, record), H5T_NATIVE_UINT64);
-    r |= H5Tinsert(t, "source", HOFFSET(h5_param_row, source), str);
+    r |= H5Tinsert(t, "index", HOFFSET(sp_h5_pair_meta, index), H5T_NATIVE_UINT64);
+    r |= H5Tinsert(t, "record_seed", HOFFSET(sp_h5_pair_meta, record_seed), H5T_NATIVE_UINT32);
+    r |= insert_array(t, "key", HOFFSET(sp_h5_pair_meta, key), H5T_NATIVE_UINT32, 2);
+    r |= H5Tinsert(t, "seeding_density", HOFFSET(sp_h5_pair_meta, seeding_density), H5T_NATIVE_FLOAT);
+    r |= insert_array(t, "diameter_range", HOFFSET(sp_h5_pair_meta, diameter_range), H5T_NATIVE_FLOAT, 2);
+    r |= insert_array(t, "intensity_range", HOFFSET(sp_h5_pair_meta, intensity_range), H5T_NATIVE_FLOAT, 2);
+    r |= insert_array(t, "rho_range", HOFFSET(sp_h5_pair_meta, rho_range), H5T_NATIVE_FLOAT, 2);
+    r |= H5Tinsert(t, "particles", HOFFSET(sp_h5_pair_meta, particles), H5T_NATIVE_UINT32);
+    r |= H5Tinsert(t, "epoch", HOFFSET(sp_h5_pair_meta, epoch), H5T_NATIVE_INT32);
+    r |= H5Tinsert(t, "record", HOFFSET(sp_h5_pair_meta, record), H5T_NATIVE_UINT64);
+    r |= H5Tinsert(t, "source", HOFFSET(sp_h5_pair_meta, source), str);
     H5Tclose(str);
     if (r < 0) {
         H5Tclose(t);
@@ -232,25 +222,12 @@ static const void *quantised(sp_h5_dataset *d, const float *img)
     return d->qbuf;
 }
 
-static h5_param_row make_row(const sp_h5_pair_meta *m)
-{
-    h5_param_row r;
-    memset(&r, 0, sizeof r);
-    r.index = m->index, r.record_seed = m->record_seed, r.key[0] = m->key[0], r.key[1] = m->key[1];
-    r.seeding_density = m->seeding_density;
-    memcpy(r.diameter_range, m->diameter_range, sizeof r.diameter_range);
-    memcpy(r.intensity_range, m->intensity_range, sizeof r.intensity_range);
-    memcpy(r.rho_range, m->rho_range, sizeof r.rho_range);
-    r.particles = m->particles, r.epoch = m->epoch, r.record = m->record;
-    r.source = m->source ? m->source : "";
-    return r;
-}
-
 sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2, const float *flow,
                                     const sp_h5_pair_meta *meta, sp_error *err)
 {
     hsize_t const img_tail[2] = {d->height, d->width}, flow_tail[3] = {d->flow_h, d->flow_w, 2};
-    h5_param_row const row = make_row(meta);
+    sp_h5_pair_meta row = *meta;
+    if (row.source == NULL) row.source = "";
     hid_t const mt = image_mem_type(d->bit_depth);
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
