@@ -126,7 +126,7 @@ static sp_status start_episodes(sp_sampler *s, sp_error *err)
     return SP_OK;
 }
 
-sp_status sp__episodic_refresh(sp_sampler *s, sp_error *err)
+sp_status sp__episodic_step(sp_sampler *s, sp_error *err)
 {
     int64_t const L = s->cfg.episode_length;
     SP_RETURN_IF(s->timestep >= L, err, SP_ERR_EPISODE_END,
@@ -141,6 +141,12 @@ sp_status sp__episodic_refresh(sp_sampler *s, sp_error *err)
         r->record = sp__episode_record(s, s->ep_refs[f].record, s->timestep);
         r->seed = s->valid[f] ? sp_random_bits(step_key, r->position) : 0;
     }
+    return SP_OK;
+}
+
+sp_status sp__episodic_refresh(sp_sampler *s, sp_error *err)
+{
+    SP_TRY(sp__episodic_step(s, err));
     return sp__sampler_load(s, err);
 }
 

@@ -128,8 +128,10 @@ static void fill_real_metadata(sp_sampler *s)
 sp_status sp__real_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
-    SP_RETURN_IF(take_records(s) == 0, err, SP_ERR_END, "end of data: %llu records read",
-                 (unsigned long long)s->loader.next);
+    int const episodic = s->cfg.episode_length > 0;
+    if (episodic) SP_TRY(sp__episodic_step(s, err)); /* pair k: step t of episode k */
+    else SP_RETURN_IF(take_records(s) == 0, err, SP_ERR_END, "end of data: %llu records read",
+                      (unsigned long long)s->loader.next);
     sp_pool_run(s->pool, s->B, pair_item, s);
     for (size_t k = 0; k < s->B; k++) {
         if (s->load_status[k] != SP_OK) {
@@ -138,6 +140,10 @@ sp_status sp__real_next(sp_sampler *s, const sp_batch **out, sp_error *err)
         }
     }
     fill_real_metadata(s);
+    if (episodic) {
+        memset(s->batch.done, s->timestep + 1 == s->cfg.episode_length, s->B);
+        s->batch.timestep = s->timestep++;
+    }
     s->batch_index++;
     *out = &s->batch;
     return SP_OK;

@@ -369,8 +369,6 @@ static sp_status load_histogram(sp_sampler *s, sp_error *err)
 
 static sp_status check_supported(const sp_config *c, sp_error *err)
 {
-    SP_RETURN_IF(c->episode_length > 0 && c->include_images, err, SP_ERR_UNSUPPORTED,
-                 "episode_length: episodic mode is not supported together with include_images (real image pairs)");
     SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || (!c->include_images && c->batches_per_flow_batch <= 0), err,
                  SP_ERR_CONFIG, "batch_size, flow_fields_per_batch and batches_per_flow_batch must be positive");
     return SP_OK;

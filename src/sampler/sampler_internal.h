@@ -81,6 +81,10 @@ sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *
 sp_status sp__episodes_init(sp_sampler *s, sp_error *err);
 void sp__episodes_free(sp_sampler *s);
 /* Loads the flows of the next time step (starting new episodes at step 0). */
+/* The records of the current time step of the running episodes (into refs/valid), starting
+ * new episodes at step 0; SP_ERR_EPISODE_END after the last step. Real-image batches use it
+ * directly; synthetic batches go through sp__episodic_refresh, which also loads the flows. */
+sp_status sp__episodic_step(sp_sampler *s, sp_error *err);
 sp_status sp__episodic_refresh(sp_sampler *s, sp_error *err);
 /* The record of episode start `start` at time step t. */
 uint64_t sp__episode_record(const sp_sampler *s, uint64_t start, int64_t t);

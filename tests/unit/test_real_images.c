@@ -194,3 +194,67 @@ SP_TEST(real_images_shape_mismatch_and_missing_image_name_the_file)
     SP_ASSERT_STR_CONTAINS(e.message, "no variable I1");
     sp_config_free(&c);
 }
+
+/* Episodic mode with real images: every leaf directory is a sequence; pair k of a batch is
+ * the current time step of episode k, and its images and flow are that file's. */
+SP_TEST(real_images_episodic_steps_follow_each_sequence)
+{
+    if (!setup()) return;
+    const char *const d = sp_test_tmpdir();
+    char out[4096];
+    /* Sequence a: files 0 then 2; sequence b: files 3 then 4 (values encode the file). */
+    static const char writer[] =
+        "import sys, numpy as np, scipy.io\n"
+        "d = sys.argv[1]\n"
+        "def imgs(f):\n"
+        "    i, j = np.meshgrid(np.arange(6), np.arange(5), indexing='ij')\n"
+        "    base = 37 * f + 10 * i + j\n"
+        "    return base.astype(np.uint8), (base + 500).astype(np.uint16)\n"
+        "def flow(f):\n"
+        "    i, j = np.meshgrid(np.arange(4), np.arange(3), indexing='ij')\n"
+        "    return np.stack([f + i / 4.0, j - f + 0.0 * i], -1).astype(np.float32)\n"
+        "for seq, files in (('a', (0, 2)), ('b', (3, 4))):\n"
+        "    for t, f in enumerate(files):\n"
+        "        a, b = imgs(f)\n"
+        "        scipy.io.savemat('%s/ep/%s/s%d.mat' % (d, seq, t), {'V': flow(f), 'I0': a, 'I1': b})\n";
+    char script[4200];
+    snprintf(script, sizeof script, "%s/write_ep.py", d);
+    sp_test_write_file(script, writer, sizeof writer - 1);
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "mkdir -p %s/ep/a %s/ep/b && /usr/bin/python3 %s %s 2>&1", d, d, script, d), 0);
+    char yaml[2048];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: \".mat\"\ninclude_images: true\nfile_list: [\"%s/ep\"]\nbatch_size: 2\n"
+             "flow_fields_per_batch: 2\nepisode_length: 2\nloop: false\nseed: 3\n", d);
+    sp_config c;
+    sp_diag dg;
+    sp_diag_init(&dg);
+    sp_status const ls = sp_config_load_string(&c, yaml, strlen(yaml), "ep.yaml", d, &dg);
+    if (ls != SP_OK) sp_diag_print(&dg, "ep.yaml", stderr);
+    sp_diag_free(&dg);
+    SP_ASSERT_OK(ls);
+    sp_sampler *s = NULL;
+    sp_error e;
+    sp_status const cs = sp_sampler_create(&s, &c, NULL, &e);
+    SP_EXPECT_MSG(cs == SP_OK, "create: %s", e.message);
+    static const int want[2][2] = {{0, 3}, {2, 4}}; /* [step][episode] -> file */
+    static const char *const names[2][2] = {{"/ep/a/s0.mat", "/ep/b/s0.mat"}, {"/ep/a/s1.mat", "/ep/b/s1.mat"}};
+    const sp_batch *b = NULL;
+    for (int t = 0; t < 2; t++) {
+        sp_status const st = sp_sampler_next(s, &b, &e);
+        SP_EXPECT_MSG(st == SP_OK, "step %d: %s", t, e.message);
+        SP_ASSERT_EQ_INT(b->timestep, t);
+        for (size_t k = 0; k < 2; k++) {
+            int const f = want[t][k];
+            SP_ASSERT_STR_CONTAINS(b->files[k], names[t][k]);
+            SP_ASSERT_EQ_INT(b->done[k], t == 1);
+            SP_ASSERT_NEAR(b->images1[k * IH * IW + 1 * IW + 2], img_value(f, 0, 1, 2), 0);
+            SP_ASSERT_NEAR(b->images2[k * IH * IW + 3 * IW + 4], img_value(f, 1, 3, 4), 0);
+            SP_ASSERT_NEAR(b->flow_fields[k * FLH * FLW * 2 + 2 * (2 * FLW + 1)], (float)f + 0.5f, 0);
+        }
+    }
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_EPISODE_END);
+    SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END); /* both sequences were used */
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
