@@ -13,6 +13,7 @@
 #include <matio.h>
 
 #include "sp/sp_config.h"
+#include "sp/sp_pipeline.h"
 #include "sp/sp_rng.h"
 #include "sp/sp_sampler.h"
 
@@ -256,5 +257,44 @@ SP_TEST(real_images_episodic_steps_follow_each_sequence)
     SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
     SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END); /* both sequences were used */
     sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+/* A checkpoint of a real-image stream restores to the batch an uninterrupted run gives. */
+SP_TEST(real_images_checkpoint_resumes_the_same_stream)
+{
+    if (!setup()) return;
+    char dir[600], ck[600];
+    snprintf(dir, sizeof dir, "%s/r", sp_test_tmpdir());
+    snprintf(ck, sizeof ck, "%s/ck", sp_test_tmpdir());
+    sp_config c;
+    sp_error e;
+    sp_sampler *const a = real_sampler(dir, 2, &c, &e);
+    SP_EXPECT_MSG(a != NULL, "create: %s", e.message);
+    const sp_batch *b = NULL;
+    SP_ASSERT_OK(sp_sampler_next(a, &b, &e));
+    SP_ASSERT_OK(sp_save_checkpoint(ck, a, 1, 2, &e));
+    SP_ASSERT_OK(sp_sampler_next(a, &b, &e)); /* the batch the restored stream must give */
+    size_t const ni = 2 * IH * IW, nf = 2 * FLH * FLW * 2;
+    float want1[2 * IH * IW], want2[2 * IH * IW], wantf[2 * FLH * FLW * 2];
+    memcpy(want1, b->images1, sizeof want1);
+    memcpy(want2, b->images2, sizeof want2);
+    memcpy(wantf, b->flow_fields, sizeof wantf);
+    uint32_t const seed0 = b->seeds[0], seed1 = b->seeds[1];
+    const char *const file1 = b->files[1];
+    char wfile[600];
+    snprintf(wfile, sizeof wfile, "%s", file1);
+    sp_sampler *r = NULL;
+    sp_status const ms = sp_make(&c, ck, SP_CKPT_LATEST, NULL, &r, &e);
+    SP_EXPECT_MSG(ms == SP_OK, "sp_make: %s", e.message);
+    SP_ASSERT_OK(sp_sampler_next(r, &b, &e));
+    SP_EXPECT(memcmp(want1, b->images1, ni * sizeof(float)) == 0);
+    SP_EXPECT(memcmp(want2, b->images2, ni * sizeof(float)) == 0);
+    SP_EXPECT(memcmp(wantf, b->flow_fields, nf * sizeof(float)) == 0);
+    SP_ASSERT_EQ_U64(b->seeds[0], seed0);
+    SP_ASSERT_EQ_U64(b->seeds[1], seed1);
+    SP_EXPECT(strcmp(b->files[1], wfile) == 0);
+    sp_sampler_free(r);
+    sp_sampler_free(a);
     sp_config_free(&c);
 }
