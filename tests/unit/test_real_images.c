@@ -29,16 +29,20 @@ static float img_value(int f, int t, size_t i, size_t j)
     return (float)(37 * f + 10 * (int)i + (int)j + (t ? 500 : 0));
 }
 
-static const char *const k_writer =
-    "import sys, numpy as np, scipy.io, h5py\n"
-    "d = sys.argv[1]\n"
-    "def imgs(f):\n"
-    "    i, j = np.meshgrid(np.arange(6), np.arange(5), indexing='ij')\n"
-    "    base = 37 * f + 10 * i + j\n"
-    "    return base.astype(np.uint8), (base + 500).astype(np.uint16)\n"
-    "def flow(f):\n"
-    "    i, j = np.meshgrid(np.arange(4), np.arange(3), indexing='ij')\n"
+/* The Python side of img_value and of the flow pattern, shared by the fixture writers. */
+#define K_FIXTURE_FUNCS                                                                        \
+    "import sys, numpy as np, scipy.io, h5py\n"                                                \
+    "d = sys.argv[1]\n"                                                                        \
+    "def imgs(f):\n"                                                                           \
+    "    i, j = np.meshgrid(np.arange(6), np.arange(5), indexing='ij')\n"                      \
+    "    base = 37 * f + 10 * i + j\n"                                                         \
+    "    return base.astype(np.uint8), (base + 500).astype(np.uint16)\n"                       \
+    "def flow(f):\n"                                                                           \
+    "    i, j = np.meshgrid(np.arange(4), np.arange(3), indexing='ij')\n"                      \
     "    return np.stack([f + i / 4.0, j - f + 0.0 * i], -1).astype(np.float32)\n"
+
+static const char *const k_writer =
+    K_FIXTURE_FUNCS
     "a, b = imgs(0)\n"
     "scipy.io.savemat(d + '/r/p0.mat', {'V': flow(0), 'I0': a, 'I1': b}, do_compression=True)\n"
     "a, b = imgs(2)\n"
@@ -205,15 +209,7 @@ SP_TEST(real_images_episodic_steps_follow_each_sequence)
     char out[4096];
     /* Sequence a: files 0 then 2; sequence b: files 3 then 4 (values encode the file). */
     static const char writer[] =
-        "import sys, numpy as np, scipy.io\n"
-        "d = sys.argv[1]\n"
-        "def imgs(f):\n"
-        "    i, j = np.meshgrid(np.arange(6), np.arange(5), indexing='ij')\n"
-        "    base = 37 * f + 10 * i + j\n"
-        "    return base.astype(np.uint8), (base + 500).astype(np.uint16)\n"
-        "def flow(f):\n"
-        "    i, j = np.meshgrid(np.arange(4), np.arange(3), indexing='ij')\n"
-        "    return np.stack([f + i / 4.0, j - f + 0.0 * i], -1).astype(np.float32)\n"
+        K_FIXTURE_FUNCS
         "for seq, files in (('a', (0, 2)), ('b', (3, 4))):\n"
         "    for t, f in enumerate(files):\n"
         "        a, b = imgs(f)\n"
