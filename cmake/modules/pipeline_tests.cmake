@@ -1,7 +1,7 @@
 # Pause/resume: the restore matrix, refusals, loader shards and prefetch (library), and the
 # SIGKILL/--resume crash test of synthpix generate (CLI; needs the synthpix_cli target).
 # Label "threads": the prefetch threads and the pool run under TSan too.
-sp_add_unit_test(test_pipeline SOURCES tests/unit/test_pipeline.c
+sp_add_unit_test(test_pipeline SOURCES tests/unit/test_pipeline.c tests/unit/test_fixtures.c
     MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads)
 sp_add_unit_test(test_resume_cli SOURCES tests/unit/test_resume_cli.c
     MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads slow)

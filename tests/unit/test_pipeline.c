@@ -6,6 +6,7 @@
  * epoch), prefetch threads that do not change a byte, and deleted files named at the batch
  * that needs them after a restore. */
 #include "sp_test.h"
+#include "test_fixtures.h"
 
 #include <pthread.h>
 #include <sys/stat.h>
@@ -20,15 +21,6 @@
 
 enum { NFILES = 5, FLOW_N = 16 };
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-
-static void write_npy(const char *path, size_t ndim, const size_t *shape, const float *data)
-{
-    sp_membuf m = {0};
-    sp_sink const s = sp_sink_membuf(&m);
-    SP_ASSERT_OK(sp_npy_write(&s, SP_DTYPE_F32, ndim, shape, data, NULL));
-    sp_test_write_file(path, m.data, m.size);
-    sp_membuf_free(&m);
-}
 
 /* Five smooth flows flow_0..4.npy in DIR/flows (record i has its own pattern); i = 3 has
  * a different grid (20x12), so cached flows of several shapes are saved. */
@@ -48,20 +40,10 @@ static const char *write_flows(void)
         char path[700];
         snprintf(path, sizeof path, "%s/flow_%d.npy", dir, i);
         size_t const shape[3] = {h, w, 2};
-        write_npy(path, 3, shape, f);
+        sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, f);
         free(f);
     }
     return dir;
-}
-
-static void load_yaml(sp_config *c, const char *yaml)
-{
-    sp_diag d;
-    sp_diag_init(&d);
-    sp_status const st = sp_config_load_string(c, yaml, strlen(yaml), "test.yaml", sp_test_tmpdir(), &d);
-    if (st != SP_OK) sp_diag_print(&d, "test.yaml", stderr);
-    sp_diag_free(&d);
-    SP_ASSERT_OK(st);
 }
 
 /* B=4, F=2, batches_per_flow_batch=3, randomize, over the five files; extra overrides. */
@@ -75,7 +57,7 @@ static void file_config(sp_config *c, const char *dir, const char *extra)
              "seeding_density_range: [0.05, 0.1]\ndiameter_ranges: [[1, 2]]\nnoise_uniform: 2\n"
              "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\nrandomize: true\n%s",
              dir, extra);
-    load_yaml(c, yaml);
+    sp_test_load_yaml(c, yaml);
 }
 
 /* A deep copy of everything a batch exposes. */
@@ -507,7 +489,7 @@ static const char *write_sequences(void)
             char path[800];
             snprintf(path, sizeof path, "%s/flow_%02d.npy", dir, t);
             size_t const shape[3] = {FLOW_N, FLOW_N, 2};
-            write_npy(path, 3, shape, f);
+            sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, f);
         }
         size_t const len = strlen(list);
         snprintf(list + len, sizeof list - len, "%s%s", d ? ", " : "", dir);

@@ -4,6 +4,7 @@
  * check: an FFT cross-correlation of a pair rendered from a uniform flow recovers the
  * displacement. */
 #include "sp_test.h"
+#include "test_fixtures.h"
 
 #include <unistd.h>
 
@@ -11,16 +12,6 @@
 #include "sp/sp_config.h"
 #include "sp/sp_io.h"
 #include "sp/sp_sampler.h"
-
-static void load_yaml(sp_config *c, const char *yaml)
-{
-    sp_diag d;
-    sp_diag_init(&d);
-    sp_status const st = sp_config_load_string(c, yaml, strlen(yaml), "test.yaml", sp_test_tmpdir(), &d);
-    if (st != SP_OK) sp_diag_print(&d, "test.yaml", stderr);
-    sp_diag_free(&d);
-    SP_ASSERT_OK(st);
-}
 
 static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
 {
@@ -94,7 +85,7 @@ static void pixel_config(sp_config *c, const char *flows, const char *extra)
              "p_hide_img1: 0\np_hide_img2: 0\nnoise_uniform: 0\nnoise_gaussian_mean: 0\nnoise_gaussian_std: 0\n"
              "seed: 7\n%s",
              flows, extra);
-    load_yaml(c, yaml);
+    sp_test_load_yaml(c, yaml);
 }
 
 /* ---- determinism ----------------------------------------------------------------------- */
@@ -402,15 +393,6 @@ SP_TEST(sampler_geometry_errors_name_the_key)
     sp_config_free(&c);
 }
 
-static void write_npy(const char *path, sp_dtype dt, size_t ndim, const size_t *shape, const void *data)
-{
-    sp_membuf m = {0};
-    sp_sink const s = sp_sink_membuf(&m);
-    SP_ASSERT_OK(sp_npy_write(&s, dt, ndim, shape, data, NULL));
-    sp_test_write_file(path, m.data, m.size);
-    sp_membuf_free(&m);
-}
-
 SP_TEST(sampler_mask_zeroes_masked_pixels_and_bad_masks_name_the_file)
 {
     static float mask[128 * 128];
@@ -418,7 +400,7 @@ SP_TEST(sampler_mask_zeroes_masked_pixels_and_bad_masks_name_the_file)
     char path[600], extra[1024];
     snprintf(path, sizeof path, "%s/mask.npy", sp_test_tmpdir());
     size_t const shape[2] = {128, 128};
-    write_npy(path, SP_DTYPE_F32, 2, shape, mask);
+    sp_test_write_npy(path, SP_DTYPE_F32, 2, shape, mask);
     snprintf(extra, sizeof extra, "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nmask: mask.npy\nnoise_gaussian_mean: 5\n");
     sp_config c;
     pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n", extra);
@@ -430,10 +412,10 @@ SP_TEST(sampler_mask_zeroes_masked_pixels_and_bad_masks_name_the_file)
     }
     sp_sampler_free(s);
     mask[5] = 0.5f;
-    write_npy(path, SP_DTYPE_F32, 2, shape, mask);
+    sp_test_write_npy(path, SP_DTYPE_F32, 2, shape, mask);
     expect_create_error(&c, "mask.npy");
     size_t const wrong[2] = {64, 128};
-    write_npy(path, SP_DTYPE_F32, 2, wrong, mask);
+    sp_test_write_npy(path, SP_DTYPE_F32, 2, wrong, mask);
     expect_create_error(&c, "mask.npy");
     sp_config_free(&c);
 }
@@ -447,7 +429,7 @@ SP_TEST(sampler_histogram_matching_maps_to_target_levels)
     char path[600];
     snprintf(path, sizeof path, "%s/hist.npy", sp_test_tmpdir());
     size_t const shape[1] = {256};
-    write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
     sp_config c;
     pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n",
                  "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nhistogram: hist.npy\nnoise_uniform: 3\n");
@@ -464,7 +446,7 @@ SP_TEST(sampler_histogram_matching_maps_to_target_levels)
     SP_EXPECT(low <= 128 * 128 / 2 && low >= 128 * 128 / 4);
     sp_sampler_free(s);
     hist[10] += 1000; /* the sum no longer equals H*W */
-    write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
     expect_create_error(&c, "hist.npy");
     sp_config_free(&c);
 }
@@ -478,8 +460,8 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
     snprintf(p0, sizeof p0, "%s/flow_0.npy", dir);
     snprintf(p1, sizeof p1, "%s/flow_1.npy", dir);
     size_t const shape[3] = {16, 16, 2};
-    write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
-    write_npy(p1, SP_DTYPE_F32, 3, shape, flow);
+    sp_test_write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+    sp_test_write_npy(p1, SP_DTYPE_F32, 3, shape, flow);
     snprintf(yaml, sizeof yaml,
              "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [32, 32]\nflow_field_size: [16, 16]\n"
              "resolution: 4\nimg_offset: [4, 4]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\n"
@@ -487,7 +469,7 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
              "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\ndiameter_ranges: [[1, 2]]\n",
              dir);
     sp_config c;
-    load_yaml(&c, yaml);
+    sp_test_load_yaml(&c, yaml);
     sp_sampler *const s = make_sampler(&c, 1);
     next_ok(s);
     unlink(p1); /* deleted after start: the batch that needs it names it */
@@ -497,7 +479,7 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
     SP_ASSERT_STR_CONTAINS(e.message, "flow_1.npy");
     sp_sampler_free(s);
     flow[(3 * 16 + 5) * 2 + 1] = NAN;
-    write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+    sp_test_write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
     expect_create_error(&c, "flow_0.npy");
     expect_create_error(&c, "row 3, column 5");
     sp_config_free(&c);
