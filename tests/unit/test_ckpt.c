@@ -921,12 +921,45 @@ SP_TEST(ckpt_enospc_is_clear_and_keeps_earlier_steps)
 
 /* ---- kill test ---- */
 
+static void kill_options(sp_ckpt_options *opt)
+{
+    sp_ckpt_options_init(opt);
+    opt->max_to_keep = 3;
+    opt->cleanup_tmp_directories = 1;
+}
+
+/* Median wall time of one durable save on this file system, in microseconds. fsync costs
+ * differ by two orders of magnitude between machines (tmpfs, local SSD, network disks), so
+ * the kill moments are spread over a multiple of what a save really takes here. */
+static unsigned measure_save_us(const char *root)
+{
+    sp_ckpt_options opt;
+    kill_options(&opt);
+    sp_ckpt_manager *const m = open_mgr(root, &opt);
+    double t[5];
+    for (int i = 0; i < 5; i++) {
+        sp_tree *const tree = make_tree(i + 1);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        SP_ASSERT_OK(sp_ckpt_save(m, i + 1, tree, NULL, NULL, NULL));
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        t[i] = (double)(b.tv_sec - a.tv_sec) * 1e6 + (double)(b.tv_nsec - a.tv_nsec) / 1e3;
+        sp_tree_free(tree);
+    }
+    close_mgr(m);
+    for (int i = 1; i < 5; i++) /* insertion sort of five */
+        for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+            double const x = t[j];
+            t[j] = t[j - 1];
+            t[j - 1] = x;
+        }
+    return (unsigned)t[2] + 1u;
+}
+
 static void kill_child(const char *root)
 {
     sp_ckpt_options opt;
-    sp_ckpt_options_init(&opt);
-    opt.max_to_keep = 3;
-    opt.cleanup_tmp_directories = 1;
+    kill_options(&opt);
     sp_ckpt_manager *m = NULL;
     if (sp_ckpt_manager_open(&m, root, &opt, NULL) != SP_OK) _exit(3);
     for (int64_t s = sp_ckpt_latest_step(m) + 1;; s++) {
@@ -941,7 +974,12 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
     const char *const root = root_path("kill");
     int const trials = sp_test_full() ? 220 : 25;
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-    printf("# kill test: %d trials, seed %u\n", trials, seed);
+    unsigned const save_us = measure_save_us(root_path("kill_probe"));
+    /* Kill moments uniform over start-up plus about three saves: most kills land inside a
+     * save (every phase of it), and the steps committed before the kill accumulate because
+     * each child continues from the latest step. */
+    unsigned const span_us = 2000 + 3 * save_us;
+    printf("# kill test: %d trials, seed %u, one save takes %u us\n", trials, seed, save_us);
     int64_t max_seen = -1;
     int mid_save = 0; /* trials whose kill landed inside a save (a temporary was left) */
     for (int trial = 0; trial < trials; trial++) {
@@ -950,7 +988,7 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
         SP_EXPECT(pid >= 0);
         if (pid == 0) kill_child(root);
         seed = seed * 1103515245u + 12345u;
-        unsigned const delay_us = 1000 + (seed >> 8) % 100000; /* 1..101 ms */
+        unsigned const delay_us = 1000 + (seed >> 8) % span_us;
         usleep(delay_us);
         kill(pid, SIGKILL);
         int status = 0;
