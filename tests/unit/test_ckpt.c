@@ -956,7 +956,9 @@ static unsigned measure_save_us(const char *root)
     return (unsigned)t[2] + 1u;
 }
 
-static void kill_child(const char *root)
+/* Saves in a loop from the latest committed step on, writing one byte to `beat` as each
+ * save begins, until it is killed. */
+static void kill_child(const char *root, int beat)
 {
     sp_ckpt_options opt;
     kill_options(&opt);
@@ -964,9 +966,19 @@ static void kill_child(const char *root)
     if (sp_ckpt_manager_open(&m, root, &opt, NULL) != SP_OK) _exit(3);
     for (int64_t s = sp_ckpt_latest_step(m) + 1;; s++) {
         sp_tree *const t = make_tree(s);
+        if (write(beat, "s", 1) != 1) _exit(5);
         if (sp_ckpt_save(m, s, t, NULL, NULL, NULL) != SP_OK) _exit(4);
         sp_tree_free(t);
     }
+}
+
+/* Blocks until the child has begun its n-th save (read n beats); 0 if the child died first. */
+static int wait_for_saves(int beat, int n)
+{
+    char c;
+    for (int got = 0; got < n; got++)
+        if (read(beat, &c, 1) != 1) return 0;
+    return 1;
 }
 
 SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
@@ -975,24 +987,37 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
     int const trials = sp_test_full() ? 220 : 25;
     unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
     unsigned const save_us = measure_save_us(root_path("kill_probe"));
-    /* Kill moments uniform over start-up plus about three saves: most kills land inside a
-     * save (every phase of it), and the steps committed before the kill accumulate because
-     * each child continues from the latest step. */
-    unsigned const span_us = 2000 + 3 * save_us;
+    /* One trial in five kills during start-up (opening the root, collecting the previous
+     * victim's temporaries). The others wait until the child has begun its 1st, 2nd or 3rd
+     * save, then kill at a moment uniform over one save's measured duration: the kill lands
+     * in every phase of a save, and steps are committed between kills however slow this
+     * machine's fsync or sanitizer is, since waiting for save k means k - 1 saves committed. */
     printf("# kill test: %d trials, seed %u, one save takes %u us\n", trials, seed, save_us);
     int64_t max_seen = -1;
     int mid_save = 0; /* trials whose kill landed inside a save (a temporary was left) */
     for (int trial = 0; trial < trials; trial++) {
         fflush(stdout);
+        int beat[2];
+        SP_EXPECT(pipe(beat) == 0);
         pid_t const pid = fork();
         SP_EXPECT(pid >= 0);
-        if (pid == 0) kill_child(root);
+        if (pid == 0) {
+            close(beat[0]);
+            kill_child(root, beat[1]);
+        }
+        close(beat[1]);
         seed = seed * 1103515245u + 12345u;
-        unsigned const delay_us = 1000 + (seed >> 8) % span_us;
-        usleep(delay_us);
+        unsigned const r = seed >> 8;
+        if (r % 5 == 0) {
+            usleep(r / 5 % 2000);
+        } else {
+            SP_EXPECT_MSG(wait_for_saves(beat[0], 1 + (int)(r % 3)), "trial %d: the child died", trial);
+            usleep(r / 15 % save_us);
+        }
         kill(pid, SIGKILL);
         int status = 0;
         waitpid(pid, &status, 0);
+        close(beat[0]);
         SP_EXPECT_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "trial %d: child exited %d", trial,
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
         if (count_entries_with(root, SP_CKPT_TMP_TAG) > 0) mid_save++;
