@@ -26,6 +26,10 @@
  * that length and goes on: pairs after the checkpoint are rewritten with the same bytes, so
  * the finished dataset equals an uninterrupted run's. A step is numbered by the batches it
  * covers.
+ *
+ * --data-shard I/N passes the loader's shard (docs/resume.md) through: N runs read disjoint
+ * records covering each epoch; --prefetch T gives the loader T record-loading threads. Both
+ * are sampler options, so the stream (and a checkpoint's identity) follows them.
  */
 #include <dirent.h>
 #include <fnmatch.h>
@@ -58,6 +62,8 @@ typedef struct gen_options {
     uint64_t ckpt_every;   /* batches between checkpoints */
     int64_t max_to_keep;
     int resume;
+    unsigned data_shard_index, data_shard_count; /* --data-shard I/N; count 0 = unsharded */
+    unsigned prefetch;                           /* --prefetch T: record-loading threads */
 } gen_options;
 
 typedef struct pair_job {
@@ -85,6 +91,7 @@ static void generate_usage(FILE *f)
     fprintf(f,
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
+            "                         [--data-shard I/N] [--prefetch T]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
@@ -97,6 +104,12 @@ static void generate_usage(FILE *f)
             "                      (default: the configuration's bit_depth)\n"
             "      --shard-size N  pairs per HDF5 shard with --format h5 (default 256)\n"
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
+            "      --data-shard I/N  read shard I (0-based) of N of the flow records: in every epoch\n"
+            "                      shard I takes positions I, I+N, I+2N, ... of the shuffled record order, so\n"
+            "                      N runs (on N machines) read disjoint records that together cover each\n"
+            "                      epoch; pair numbers start at 0 in every shard (default: unsharded)\n"
+            "      --prefetch T    load flow records ahead on T extra threads (default 0); the output\n"
+            "                      bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
             "      --checkpoint-every K  batches between checkpoints (default 100; with --format h5, the\n"
@@ -108,6 +121,22 @@ static void generate_usage(FILE *f)
             "Exit status: 0 success, 2 usage or configuration error, 1 runtime error.\n");
 }
 
+/* "I/N" with 0 <= I < N <= 65536; 0 on success. */
+static int parse_data_shard(const char *text, gen_options *o)
+{
+    const char *const slash = strchr(text, '/');
+    if (slash == NULL || slash == text || (size_t)(slash - text) >= 32) return -1;
+    char first[32];
+    memcpy(first, text, (size_t)(slash - text));
+    first[slash - text] = '\0';
+    uint64_t i = 0, n = 0;
+    if (sp_cli_parse_u64(first, &i) != 0 || sp_cli_parse_u64(slash + 1, &n) != 0) return -1;
+    if (n == 0 || n > 65536 || i >= n) return -1;
+    o->data_shard_index = (unsigned)i;
+    o->data_shard_count = (unsigned)n;
+    return 0;
+}
+
 static int parse_options(int argc, char **argv, gen_options *o)
 {
     static const struct option longs[] = {
@@ -116,6 +145,7 @@ static int parse_options(int argc, char **argv, gen_options *o)
         {"bit-depth", required_argument, NULL, 'b'}, {"threads", required_argument, NULL, 't'},
         {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
         {"shard-size", required_argument, NULL, 2001},
+        {"data-shard", required_argument, NULL, 2002},     {"prefetch", required_argument, NULL, 2003},
         {"checkpoint-dir", required_argument, NULL, 1001}, {"checkpoint-every", required_argument, NULL, 1002},
         {"max-to-keep", required_argument, NULL, 1003},    {"resume", no_argument, NULL, 1004},
         {NULL, 0, NULL, 0}};
@@ -169,6 +199,20 @@ static int parse_options(int argc, char **argv, gen_options *o)
                 fprintf(stderr, "synthpix generate: --shard-size: '%s' is not an integer in [1, 1000000]\n", optarg);
                 return SP_EXIT_USAGE;
             }
+            break;
+        case 2002:
+            if (parse_data_shard(optarg, o) != 0) {
+                fprintf(stderr, "synthpix generate: --data-shard: '%s' is not I/N with integers 0 <= I < N <= 65536\n",
+                        optarg);
+                return SP_EXIT_USAGE;
+            }
+            break;
+        case 2003:
+            if (sp_cli_parse_u64(optarg, &v) != 0 || v > 64) {
+                fprintf(stderr, "synthpix generate: --prefetch: '%s' is not an integer in [0, 64]\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            o->prefetch = (unsigned)v;
             break;
         case 1001: o->ckpt_dir = optarg; break;
         case 1002:
@@ -341,6 +385,9 @@ static sp_status write_dataset_json(const gen_options *o, const sp_config *cfg, 
     json_object_set_new(root, "format", json_string("synthpix-dataset"));
     json_object_set_new(root, "synthpix_version", json_string(SP_VERSION_STRING));
     json_object_set_new(root, "pairs", json_integer((json_int_t)pairs));
+    if (o->data_shard_count > 1)
+        json_object_set_new(root, "data_shard", json_pack("{s:I, s:I}", "index", (json_int_t)o->data_shard_index,
+                                                          "count", (json_int_t)o->data_shard_count));
     json_object_set_new(root, "image_format", json_string(o->format == GEN_NPY ? "npy" : ext_name[o->format]));
     json_object_set_new(root, "bit_depth", o->format == GEN_NPY ? json_null() : json_integer(bit_depth));
     json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)geo->height, (json_int_t)geo->width));
@@ -569,6 +616,9 @@ static int setup(run_ctx *r, const gen_options *o)
     sp_sampler_options so;
     sp_sampler_options_init(&so);
     so.pool = r->pool;
+    so.shard_index = o->data_shard_index;
+    so.shard_count = o->data_shard_count;
+    so.prefetch_threads = o->prefetch;
     sp_error e;
     sp_error_clear(&e);
     sp_status const st = sp_sampler_create(&r->sampler, &r->cfg, &so, &e);

@@ -1,7 +1,8 @@
 /* test_cli.c: the synthpix command line, end to end: generate's files are byte-identical
  * for 1, 2 and 4 threads and for a shorter run; the embedded default writes its pairs and
  * the .flo ground truth equals the configured analytic flows; exit codes and "a bad
- * configuration writes nothing"; the image formats agree with each other; bench --json. */
+ * configuration writes nothing"; the image formats agree with each other; bench --json;
+ * --data-shard splits each epoch's records as documented and --prefetch changes no byte. */
 #include "sp_test.h"
 
 #include <jansson.h>
@@ -9,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "sp/sp.h"
+#include "test_fixtures.h"
 
 static int run_cli(char *out, size_t cap, const char *args)
 {
@@ -244,6 +246,152 @@ SP_TEST(cli_h5_shards_are_byte_identical_across_runs)
     SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
     SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "sleep 1.1"), 0);
     snprintf(args, sizeof args, "generate -q -n 10 --format h5 --threads 2 -o %s", b);
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "diff -r %s %s", a, b), 0);
+}
+
+/* ---- --data-shard and --prefetch ---- */
+
+enum { SHARD_FILES = 6 };
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Six 16x16 .npy flows and a configuration that reads them shuffled, one record per pair;
+ * returns the configuration's path in cfg. */
+static void write_file_list_config(char *cfg, size_t n)
+{
+    char list[4096] = "";
+    for (int f = 0; f < SHARD_FILES; f++) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/flow_%d.npy", sp_test_tmpdir(), f);
+        float data[16 * 16 * 2];
+        for (size_t i = 0; i < N_OF(data); i++) data[i] = 0.1f * (float)f + 0.001f * (float)(i % 7);
+        size_t const shape[3] = {16, 16, 2};
+        sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, data);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", f ? ", " : "", path);
+    }
+    char yaml[8192];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [32, 32]\nflow_field_size: [16, 16]\nresolution: 4\n"
+             "img_offset: [4, 4]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\nmin_speed_x: -1\nmax_speed_x: 1\n"
+             "min_speed_y: -1\nmax_speed_y: 1\nbatch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n"
+             "randomize: true\nloop: true\nseed: 7\n", list);
+    dir_path(cfg, n, "files.yaml");
+    sp_test_write_file(cfg, yaml, strlen(yaml));
+}
+
+typedef struct read_record {
+    char source[600];
+    long long seed, epoch;
+} read_record;
+
+/* The (source, record_seed, epoch) of each line of DIR/params.jsonl; returns the count. */
+static size_t read_records(const char *dir, read_record *out, size_t cap)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/params.jsonl", dir);
+    FILE *const f = fopen(path, "r");
+    SP_EXPECT_MSG(f != NULL, "cannot open %s", path);
+    char line[4096];
+    size_t n = 0;
+    while (n < cap && fgets(line, sizeof line, f)) {
+        json_error_t je;
+        json_t *const j = json_loads(line, 0, &je);
+        SP_EXPECT_MSG(j != NULL, "%s: line %zu is not JSON: %s", path, n + 1, je.text);
+        snprintf(out[n].source, sizeof out[n].source, "%s", json_string_value(json_object_get(j, "source")));
+        out[n].seed = (long long)json_integer_value(json_object_get(j, "record_seed"));
+        out[n].epoch = (long long)json_integer_value(json_object_get(j, "epoch"));
+        json_decref(j);
+        n++;
+    }
+    fclose(f);
+    return n;
+}
+
+/* Shard I of N must read, in every epoch e, the unsharded stream's epoch-e positions
+ * I, I + N, I + 2N, ... (same file, same record seed): so the shards are disjoint and
+ * together read every file once per epoch. Checked for N = 2 and 3 over two epochs. */
+SP_TEST(cli_data_shards_split_each_epoch_as_documented)
+{
+    char cfg[600], all[600], out[8192], args[2048];
+    write_file_list_config(cfg, sizeof cfg);
+    dir_path(all, sizeof all, "unsharded");
+    snprintf(args, sizeof args, "generate -q -c %s -n %d -o %s", cfg, 2 * SHARD_FILES, all);
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+    read_record ref[2 * SHARD_FILES];
+    SP_ASSERT_EQ_U64(read_records(all, ref, 2 * SHARD_FILES), (uint64_t)(2 * SHARD_FILES));
+    /* The unsharded stream itself: each epoch reads every file exactly once. */
+    for (int e = 0; e < 2; e++)
+        for (int a = 0; a < SHARD_FILES; a++)
+            for (int b = a + 1; b < SHARD_FILES; b++)
+                SP_EXPECT(strcmp(ref[e * SHARD_FILES + a].source, ref[e * SHARD_FILES + b].source) != 0);
+    static const int counts[] = {2, 3};
+    for (size_t c = 0; c < N_OF(counts); c++) {
+        int const count = counts[c], per_epoch = SHARD_FILES / count;
+        for (int shard = 0; shard < count; shard++) {
+            char dir[600], name[64];
+            snprintf(name, sizeof name, "shard_%d_of_%d", shard, count);
+            dir_path(dir, sizeof dir, name);
+            snprintf(args, sizeof args, "generate -q -c %s -n %d --data-shard %d/%d -o %s", cfg, 2 * per_epoch,
+                     shard, count, dir);
+            SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+            read_record got[2 * SHARD_FILES];
+            SP_ASSERT_EQ_U64(read_records(dir, got, 2 * SHARD_FILES), (uint64_t)(2 * per_epoch));
+            for (int i = 0; i < 2 * per_epoch; i++) {
+                int const e = i / per_epoch, t = shard + (i % per_epoch) * count;
+                const read_record *const want = &ref[e * SHARD_FILES + t];
+                SP_EXPECT_MSG(strcmp(got[i].source, want->source) == 0 && got[i].seed == want->seed &&
+                                  got[i].epoch == e,
+                              "shard %d/%d pair %d: %s seed %lld epoch %lld, want %s seed %lld epoch %d", shard,
+                              count, i, got[i].source, got[i].seed, got[i].epoch, want->source, want->seed, e);
+            }
+            /* dataset.json names the shard. */
+            char path[700];
+            snprintf(path, sizeof path, "%s/dataset.json", dir);
+            json_error_t je;
+            json_t *const d = json_load_file(path, 0, &je);
+            SP_EXPECT_MSG(d != NULL, "%s: %s", path, je.text);
+            json_t *const ds = json_object_get(d, "data_shard");
+            SP_EXPECT(json_integer_value(json_object_get(ds, "index")) == shard);
+            SP_EXPECT(json_integer_value(json_object_get(ds, "count")) == count);
+            json_decref(d);
+        }
+    }
+    /* Bad shards: usage errors, nothing written. */
+    char never[600];
+    dir_path(never, sizeof never, "never");
+    static const char *const bad[] = {"2/2", "1", "/3", "0/0", "-1/2", "1/x"};
+    for (size_t b = 0; b < N_OF(bad); b++) {
+        snprintf(args, sizeof args, "generate -q -c %s --data-shard %s -o %s", cfg, bad[b], never);
+        SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 2);
+        SP_ASSERT_STR_CONTAINS(out, "--data-shard");
+    }
+    snprintf(args, sizeof args, "generate -q -c %s --data-shard 0/7 -o %s", cfg, never); /* 7 shards of 6 files */
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 2);
+    SP_ASSERT_STR_CONTAINS(out, "shard_count");
+    SP_EXPECT(!exists(never));
+}
+
+SP_TEST(cli_prefetch_changes_no_byte_and_resume_keeps_the_shard)
+{
+    char cfg[600], a[600], b[600], ck[600], out[8192], args[2048];
+    write_file_list_config(cfg, sizeof cfg);
+    dir_path(a, sizeof a, "no_prefetch");
+    dir_path(b, sizeof b, "prefetch");
+    snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 -o %s", cfg, a);
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+    snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 --prefetch 3 --threads 2 -o %s", cfg, b);
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "diff -r %s %s", a, b), 0);
+    /* A checkpoint of shard 1/2 does not resume as shard 0/2: the error names the field. */
+    dir_path(ck, sizeof ck, "ck");
+    snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 --checkpoint-dir %s --checkpoint-every 2 -o %s",
+             cfg, ck, b);
+    SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
+    snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 0/2 --checkpoint-dir %s --resume -o %s", cfg, ck, b);
+    SP_EXPECT(run_cli(out, sizeof out, args) != 0);
+    SP_ASSERT_STR_CONTAINS(out, "shard_index");
+    /* The same shard resumes (the run is complete: it rewrites nothing and still matches). */
+    snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 --checkpoint-dir %s --resume -o %s", cfg, ck, b);
     SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
     SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "diff -r %s %s", a, b), 0);
 }
