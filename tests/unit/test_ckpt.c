@@ -930,7 +930,7 @@ static void kill_options(sp_ckpt_options *opt)
 
 /* Median wall time of one durable save on this file system, in microseconds. fsync costs
  * differ by two orders of magnitude between machines (tmpfs, local SSD, network disks), so
- * the kill moments are spread over a multiple of what a save really takes here. */
+ * a kill aimed inside a save is timed from what a save really takes here. */
 static unsigned measure_save_us(const char *root)
 {
     sp_ckpt_options opt;

@@ -390,7 +390,7 @@ SP_TEST(cli_prefetch_changes_no_byte_and_resume_keeps_the_shard)
     snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 0/2 --checkpoint-dir %s --resume -o %s", cfg, ck, b);
     SP_EXPECT(run_cli(out, sizeof out, args) != 0);
     SP_ASSERT_STR_CONTAINS(out, "shard_index");
-    /* The same shard resumes (the run is complete: it rewrites nothing and still matches). */
+    /* The same shard resumes from its last checkpoint and ends with the same bytes. */
     snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 --checkpoint-dir %s --resume -o %s", cfg, ck, b);
     SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
     SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "diff -r %s %s", a, b), 0);
