@@ -1,14 +1,12 @@
 # Checkpoint manager: crash-safe steps of zarr arrays + JSON, Orbax CheckpointManager semantics.
 sp_add_module(ckpt SOURCES
-    src/ckpt/ckpt_crc32c.c
-    src/ckpt/ckpt_fs.c
     src/ckpt/ckpt_tree.c
     src/ckpt/ckpt_zarr.c
     src/ckpt/ckpt_manifest.c
     src/ckpt/ckpt_step.c
     src/ckpt/ckpt_manager.c
     src/ckpt/ckpt_async.c)
-list(APPEND SP_CLI_SOURCES tools/cmd_ckpt.c)
+list(APPEND SP_CLI_SOURCES cli/cmd_ckpt.c)
 
 # Measured figures for docs/checkpoints.md (not a test).
 add_executable(bench_ckpt bench/bench_ckpt.c $<TARGET_OBJECTS:sp_core> $<TARGET_OBJECTS:sp_ckpt>)

@@ -1,2 +1,2 @@
-# The synthpix command-line tool: tools/ uses only include/sp/*.h.
-list(APPEND SP_CLI_SOURCES tools/synthpix.c tools/cli_common.c tools/cmd_generate.c tools/cmd_bench.c)
+# The synthpix command-line tool: cli/ uses only include/sp/*.h.
+list(APPEND SP_CLI_SOURCES cli/synthpix.c cli/cli_common.c cli/cmd_generate.c cli/cmd_bench.c)

@@ -8,4 +8,4 @@ sp_add_module(config SOURCES
     src/config/config_analytic.c
     src/config/config_write.c
     src/config/config_default.c)
-list(APPEND SP_CLI_SOURCES tools/cmd_config.c)
+list(APPEND SP_CLI_SOURCES cli/cmd_config.c)

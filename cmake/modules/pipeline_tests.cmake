@@ -2,7 +2,7 @@
 # SIGKILL/--resume crash test of synthpix generate (CLI; needs the synthpix_cli target).
 # Label "threads": the prefetch threads and the pool run under TSan too.
 sp_add_unit_test(test_pipeline SOURCES tests/unit/test_pipeline.c tests/unit/test_fixtures.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads)
+    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads WHITEBOX sampler)
 sp_add_unit_test(test_resume_cli SOURCES tests/unit/test_resume_cli.c
     MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads slow)
 if(TARGET test_resume_cli AND TARGET synthpix_cli)

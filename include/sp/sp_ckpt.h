@@ -26,7 +26,7 @@
  * (find, count, at, save) may be shared by several threads. An sp_ckpt_manager is used by
  * one caller thread at a time (as Orbax's manager); with enable_async it owns one internal
  * worker thread, and the caller may keep calling the manager while that worker writes.
- * sp_ckpt_fs objects must be safe for the worker thread when async is on (the POSIX fs is;
+ * sp_fs objects must be safe for the worker thread when async is on (the POSIX fs is;
  * the fault-injecting fs counts calls without locking and is meant for synchronous tests).
  */
 #ifndef SP_CKPT_H
@@ -36,6 +36,7 @@
 #include <stdint.h> /* int64_t, uint64_t, uint32_t */
 
 #include "sp/sp_errors.h"
+#include "sp/sp_fs.h"
 #include "sp/sp_io.h" /* sp_dtype */
 
 #ifdef __cplusplus
@@ -82,8 +83,6 @@ typedef struct sp_leaf_view {
 
 typedef struct sp_tree sp_tree;
 
-/* NumPy name of a dtype ("float32"); static, "?" for an invalid value. */
-const char *sp_ckpt_dtype_name(sp_dtype d);
 
 sp_status sp_tree_create(sp_tree **out);
 void sp_tree_free(sp_tree *t); /* accepts NULL */
@@ -122,63 +121,6 @@ sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype,
 /* Number of leaves, and the i-th leaf in ascending byte order of path (i < count). */
 size_t sp_tree_count(const sp_tree *t);
 sp_status sp_tree_at(const sp_tree *t, size_t i, sp_leaf_view *out);
-
-/* ---------------------------------------------------------------------------------------
- * File-system layer. Every file-system call of the manager goes through this table, so
- * tests can fail the Nth call. Calls return 0 (or a non-negative fd / byte count) on
- * success and a negative errno value on failure. Paths are NUL-terminated.
- * ------------------------------------------------------------------------------------- */
-
-typedef int (*sp_ckpt_list_fn)(void *cb_ctx, const char *name, int is_dir);
-
-typedef struct sp_ckpt_fs {
-    void *ctx; /* passed to every call; borrowed */
-    /* flags: 'r' read only, 'w' create-exclusive write-only, 'd' directory (for fsync),
-     * 'l' create-or-open read-write (lock file). Returns an fd >= 0. */
-    int (*open)(void *ctx, const char *path, char flags);
-    int64_t (*read)(void *ctx, int fd, void *buf, size_t n);         /* may be short */
-    int64_t (*write)(void *ctx, int fd, const void *buf, size_t n);  /* may be short */
-    int (*fsync)(void *ctx, int fd);
-    int (*close)(void *ctx, int fd);
-    int (*mkdir)(void *ctx, const char *path);
-    int (*rename)(void *ctx, const char *from, const char *to);
-    int (*unlink)(void *ctx, const char *path);
-    int (*rmdir)(void *ctx, const char *path);
-    /* Calls cb for every entry except "." and ".."; a non-zero cb result stops the walk and
-     * is returned. */
-    int (*list)(void *ctx, const char *dir, sp_ckpt_list_fn cb, void *cb_ctx);
-    int (*stat)(void *ctx, const char *path, uint64_t *size, int *is_dir);
-    int (*lock)(void *ctx, int fd); /* exclusive, non-blocking: -EWOULDBLOCK when held */
-    int64_t (*now_ns)(void *ctx);   /* wall clock, ns since the Unix epoch */
-} sp_ckpt_fs;
-
-/* The POSIX file system (stateless; the returned pointer is static and immutable). */
-const sp_ckpt_fs *sp_ckpt_fs_posix(void);
-
-/* Fault injection: wraps another fs and fails the Nth counted call. */
-enum {
-    SP_FS_OP_OPEN = 1u << 0,
-    SP_FS_OP_WRITE = 1u << 1,
-    SP_FS_OP_FSYNC = 1u << 2,
-    SP_FS_OP_RENAME = 1u << 3,
-    SP_FS_OP_MKDIR = 1u << 4,
-    SP_FS_OP_READ = 1u << 5,
-    SP_FS_OP_CLOSE = 1u << 6,
-    SP_FS_OP_ALL = 0x7fu
-};
-typedef struct sp_ckpt_faulty_fs {
-    sp_ckpt_fs fs;          /* the table to pass in sp_ckpt_options.fs */
-    const sp_ckpt_fs *base; /* borrowed; must outlive this object */
-    unsigned ops_mask;      /* which calls are counted (SP_FS_OP_*) */
-    uint64_t fail_at;       /* 1-based index of the counted call to fail; 0 = never */
-    int fail_errno;         /* positive errno to return, e.g. ENOSPC or EIO */
-    int sticky;             /* 1: every counted call after fail_at fails too (a full disk) */
-    uint64_t count;         /* counted calls so far (read it after a run to size a sweep) */
-    uint64_t failures;      /* calls failed so far */
-    int64_t clock_ns;       /* >0: now_ns returns this value (settable simulated clock) */
-} sp_ckpt_faulty_fs;
-/* base borrowed; counts every op in ops_mask, fails none until fail_at is set. */
-void sp_ckpt_faulty_fs_init(sp_ckpt_faulty_fs *f, const sp_ckpt_fs *base, unsigned ops_mask);
 
 /* ---------------------------------------------------------------------------------------
  * Manager options (Orbax CheckpointManagerOptions).
@@ -228,7 +170,7 @@ typedef struct sp_ckpt_options {
     size_t chunk_bytes;          /* target chunk size along axis 0, default 16 MiB */
     int durable;                 /* default 1: fsync files and directories. 0 only for
                                   * throw-away data (benchmarks of everything but fsync). */
-    const sp_ckpt_fs *fs;        /* NULL = sp_ckpt_fs_posix(); borrowed for the manager's life */
+    const sp_fs *fs;        /* NULL = sp_fs_posix(); borrowed for the manager's life */
 } sp_ckpt_options;
 
 void sp_ckpt_options_init(sp_ckpt_options *opt);
@@ -369,9 +311,6 @@ sp_status sp_ckpt_verify(sp_ckpt_manager *m, int64_t step, sp_ckpt_damage_fn cb,
 /* The root directory (owned by the manager). */
 const char *sp_ckpt_root(const sp_ckpt_manager *m);
 
-/* CRC32C (Castagnoli, reflected, init and xorout 0xFFFFFFFF) continued from crc (0 to
- * start): crc32c("123456789") == 0xE3069283. */
-uint32_t sp_crc32c(uint32_t crc, const void *data, size_t n);
 
 #ifdef __cplusplus
 }

@@ -18,6 +18,7 @@
 
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
+#include "sp/sp_render.h" /* sp_psf */
 #include "sp/sp_sink.h"
 
 #ifdef __cplusplus
@@ -41,7 +42,6 @@ typedef enum sp_source_kind {
 } sp_source_kind;
 
 typedef enum sp_output_units { SP_UNITS_PIXELS = 0, SP_UNITS_MEASURE_PER_SECOND } sp_output_units;
-typedef enum sp_psf_mode { SP_PSF_POINT = 0, SP_PSF_INTEGRATED } sp_psf_mode;
 typedef enum sp_diameter_convention { SP_DIAMETER_SYNTHPIX = 0, SP_DIAMETER_E2 } sp_diameter_convention;
 typedef enum sp_advection { SP_ADVECT_EULER = 0, SP_ADVECT_RK4 } sp_advection;
 
@@ -96,7 +96,7 @@ typedef struct sp_config {
     sp_analytic_params analytic[SP_CONFIG_MAX_ANALYTIC]; /* scheduler_class "analytic": analytic_flow */
     size_t n_analytic;                  /* record i uses analytic[i mod n_analytic] */
     size_t analytic_num_examples;       /* records in one epoch of an analytic source; default n_analytic */
-    sp_psf_mode psf;                    /* point */
+    sp_psf psf;                    /* point */
     sp_diameter_convention diameter_convention; /* synthpix */
     sp_advection advection;             /* euler */
     int bit_depth;                      /* 8 | 16, default 8 */

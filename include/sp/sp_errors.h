@@ -13,6 +13,8 @@
 
 #include <stddef.h> /* size_t */
 
+#include "sp/sp_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -25,6 +25,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t, uint16_t */
 
+#include "sp/sp_dtype.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_sink.h"
@@ -32,29 +33,6 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-/* ---- Element types ------------------------------------------------------------------ */
-
-/* Element types of .npy arrays. In memory, data is always native byte order. */
-typedef enum sp_dtype {
-    SP_DTYPE_BOOL = 0, /* |b1, one byte, stored as read (0 = false, nonzero = true) */
-    SP_DTYPE_U8,       /* |u1 */
-    SP_DTYPE_I8,       /* |i1 */
-    SP_DTYPE_U16,      /* <u2 */
-    SP_DTYPE_I16,      /* <i2 */
-    SP_DTYPE_U32,      /* <u4 */
-    SP_DTYPE_I32,      /* <i4 */
-    SP_DTYPE_U64,      /* <u8 */
-    SP_DTYPE_I64,      /* <i8 */
-    SP_DTYPE_F32,      /* <f4 */
-    SP_DTYPE_F64,      /* <f8 */
-    SP_DTYPE_COUNT_
-} sp_dtype;
-
-/* Bytes per element (1, 2, 4 or 8); 0 for an invalid dtype. */
-size_t sp_dtype_size(sp_dtype t);
-/* Little-endian NumPy descr ("<f4", "|u1"); static string; NULL for an invalid dtype. */
-const char *sp_dtype_name(sp_dtype t);
 
 /* ---- .npy ---------------------------------------------------------------------------- */
 

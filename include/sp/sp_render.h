@@ -34,7 +34,12 @@
 extern "C" {
 #endif
 
-typedef enum sp_psf { SP_RENDER_PSF_POINT = 0, SP_RENDER_PSF_INTEGRATED = 1 } sp_psf;
+/* Largest footprint half-width in pixels: 3 sigma of an 85-pixel (synthpix convention)
+ * particle. */
+#define SP_RENDER_MAX_RADIUS 128
+
+/* The point-spread function (configuration key `psf`; docs/configuration.md). */
+typedef enum sp_psf { SP_PSF_POINT = 0, SP_PSF_INTEGRATED = 1 } sp_psf;
 
 /* One frame's particles, structure of arrays (all borrowed). Coordinates are in image
  * pixels: (y, x) = (row, column), pixel (i, j) centred at (i, j). */

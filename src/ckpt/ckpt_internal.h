@@ -1,20 +1,20 @@
 /* ckpt_internal.h: private types and helpers shared by the src/ckpt/ files.
  *
  * Module map (one concern per file):
- *   ckpt_crc32c.c    CRC32C
- *   ckpt_fs.c        POSIX and fault-injecting sp_ckpt_fs; durable whole-file helpers
  *   ckpt_tree.c      sp_tree (the data model) and path rules
  *   ckpt_zarr.c      zarr v2 .zarray writer/parser, chunk geometry
  *   ckpt_manifest.c  _MANIFEST, _TREE_METADATA, _CHECKPOINT_METADATA, _ROOT_METADATA JSON
  *   ckpt_step.c      the commit protocol (write a step) and verified reads (restore, verify)
  *   ckpt_manager.c   options, naming, listing, retention, should_save, public methods
  *   ckpt_async.c     the background worker, its FIFO and the sticky error
- * Dependencies go down this list only (the manager uses everything above it).
+ * Dependencies go down this list only (the manager uses everything above it). Files are
+ * touched only through the sp_fs table and the helpers of src/internal/sp_fsutil.h (core).
  */
 #ifndef SP_CKPT_INTERNAL_H
 #define SP_CKPT_INTERNAL_H
 
-#include "internal/sp_internal.h"
+#include "sp_fsutil.h"
+#include "sp_internal.h"
 #include "sp/sp_ckpt.h"
 
 #include <pthread.h>
@@ -33,30 +33,6 @@
 #define SP_CKPT_LOCK ".lock"
 #define SP_CKPT_TMP_TAG ".sp-tmp-"
 #define SP_CKPT_DEL_TAG ".sp-del-"
-
-/* ---- file system helpers (ckpt_fs.c) ---- */
-sp_status sp__ckpt_errno_status(int neg_errno);
-/* Creates path exclusively, writes n bytes, fsyncs when durable, closes (checked). */
-sp_status sp__ckpt_write_file(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
-                              int durable, const char *shown, sp_error *err);
-/* Reads at most max bytes. *n is the real length when <= max; a longer file is
- * SP_ERR_RANGE. *buf is malloc'd with one extra NUL byte. -ENOENT gives SP_ERR_NOTFOUND. */
-sp_status sp__ckpt_read_file(const sp_ckpt_fs *fs, const char *path, size_t max, unsigned char **buf,
-                             size_t *n, const char *shown, sp_error *err);
-/* Reads up to cap bytes into dst; *n receives the bytes read; *longer is set when the file
- * holds more than cap bytes. */
-sp_status sp__ckpt_read_into(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
-                             size_t *n, int *longer, const char *shown, sp_error *err);
-/* The same, also returning the CRC32C of the bytes written / read (computed piecewise while
- * the data is in cache). */
-sp_status sp__ckpt_write_file_crc(const sp_ckpt_fs *fs, const char *path, const void *data, size_t n,
-                                  int durable, uint32_t *crc, const char *shown, sp_error *err);
-sp_status sp__ckpt_read_into_crc(const sp_ckpt_fs *fs, const char *path, void *dst, size_t cap,
-                                 size_t *n, int *longer, uint32_t *crc, const char *shown, sp_error *err);
-sp_status sp__ckpt_fsync_dir(const sp_ckpt_fs *fs, const char *path, const char *shown, sp_error *err);
-/* Removes a tree of files (best effort); returns 0 or the first negative errno. */
-int sp__ckpt_rm_rf(const sp_ckpt_fs *fs, const char *path);
-uint32_t sp__ckpt_crc32c_portable(uint32_t crc, const void *data, size_t n);
 
 /* ---- tree (ckpt_tree.c) ---- */
 typedef struct sp__leaf {
@@ -106,10 +82,8 @@ uint64_t sp__zarr_nchunks(const sp__zarray *z);
 uint64_t sp__zarr_chunk_bytes(const sp__zarray *z);
 uint64_t sp__zarr_row_bytes(const sp__zarray *z);
 void sp__zarr_chunk_key(const sp__zarray *z, uint64_t i, char *buf, size_t cap);
-size_t sp__ckpt_dtype_size(sp_dtype d);         /* 0 when invalid */
-const char *sp__ckpt_dtype_zarr(sp_dtype d);    /* "<f4"; "?" when invalid */
-/* Parses a NumPy name ("float32", zarr == 0) or a zarr dtype ("<f4"); 1 on success. */
-int sp__ckpt_dtype_parse(const char *s, int zarr, sp_dtype *out);
+/* Parses a zarr dtype as we write it (little-endian or one-byte descr, "<f4"); 1 on success. */
+int sp__zarr_dtype_parse(const char *s, sp_dtype *out);
 
 /* ---- manifest and metadata (ckpt_manifest.c) ---- */
 typedef struct sp__mfile {
@@ -165,7 +139,7 @@ typedef struct sp__save_meta {
 void sp__save_meta_free(sp__save_meta *s);
 
 typedef struct sp__step_ctx {
-    const sp_ckpt_fs *fs;
+    const sp_fs *fs;
     const char *root;
     int durable;
     int level;
@@ -180,16 +154,16 @@ sp_status sp__step_write(const sp__step_ctx *c, const char *name, int64_t step, 
                          const sp__save_meta *meta, sp__manifest *mf_out, int *published,
                          sp_error *err);
 /* Reads and checks <root>/<name>/_MANIFEST. */
-sp_status sp__step_manifest(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_manifest(const sp_fs *fs, const char *root, const char *name, int64_t step,
                             sp__manifest *mf, sp_error *err);
 /* Restore of one step; see sp_ckpt_restore. */
-sp_status sp__step_read(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int64_t step,
                         const sp_tree *target, int partial, int metadata_only, sp_tree **out,
                         sp_error *err);
-sp_status sp__step_verify(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_verify(const sp_fs *fs, const char *root, const char *name, int64_t step,
                           sp_ckpt_damage_fn cb, void *cb_ctx, sp_error *err);
 /* Reads a file of a step through the manifest check; *buf malloc'd (+NUL). */
-sp_status sp__step_read_verified(const sp_ckpt_fs *fs, const char *root, const char *name,
+sp_status sp__step_read_verified(const sp_fs *fs, const char *root, const char *name,
                                  sp__manifest *mf, const char *rel, unsigned char **buf, size_t *n,
                                  sp_error *err);
 
@@ -219,7 +193,7 @@ struct sp_ckpt_manager {
     char *prefix;        /* NULL = none */
     char *best_metric;
     int64_t *save_on_steps;
-    const sp_ckpt_fs *fs;
+    const sp_fs *fs;
     int lock_fd; /* -1 when read-only */
     atomic_ullong nonce; /* temporary/tombstone name uniquifier */
     /* Guarded by mu. */

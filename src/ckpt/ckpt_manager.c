@@ -182,7 +182,7 @@ static sp_status list_steps(sp_ckpt_manager *m, sp_error *err)
     if (l.nomem || e < 0) {
         free(l.recs);
         if (l.nomem) return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
-        return sp_error_set(err, sp__ckpt_errno_status(e), "listing %s: %s", m->root, strerror(-e));
+        return sp_error_set(err, sp__fs_errno_status(e), "listing %s: %s", m->root, strerror(-e));
     }
     if (l.n) qsort(l.recs, l.n, sizeof *l.recs, cmp_rec);
     for (size_t i = 0; i < l.n; i++) fill_rec(m, &l.recs[i]);
@@ -288,10 +288,10 @@ static sp_status delete_step(sp_ckpt_manager *m, int64_t step, sp_error *err)
     snprintf(to, sizeof to, "%s/%s" SP_CKPT_DEL_TAG "%ld-%08llx", m->root, name, (long)getpid(),
              (unsigned long long)(next_nonce(m) & 0xffffffffu));
     int const e = m->fs->rename(m->fs->ctx, from, to);
-    if (e < 0) return sp_error_set(err, sp__ckpt_errno_status(e), "deleting step %s: rename: %s", name,
+    if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "deleting step %s: rename: %s", name,
                                    strerror(-e));
     drop_rec(m, step);
-    int const r = sp__ckpt_rm_rf(m->fs, to);
+    int const r = sp__fs_rm_rf(m->fs, to);
     if (r < 0) return sp_error_set(err, SP_ERR_IO, "removing tombstone of %s: %s (collected at next open)",
                                    name, strerror(-r));
     return SP_OK;
@@ -357,7 +357,7 @@ static int stale_entry(void *ctx, const char *entry, int is_dir)
     if (is_dir && strncmp(entry, c->name, n) == 0 && strncmp(entry + n, SP_CKPT_TMP_TAG, strlen(SP_CKPT_TMP_TAG)) == 0) {
         char path[SP_CKPT_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", c->m->root, entry);
-        sp__ckpt_rm_rf(c->m->fs, path);
+        sp__fs_rm_rf(c->m->fs, path);
     }
     return 0;
 }
@@ -437,7 +437,7 @@ static sp_status make_root(sp_ckpt_manager *m, sp_error *err)
         SP_RETURN_IF(!is_dir, err, SP_ERR_INVALID, "%s is not a directory", m->root);
         return SP_OK;
     }
-    SP_RETURN_IF(e != -ENOENT, err, sp__ckpt_errno_status(e), "%s: %s", m->root, strerror(-e));
+    SP_RETURN_IF(e != -ENOENT, err, sp__fs_errno_status(e), "%s: %s", m->root, strerror(-e));
     SP_RETURN_IF(!m->opt.create, err, SP_ERR_NOTFOUND, "checkpoint root %s does not exist", m->root);
     char path[SP_CKPT_PATH_MAX];
     snprintf(path, sizeof path, "%s", m->root);
@@ -446,7 +446,7 @@ static sp_status make_root(sp_ckpt_manager *m, sp_error *err)
         if (c != '/' && c != 0) continue;
         *p = 0;
         int const r = m->fs->mkdir(m->fs->ctx, path);
-        SP_RETURN_IF(r < 0 && r != -EEXIST, err, sp__ckpt_errno_status(r), "mkdir %s: %s", path, strerror(-r));
+        SP_RETURN_IF(r < 0 && r != -EEXIST, err, sp__fs_errno_status(r), "mkdir %s: %s", path, strerror(-r));
         *p = c;
         if (c == 0) break;
     }
@@ -458,7 +458,7 @@ static sp_status take_lock(sp_ckpt_manager *m, sp_error *err)
     char path[SP_CKPT_PATH_MAX];
     snprintf(path, sizeof path, "%s/" SP_CKPT_LOCK, m->root);
     int const fd = m->fs->open(m->fs->ctx, path, 'l');
-    SP_RETURN_IF(fd < 0, err, sp__ckpt_errno_status(fd), "open %s: %s", path, strerror(-fd));
+    SP_RETURN_IF(fd < 0, err, sp__fs_errno_status(fd), "open %s: %s", path, strerror(-fd));
     int const e = m->fs->lock(m->fs->ctx, fd);
     if (e < 0) {
         char who[64] = "";
@@ -494,7 +494,7 @@ static int gc_entry(void *ctx, const char *name, int is_dir)
     if (del || (tmp && g->tmp_too)) {
         char path[SP_CKPT_PATH_MAX];
         snprintf(path, sizeof path, "%s/%s", g->m->root, name);
-        if (is_dir) sp__ckpt_rm_rf(g->m->fs, path);
+        if (is_dir) sp__fs_rm_rf(g->m->fs, path);
         else g->m->fs->unlink(g->m->fs->ctx, path); /* e.g. an interrupted _ROOT_METADATA */
     }
     return 0;
@@ -513,7 +513,7 @@ static sp_status root_metadata(sp_ckpt_manager *m, sp_error *err)
     unsigned char *buf = NULL;
     size_t n = 0;
     sp_error e;
-    sp_status const s = sp__ckpt_read_file(m->fs, path, 1 << 16, &buf, &n, SP_CKPT_ROOT_META, &e);
+    sp_status const s = sp__fs_read_file(m->fs, path, 1 << 16, &buf, &n, SP_CKPT_ROOT_META, &e);
     if (s == SP_OK && m->opt.detect_naming) {
         char prefix[80];
         int len = 0;
@@ -537,11 +537,11 @@ static sp_status root_metadata(sp_ckpt_manager *m, sp_error *err)
         return sp_error_set(err, SP_ERR_RANGE, "root path too long");
     }
     m->fs->unlink(m->fs->ctx, tmp);
-    sp_status ws = sp__ckpt_write_file(m->fs, tmp, text, n, m->opt.durable, tmp, err);
+    sp_status ws = sp__fs_write_file(m->fs, tmp, text, n, m->opt.durable, tmp, err);
     free(text);
     if (ws == SP_OK) {
         int const r = m->fs->rename(m->fs->ctx, tmp, path);
-        if (r < 0) ws = sp_error_set(err, sp__ckpt_errno_status(r), "rename %s: %s", path, strerror(-r));
+        if (r < 0) ws = sp_error_set(err, sp__fs_errno_status(r), "rename %s: %s", path, strerror(-r));
     }
     if (ws != SP_OK) m->fs->unlink(m->fs->ctx, tmp);
     return ws;
@@ -550,7 +550,7 @@ static sp_status root_metadata(sp_ckpt_manager *m, sp_error *err)
 static sp_status open_impl(sp_ckpt_manager *m, const char *root, const sp_ckpt_options *opt, sp_error *err)
 {
     SP_TRY(copy_options(m, opt, err));
-    m->fs = opt->fs ? opt->fs : sp_ckpt_fs_posix();
+    m->fs = opt->fs ? opt->fs : sp_fs_posix();
     size_t len = strlen(root);
     while (len > 1 && root[len - 1] == '/') len--;
     SP_RETURN_IF(len == 0 || len > 3000, err, SP_ERR_INVALID, "bad checkpoint root '%s'", root);

@@ -345,7 +345,7 @@ static json_t *leaf_json(const sp__leaf *l)
     case SP_LEAF_ARRAY: {
         json_t *const shape = json_array();
         for (size_t d = 0; d < l->ndim; d++) json_array_append_new(shape, json_integer((json_int_t)l->shape[d]));
-        json_object_set_new(e, "dtype", json_string(sp_ckpt_dtype_name(l->dtype)));
+        json_object_set_new(e, "dtype", json_string(sp_dtype_numpy_name(l->dtype)));
         json_object_set_new(e, "shape", shape);
         break;
     }
@@ -382,13 +382,13 @@ char *sp__treemeta_dump(const sp_tree *t, size_t *len)
 static sp_status parse_leaf_array(json_t *e, sp__leaf *l, sp_error *err)
 {
     const char *const dt = json_string_value(json_object_get(e, "dtype"));
-    SP_RETURN_IF(dt == NULL || !sp__ckpt_dtype_parse(dt, 0, &l->dtype), err, SP_ERR_CORRUPT,
+    SP_RETURN_IF(dt == NULL || !sp_dtype_from_numpy_name(dt, &l->dtype), err, SP_ERR_CORRUPT,
                  "leaf '%s': bad dtype", l->path);
     json_t *const shape = json_object_get(e, "shape");
     SP_RETURN_IF(!json_is_array(shape) || json_array_size(shape) > SP_CKPT_MAX_RANK, err, SP_ERR_CORRUPT,
                  "leaf '%s': bad shape", l->path);
     l->ndim = json_array_size(shape);
-    uint64_t total = sp__ckpt_dtype_size(l->dtype);
+    uint64_t total = sp_dtype_size(l->dtype);
     for (size_t d = 0; d < l->ndim; d++) {
         json_t *const v = json_array_get(shape, d);
         SP_RETURN_IF(!json_is_integer(v) || json_integer_value(v) < 0, err, SP_ERR_CORRUPT,

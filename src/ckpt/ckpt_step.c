@@ -80,7 +80,7 @@ static sp_status make_dirs(writer *w, const char *rel, sp_error *err)
         char full[SP_CKPT_PATH_MAX];
         SP_TRY(path_join(full, sizeof full, w->tmp, part, err));
         int const e = w->c->fs->mkdir(w->c->fs->ctx, full);
-        if (e < 0) return sp_error_set(err, sp__ckpt_errno_status(e), "mkdir %s/%s: %s", w->name, part,
+        if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "mkdir %s/%s: %s", w->name, part,
                                        strerror(-e));
         if (w->n_dirs == w->cap_dirs) {
             size_t const cap = w->cap_dirs ? 2 * w->cap_dirs : 16;
@@ -103,7 +103,7 @@ static sp_status put_file(writer *w, const char *rel, const void *data, size_t n
     SP_TRY(path_join(full, sizeof full, w->tmp, rel, err));
     snprintf(shown, sizeof shown, "%s/%s", w->name, rel);
     uint32_t crc = 0;
-    SP_TRY(sp__ckpt_write_file_crc(w->c->fs, full, data, n, w->c->durable, &crc, shown, err));
+    SP_TRY(sp__fs_write_file_crc(w->c->fs, full, data, n, w->c->durable, &crc, shown, err));
     if (sp__manifest_add(&w->mf, rel, n, crc) != SP_OK)
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     return SP_OK;
@@ -230,22 +230,22 @@ static sp_status put_manifest_and_sync(writer *w, sp_error *err)
     char full[SP_CKPT_PATH_MAX], shown[SP_CKPT_PATH_MAX];
     sp_status s = path_join(full, sizeof full, w->tmp, SP_CKPT_MANIFEST, err);
     snprintf(shown, sizeof shown, "%s/%s", w->name, SP_CKPT_MANIFEST);
-    if (s == SP_OK) s = sp__ckpt_write_file(w->c->fs, full, text, len, w->c->durable, shown, err);
+    if (s == SP_OK) s = sp__fs_write_file(w->c->fs, full, text, len, w->c->durable, shown, err);
     free(text);
     for (size_t i = w->n_dirs; s == SP_OK && w->c->durable && i-- > 0;) {
         s = path_join(full, sizeof full, w->tmp, w->dirs[i], err);
         snprintf(shown, sizeof shown, "%s/%s", w->name, w->dirs[i]);
-        if (s == SP_OK) s = sp__ckpt_fsync_dir(w->c->fs, full, shown, err);
+        if (s == SP_OK) s = sp__fs_fsync_dir(w->c->fs, full, shown, err);
     }
-    if (s == SP_OK && w->c->durable) s = sp__ckpt_fsync_dir(w->c->fs, w->tmp, w->tmp, err);
+    if (s == SP_OK && w->c->durable) s = sp__fs_fsync_dir(w->c->fs, w->tmp, w->tmp, err);
     return s;
 }
 
 static sp_status write_all(writer *w, const sp_tree *t, const sp__save_meta *meta, sp_error *err)
 {
-    const sp_ckpt_fs *const fs = w->c->fs;
+    const sp_fs *const fs = w->c->fs;
     int const e = fs->mkdir(fs->ctx, w->tmp);
-    if (e < 0) return sp_error_set(err, sp__ckpt_errno_status(e), "mkdir %s: %s", w->tmp, strerror(-e));
+    if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "mkdir %s: %s", w->tmp, strerror(-e));
     for (size_t i = 0; i < t->n; i++) {
         const sp__leaf *const l = &t->v[i];
         if (l->kind == SP_LEAF_ARRAY) SP_TRY(put_array(w, l, err));
@@ -257,7 +257,7 @@ static sp_status write_all(writer *w, const sp_tree *t, const sp__save_meta *met
 
 static sp_status publish(writer *w, sp_error *err)
 {
-    const sp_ckpt_fs *const fs = w->c->fs;
+    const sp_fs *const fs = w->c->fs;
     char final_path[SP_CKPT_PATH_MAX];
     SP_TRY(path_join(final_path, sizeof final_path, w->c->root, w->name, err));
     /* The caller holds the root lock and checked the name is free; rename(2) would
@@ -266,7 +266,7 @@ static sp_status publish(writer *w, sp_error *err)
     if (fs->stat(fs->ctx, final_path, NULL, &is_dir) == 0)
         return sp_error_set(err, SP_ERR_EXISTS, "%s already exists", w->name);
     int const e = fs->rename(fs->ctx, w->tmp, final_path);
-    if (e < 0) return sp_error_set(err, sp__ckpt_errno_status(e), "rename %s -> %s: %s", w->tmp, w->name,
+    if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "rename %s -> %s: %s", w->tmp, w->name,
                                    strerror(-e));
     return SP_OK;
 }
@@ -289,9 +289,9 @@ sp_status sp__step_write(const sp__step_ctx *c, const char *name, int64_t step, 
     if (s == SP_OK) s = publish(&w, err);
     if (s == SP_OK) *published = 1;
     if (s != SP_OK) {
-        sp__ckpt_rm_rf(c->fs, w.tmp); /* best effort: a leftover is never listed */
+        sp__fs_rm_rf(c->fs, w.tmp); /* best effort: a leftover is never listed */
     } else if (c->durable) {
-        s = sp__ckpt_fsync_dir(c->fs, c->root, c->root, err);
+        s = sp__fs_fsync_dir(c->fs, c->root, c->root, err);
         if (s != SP_OK) sp_error_prefix(err, "step %s was renamed into place but may not be durable: ", name);
     }
     for (size_t i = 0; i < w.n_dirs; i++) free(w.dirs[i]);
@@ -304,7 +304,7 @@ sp_status sp__step_write(const sp__step_ctx *c, const char *name, int64_t step, 
 
 /* ---- read side ---- */
 
-sp_status sp__step_manifest(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_manifest(const sp_fs *fs, const char *root, const char *name, int64_t step,
                             sp__manifest *mf, sp_error *err)
 {
     memset(mf, 0, sizeof *mf);
@@ -313,7 +313,7 @@ sp_status sp__step_manifest(const sp_ckpt_fs *fs, const char *root, const char *
     SP_TRY(path_join(full, sizeof full, root, shown, err));
     unsigned char *buf = NULL;
     size_t n = 0;
-    sp_status s = sp__ckpt_read_file(fs, full, SP_CKPT_MAX_META_BYTES, &buf, &n, shown, err);
+    sp_status s = sp__fs_read_file(fs, full, SP_CKPT_MAX_META_BYTES, &buf, &n, shown, err);
     if (s == SP_ERR_NOTFOUND) s = SP_ERR_CORRUPT; /* a committed step always has one */
     if (s != SP_OK) return s;
     s = sp__manifest_parse((const char *)buf, n, mf, err);
@@ -340,7 +340,7 @@ static sp_status verify_bytes(const sp__mfile *f, uint32_t crc, size_t n, int lo
 }
 
 /* Reads rel into dst (exactly its manifest size, which the caller checked against cap). */
-static sp_status read_verified_into(const sp_ckpt_fs *fs, const char *root, const char *name,
+static sp_status read_verified_into(const sp_fs *fs, const char *root, const char *name,
                                     sp__manifest *mf, const char *rel, void *dst, size_t cap,
                                     sp_error *err)
 {
@@ -355,13 +355,13 @@ static sp_status read_verified_into(const sp_ckpt_fs *fs, const char *root, cons
     size_t n = 0;
     int longer = 0;
     uint32_t crc = 0;
-    sp_status const s = sp__ckpt_read_into_crc(fs, full, dst, (size_t)f->size, &n, &longer, &crc, shown, err);
+    sp_status const s = sp__fs_read_into_crc(fs, full, dst, (size_t)f->size, &n, &longer, &crc, shown, err);
     if (s == SP_ERR_NOTFOUND) return sp_error_set(err, SP_ERR_CORRUPT, "%s: file is missing", shown);
     SP_TRY(s);
     return verify_bytes(f, crc, n, longer, shown, err);
 }
 
-sp_status sp__step_read_verified(const sp_ckpt_fs *fs, const char *root, const char *name,
+sp_status sp__step_read_verified(const sp_fs *fs, const char *root, const char *name,
                                  sp__manifest *mf, const char *rel, unsigned char **buf, size_t *n,
                                  sp_error *err)
 {
@@ -383,7 +383,7 @@ sp_status sp__step_read_verified(const sp_ckpt_fs *fs, const char *root, const c
 }
 
 typedef struct reader {
-    const sp_ckpt_fs *fs;
+    const sp_fs *fs;
     const char *root;
     const char *name;
     sp__manifest mf;
@@ -472,7 +472,7 @@ static sp_status read_json_leaf(reader *r, sp__leaf *l, sp_error *err)
 
 static void shape_str(const sp__leaf *l, char *buf, size_t cap)
 {
-    size_t n = (size_t)snprintf(buf, cap, "%s[", sp_ckpt_dtype_name(l->dtype));
+    size_t n = (size_t)snprintf(buf, cap, "%s[", sp_dtype_numpy_name(l->dtype));
     for (size_t d = 0; d < l->ndim && n < cap; d++)
         n += (size_t)snprintf(buf + n, cap - n, d ? ",%llu" : "%llu", (unsigned long long)l->shape[d]);
     if (n < cap) snprintf(buf + n, cap - n, "]");
@@ -570,7 +570,7 @@ static sp_status verify_unused(reader *r, sp_error *err)
     return SP_OK;
 }
 
-sp_status sp__step_read(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int64_t step,
                         const sp_tree *target, int partial, int metadata_only, sp_tree **out,
                         sp_error *err)
 {
@@ -642,7 +642,7 @@ static void verify_structure(verifier *v, const sp_tree *meta)
     }
 }
 
-sp_status sp__step_verify(const sp_ckpt_fs *fs, const char *root, const char *name, int64_t step,
+sp_status sp__step_verify(const sp_fs *fs, const char *root, const char *name, int64_t step,
                           sp_ckpt_damage_fn cb, void *cb_ctx, sp_error *err)
 {
     verifier v;

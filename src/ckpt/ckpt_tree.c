@@ -10,69 +10,6 @@
 
 #include <jansson.h>
 
-/* Indexed by sp_dtype (sp_io.h); -Wswitch-enum keeps the switch below complete. */
-static int dtype_index(sp_dtype d)
-{
-    switch (d) {
-    case SP_DTYPE_BOOL: return 0;
-    case SP_DTYPE_U8: return 1;
-    case SP_DTYPE_I8: return 2;
-    case SP_DTYPE_U16: return 3;
-    case SP_DTYPE_I16: return 4;
-    case SP_DTYPE_U32: return 5;
-    case SP_DTYPE_I32: return 6;
-    case SP_DTYPE_U64: return 7;
-    case SP_DTYPE_I64: return 8;
-    case SP_DTYPE_F32: return 9;
-    case SP_DTYPE_F64: return 10;
-    case SP_DTYPE_COUNT_: return -1;
-    }
-    return -1;
-}
-
-static const struct {
-    sp_dtype dtype;
-    size_t size;
-    const char *name;
-    const char *zarr;
-} dtypes[] = {
-    {SP_DTYPE_BOOL, 1, "bool", "|b1"},   {SP_DTYPE_U8, 1, "uint8", "|u1"},
-    {SP_DTYPE_I8, 1, "int8", "|i1"},     {SP_DTYPE_U16, 2, "uint16", "<u2"},
-    {SP_DTYPE_I16, 2, "int16", "<i2"},   {SP_DTYPE_U32, 4, "uint32", "<u4"},
-    {SP_DTYPE_I32, 4, "int32", "<i4"},   {SP_DTYPE_U64, 8, "uint64", "<u8"},
-    {SP_DTYPE_I64, 8, "int64", "<i8"},   {SP_DTYPE_F32, 4, "float32", "<f4"},
-    {SP_DTYPE_F64, 8, "float64", "<f8"},
-};
-
-size_t sp__ckpt_dtype_size(sp_dtype d)
-{
-    int const i = dtype_index(d);
-    return i < 0 ? 0 : dtypes[i].size;
-}
-
-const char *sp_ckpt_dtype_name(sp_dtype d)
-{
-    int const i = dtype_index(d);
-    return i < 0 ? "?" : dtypes[i].name;
-}
-
-const char *sp__ckpt_dtype_zarr(sp_dtype d)
-{
-    int const i = dtype_index(d);
-    return i < 0 ? "?" : dtypes[i].zarr;
-}
-
-int sp__ckpt_dtype_parse(const char *s, int zarr, sp_dtype *out)
-{
-    for (size_t i = 0; i < SP_ARRAY_LEN(dtypes); i++) {
-        if (strcmp(s, zarr ? dtypes[i].zarr : dtypes[i].name) == 0) {
-            *out = dtypes[i].dtype;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 static int comp_char_ok(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
@@ -196,7 +133,7 @@ sp_status sp__tree_add_owned(sp_tree *t, sp__leaf *leaf, sp_error *err)
 static sp_status add_array(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
                            const uint64_t *shape, const void *data, int borrow, sp_error *err)
 {
-    size_t const es = sp__ckpt_dtype_size(dtype);
+    size_t const es = sp_dtype_size(dtype);
     SP_RETURN_IF(es == 0, err, SP_ERR_INVALID, "%s: invalid dtype %d", path, (int)dtype);
     SP_RETURN_IF(ndim > SP_CKPT_MAX_RANK, err, SP_ERR_INVALID, "%s: rank %zu > %d", path, ndim,
                  SP_CKPT_MAX_RANK);
@@ -394,11 +331,11 @@ sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype,
     for (size_t d = 0; same && d < ndim; d++) same = l->shape[d] == shape[d];
     if (!same) {
         char have[200];
-        size_t n = (size_t)snprintf(have, sizeof have, "%s[", sp_ckpt_dtype_name(l->dtype));
+        size_t n = (size_t)snprintf(have, sizeof have, "%s[", sp_dtype_numpy_name(l->dtype));
         for (size_t d = 0; d < l->ndim && n < sizeof have; d++)
             n += (size_t)snprintf(have + n, sizeof have - n, d ? ",%llu" : "%llu", (unsigned long long)l->shape[d]);
         return sp_error_set(err, SP_ERR_MISMATCH, "leaf '%s' holds %s], caller expects %s with rank %zu", path,
-                            have, sp_ckpt_dtype_name(dtype), ndim);
+                            have, sp_dtype_numpy_name(dtype), ndim);
     }
     SP_RETURN_IF(dst_bytes != l->nbytes, err, SP_ERR_MISMATCH, "leaf '%s': %zu bytes, buffer has %zu", path,
                  l->nbytes, dst_bytes);

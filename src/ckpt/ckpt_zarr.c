@@ -25,7 +25,7 @@ void sp__zarr_plan(sp__zarray *z, sp_dtype d, size_t ndim, const uint64_t *shape
     z->dtype = d;
     z->ndim = ndim;
     z->level = level;
-    uint64_t row = sp__ckpt_dtype_size(d);
+    uint64_t row = sp_dtype_size(d);
     for (size_t i = 0; i < ndim; i++) {
         z->shape[i] = shape[i];
         z->chunks[i] = shape[i] ? shape[i] : 1;
@@ -49,14 +49,23 @@ uint64_t sp__zarr_nchunks(const sp__zarray *z)
 
 uint64_t sp__zarr_row_bytes(const sp__zarray *z)
 {
-    uint64_t row = sp__ckpt_dtype_size(z->dtype);
+    uint64_t row = sp_dtype_size(z->dtype);
     for (size_t i = 1; i < z->ndim; i++) row *= z->chunks[i];
     return row;
 }
 
 uint64_t sp__zarr_chunk_bytes(const sp__zarray *z)
 {
-    return z->ndim ? sp__zarr_row_bytes(z) * z->chunks[0] : sp__ckpt_dtype_size(z->dtype);
+    return z->ndim ? sp__zarr_row_bytes(z) * z->chunks[0] : sp_dtype_size(z->dtype);
+}
+
+int sp__zarr_dtype_parse(const char *s, sp_dtype *out)
+{
+    int swap = 0;
+    sp_dtype d;
+    if (!sp_dtype_from_descr(s, &d, &swap) || strcmp(s, sp_dtype_name(d)) != 0) return 0;
+    *out = d;
+    return 1;
 }
 
 void sp__zarr_chunk_key(const sp__zarray *z, uint64_t i, char *buf, size_t cap)
@@ -87,7 +96,7 @@ char *sp__zarray_dump(const sp__zarray *z)
     json_object_set_new(o, "zarr_format", json_integer(2));
     json_object_set_new(o, "shape", shape);
     json_object_set_new(o, "chunks", chunks);
-    json_object_set_new(o, "dtype", json_string(sp__ckpt_dtype_zarr(z->dtype)));
+    json_object_set_new(o, "dtype", json_string(sp_dtype_name(z->dtype)));
     json_object_set_new(o, "compressor", comp);
     json_object_set_new(o, "fill_value", z->dtype == SP_DTYPE_BOOL ? json_false() : json_integer(0));
     json_object_set_new(o, "order", json_string("C"));
@@ -147,13 +156,13 @@ static sp_status check_zarray(json_t *o, sp__zarray *z, sp_error *err)
                  SP_ERR_UNSUPPORTED, ".zarray: dimension_separator must be \".\"");
     const char *const dt = json_string_value(json_object_get(o, "dtype"));
     SP_RETURN_IF(dt == NULL, err, SP_ERR_CORRUPT, ".zarray: missing dtype");
-    SP_RETURN_IF(!sp__ckpt_dtype_parse(dt, 1, &z->dtype), err, SP_ERR_UNSUPPORTED, ".zarray: dtype '%s'", dt);
+    SP_RETURN_IF(!sp__zarr_dtype_parse(dt, &z->dtype), err, SP_ERR_UNSUPPORTED, ".zarray: dtype '%s'", dt);
     size_t nc = 0;
     SP_TRY(parse_dims(json_object_get(o, "shape"), "shape", z->shape, &z->ndim, err));
     SP_TRY(parse_dims(json_object_get(o, "chunks"), "chunks", z->chunks, &nc, err));
     SP_RETURN_IF(nc != z->ndim, err, SP_ERR_CORRUPT, ".zarray: chunks rank %zu != shape rank %zu", nc,
                  z->ndim);
-    uint64_t total = sp__ckpt_dtype_size(z->dtype), chunk = total;
+    uint64_t total = sp_dtype_size(z->dtype), chunk = total;
     for (size_t i = 0; i < z->ndim; i++) {
         SP_RETURN_IF(z->chunks[i] == 0, err, SP_ERR_CORRUPT, ".zarray: chunks[%zu] is 0", i);
         SP_RETURN_IF(i > 0 && z->chunks[i] != (z->shape[i] ? z->shape[i] : 1), err, SP_ERR_UNSUPPORTED,

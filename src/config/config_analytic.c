@@ -19,7 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 typedef enum param_type { P_NUM = 0, P_POS, P_POS_OR_NULL, P_CENTER, P_SIGMA, P_RANGE, P_GRID } param_type;
 

@@ -19,7 +19,7 @@
  */
 #include "config_keys.h"
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -107,7 +107,7 @@ const size_t sp__cfg_nkeys = SP_ARRAY_LEN(sp__cfg_keys);
 #define NKEYS (sizeof sp__cfg_keys / sizeof sp__cfg_keys[0])
 _Static_assert(NKEYS <= 32 * 4, "present_mask_ holds one bit per key");
 _Static_assert(sizeof(sp_source_kind) == sizeof(int) && sizeof(sp_output_units) == sizeof(int) &&
-                   sizeof(sp_psf_mode) == sizeof(int) && sizeof(sp_advection) == sizeof(int) &&
+                   sizeof(sp_psf) == sizeof(int) && sizeof(sp_advection) == sizeof(int) &&
                    sizeof(sp_diameter_convention) == sizeof(int),
                "enum fields are stored through int-sized copies");
 

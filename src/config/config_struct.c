@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 void sp_config_init(sp_config *c)
 {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 typedef struct writer {
     const sp_sink *sink;

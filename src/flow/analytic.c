@@ -41,8 +41,8 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "flow/flow_filter.h"
-#include "internal/sp_internal.h"
+#include "flow_filter.h"
+#include "sp_internal.h"
 #include "sp/sp_rng.h"
 
 #define SP_TWO_PI 6.283185307179586476925286766559

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 #define SP_FLOW_MAX_DIM 100000u
 

@@ -21,14 +21,14 @@
  * Reflection: index p outside [0, n) maps to q = p mod 2n (non-negative), then q if q < n,
  * else 2n - 1 - q, i.e. d c b a | a b c d | d c b a, repeated as often as needed.
  */
-#include "flow/flow_filter.h"
+#include "flow_filter.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 typedef struct sp_gauss_kernel {
     double *g;     /* g[0..radius], symmetric: the weight of offsets +t and -t */

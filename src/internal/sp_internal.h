@@ -3,7 +3,8 @@
  * SP_TRY forwards a failing status; SP_RETURN_IF returns an error with a detail message;
  * SP_ASSERT checks our own invariants in debug and sanitizer builds; SP_CHECK is always on
  * and aborts where going on could corrupt data on disk. Overflow-checked size arithmetic
- * lives here too, for every reader that takes sizes from a header.
+ * lives here too, for every reader that takes sizes from a header, and the one set of
+ * endian-explicit byte loaders every reader uses (never a cast-and-dereference).
  */
 #ifndef SP_INTERNAL_H
 #define SP_INTERNAL_H
@@ -85,6 +86,35 @@ static inline uint32_t sp__load_le32(const void *p)
 {
     const unsigned char *b = (const unsigned char *)p;
     return (uint32_t)b[0] | ((uint32_t)b[1] << 8) | ((uint32_t)b[2] << 16) | ((uint32_t)b[3] << 24);
+}
+
+static inline uint64_t sp__load_le64(const void *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--) v = (v << 8) | b[i];
+    return v;
+}
+
+static inline uint16_t sp__load_be16(const void *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    return (uint16_t)((b[0] << 8) | b[1]);
+}
+
+static inline uint32_t sp__load_be32(const void *p)
+{
+    const unsigned char *b = (const unsigned char *)p;
+    return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* 1 when the host stores integers little-endian. */
+static inline int sp__host_is_le(void)
+{
+    uint16_t const one = 1;
+    unsigned char b;
+    memcpy(&b, &one, 1);
+    return b == 1;
 }
 
 static inline void sp__store_le32(void *p, uint32_t v)

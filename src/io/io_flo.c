@@ -15,8 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "io/io_private.h"
+#include "sp_fsutil.h"
+#include "sp_internal.h"
+#include "io_private.h"
 
 #define FLO_HEADER 12u
 
@@ -68,7 +69,7 @@ sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err)
     size_t const max_len = FLO_HEADER + (size_t)SP_FLO_MAX_DIM * SP_FLO_MAX_DIM * 8u;
     unsigned char *buf = NULL;
     size_t len = 0;
-    SP_TRY(sp__io_read_whole(path, max_len, &buf, &len, err));
+    SP_TRY(sp__fs_read_whole(path, max_len, &buf, &len, err));
     sp_status const s = sp_flo_parse(buf, len, path, out, err);
     free(buf);
     return s;

@@ -27,50 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "io/io_private.h"
+#include "sp_fsutil.h"
+#include "sp_internal.h"
+#include "io_private.h"
 
-/* ---- dtypes ----------------------------------------------------------------------------- */
-
-typedef struct dtype_info {
-    char kind; /* 'b', 'u', 'i', 'f' */
-    unsigned char size;
-    const char *name;
-} dtype_info;
-
-static const dtype_info dtype_table[SP_DTYPE_COUNT_] = {
-    {'b', 1, "|b1"}, {'u', 1, "|u1"}, {'i', 1, "|i1"}, {'u', 2, "<u2"}, {'i', 2, "<i2"},
-    {'u', 4, "<u4"}, {'i', 4, "<i4"}, {'u', 8, "<u8"}, {'i', 8, "<i8"}, {'f', 4, "<f4"},
-    {'f', 8, "<f8"},
-};
-
-size_t sp_dtype_size(sp_dtype t)
-{
-    return (unsigned)t < SP_DTYPE_COUNT_ ? dtype_table[t].size : 0;
-}
-
-const char *sp_dtype_name(sp_dtype t)
-{
-    return (unsigned)t < SP_DTYPE_COUNT_ ? dtype_table[t].name : NULL;
-}
-
-/* Maps "<f4"-style descr (3 chars) to a dtype; *swap = 1 for big-endian data on a
- * little-endian host (or the reverse). Returns 0 when unsupported. */
-static int dtype_from_descr(const char *d, sp_dtype *t, int *swap)
-{
-    if (strlen(d) != 3) return 0;
-    char const order = d[0];
-    if (order != '<' && order != '>' && order != '|') return 0;
-    for (unsigned i = 0; i < SP_DTYPE_COUNT_; i++) {
-        const dtype_info *const di = &dtype_table[i];
-        if (d[1] != di->kind || d[2] != (char)('0' + di->size)) continue;
-        if (order == '|' && di->size != 1) return 0;
-        *t = (sp_dtype)i;
-        *swap = di->size > 1 && ((order == '>') == sp__io_host_is_le());
-        return 1;
-    }
-    return 0;
-}
 
 /* ---- header dict parser ------------------------------------------------------------------- */
 
@@ -181,7 +141,7 @@ static sp_status parse_descr(cursor *c, npy_header *h)
                             "%s: unsupported dtype: structured arrays are not supported", c->name);
     char d[32];
     SP_TRY(parse_string(c, d, sizeof d));
-    if (!dtype_from_descr(d, &h->dtype, &h->swap))
+    if (!sp_dtype_from_descr(d, &h->dtype, &h->swap))
         return sp_error_set(c->err, SP_ERR_UNSUPPORTED,
                             "%s: unsupported dtype '%s' (expected b1 u1 i1 u2 i2 u4 i4 u8 i8 f4 f8 "
                             "with byte order '<', '>' or '|')", c->name, d);
@@ -364,7 +324,7 @@ sp_status sp_npy_read_file(const char *path, sp_npy_array *out, const sp_npy_lim
         max_len = SIZE_MAX;
     unsigned char *buf = NULL;
     size_t len = 0;
-    SP_TRY(sp__io_read_whole(path, max_len, &buf, &len, err));
+    SP_TRY(sp__fs_read_whole(path, max_len, &buf, &len, err));
     sp_status const s = sp_npy_parse(buf, len, path, out, lim, err);
     free(buf);
     return s;
@@ -530,6 +490,6 @@ sp_status sp_npy_write(const sp_sink *sink, sp_dtype dtype, size_t ndim, const s
     SP_RETURN_IF(hl == 0, err, SP_ERR_INTERNAL, "npy write: header does not fit");
     SP_TRY(sp_sink_write(sink, hdr, hl, err));
     if (nbytes == 0) return SP_OK;
-    if (sp__io_host_is_le() || es == 1) return sp_sink_write(sink, data, nbytes, err);
+    if (sp__host_is_le() || es == 1) return sp_sink_write(sink, data, nbytes, err);
     return write_swapped(sink, (const unsigned char *)data, count, es, err);
 }

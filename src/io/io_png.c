@@ -27,7 +27,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 typedef struct png_ctx {
     const sp_sink *sink;

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <tiffio.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 
 typedef struct tiff_mem {
     unsigned char *data;

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 #include "sp/sp_matio_h5.h"
 
 #define SP_H5_NAME_MAX 1024

@@ -31,9 +31,9 @@
 
 #include <matio.h>
 
-#include "internal/sp_internal.h"
-#include "io/io_private.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_fsutil.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 #include "sp/sp_matio_h5.h"
 
 static const unsigned char sp_hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
@@ -56,7 +56,7 @@ static sp_status classify(const char *path, mat_kind *kind, sp_error *err)
     }
     SP_RETURN_IF(n < 128, err, SP_ERR_CORRUPT, "%s: file is %zu bytes, too short for a .mat header (128 bytes)", path,
                  n);
-    unsigned const ver = hdr[126] == 'I' ? sp__load_le16(hdr + 124) : (unsigned)((hdr[124] << 8) | hdr[125]);
+    unsigned const ver = hdr[126] == 'I' ? sp__load_le16(hdr + 124) : sp__load_be16(hdr + 124);
     if (ver == 0x0200) {
         SP_RETURN_IF(n < 520 || memcmp(hdr + 512, sp_hdf5_signature, 8) != 0, err, SP_ERR_CORRUPT,
                      "%s: MATLAB v7.3 header without the HDF5 data that must follow it (truncated or damaged)", path);
@@ -72,7 +72,7 @@ static sp_status check_v5(const char *path, int images, sp_error *err)
 {
     unsigned char *buf = NULL;
     size_t len = 0;
-    SP_TRY(sp__io_read_whole(path, (size_t)1 << 34, &buf, &len, err));
+    SP_TRY(sp__fs_read_whole(path, (size_t)1 << 34, &buf, &len, err));
     sp_status const st = sp__mat_v5_check(path, buf, len, images, err);
     free(buf);
     return st;

@@ -26,8 +26,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "internal/sp_internal.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 

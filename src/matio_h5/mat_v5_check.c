@@ -20,8 +20,8 @@
 
 #include <zlib.h>
 
-#include "internal/sp_internal.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 
 typedef struct v5_reader {
     const char *path;
@@ -32,7 +32,7 @@ typedef struct v5_reader {
 
 static uint32_t load32(const v5_reader *r, const unsigned char *p)
 {
-    return r->be ? ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3] : sp__load_le32(p);
+    return r->be ? sp__load_be32(p) : sp__load_le32(p);
 }
 
 /* A data element tag at p (avail bytes): type, byte count and where its data starts. */

@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 
 static pthread_mutex_t sp_mh_mutex = PTHREAD_MUTEX_INITIALIZER;
 static int sp_mh_in_child; /* set only in a reader child process, which is single-threaded */

@@ -37,8 +37,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "internal/sp_internal.h"
-#include "matio_h5/matio_h5_internal.h"
+#include "sp_internal.h"
+#include "matio_h5_internal.h"
 
 typedef struct wire_header {
     int32_t status;

@@ -32,8 +32,8 @@
 
 #include <jansson.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "sp_sampler_state.h"
 #include "sp/sp_pipeline.h"
 
 /* ---- saving ------------------------------------------------------------------------------ */

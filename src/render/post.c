@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
+#include "sp_internal.h"
 #include "sp/sp_render.h"
 
 static void post_row(float *row, size_t w, size_t first, const sp_noise_params *n, sp_key ku, sp_key kg,

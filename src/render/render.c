@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "internal/sp_math.h"
-#include "render/render_internal.h"
+#include "sp_internal.h"
+#include "sp_math.h"
+#include "render_internal.h"
 
 #define SP_BAND_ROWS_DEFAULT 32u
 #define SP_RHO_SEPARABLE_MAX 0.6f
@@ -195,7 +195,7 @@ static void splat_direct(const sp_render_geometry *g, const particle_frame *q, i
                          int b1, float *dst)
 {
     size_t const W = g->width;
-    int const sub = g->psf == SP_RENDER_PSF_POINT ? 1 : 4;
+    int const sub = g->psf == SP_PSF_POINT ? 1 : 4;
     float const step = 1.0f / (float)sub;
     float const first = sub == 1 ? 0.0f : 0.5f * step - 0.5f;
     float const weight = q->amp / (float)(sub * sub);
@@ -357,7 +357,7 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     long const lb0 = -cx > -R ? -cx : -R;
     long const lb1 = (long)g->width - 1 - cx < R ? (long)g->width - 1 - cx : R;
     if (la0 > la1 || lb0 > lb1) return;
-    if (g->psf == SP_RENDER_PSF_POINT) {
+    if (g->psf == SP_PSF_POINT) {
         if (!splat_point_fixed(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst))
             splat_point(g, &q, (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
         return;

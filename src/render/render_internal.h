@@ -6,9 +6,6 @@
 
 #include "sp/sp_render.h"
 
-/* Largest footprint half-width: 3 sigma of a 85-pixel (synthpix convention) particle. */
-#define SP_RENDER_MAX_RADIUS 128
-
 size_t sp__render_band_rows(const sp_render_geometry *g);
 
 #endif

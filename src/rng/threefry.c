@@ -16,8 +16,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "internal/sp_math.h"
+#include "sp_internal.h"
+#include "sp_math.h"
 
 static inline uint32_t rotl32(uint32_t x, unsigned r)
 {

@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
-#include "sampler/sampler_struct.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
+#include "sampler_struct.h"
 
 struct sp_episodes {
     uint64_t *order;  /* source records sorted by (directory, name) */

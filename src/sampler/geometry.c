@@ -13,9 +13,8 @@
  */
 #include <math.h>
 
-#include "internal/sp_internal.h"
-#include "render/render_internal.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
 
 static double max0(double v) { return v > 0 ? v : 0; }
 static double min0(double v) { return v < 0 ? v : 0; }

@@ -20,8 +20,8 @@
  * same (record, epoch, seed) the unsharded stream has at p: shards are disjoint, cover each
  * epoch, and with c = 1 the stream is exactly the unsharded one.
  */
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
 
 #define SP_ORDER_TAG 0x0DE20DE2u
 #define SP_SEED_TAG 0x5EED5EEDu

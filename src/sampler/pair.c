@@ -17,8 +17,8 @@
 #include <math.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/pair.h"
+#include "sp_internal.h"
+#include "pair.h"
 
 static float clipf(float v, float lo, float hi)
 {

@@ -2,7 +2,7 @@
 #ifndef SP_PAIR_H
 #define SP_PAIR_H
 
-#include "sampler/sampler_internal.h"
+#include "sampler_internal.h"
 
 #define SP_PAIR_CHUNK 4096
 #define SP_PAIR_ARRAYS 12

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
 
 typedef enum slot_state { SLOT_EMPTY = 0, SLOT_QUEUED, SLOT_LOADING, SLOT_READY } slot_state;
 

@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_struct.h"
+#include "sp_internal.h"
+#include "sampler_struct.h"
 #include "sp/sp_matio_h5.h"
 
 /* Reads record `rec` with its images; checks the images share one shape. */

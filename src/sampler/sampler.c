@@ -18,10 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/pair.h"
-#include "sampler/sampler_struct.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "pair.h"
+#include "sampler_struct.h"
+#include "sampler_internal.h"
 #include "sp/sp_io.h"
 #include "sp/sp_render.h"
 
@@ -440,7 +440,7 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     s->rg.width = s->geom.width;
     s->rg.radius = s->geom.radius;
     s->rg.band_rows = SP_BAND_ROWS;
-    s->rg.psf = s->cfg.psf == SP_PSF_INTEGRATED ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT;
+    s->rg.psf = s->cfg.psf;
     s->noise.uniform = (float)s->cfg.noise_uniform;
     s->noise.gaussian_mean = (float)s->cfg.noise_gaussian_mean;
     s->noise.gaussian_std = (float)s->cfg.noise_gaussian_std;

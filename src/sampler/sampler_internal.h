@@ -12,6 +12,7 @@
 #include "sp/sp_render.h"
 #include "sp/sp_rng.h"
 #include "sp/sp_sampler.h"
+#include "sp_sampler_state.h"
 
 /* ---- loader: stream position -> (record, epoch, record seed) ---------------------- */
 
@@ -27,12 +28,6 @@ typedef struct sp_loader {
     uint64_t per_epoch; /* this shard's positions per epoch: ceil((records - index) / count) */
 } sp_loader;
 
-typedef struct sp_record_ref {
-    uint64_t position; /* global stream position p = epoch * n + t */
-    uint64_t record;   /* index into the source */
-    uint32_t epoch;
-    uint32_t seed;     /* 32-bit record seed derived from (seed, p) */
-} sp_record_ref;
 
 void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint64_t seed);
 /* Restricts the stream to shard `index` of `count`: in every epoch, shard s reads the
@@ -93,50 +88,6 @@ uint64_t sp__episode_record(const sp_sampler *s, uint64_t start, int64_t t);
  * output flows; resets the repetition index. */
 sp_status sp__sampler_load(sp_sampler *s, sp_error *err);
 
-/* ---- sampler state (sampler_state.c), saved and restored by the pipeline module ---- */
-
-/* Everything a sampler needs to continue its stream exactly (PRODUCT 8). Filled by
- * sp__sampler_state_get with pointers BORROWED from the sampler (valid until the next
- * call on it); given to sp__sampler_state_set with pointers borrowed for the call. */
-typedef struct sp_sampler_state {
-    /* Identity: a restore into a sampler whose identity differs is refused, naming the field. */
-    uint64_t seed;
-    uint64_t batch_size, flow_fields_per_batch, batches_per_flow_batch;
-    uint64_t image_h, image_w, flow_h, flow_w;
-    int64_t episode_length;
-    int randomize, loop;
-    uint64_t records;            /* records per epoch of the source */
-    uint64_t fingerprint;        /* FNV-1a 64 of the record names (the resolved file list) */
-    uint64_t shard_index, shard_count;
-    /* Counters. */
-    uint64_t loader_next;        /* next position of this shard's stream */
-    uint64_t loader_epoch;       /* epoch of that position (informative) */
-    uint64_t batch_index;        /* batches produced */
-    uint32_t repetition;         /* batches produced from the cached flows */
-    int have_flows;              /* the cache below is valid */
-    /* Episodic mode (episode_length > 0). */
-    uint64_t episode;            /* episodes started */
-    int64_t timestep;            /* time step of the next batch; L = ended */
-    const sp_record_ref *episode_refs; /* F running episodes (record = episode start index) */
-    const uint8_t *episode_valid;      /* F */
-    /* The refresh cache: F = min(batch_size, flow_fields_per_batch) entries. */
-    uint64_t F;
-    const sp_record_ref *refs;   /* F */
-    const uint8_t *valid;        /* F: 1 = real record, 0 = padding */
-    const sp_flow *flows;        /* F intermediate (record) flows, each with its own shape */
-    const float *out_flows;      /* F * flow_h * flow_w * 2 output flows */
-    const char *const *files;    /* F record names ("" for padding) */
-} sp_sampler_state;
-
-/* Fills st from s; st's arrays point into s. */
-void sp__sampler_state_get(const sp_sampler *s, sp_sampler_state *st);
-/* Compares st's identity with s's own: SP_ERR_MISMATCH naming the first differing field
- * ("seed: the checkpoint was taken with seed 3; the configuration has seed 4"). */
-sp_status sp__sampler_state_check(const sp_sampler *s, const sp_sampler_state *st, sp_error *err);
-/* Checks st, then copies it into s (flows are copied). On error s is unchanged. */
-sp_status sp__sampler_state_set(sp_sampler *s, const sp_sampler_state *st, sp_error *err);
-/* FNV-1a 64 over the names of every record of the source, and the count. */
-uint64_t sp__sampler_fingerprint(const sp_sampler *s);
 
 /* ---- flow sampling -------------------------------------------------------------- */
 

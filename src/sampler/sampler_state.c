@@ -20,9 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
-#include "sampler/sampler_struct.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
+#include "sampler_struct.h"
 
 uint64_t sp__sampler_fingerprint(const sp_sampler *s)
 {

@@ -4,8 +4,8 @@
 #ifndef SP_SAMPLER_STRUCT_H
 #define SP_SAMPLER_STRUCT_H
 
-#include "sampler/pair.h"
-#include "sampler/sampler_internal.h"
+#include "pair.h"
+#include "sampler_internal.h"
 #include "sp/sp_render.h"
 
 #define SP_BAND_ROWS 32

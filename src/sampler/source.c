@@ -23,8 +23,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "internal/sp_internal.h"
-#include "sampler/sampler_internal.h"
+#include "sp_internal.h"
+#include "sampler_internal.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 

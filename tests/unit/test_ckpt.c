@@ -7,7 +7,7 @@
  */
 #include "sp_test.h"
 
-#include "ckpt/ckpt_internal.h"
+#include "ckpt_internal.h"
 #include "sp/sp_ckpt.h"
 
 #include <dirent.h>
@@ -177,12 +177,12 @@ SP_TEST(ckpt_crc32c_known_answers)
     SP_ASSERT_EQ_U64(sp_crc32c(0, zeros, 32), 0x8A9136AAu);
     SP_ASSERT_EQ_U64(sp_crc32c(0, ones, 32), 0x62A8AB43u);
     SP_ASSERT_EQ_U64(sp_crc32c(0, inc, 32), 0x46DD794Eu);
-    SP_ASSERT_EQ_U64(sp__ckpt_crc32c_portable(0, "123456789", 9), 0xE3069283u);
-    SP_ASSERT_EQ_U64(sp__ckpt_crc32c_portable(0, inc, 32), 0x46DD794Eu);
+    SP_ASSERT_EQ_U64(sp__crc32c_portable(0, "123456789", 9), 0xE3069283u);
+    SP_ASSERT_EQ_U64(sp__crc32c_portable(0, inc, 32), 0x46DD794Eu);
     /* Continuation equals one pass, on both paths, at every split. */
     for (size_t k = 0; k <= 32; k++) {
         SP_ASSERT_EQ_U64(sp_crc32c(sp_crc32c(0, inc, k), inc + k, 32 - k), 0x46DD794Eu);
-        SP_ASSERT_EQ_U64(sp__ckpt_crc32c_portable(sp__ckpt_crc32c_portable(0, inc, k), inc + k, 32 - k), 0x46DD794Eu);
+        SP_ASSERT_EQ_U64(sp__crc32c_portable(sp__crc32c_portable(0, inc, k), inc + k, 32 - k), 0x46DD794Eu);
     }
 }
 
@@ -199,7 +199,7 @@ SP_TEST(ckpt_crc32c_fast_path_equals_portable)
     }
     size_t const sizes[] = {0, 1, 7, 8, 9, 4095, 524287, 524288, 524289, 3 * 8192 * 64 + 5, n - 3, n};
     for (size_t i = 0; i < SP_ARRAY_LEN(sizes); i++) {
-        uint32_t const want = sp__ckpt_crc32c_portable(0, b + 3, sizes[i] - (sizes[i] >= 3 ? 3 : 0));
+        uint32_t const want = sp__crc32c_portable(0, b + 3, sizes[i] - (sizes[i] >= 3 ? 3 : 0));
         uint32_t const got = sp_crc32c(0, b + 3, sizes[i] - (sizes[i] >= 3 ? 3 : 0));
         SP_EXPECT_MSG(got == want, "size %zu: %08x vs portable %08x", sizes[i], got, want);
     }
@@ -337,8 +337,8 @@ SP_TEST(ckpt_retention_time_interval_across_restart)
     /* max_to_keep=2, keep_time_interval=3h, steps 0..9 one hour apart -> [0,3,6,8,9];
      * restart, steps 10..19 -> [0,3,6,9,12,15,18,19]. */
     int64_t const hour = INT64_C(3600000000000);
-    sp_ckpt_faulty_fs f;
-    sp_ckpt_faulty_fs_init(&f, sp_ckpt_fs_posix(), 0);
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), 0);
     sp_ckpt_options opt;
     sp_ckpt_options_init(&opt);
     opt.max_to_keep = 2;
@@ -370,8 +370,8 @@ SP_TEST(ckpt_retention_zero_keeps_latest)
     /* Orbax: max_to_keep=0, keep_period=3, keep_time_interval=5h over 9 hourly saves ->
      * [0,3,5,6]. Our rule also keeps the latest committed step (8): [0,3,5,6,8]. */
     int64_t const hour = INT64_C(3600000000000);
-    sp_ckpt_faulty_fs f;
-    sp_ckpt_faulty_fs_init(&f, sp_ckpt_fs_posix(), 0);
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), 0);
     sp_ckpt_options opt;
     sp_ckpt_options_init(&opt);
     opt.max_to_keep = 0;
@@ -636,7 +636,7 @@ static sp_tree *dtype_tree(void)
             unsigned char buf[8 * 64];
             fill_pattern(all_dtypes[d], buf, n);
             char path[64];
-            snprintf(path, sizeof path, "%s/r%zu%s", sp_ckpt_dtype_name(all_dtypes[d]), ranks[r], r == 5 ? "e" : "");
+            snprintf(path, sizeof path, "%s/r%zu%s", sp_dtype_numpy_name(all_dtypes[d]), ranks[r], r == 5 ? "e" : "");
             SP_ASSERT_OK(sp_tree_add_array(t, path, all_dtypes[d], ranks[r], shapes[r], buf, NULL));
         }
     }
@@ -802,8 +802,8 @@ static void fault_sweep(int err_no)
     sp_ckpt_options_init(&base);
     base.max_to_keep = 1; /* a successful save of step 2 also deletes step 1 */
     /* Size the sweep: count the calls of one full save of step 2. */
-    sp_ckpt_faulty_fs f;
-    sp_ckpt_faulty_fs_init(&f, sp_ckpt_fs_posix(), SP_FS_OP_OPEN | SP_FS_OP_WRITE | SP_FS_OP_FSYNC |
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_OPEN | SP_FS_OP_WRITE | SP_FS_OP_FSYNC |
                                                         SP_FS_OP_RENAME | SP_FS_OP_MKDIR | SP_FS_OP_CLOSE);
     uint64_t total = 0;
     char cmd[1200];
@@ -828,7 +828,7 @@ static void fault_sweep(int err_no)
         sp_ckpt_manager *m = open_mgr(root, &base);
         save_step(m, 1, NULL);
         close_mgr(m);
-        sp_ckpt_faulty_fs_init(&f, sp_ckpt_fs_posix(), SP_FS_OP_OPEN | SP_FS_OP_WRITE | SP_FS_OP_FSYNC |
+        sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_OPEN | SP_FS_OP_WRITE | SP_FS_OP_FSYNC |
                                                             SP_FS_OP_RENAME | SP_FS_OP_MKDIR | SP_FS_OP_CLOSE);
         f.fail_errno = err_no;
         f.sticky = err_no == ENOSPC; /* a full disk stays full */
@@ -891,8 +891,8 @@ SP_TEST(ckpt_fault_injection_every_call_enospc)
 SP_TEST(ckpt_enospc_is_clear_and_keeps_earlier_steps)
 {
     const char *const root = root_path("nospc");
-    sp_ckpt_faulty_fs f;
-    sp_ckpt_faulty_fs_init(&f, sp_ckpt_fs_posix(), SP_FS_OP_WRITE);
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_WRITE);
     sp_ckpt_options opt;
     sp_ckpt_options_init(&opt);
     opt.fs = &f.fs;
@@ -1232,7 +1232,7 @@ SP_TEST(ckpt_stray_temporaries_are_never_listed_and_collected)
 /* A file system whose writes wait at a gate the test opens: makes "save in flight"
  * deterministic. */
 typedef struct gated_fs {
-    sp_ckpt_fs fs;
+    sp_fs fs;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int open_gate;
@@ -1247,7 +1247,7 @@ static int64_t gated_write(void *ctx, int fd, const void *buf, size_t n)
     pthread_cond_broadcast(&g->cv);
     while (!g->open_gate) pthread_cond_wait(&g->cv, &g->mu);
     pthread_mutex_unlock(&g->mu);
-    return sp_ckpt_fs_posix()->write(NULL, fd, buf, n);
+    return sp_fs_posix()->write(NULL, fd, buf, n);
 }
 
 static void gate_open(gated_fs *g)
@@ -1262,7 +1262,7 @@ SP_TEST(ckpt_async_save_snapshots_and_orders)
 {
     gated_fs g;
     memset(&g, 0, sizeof g);
-    g.fs = *sp_ckpt_fs_posix();
+    g.fs = *sp_fs_posix();
     g.fs.ctx = &g;
     g.fs.write = gated_write;
     pthread_mutex_init(&g.mu, NULL);
@@ -1322,7 +1322,7 @@ SP_TEST(ckpt_async_save_snapshots_and_orders)
 }
 
 typedef struct failing_fs {
-    sp_ckpt_fs fs;
+    sp_fs fs;
     atomic_int fail; /* 1: every write fails with EIO */
 } failing_fs;
 
@@ -1330,14 +1330,14 @@ static int64_t failing_write(void *ctx, int fd, const void *buf, size_t n)
 {
     failing_fs *const f = (failing_fs *)ctx;
     if (atomic_load(&f->fail)) return -EIO;
-    return sp_ckpt_fs_posix()->write(NULL, fd, buf, n);
+    return sp_fs_posix()->write(NULL, fd, buf, n);
 }
 
 SP_TEST(ckpt_async_errors_are_sticky)
 {
     failing_fs f;
     memset(&f, 0, sizeof f);
-    f.fs = *sp_ckpt_fs_posix();
+    f.fs = *sp_fs_posix();
     f.fs.ctx = &f;
     f.fs.write = failing_write;
     sp_ckpt_options opt;
@@ -1391,7 +1391,7 @@ SP_TEST(ckpt_async_staging_is_bounded)
 {
     gated_fs g;
     memset(&g, 0, sizeof g);
-    g.fs = *sp_ckpt_fs_posix();
+    g.fs = *sp_fs_posix();
     g.fs.ctx = &g;
     g.fs.write = gated_write;
     pthread_mutex_init(&g.mu, NULL);
@@ -1444,7 +1444,7 @@ SP_TEST(ckpt_async_close_deadline_cancels)
 {
     gated_fs g;
     memset(&g, 0, sizeof g);
-    g.fs = *sp_ckpt_fs_posix();
+    g.fs = *sp_fs_posix();
     g.fs.ctx = &g;
     g.fs.write = gated_write;
     pthread_mutex_init(&g.mu, NULL);

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #include <time.h>
 
-#include "flow/flow_filter.h"
+#include "flow_filter.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_rng.h"
 

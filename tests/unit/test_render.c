@@ -61,7 +61,7 @@ SP_TEST(render_single_particle_point_matches_gaussian)
         for (size_t s = 0; s < SP_ARRAY_LEN_T(sig); s++) {
             one_particle const q = {offs[k][0], offs[k][1], sig[s], sig[s], 0.0f, 100.0f};
             int const R = (int)ceilf(4.5f * sig[s]);
-            render_one(&q, R, SP_RENDER_PSF_POINT, img);
+            render_one(&q, R, SP_PSF_POINT, img);
             double sum, cy, cx, peak;
             moments(img, &sum, &cy, &cx, &peak);
             SP_ASSERT_NEAR(cy, q.y, 0.01);
@@ -86,7 +86,7 @@ SP_TEST(render_single_particle_integrated_matches_pixel_average)
     static float img[H * W];
     one_particle const q = {25.37f, 18.81f, 0.6f, 0.9f, 0.0f, 200.0f};
     int const R = 5;
-    render_one(&q, R, SP_RENDER_PSF_INTEGRATED, img);
+    render_one(&q, R, SP_PSF_INTEGRATED, img);
     double sum, cy, cx, peak;
     moments(img, &sum, &cy, &cx, &peak);
     SP_ASSERT_NEAR(cy, q.y, 0.01);
@@ -105,14 +105,14 @@ SP_TEST(render_correlated_particle_matches_formula)
     static const float rhos[] = {0.3f, -0.45f, 0.9f, -0.97f};
     for (size_t r = 0; r < SP_ARRAY_LEN_T(rhos); r++) {
         one_particle const q = {30.2f, 29.6f, 1.2f, 0.8f, rhos[r], 150.0f};
-        render_one(&q, 6, SP_RENDER_PSF_POINT, img);
+        render_one(&q, 6, SP_PSF_POINT, img);
         for (int i = 24; i <= 36; i++)
             for (int j = 24; j <= 36; j++)
                 SP_ASSERT_NEAR(img[i * W + j], gauss_point(&q, i, j), 3e-5 * 150.0);
         /* Both PSF modes conserve the integral 2 pi sx sy sqrt(1 - rho^2) A. */
         double const integral = 2 * M_PI * 1.2 * 0.8 * sqrt(1 - (double)rhos[r] * (double)rhos[r]) * 150.0;
         for (int psf = 0; psf < 2; psf++) {
-            render_one(&q, 7, psf ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT, img);
+            render_one(&q, 7, psf ? SP_PSF_INTEGRATED : SP_PSF_POINT, img);
             double sum, cy, cx, peak;
             moments(img, &sum, &cy, &cx, &peak);
             /* Point sampling aliases the narrow minor axis of |rho| ~ 1 particles a little. */
@@ -129,7 +129,7 @@ SP_TEST(render_edge_particle_is_clipped_not_moved)
 {
     static float img[H * W];
     one_particle const q = {0.2f, 63.6f, 1.0f, 1.0f, 0.0f, 100.0f};
-    render_one(&q, 3, SP_RENDER_PSF_POINT, img);
+    render_one(&q, 3, SP_PSF_POINT, img);
     for (int i = 0; i < H; i++)
         for (int j = 0; j < W; j++) {
             int const inside = i <= 3 && j >= 61;
@@ -137,7 +137,7 @@ SP_TEST(render_edge_particle_is_clipped_not_moved)
         }
     /* Completely outside: nothing drawn. */
     one_particle const far = {-10.0f, 20.0f, 1.0f, 1.0f, 0.0f, 100.0f};
-    render_one(&far, 3, SP_RENDER_PSF_POINT, img);
+    render_one(&far, 3, SP_PSF_POINT, img);
     for (int k = 0; k < H * W; k++) SP_ASSERT_NEAR(img[k], 0.0, 0);
 }
 
@@ -145,7 +145,7 @@ SP_TEST(render_overlapping_particles_add)
 {
     static float a[H * W], b[H * W], both[H * W];
     float ys[2] = {30.1f, 31.4f}, xs[2] = {30.3f, 29.2f}, s[2] = {1.0f, 1.3f}, rho[2] = {0, 0.2f}, amp[2] = {80, 120};
-    sp_render_geometry g = {H, W, 5, 0, SP_RENDER_PSF_POINT};
+    sp_render_geometry g = {H, W, 5, 0, SP_PSF_POINT};
     sp_particles p0 = {1, &ys[0], &xs[0], &s[0], &s[0], &rho[0], &amp[0]};
     sp_particles p1 = {1, &ys[1], &xs[1], &s[1], &s[1], &rho[1], &amp[1]};
     sp_particles p2 = {2, ys, xs, s, s, rho, amp};
@@ -177,7 +177,7 @@ SP_TEST(render_bytes_independent_of_band_size)
     for (int psf = 0; psf < 2; psf++)
         for (int R = 3; R <= 4; R++)
             for (size_t b = 0; b < SP_ARRAY_LEN_T(bands); b++) {
-                sp_render_geometry g = {H, W, R, bands[b], psf ? SP_RENDER_PSF_INTEGRATED : SP_RENDER_PSF_POINT};
+                sp_render_geometry g = {H, W, R, bands[b], psf ? SP_PSF_INTEGRATED : SP_PSF_POINT};
                 SP_ASSERT_OK(sp_render_frame(&g, &p, b == 0 ? ref : img, NULL));
                 if (b > 0)
                     SP_EXPECT_MSG(memcmp(ref, img, sizeof img) == 0, "psf %d R %d: band size %zu changed the bytes", psf,
@@ -205,7 +205,7 @@ SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
     sp_particles p = {N, y, x, sy, sx, rho, amp};
     static float narrow[64 * WN], wide[64 * WW];
     for (int R = 1; R <= 6; R++) {
-        sp_render_geometry gn = {64, WN, R, 0, SP_RENDER_PSF_POINT}, gw = {64, WW, R, 0, SP_RENDER_PSF_POINT};
+        sp_render_geometry gn = {64, WN, R, 0, SP_PSF_POINT}, gw = {64, WW, R, 0, SP_PSF_POINT};
         SP_ASSERT_OK(sp_render_frame(&gn, &p, narrow, NULL));
         SP_ASSERT_OK(sp_render_frame(&gw, &p, wide, NULL));
         for (int i = 0; i < 64; i++)

@@ -6,7 +6,7 @@
 #include "cli.h"
 #include "sp/sp.h"
 
-/* Sub-commands (tools/cmd_*.c). */
+/* Sub-commands (cli/cmd_*.c). */
 static const sp_cli_command commands[] = {
     {"generate", "render image pairs and write a dataset", sp_cmd_generate},
     {"bench", "measure pairs/s against the machine's memory-bandwidth bound", sp_cmd_bench},

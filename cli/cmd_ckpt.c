@@ -163,7 +163,7 @@ static void print_leaf(const sp_leaf_view *v)
 {
     switch (v->kind) {
     case SP_LEAF_ARRAY:
-        printf("%-40s array   %-8s [", v->path, sp_ckpt_dtype_name(v->dtype));
+        printf("%-40s array   %-8s [", v->path, sp_dtype_numpy_name(v->dtype));
         for (size_t d = 0; d < v->ndim; d++) printf(d ? ", %llu" : "%llu", (unsigned long long)v->shape[d]);
         printf("]\n");
         break;

@@ -1,4 +1,4 @@
-/* ckpt_crc32c.c: CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the
+/* crc32c.c: CRC32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the
  * checksum of every file in a checkpoint manifest.
  *
  * Two paths computing the same function: the SSE4.2 crc32 instruction (8 bytes per step,
@@ -6,7 +6,8 @@
  * and a byte-wise table fallback. The table below was generated from the polynomial; the
  * known answer crc32c("123456789") = 0xE3069283 is a unit test.
  */
-#include "ckpt_internal.h"
+#include "sp_fsutil.h"
+#include "sp_internal.h"
 
 #include <string.h>
 
@@ -124,7 +125,7 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw3(uint32_t c, const unsi
 #define SP_CRC_HAVE_HW 0
 #endif
 
-uint32_t sp__ckpt_crc32c_portable(uint32_t crc, const void *data, size_t n)
+uint32_t sp__crc32c_portable(uint32_t crc, const void *data, size_t n)
 {
     return ~crc_sw(~crc, (const unsigned char *)data, n);
 }

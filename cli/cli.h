@@ -1,4 +1,4 @@
-/* cli.h: the synthpix sub-commands. Each lives in its own tools/cmd_*.c and returns the
+/* cli.h: the synthpix sub-commands. Each lives in its own cli/cmd_*.c and returns the
  * process exit code: 0 success, 1 runtime error, 2 usage or configuration error. */
 #ifndef SP_CLI_H
 #define SP_CLI_H

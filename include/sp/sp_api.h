@@ -1,0 +1,38 @@
+/* synthpix: export and version macros shared by every public header.
+ *
+ * SP_API marks the functions of the stable API. libsynthpix.so is built with
+ * -fvisibility=hidden, so only these are exported (all start with sp_). Declarations meant
+ * for tests and for experiments sit behind `#if defined(SP_EXPERIMENTAL_API)`: define it
+ * before including a header to use them, knowing they may change in any release.
+ */
+#ifndef SP_API_H
+#define SP_API_H
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SP_API __attribute__((visibility("default")))
+#else
+#define SP_API
+#endif
+
+#define SP_VERSION_MAJOR 0
+#define SP_VERSION_MINOR 1
+#define SP_VERSION_PATCH 0
+#define SP_VERSION_NUMBER (SP_VERSION_MAJOR * 10000 + SP_VERSION_MINOR * 100 + SP_VERSION_PATCH)
+#define SP_VERSION_STRING_(a, b, c) #a "." #b "." #c
+#define SP_VERSION_STRING_X_(a, b, c) SP_VERSION_STRING_(a, b, c)
+#define SP_VERSION_STRING SP_VERSION_STRING_X_(SP_VERSION_MAJOR, SP_VERSION_MINOR, SP_VERSION_PATCH)
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of the library actually linked (SP_VERSION_NUMBER and SP_VERSION_STRING are
+ * those of the headers compiled against): major * 10000 + minor * 100 + patch, and
+ * "major.minor.patch" (static). */
+SP_API unsigned sp_version_number(void);
+SP_API const char *sp_version_string(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SP_API_H */
