@@ -35,6 +35,12 @@ void sp_test_register(const char *name, sp_test_fn fn);
 void sp_test_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4), noreturn));
 
+/* Ends the case as skipped: TAP "ok N - name # SKIP reason" (never a pass). Use it when a
+ * prerequisite outside the code under test is missing (a Python module, a feature the
+ * build left out). */
+void sp_test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+#define SP_TEST_SKIP_EXIT 77
+
 #define SP_EXPECT(cond)                                                                       \
     do {                                                                                      \
         if (!(cond)) sp_test_fail(__FILE__, __LINE__, "expected: %s", #cond);                 \
