@@ -15,6 +15,10 @@ typedef struct sp_cli_command {
 
 int sp_cmd_config(int argc, char **argv);
 int sp_cmd_generate(int argc, char **argv);
+/* `generate` with every file operation through fs (NULL = POSIX): the fault-injection
+ * tests run the real command over a failing file system. */
+struct sp_fs;
+int sp_cmd_generate_fs(int argc, char **argv, const struct sp_fs *fs);
 int sp_cmd_bench(int argc, char **argv);
 
 int sp_cmd_ckpt(int argc, char **argv);

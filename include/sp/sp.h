@@ -9,6 +9,8 @@
 
 #include "sp/sp_config.h"
 #include "sp/sp_ckpt.h"
+#include "sp/sp_dataset.h"
+#include "sp/sp_dtype.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_fs.h"

@@ -37,6 +37,7 @@
 
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
+#include "sp/sp_fs.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -77,10 +78,12 @@ typedef struct sp_h5_dataset sp_h5_dataset;
  * flow_h, flow_w: output flow grid; bit_depth 8 (uint8), 16 (uint16) or 32 (float32
  * intensities as rendered); config_yaml: NUL-terminated text stored as the attribute
  * "configuration" (copied). Images given to append are float32 in [0, 255] and are
- * quantised as the PNG/TIFF writers do (sp_quantize_u8/u16). */
-sp_status sp_h5_dataset_create(sp_h5_dataset **out, const char *path, size_t height, size_t width,
-                               size_t flow_h, size_t flow_w, int bit_depth, const char *config_yaml,
-                               sp_error *err);
+ * quantised as the PNG/TIFF writers do (sp_quantize_u8/u16). fs (NULL = sp_fs_posix(),
+ * borrowed for the shard's life) creates, syncs and renames the file; tmp_tag (NULL = "0")
+ * marks the temporary "<path>.sp-tmp-<tag>-<random>". */
+sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path,
+                               const char *tmp_tag, size_t height, size_t width, size_t flow_h,
+                               size_t flow_w, int bit_depth, const char *config_yaml, sp_error *err);
 /* Appends one pair: img1, img2 (height*width floats), flow (flow_h*flow_w*2 floats). */
 sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2,
                                     const float *flow, const sp_h5_pair_meta *meta, sp_error *err);

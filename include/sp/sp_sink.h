@@ -44,14 +44,6 @@ typedef struct sp_file_sink_ctx {
 } sp_file_sink_ctx;
 sp_sink sp_sink_file(sp_file_sink_ctx *ctx);     /* ctx borrowed while the sink is used */
 
-/* Writes a whole file atomically: the bytes go to "<path>.tmp-<pid>", which is renamed over
- * path, so a reader never sees a partial file under the final name. With durable != 0 the
- * temporary is fsync'd before the rename and the directory after it (otherwise the caller
- * makes a batch of files durable at once, e.g. with syncfs). On failure nothing is left at
- * path that was not there before. */
-sp_status sp_write_file_atomic(const char *path, const void *data, size_t n, int durable,
-                               sp_error *err);
-
 #ifdef __cplusplus
 }
 #endif

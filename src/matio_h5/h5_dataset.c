@@ -15,17 +15,17 @@
  * Every dataset grows by one pair per append (unlimited first dimension), so a shard
  * needs no size up front. Integer images are quantised exactly as the PNG/TIFF writers do.
  *
- * Crash safety: the file is written as "<path>.tmp-<pid>", flushed, fsync'd, renamed to
- * <path> and the directory fsync'd; on any failure or abort the temporary is removed, so a
- * file under a final shard name is always complete.
+ * Crash safety: the file is written as "<path>.sp-tmp-<tag>-<random>" (created first through
+ * the caller's sp_fs with O_EXCL | O_NOFOLLOW, then opened by libhdf5), closed, fsync'd,
+ * renamed to <path> and the directory fsync'd, every step but libhdf5's own writes through
+ * the sp_fs table; on any failure or abort the temporary is removed, so a file under a
+ * final shard name is always complete.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "matio_h5_internal.h"
 #include "sp/sp_io.h"
@@ -35,6 +35,7 @@
 
 
 struct sp_h5_dataset {
+    const sp_fs *fs;
     char *path, *tmp;
     hid_t file, img[2], flow, params, row_mem, row_file;
     size_t height, width, flow_h, flow_w, n;
@@ -162,8 +163,27 @@ static void free_dataset(sp_h5_dataset *d)
     free(d);
 }
 
-sp_status sp_h5_dataset_create(sp_h5_dataset **out, const char *path, size_t height, size_t width, size_t flow_h,
-                               size_t flow_w, int bit_depth, const char *config_yaml, sp_error *err)
+/* Creates the temporary exclusively through the fs (never through a planted link). */
+static sp_status create_tmp(sp_h5_dataset *d, const char *tag, sp_error *err)
+{
+    int fd = -EEXIST;
+    for (int attempt = 0; attempt < 8 && fd == -EEXIST; attempt++) {
+        if (!sp__fs_tmp_name(d->tmp, SP_FS_PATH_MAX, d->path, tag))
+            return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", d->path);
+        fd = d->fs->open(d->fs->ctx, d->tmp, 'w');
+    }
+    if (fd < 0) return sp__fs_fail(err, fd, "create", d->tmp);
+    int const c = d->fs->close(d->fs->ctx, fd);
+    if (c < 0) {
+        d->fs->unlink(d->fs->ctx, d->tmp);
+        return sp__fs_fail(err, c, "close", d->tmp);
+    }
+    return SP_OK;
+}
+
+sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path, const char *tmp_tag,
+                               size_t height, size_t width, size_t flow_h, size_t flow_w, int bit_depth,
+                               const char *config_yaml, sp_error *err)
 {
     *out = NULL;
     SP_RETURN_IF(bit_depth != 8 && bit_depth != 16 && bit_depth != 32, err, SP_ERR_INVALID,
@@ -177,15 +197,19 @@ sp_status sp_h5_dataset_create(sp_h5_dataset **out, const char *path, size_t hei
     SP_RETURN_IF(d == NULL, err, SP_ERR_NOMEM, "%s: out of memory", path);
     d->file = d->img[0] = d->img[1] = d->flow = d->params = d->row_mem = d->row_file = -1;
     d->height = height, d->width = width, d->flow_h = flow_h, d->flow_w = flow_w, d->bit_depth = bit_depth;
-    size_t const tlen = strlen(path) + 32;
+    d->fs = fs ? fs : sp_fs_posix();
     d->path = strdup(path);
-    d->tmp = (char *)malloc(tlen);
+    d->tmp = (char *)malloc(SP_FS_PATH_MAX);
     d->qbuf = malloc(npx * 4);
     if (d->path == NULL || d->tmp == NULL || d->qbuf == NULL) {
         free_dataset(d);
         return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", path);
     }
-    snprintf(d->tmp, tlen, "%s.tmp-%ld", path, (long)getpid());
+    sp_status const ts = create_tmp(d, tmp_tag, err);
+    if (ts != SP_OK) {
+        free_dataset(d);
+        return ts;
+    }
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
     sp_status const st = create_locked(d, config_yaml, err);
@@ -246,15 +270,15 @@ size_t sp_h5_dataset_pairs(const sp_h5_dataset *d)
     return d->n;
 }
 
-static sp_status fsync_path(const char *path, int dir, sp_error *err)
+/* fsync of the closed file through the fs: its data reach the disk before the rename. */
+static sp_status fsync_file(const sp_h5_dataset *d, sp_error *err)
 {
-    int const fd = open(path, (dir ? O_RDONLY | O_DIRECTORY : O_RDWR) | O_CLOEXEC);
-    SP_RETURN_IF(fd < 0, err, SP_ERR_IO, "%s: cannot open for sync: %s", path, strerror(errno));
-    int const r = fsync(fd);
-    int const e = errno;
-    close(fd);
-    SP_RETURN_IF(r != 0, err, e == ENOSPC ? SP_ERR_NOSPC : SP_ERR_IO, "%s: fsync failed: %s", path, strerror(e));
-    return SP_OK;
+    int const fd = d->fs->open(d->fs->ctx, d->tmp, 'a');
+    if (fd < 0) return sp__fs_fail(err, fd, "open for sync", d->tmp);
+    int const e = d->fs->fsync(d->fs->ctx, fd);
+    int const c = d->fs->close(d->fs->ctx, fd);
+    if (e < 0) return sp__fs_fail(err, e, "fsync", d->tmp);
+    return c < 0 ? sp__fs_fail(err, c, "close", d->tmp) : SP_OK;
 }
 
 sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err)
@@ -266,15 +290,17 @@ sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err)
     d->file = -1;
     sp__mh_unlock(&ls);
     sp_status st = r < 0 ? sp_error_set(err, SP_ERR_IO, "%s: closing the HDF5 file failed", d->tmp) : SP_OK;
-    if (st == SP_OK) st = fsync_path(d->tmp, 0, err);
-    if (st == SP_OK && rename(d->tmp, d->path) != 0)
-        st = sp_error_set(err, SP_ERR_IO, "%s: rename to %s failed: %s", d->tmp, d->path, strerror(errno));
+    if (st == SP_OK) st = fsync_file(d, err);
     if (st == SP_OK) {
-        char *const copy = strdup(d->path);
-        st = copy ? fsync_path(dirname(copy), 1, err) : sp_error_set(err, SP_ERR_NOMEM, "out of memory");
-        free(copy);
+        int const e = d->fs->rename(d->fs->ctx, d->tmp, d->path);
+        if (e < 0) st = sp__fs_fail(err, e, "rename to", d->path);
+    }
+    if (st == SP_OK) {
+        char dir[SP_FS_PATH_MAX];
+        st = sp__fs_parent(d->path, dir, sizeof dir) ? sp__fs_fsync_dir(d->fs, dir, dir, err)
+                                                      : sp_error_set(err, SP_ERR_INVALID, "%s: path too long", d->path);
     } else {
-        unlink(d->tmp);
+        d->fs->unlink(d->fs->ctx, d->tmp);
     }
     free_dataset(d);
     return st;
@@ -288,6 +314,6 @@ void sp_h5_dataset_abort(sp_h5_dataset *d)
     close_handles(d);
     if (d->file >= 0) H5Fclose(d->file);
     sp__mh_unlock(&ls);
-    unlink(d->tmp);
+    d->fs->unlink(d->fs->ctx, d->tmp); /* ours: created by create_tmp */
     free_dataset(d);
 }

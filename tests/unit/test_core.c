@@ -1,6 +1,12 @@
 /* test_core.c: status table, error details, sinks and the thread pool. */
 #include "sp_test.h"
 
+#include <errno.h>
+#include <unistd.h>
+
+#include "sp_fsutil.h"
+#include "sp/sp_fs.h"
+
 #include "sp/sp_errors.h"
 #include "sp/sp_pool.h"
 #include "sp/sp_sink.h"
@@ -38,21 +44,114 @@ SP_TEST(core_membuf_sink_appends)
     sp_membuf_free(&b);
 }
 
+/* Entries of dir whose name contains needle. */
+static int count_entries(const char *dir, const char *needle)
+{
+    char out[64];
+    sp_test_sh(out, sizeof out, "ls -a '%s' | grep -c -- '%s'", dir, needle);
+    return atoi(out);
+}
+
 SP_TEST(core_atomic_file_replaces_whole)
 {
     char path[600];
     snprintf(path, sizeof path, "%s/f.bin", sp_test_tmpdir());
-    SP_ASSERT_OK(sp_write_file_atomic(path, "first", 5, 1, NULL));
-    SP_ASSERT_OK(sp_write_file_atomic(path, "second!", 7, 0, NULL));
+    SP_ASSERT_OK(sp__fs_write_atomic(sp_fs_posix(), path, "ab12", "first", 5, 1, NULL));
+    SP_ASSERT_OK(sp__fs_write_atomic(sp_fs_posix(), path, "ab12", "second!", 7, 0, NULL));
     size_t n = 0;
     unsigned char *const got = sp_test_read_file(path, &n);
     SP_EXPECT(got != NULL && n == 7 && memcmp(got, "second!", 7) == 0);
     free(got);
+    SP_ASSERT_EQ_INT(count_entries(sp_test_tmpdir(), ".sp-tmp-"), 0);
     sp_error e;
     char bad[700];
     snprintf(bad, sizeof bad, "%s/missing-dir/f.bin", sp_test_tmpdir());
-    SP_EXPECT(sp_write_file_atomic(bad, "x", 1, 1, &e) == SP_ERR_IO);
+    SP_EXPECT(sp__fs_write_atomic(sp_fs_posix(), bad, NULL, "x", 1, 1, &e) == SP_ERR_NOTFOUND);
     SP_ASSERT_STR_CONTAINS(e.message, "missing-dir");
+    SP_ASSERT_STR_CONTAINS(e.message, "No such file or directory");
+}
+
+/* Every counted call of an atomic write fails once in turn: the old file stays whole and no
+ * temporary is left, whichever call failed; the message names the file and the reason. */
+SP_TEST(core_atomic_file_survives_every_failure)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/f.bin", sp_test_tmpdir());
+    SP_ASSERT_OK(sp__fs_write_atomic(sp_fs_posix(), path, NULL, "old", 3, 1, NULL));
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_ALL);
+    SP_ASSERT_OK(sp__fs_write_atomic(&f.fs, path, NULL, "new!", 4, 1, NULL));
+    uint64_t const calls = f.count;
+    SP_EXPECT(calls >= 6); /* open, write, fsync, close, rename, open dir, fsync dir, close */
+    for (int en = 0; en < 2; en++) {
+        for (uint64_t k = 1; k <= calls; k++) {
+            SP_ASSERT_OK(sp__fs_write_atomic(sp_fs_posix(), path, NULL, "old", 3, 1, NULL));
+            sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_ALL);
+            f.fail_at = k;
+            f.fail_errno = en ? ENOSPC : EIO;
+            sp_error e;
+            sp_error_clear(&e);
+            sp_status const st = sp__fs_write_atomic(&f.fs, path, NULL, "new!", 4, 1, &e);
+            size_t n = 0;
+            unsigned char *const got = sp_test_read_file(path, &n);
+            SP_EXPECT(got != NULL);
+            if (st != SP_OK) {
+                SP_ASSERT_STR_CONTAINS(e.message, sp_test_tmpdir());
+                SP_ASSERT_STR_CONTAINS(e.message, en ? "No space left" : "Input/output error");
+                SP_ASSERT_EQ_INT(st, en ? SP_ERR_NOSPC : SP_ERR_IO);
+            }
+            /* Either the old bytes or the new ones, never a mixture; a failure after the
+             * rename (directory fsync) reports an error with the new file in place. */
+            SP_EXPECT((n == 3 && memcmp(got, "old", 3) == 0) || (n == 4 && memcmp(got, "new!", 4) == 0));
+            free(got);
+            SP_ASSERT_EQ_INT(count_entries(sp_test_tmpdir(), ".sp-tmp-"), 0);
+        }
+    }
+}
+
+/* A planted symbolic link (or file) under the temporary's name is never written through:
+ * names are unpredictable and created with O_EXCL | O_NOFOLLOW. */
+SP_TEST(core_atomic_file_never_follows_a_planted_link)
+{
+    char dir[600], victim[700], link[700];
+    snprintf(dir, sizeof dir, "%s", sp_test_tmpdir());
+    snprintf(victim, sizeof victim, "%s/victim", dir);
+    sp_test_write_file(victim, "precious", 8);
+    snprintf(link, sizeof link, "%s/lock", dir);
+    SP_EXPECT(symlink(victim, link) == 0);
+    int const fd = sp_fs_posix()->open(NULL, link, 'l');
+    SP_ASSERT_EQ_INT(fd, -ELOOP);
+    SP_ASSERT_EQ_INT(sp_fs_posix()->open(NULL, link, 'w'), -EEXIST);
+    SP_ASSERT_EQ_INT(sp_fs_posix()->open(NULL, link, 'a'), -ELOOP);
+    char t1[800], t2[800];
+    SP_EXPECT(sp__fs_tmp_name(t1, sizeof t1, victim, "ab") && sp__fs_tmp_name(t2, sizeof t2, victim, "ab"));
+    SP_EXPECT(strcmp(t1, t2) != 0);
+    SP_ASSERT_STR_CONTAINS(t1, "victim.sp-tmp-ab-");
+    size_t n = 0;
+    unsigned char *const got = sp_test_read_file(victim, &n);
+    SP_EXPECT(n == 8 && memcmp(got, "precious", 8) == 0);
+    free(got);
+}
+
+SP_TEST(core_mkdirs_checks_every_component)
+{
+    char path[700], file[700];
+    snprintf(path, sizeof path, "%s/a/b//c", sp_test_tmpdir());
+    SP_ASSERT_OK(sp__fs_mkdirs(sp_fs_posix(), path, NULL));
+    SP_ASSERT_OK(sp__fs_mkdirs(sp_fs_posix(), path, NULL)); /* existing: fine */
+    snprintf(file, sizeof file, "%s/a/f", sp_test_tmpdir());
+    sp_test_write_file(file, "x", 1);
+    snprintf(path, sizeof path, "%s/a/f/g", sp_test_tmpdir());
+    sp_error e;
+    SP_ASSERT_STATUS(sp__fs_mkdirs(sp_fs_posix(), path, &e), SP_ERR_EXISTS);
+    SP_ASSERT_STR_CONTAINS(e.message, "a/f");
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_MKDIR);
+    f.fail_at = 1;
+    f.fail_errno = EACCES;
+    snprintf(path, sizeof path, "%s/new", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp__fs_mkdirs(&f.fs, path, &e), SP_ERR_IO);
+    SP_ASSERT_STR_CONTAINS(e.message, "Permission denied");
 }
 
 typedef struct count_ctx {

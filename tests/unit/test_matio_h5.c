@@ -354,18 +354,18 @@ SP_TEST(matio_h5_dataset_abort_leaves_nothing_and_close_renames)
     m.source = "x";
     sp_error e;
     sp_h5_dataset *d = NULL;
-    SP_ASSERT_OK(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 8, "a: 1\n", &e));
+    SP_ASSERT_OK(sp_h5_dataset_create(&d, NULL, path, NULL, 2, 3, 2, 2, 8, "a: 1\n", &e));
     SP_ASSERT_OK(sp_h5_dataset_append_pair(d, img, img, flow, &m, &e));
     sp_h5_dataset_abort(d);
     SP_EXPECT(sp_test_sh(out, sizeof out, "ls -A %s | wc -l", dir) == 0);
     SP_EXPECT_MSG(atoi(out) == 0, "abort left %s files", out);
-    SP_ASSERT_OK(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 16, "a: 1\n", &e));
+    SP_ASSERT_OK(sp_h5_dataset_create(&d, NULL, path, NULL, 2, 3, 2, 2, 16, "a: 1\n", &e));
     SP_ASSERT_OK(sp_h5_dataset_append_pair(d, img, img, flow, &m, &e));
     SP_ASSERT_EQ_INT(sp_h5_dataset_pairs(d), 1);
     SP_ASSERT_OK(sp_h5_dataset_close(d, &e));
     SP_EXPECT(sp_test_sh(out, sizeof out, "ls -A %s", dir) == 0);
     SP_EXPECT_MSG(strcmp(out, "s.h5\n") == 0, "directory holds: %s", out);
-    SP_ASSERT_STATUS(sp_h5_dataset_create(&d, path, 2, 3, 2, 2, 12, "", &e), SP_ERR_INVALID);
+    SP_ASSERT_STATUS(sp_h5_dataset_create(&d, NULL, path, NULL, 2, 3, 2, 2, 12, "", &e), SP_ERR_INVALID);
 }
 
 /* Compares every shard with the same stream written as .npy (float32) files: images are

@@ -1,0 +1,88 @@
+/* dataset_internal.h: private types shared by the src/dataset/ files.
+ *
+ * Module map (one concern per file):
+ *   dataset_meta.c    format names, params.jsonl lines, dataset.json, the progress record
+ *   dataset_pairs.c   encoding one pair (PNG/TIFF/npy + .flo/npy) and writing its files on
+ *                     the pool; appending pairs to HDF5 shards in index order
+ *   dataset_writer.c  the writer object: open (fresh or resumed), write, sync, finish, free
+ *   generate.c        sp_generate: sampler + writer + checkpoint manager, the whole job
+ * Dependencies go down this list only. Every file operation goes through w->fs and the
+ * helpers of src/internal/sp_fsutil.h, so the fault sweep reaches all of them.
+ *
+ * Files of a dataset directory, and which of them this module may remove (docs/durability.md):
+ *   pair_NNNNNN_*.EXT, shard_NNNNN.h5   final names, reached by rename only
+ *   params.jsonl                        final name, reached by rename only
+ *   dataset.json                        written last: its presence means complete
+ *   <final>.sp-tmp-<tag>-<random>       our temporaries; removed only when <tag> is this job
+ *                                       family's tag (the partial params file of a
+ *                                       checkpointed job is kept: it is the progress)
+ */
+#ifndef SP_DATASET_INTERNAL_H
+#define SP_DATASET_INTERNAL_H
+
+#include "sp_fsutil.h"
+#include "sp_internal.h"
+#include "sp/sp_dataset.h"
+#include "sp/sp_matio_h5.h"
+#include "sp/sp_sink.h"
+
+#define SP_DATASET_TAG_MAX 16
+
+/* One pool worker's encoding buffers. */
+typedef struct sp__pair_job {
+    sp_membuf buf;
+    void *pixels; /* one quantised image, H*W*2 bytes */
+} sp__pair_job;
+
+struct sp_dataset_writer {
+    const sp_fs *fs;
+    char *dir;
+    sp_dataset_options opt;
+    char tag[SP_DATASET_TAG_MAX + 1];
+    int bit_depth;                 /* resolved: 8, 16 or 32 */
+    size_t height, width, flow_h, flow_w;
+    char *config_yaml;             /* the resolved configuration, echoed */
+    uint32_t config_crc;           /* CRC32C of config_yaml: a resume must match it */
+    int flow_units_pixels;         /* output_units: pixels (else measure units per second) */
+    /* params.jsonl, written as a tagged temporary and renamed at finish. */
+    int params_fd;
+    char params_path[SP_FS_PATH_MAX];
+    uint64_t params_bytes;         /* bytes written to it so far */
+    int keep_params;               /* a progress record names the file: keep it on failure */
+    /* Progress. */
+    uint64_t covered;              /* stream position after the last batch */
+    uint64_t written;              /* real pairs written */
+    /* --format h5 */
+    sp_h5_dataset *shard;
+    uint64_t shard_index;
+    /* Per-pair files: one job per pool worker. */
+    sp__pair_job *jobs;
+    unsigned njobs;
+    sp_membuf lines;               /* params lines of the batch being written */
+    int finished;
+};
+
+/* ---- dataset_meta.c ---- */
+/* File extension of the images of format f ("png", "tif", "npy", "h5"). */
+const char *sp__dataset_ext(sp_dataset_format f);
+/* Appends pair k's params line of batch b to out. */
+sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error *err);
+/* Writes DIR/dataset.json (durable, atomic). */
+sp_status sp__dataset_json_write(const sp_dataset_writer *w, sp_error *err);
+/* The progress record (malloc'd JSON). */
+char *sp__progress_dump(const sp_dataset_writer *w);
+/* Checks a progress record against w and takes its counters (covered, written,
+ * params_bytes, params file name into *params_name of cap bytes). */
+sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *params_name, size_t cap,
+                             sp_error *err);
+
+/* ---- dataset_pairs.c ---- */
+sp_status sp__pairs_jobs_create(sp_dataset_writer *w, sp_error *err);
+void sp__pairs_jobs_free(sp_dataset_writer *w);
+/* Writes the files of pairs [0, count) of b (mask 0 skipped) on the pool. */
+sp_status sp__pairs_write_files(sp_dataset_writer *w, const sp_batch *b, size_t count, sp_error *err);
+/* Appends pairs [0, count) of b to the shards, in index order, on this thread. */
+sp_status sp__pairs_write_h5(sp_dataset_writer *w, const sp_batch *b, size_t count, sp_error *err);
+sp_status sp__shard_close(sp_dataset_writer *w, sp_error *err);
+
+#endif /* SP_DATASET_INTERNAL_H */

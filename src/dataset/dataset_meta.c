@@ -1,0 +1,215 @@
+/* dataset_meta.c: the small text files of a dataset and the writer's progress record.
+ *
+ * params.jsonl: one line per pair, in pair order, keys in this fixed order (docs/formats.md):
+ *   index, record_seed, key, seeding_density, diameter_range, intensity_range, rho_range,
+ *   particles, source (JSON-escaped), record, epoch, batch, repetition.
+ * Floats print with %.9g, which round-trips float32 exactly.
+ *
+ * dataset.json: format "synthpix-dataset", version, pairs, optional data_shard, image format
+ * and bit depth, shapes, flow units, file name patterns and the configuration echo; jansson,
+ * 2-space indent, keys in insertion order, one trailing newline.
+ *
+ * The progress record (the "user" leaf of a generate checkpoint) says how far the dataset
+ * on disk is durable: pairs covered and written, the durable length of the partial
+ * params file and its name, plus what must not change on resume (format, bit depth, pairs
+ * bound, configuration CRC32C).
+ */
+#include "dataset_internal.h"
+
+#include <jansson.h>
+
+static const char *const format_names[SP_DATASET_FORMAT_COUNT_] = {"png", "tiff", "npy", "h5"};
+static const char *const format_exts[SP_DATASET_FORMAT_COUNT_] = {"png", "tif", "npy", "h5"};
+
+const char *sp_dataset_format_name(sp_dataset_format f)
+{
+    return (unsigned)f < SP_DATASET_FORMAT_COUNT_ ? format_names[f] : NULL;
+}
+
+int sp_dataset_format_parse(const char *name, sp_dataset_format *out)
+{
+    static const struct {
+        const char *name;
+        sp_dataset_format f;
+    } names[] = {{"png", SP_DATASET_PNG}, {"tiff", SP_DATASET_TIFF}, {"tif", SP_DATASET_TIFF},
+                 {"npy", SP_DATASET_NPY}, {"h5", SP_DATASET_H5},     {"hdf5", SP_DATASET_H5}};
+    for (size_t i = 0; name && i < SP_ARRAY_LEN(names); i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].f;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *sp__dataset_ext(sp_dataset_format f)
+{
+    return (unsigned)f < SP_DATASET_FORMAT_COUNT_ ? format_exts[f] : "?";
+}
+
+/* ---- params.jsonl ---------------------------------------------------------------------- */
+
+static sp_status json_escaped(const sp_sink *sink, const char *text, sp_error *err)
+{
+    for (const char *c = text; *c; c++) {
+        char esc[8];
+        size_t len = 1;
+        esc[0] = *c;
+        if (*c == '"' || *c == '\\') {
+            esc[0] = '\\';
+            esc[1] = *c;
+            len = 2;
+        } else if ((unsigned char)*c < 0x20) {
+            len = (size_t)snprintf(esc, sizeof esc, "\\u%04x", (unsigned)(unsigned char)*c);
+        }
+        SP_TRY(sp_sink_write(sink, esc, len, err));
+    }
+    return SP_OK;
+}
+
+sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error *err)
+{
+    const sp_pair_params *const p = &b->params[k];
+    char line[2048];
+    int const n = snprintf(line, sizeof line,
+        "{\"index\": %llu, \"record_seed\": %u, \"key\": [%u, %u], \"seeding_density\": %.9g, "
+        "\"diameter_range\": [%.9g, %.9g], \"intensity_range\": [%.9g, %.9g], \"rho_range\": [%.9g, %.9g], "
+        "\"particles\": %u, \"source\": \"",
+        (unsigned long long)(b->first_pair + k), b->seeds[k], b->keys[k].k[0], b->keys[k].k[1],
+        (double)p->seeding_density, (double)p->diameter_range[0], (double)p->diameter_range[1],
+        (double)p->intensity_range[0], (double)p->intensity_range[1], (double)p->rho_range[0],
+        (double)p->rho_range[1], p->particles);
+    sp_sink const sink = sp_sink_membuf(out);
+    SP_TRY(sp_sink_write(&sink, line, (size_t)n, err));
+    SP_TRY(json_escaped(&sink, b->files[k], err));
+    int const m = snprintf(line, sizeof line, "\", \"record\": %llu, \"epoch\": %d, \"batch\": %llu, \"repetition\": %u}\n",
+                           (unsigned long long)b->records[k], (int)b->epoch[k], (unsigned long long)b->batch_index,
+                           b->repetition);
+    return sp_sink_write(&sink, line, (size_t)m, err);
+}
+
+/* ---- dataset.json -------------------------------------------------------------------- */
+
+static json_t *file_patterns(const sp_dataset_writer *w)
+{
+    sp_dataset_format const f = w->opt.format;
+    if (f == SP_DATASET_H5)
+        return json_pack("{s:s, s:I, s:s}", "shards", "shard_%05d.h5", "shard_size", (json_int_t)w->opt.shard_size,
+                         "params", "params.jsonl");
+    char img1[32], img2[32];
+    snprintf(img1, sizeof img1, "pair_%%06d_img1.%s", sp__dataset_ext(f));
+    snprintf(img2, sizeof img2, "pair_%%06d_img2.%s", sp__dataset_ext(f));
+    return json_pack("{s:s, s:s, s:s, s:s}", "image1", img1, "image2", img2, "flow",
+                     f == SP_DATASET_NPY ? "pair_%06d_flow.npy" : "pair_%06d_flow.flo", "params", "params.jsonl");
+}
+
+static json_t *dataset_doc(const sp_dataset_writer *w)
+{
+    sp_dataset_format const f = w->opt.format;
+    json_t *const root = json_object();
+    json_object_set_new(root, "format", json_string("synthpix-dataset"));
+    json_object_set_new(root, "synthpix_version", json_string(SP_VERSION_STRING));
+    json_object_set_new(root, "pairs", json_integer((json_int_t)w->written));
+    if (w->opt.data_shard_count > 1)
+        json_object_set_new(root, "data_shard", json_pack("{s:I, s:I}", "index", (json_int_t)w->opt.data_shard_index,
+                                                          "count", (json_int_t)w->opt.data_shard_count));
+    json_object_set_new(root, "image_format", json_string(sp__dataset_ext(f)));
+    json_object_set_new(root, "bit_depth", f == SP_DATASET_NPY ? json_null() : json_integer(w->bit_depth));
+    json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)w->height, (json_int_t)w->width));
+    json_object_set_new(root, "flow_shape",
+                        json_pack("[I, I, I]", (json_int_t)w->flow_h, (json_int_t)w->flow_w, (json_int_t)2));
+    return root;
+}
+
+sp_status sp__dataset_json_write(const sp_dataset_writer *w, sp_error *err)
+{
+    json_t *const root = dataset_doc(w);
+    json_object_set_new(root, "flow_units",
+                        json_string(w->flow_units_pixels ? "pixels" : "measure units per second"));
+    json_object_set_new(root, "files", file_patterns(w));
+    json_object_set_new(root, "configuration", json_string(w->config_yaml));
+    char *const text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (text == NULL) return sp_error_set(err, SP_ERR_NOMEM, "dataset.json: out of memory");
+    size_t const len = strlen(text);
+    char *const body = (char *)malloc(len + 2);
+    if (body == NULL) {
+        free(text);
+        return sp_error_set(err, SP_ERR_NOMEM, "dataset.json: out of memory");
+    }
+    memcpy(body, text, len);
+    body[len] = '\n';
+    free(text);
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/dataset.json", w->dir);
+    sp_status const st = sp__fs_write_atomic(w->fs, path, w->tag, body, len + 1, 1, err);
+    free(body);
+    return st;
+}
+
+/* ---- the progress record ------------------------------------------------------------- */
+
+char *sp__progress_dump(const sp_dataset_writer *w)
+{
+    const char *const name = strrchr(w->params_path, '/');
+    json_t *const u = json_pack("{s:I, s:I, s:I, s:I, s:s, s:i, s:I, s:s, s:s}", "pairs_covered",
+                                (json_int_t)w->covered, "pairs_written", (json_int_t)w->written, "params_bytes",
+                                (json_int_t)w->params_bytes, "pairs", (json_int_t)w->opt.pairs, "format",
+                                sp__dataset_ext(w->opt.format), "bit_depth", w->bit_depth, "configuration_crc32c",
+                                (json_int_t)w->config_crc, "params_file", name ? name + 1 : w->params_path,
+                                "tmp_tag", w->tag);
+    char *const text = u ? json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(u);
+    return text;
+}
+
+static int get_count(const json_t *u, const char *key, uint64_t *out)
+{
+    const json_t *const v = json_object_get(u, key);
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
+
+/* A name we created in the dataset folder: no '/', not "." or "..". */
+static int plain_name(const char *s)
+{
+    return s && *s && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0 &&
+           strlen(s) < 256;
+}
+
+static sp_status check_identity(const sp_dataset_writer *w, const json_t *u, uint64_t crc, uint64_t covered,
+                                sp_error *err)
+{
+    const char *const fmt = json_string_value(json_object_get(u, "format"));
+    const char *why = NULL;
+    if (strcmp(fmt, sp__dataset_ext(w->opt.format)) != 0) why = "the format differs";
+    else if (json_integer_value(json_object_get(u, "bit_depth")) != w->bit_depth) why = "the bit depth differs";
+    else if (crc != w->config_crc) why = "the configuration differs";
+    else if (covered > w->opt.pairs) why = "the pair count is smaller than the pairs it already covers";
+    if (why) return sp_error_set(err, SP_ERR_MISMATCH, "%s from the run that wrote it", why);
+    return SP_OK;
+}
+
+sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *params_name, size_t cap,
+                             sp_error *err)
+{
+    json_t *const u = json_loads(json, 0, NULL);
+    uint64_t v[4] = {0};
+    int const ok = u && !get_count(u, "pairs_covered", &v[0]) && !get_count(u, "pairs_written", &v[1]) &&
+                   !get_count(u, "params_bytes", &v[2]) && !get_count(u, "configuration_crc32c", &v[3]) &&
+                   json_is_string(json_object_get(u, "format")) && json_is_integer(json_object_get(u, "bit_depth"));
+    const char *pname = json_string_value(json_object_get(u, "params_file"));
+    if (pname == NULL) pname = "params.jsonl.partial"; /* records written before params_file */
+    sp_status st = ok && plain_name(pname) ? SP_OK
+                                           : sp_error_set(err, SP_ERR_CORRUPT, "the checkpoint has no valid generate progress record");
+    if (st == SP_OK) st = check_identity(w, u, v[3], v[0], err);
+    if (st == SP_OK) {
+        w->covered = v[0];
+        w->written = v[1];
+        w->params_bytes = v[2];
+        snprintf(params_name, cap, "%s", pname);
+    }
+    json_decref(u);
+    return st;
+}
