@@ -288,12 +288,12 @@ static sp_status delete_step(sp_ckpt_manager *m, int64_t step, sp_error *err)
     snprintf(to, sizeof to, "%s/%s" SP_CKPT_DEL_TAG "%ld-%08llx", m->root, name, (long)getpid(),
              (unsigned long long)(next_nonce(m) & 0xffffffffu));
     int const e = m->fs->rename(m->fs->ctx, from, to);
-    if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "deleting step %s: rename: %s", name,
+    if (e < 0) return sp_error_set(err, sp__fs_errno_status(e), "deleting step %s: rename %s: %s", name, from,
                                    strerror(-e));
     drop_rec(m, step);
     int const r = sp__fs_rm_rf(m->fs, to);
-    if (r < 0) return sp_error_set(err, SP_ERR_IO, "removing tombstone of %s: %s (collected at next open)",
-                                   name, strerror(-r));
+    if (r < 0) return sp_error_set(err, SP_ERR_IO, "removing tombstone %s: %s (collected at next open)",
+                                   to, strerror(-r));
     return SP_OK;
 }
 
@@ -383,7 +383,7 @@ sp_status sp__mgr_commit(sp_ckpt_manager *m, int64_t step, const sp_tree *t, con
     r.has_metric = mt != NULL;
     r.metric = mt ? mt->value : 0.0;
     sp__manifest_free(&mf);
-    if (!published) return sp_error_prefix(err, "saving step %lld: ", (long long)step);
+    if (!published) return sp_error_prefix(err, "%s: saving step %lld: ", m->root, (long long)step);
     /* Published: the step is on disk and complete, so it is listed even when the final
      * directory fsync failed (that failure is still reported). */
     sp_status const ins = insert_rec(m, &r, s == SP_OK ? err : NULL);
@@ -431,26 +431,13 @@ static sp_status copy_options(sp_ckpt_manager *m, const sp_ckpt_options *opt, sp
 
 static sp_status make_root(sp_ckpt_manager *m, sp_error *err)
 {
-    int is_dir = 0;
-    int const e = m->fs->stat(m->fs->ctx, m->root, NULL, &is_dir);
-    if (e == 0) {
-        SP_RETURN_IF(!is_dir, err, SP_ERR_INVALID, "%s is not a directory", m->root);
-        return SP_OK;
-    }
-    SP_RETURN_IF(e != -ENOENT, err, sp__fs_errno_status(e), "%s: %s", m->root, strerror(-e));
-    SP_RETURN_IF(!m->opt.create, err, SP_ERR_NOTFOUND, "checkpoint root %s does not exist", m->root);
-    char path[SP_CKPT_PATH_MAX];
-    snprintf(path, sizeof path, "%s", m->root);
-    for (char *p = path + 1;; p++) { /* mkdir -p */
-        char const c = *p;
-        if (c != '/' && c != 0) continue;
-        *p = 0;
-        int const r = m->fs->mkdir(m->fs->ctx, path);
-        SP_RETURN_IF(r < 0 && r != -EEXIST, err, sp__fs_errno_status(r), "mkdir %s: %s", path, strerror(-r));
-        *p = c;
-        if (c == 0) break;
-    }
-    return SP_OK;
+    int const e = m->fs->stat(m->fs->ctx, m->root, NULL, NULL);
+    SP_RETURN_IF(e != 0 && e != -ENOENT, err, sp__fs_errno_status(e), "%s: %s", m->root, strerror(-e));
+    SP_RETURN_IF(e == -ENOENT && !m->opt.create, err, SP_ERR_NOTFOUND, "checkpoint root %s does not exist", m->root);
+    /* An existing directory (or a link to one) is accepted; missing ones are created. */
+    sp_status const st = sp__fs_mkdirs(m->fs, m->root, err);
+    if (st == SP_ERR_EXISTS) return sp_error_set(err, SP_ERR_INVALID, "%s is not a directory", m->root);
+    return st;
 }
 
 static sp_status take_lock(sp_ckpt_manager *m, sp_error *err)

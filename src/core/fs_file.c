@@ -7,6 +7,7 @@
  * can fail any of them; messages name the file and the OS reason.
  */
 #include "sp_fsutil.h"
+#include "sp_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -298,21 +299,41 @@ sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag
     return sp__fs_fsync_dir(fs, dir, dir, err);
 }
 
-static sp_status mkdir_one(const sp_fs *fs, const char *path, sp_error *err)
+/* path exists: a directory, or a symbolic link leading to one (a user's own link), is fine. */
+static sp_status existing_dir(const sp_fs *fs, const char *path, sp_error *err)
 {
-    int const e = fs->mkdir(fs->ctx, path);
-    if (e == 0) return SP_OK;
-    if (e != -EEXIST) return sp__fs_fail(err, e, "create directory", path);
     int is_dir = 0;
     int const s = fs->stat(fs->ctx, path, NULL, &is_dir);
-    if (s == 0 && !is_dir && !fs->is_link(fs->ctx, path))
+    if (s < 0) return sp__fs_fail(err, s, "create directory", path);
+    if (is_dir) return SP_OK;
+    if (!fs->is_link(fs->ctx, path))
         return sp_error_set(err, SP_ERR_EXISTS, "create directory %s: a file of that name exists", path);
-    if (s == 0 && is_dir) return SP_OK;
-    /* A symbolic link: accept it only when it leads to a directory (a user's own link). */
     int const fd = fs->open(fs->ctx, path, 'd');
     if (fd < 0) return sp__fs_fail(err, fd, "create directory", path);
     fs->close(fs->ctx, fd);
     return SP_OK;
+}
+
+static sp_status mkdir_one(const sp_fs *fs, const char *path, sp_error *err)
+{
+    int const e = fs->mkdir(fs->ctx, path);
+    if (e == 0) return SP_OK;
+    return e == -EEXIST ? existing_dir(fs, path, err) : sp__fs_fail(err, e, "create directory", path);
+}
+
+/* Creates path after its missing parents; tmp is path's writable copy. Components that
+ * exist are only looked at, so mkdir is called for missing ones alone. */
+static sp_status mkdirs_rec(const sp_fs *fs, char *tmp, sp_error *err)
+{
+    if (fs->stat(fs->ctx, tmp, NULL, NULL) == 0) return existing_dir(fs, tmp, err);
+    char *const slash = strrchr(tmp, '/');
+    if (slash && slash != tmp) {
+        *slash = '\0';
+        sp_status const st = mkdirs_rec(fs, tmp, err);
+        *slash = '/';
+        SP_TRY(st);
+    }
+    return mkdir_one(fs, tmp, err);
 }
 
 sp_status sp__fs_mkdirs(const sp_fs *fs, const char *path, sp_error *err)
@@ -320,14 +341,10 @@ sp_status sp__fs_mkdirs(const sp_fs *fs, const char *path, sp_error *err)
     char tmp[SP_FS_PATH_MAX];
     if ((size_t)snprintf(tmp, sizeof tmp, "%s", path) >= sizeof tmp)
         return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/' || p[-1] == '/') continue;
-        *p = '\0';
-        sp_status const st = mkdir_one(fs, tmp, err);
-        *p = '/';
-        if (st != SP_OK) return st;
-    }
-    return mkdir_one(fs, tmp, err);
+    size_t n = strlen(tmp);
+    while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
+    for (char *p = tmp; (p = strstr(p, "//")) != NULL;) memmove(p, p + 1, strlen(p)); /* a//b is a/b */
+    return mkdirs_rec(fs, tmp, err);
 }
 
 static sp_status read_fd(int fd, const char *path, unsigned char *buf, size_t len, sp_error *err)

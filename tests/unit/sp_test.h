@@ -109,6 +109,9 @@ int sp_test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((forma
 unsigned char *sp_test_read_file(const char *path, size_t *size);
 /* Writes bytes to a file (asserts on failure). */
 void sp_test_write_file(const char *path, const void *data, size_t n);
+/* Fails the case unless every regular file of want/ exists in got/ with the same bytes and
+ * got/ holds no other entry (hidden names included when `hidden` is 1). */
+void sp_test_expect_same_dir(const char *want, const char *got, int hidden);
 /* 1 when /usr/bin/python3 can import every module named (space separated). */
 int sp_test_have_python(const char *modules);
 

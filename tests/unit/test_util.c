@@ -1,6 +1,7 @@
 /* test_util.c: helpers for test cases: temporary directories, shell commands, files. */
 #include "sp_test.h"
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -102,4 +103,45 @@ int sp_test_have_python(const char *modules)
     char script[1024];
     snprintf(script, sizeof script, "/usr/bin/python3 -c 'import sys\nfor m in \"%s\".split(): __import__(m)' >/dev/null 2>&1", modules);
     return system(script) == 0;
+}
+
+static size_t count_dir(const char *dir, int hidden)
+{
+    DIR *const d = opendir(dir);
+    if (d == NULL) sp_test_fail(__FILE__, __LINE__, "%s: cannot list", dir);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        if (hidden || e->d_name[0] != '.') n++;
+    }
+    closedir(d);
+    return n;
+}
+
+void sp_test_expect_same_dir(const char *want, const char *got, int hidden)
+{
+    DIR *const d = opendir(want);
+    if (d == NULL) sp_test_fail(__FILE__, __LINE__, "%s: cannot list", want);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || (!hidden && e->d_name[0] == '.')) continue;
+        char a[1200], b[1200];
+        snprintf(a, sizeof a, "%s/%s", want, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", got, e->d_name);
+        size_t na = 0, nb = 0;
+        unsigned char *const da = sp_test_read_file(a, &na), *const db = sp_test_read_file(b, &nb);
+        if (db == NULL) sp_test_fail(__FILE__, __LINE__, "%s: missing from %s", e->d_name, got);
+        if (na != nb || memcmp(da, db, na) != 0)
+            sp_test_fail(__FILE__, __LINE__, "%s: differs (%zu vs %zu bytes) between %s and %s", e->d_name, na, nb, want, got);
+        free(da);
+        free(db);
+    }
+    closedir(d);
+    size_t const nw = count_dir(want, hidden), ng = count_dir(got, hidden);
+    if (nw != ng) {
+        char listing[2048];
+        sp_test_sh(listing, sizeof listing, "ls -a '%s' | head -20", got);
+        sp_test_fail(__FILE__, __LINE__, "%s holds %zu entries, %s %zu:\n%s", got, ng, want, nw, listing);
+    }
 }
