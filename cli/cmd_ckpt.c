@@ -5,9 +5,12 @@
  *   synthpix ckpt inspect DIR [--step N] the tree of a step (default: latest): paths, dtypes, shapes
  *   synthpix ckpt rm DIR --step N        delete one step (takes the writer lock)
  * Options common to all: --prefix P and --pad N give the step naming explicitly; without
- * them the naming recorded in DIR/_ROOT_METADATA is used. Exit codes: 0 success, 1 damage
- * or runtime error, 2 usage.
+ * them the naming recorded in DIR/_ROOT_METADATA is used. DIR must be a checkpoint root
+ * (it holds _ROOT_METADATA): any other directory is refused by name and nothing is created
+ * in it. Directories named like steps without a _MANIFEST are not ours: listed as foreign,
+ * never touched. Exit codes: 0 success, 1 damage or runtime error, 2 usage.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,52 +28,70 @@ typedef struct ckpt_args {
     int naming_given;
 } ckpt_args;
 
-static void ckpt_usage(FILE *f)
+static const struct verb_help {
+    const char *verb, *synopsis, *what;
+} verbs[] = {
+    {"ls", "synthpix ckpt ls DIR", "list the committed steps: commit time (UTC), bytes, files, items"},
+    {"verify", "synthpix ckpt verify DIR [--step N]",
+     "read every file of every step (or of step N) against its manifest's size and CRC32C;\n"
+     "exit 1 naming each damaged file"},
+    {"inspect", "synthpix ckpt inspect DIR [--step N]", "print the tree of a step (default: the latest)"},
+    {"rm", "synthpix ckpt rm DIR --step N", "delete step N (takes the root's writer lock)"},
+    {NULL, NULL, NULL}};
+
+static void ckpt_usage(FILE *f, const char *verb)
 {
-    fprintf(f, "usage: synthpix ckpt ls DIR\n"
-               "       synthpix ckpt verify DIR [--step N]\n"
-               "       synthpix ckpt inspect DIR [--step N]\n"
-               "       synthpix ckpt rm DIR --step N\n"
-               "options: --prefix P  --pad N  (step naming; default: read from DIR/_ROOT_METADATA)\n");
+    for (const struct verb_help *v = verbs; v->verb; v++) {
+        if (verb && strcmp(verb, v->verb) != 0) continue;
+        fprintf(f, "%s %s\n", v == verbs || verb ? "usage:" : "      ", v->synopsis);
+        if (verb) fprintf(f, "\n%s\n", v->what);
+    }
+    fprintf(f, "\noptions: --prefix P  --pad N  (step naming; default: read from DIR/_ROOT_METADATA)\n"
+               "DIR must be a checkpoint root (it holds _ROOT_METADATA); nothing is created elsewhere.\n"
+               "Exit status: 0 success, 1 damage or runtime error, 2 usage.\n");
 }
 
-static int parse_i64(const char *s, int64_t *out)
+/* A non-negative integer that fits int64 (no silent clamping); 0 on error. */
+static int parse_i64(const char *opt, const char *s, int64_t max, int64_t *out)
 {
     char *end = NULL;
+    errno = 0;
     long long const v = strtoll(s, &end, 10);
-    if (s[0] == 0 || *end != 0 || v < 0) return 0;
+    if (s[0] == 0 || *end != 0 || errno == ERANGE || v < 0 || v > max) {
+        fprintf(stderr, "synthpix ckpt: %s: '%s' is not an integer in [0, %lld]\n", opt, s, (long long)max);
+        return 0;
+    }
     *out = (int64_t)v;
     return 1;
 }
 
-static int parse_args(int argc, char **argv, ckpt_args *a)
+static int parse_args(int argc, char **argv, const char *verb, ckpt_args *a)
 {
     memset(a, 0, sizeof *a);
+    a->verb = verb;
     a->step = -1;
     for (int i = 1; i < argc; i++) {
         const char *const s = argv[i];
         int64_t v = 0;
-        if ((strcmp(s, "--step") == 0 || strcmp(s, "--pad") == 0) && i + 1 < argc) {
-            if (!parse_i64(argv[++i], &v)) return 0;
-            if (s[2] == 's') a->step = v;
-            else {
-                a->pad = (int)v;
-                a->naming_given = 1;
-            }
+        if (strcmp(s, "--step") == 0 && i + 1 < argc) {
+            if (!parse_i64("--step", argv[++i], INT64_MAX, &v)) return 0;
+            a->step = v;
+        } else if (strcmp(s, "--pad") == 0 && i + 1 < argc) {
+            if (!parse_i64("--pad", argv[++i], 18, &v)) return 0;
+            a->pad = (int)v;
+            a->naming_given = 1;
         } else if (strcmp(s, "--prefix") == 0 && i + 1 < argc) {
             a->prefix = argv[++i];
             a->naming_given = 1;
-        } else if (s[0] == '-') {
+        } else if (s[0] == '-' || a->dir != NULL) {
+            fprintf(stderr, "synthpix ckpt %s: unexpected argument '%s'\n", a->verb, s);
             return 0;
-        } else if (a->verb == NULL) {
-            a->verb = s;
-        } else if (a->dir == NULL) {
-            a->dir = s;
         } else {
-            return 0;
+            a->dir = s;
         }
     }
-    return a->verb != NULL && a->dir != NULL;
+    if (a->dir == NULL) fprintf(stderr, "synthpix ckpt %s: missing DIR\n", a->verb);
+    return a->dir != NULL;
 }
 
 static sp_status open_root(const ckpt_args *a, int writer, sp_ckpt_manager **m, sp_error *e)
@@ -80,6 +101,7 @@ static sp_status open_root(const ckpt_args *a, int writer, sp_ckpt_manager **m, 
     opt.read_only = !writer;
     opt.create = 0;
     opt.detect_naming = !a->naming_given;
+    opt.require_root = 1;
     opt.step_prefix = a->prefix;
     opt.step_format_fixed_length = a->pad;
     return sp_ckpt_manager_open(m, a->dir, &opt, e);
@@ -209,31 +231,66 @@ static int cmd_rm(sp_ckpt_manager *m, int64_t step)
     return SP_EXIT_OK;
 }
 
+/* Step-named directories without a manifest: not ours, reported, left alone. */
+static size_t print_foreign(sp_ckpt_manager *m)
+{
+    size_t const n = sp_ckpt_foreign_count(m);
+    for (size_t i = 0; i < n; i++)
+        printf("FOREIGN %s/%s: no _MANIFEST, not a checkpoint step (left alone)\n", sp_ckpt_root(m),
+               sp_ckpt_foreign_name(m, i));
+    return n;
+}
+
+static int run_verb(sp_ckpt_manager *m, const ckpt_args *a)
+{
+    if (strcmp(a->verb, "ls") == 0) {
+        int const rc = cmd_ls(m);
+        print_foreign(m);
+        return rc;
+    }
+    if (strcmp(a->verb, "verify") == 0) {
+        int const rc = cmd_verify(m, a->step);
+        return print_foreign(m) && a->step < 0 ? SP_EXIT_RUNTIME : rc;
+    }
+    if (strcmp(a->verb, "inspect") == 0) return cmd_inspect(m, a->step);
+    return cmd_rm(m, a->step);
+}
+
 int sp_cmd_ckpt(int argc, char **argv)
 {
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-        ckpt_usage(stdout);
+        ckpt_usage(stdout, NULL);
         return SP_EXIT_OK;
     }
+    const char *verb = NULL;
+    for (const struct verb_help *v = verbs; argc >= 2 && v->verb; v++)
+        if (strcmp(argv[1], v->verb) == 0) verb = v->verb;
+    if (verb == NULL) {
+        if (argc >= 2) fprintf(stderr, "synthpix ckpt: unknown command '%s'\n", argv[1]);
+        ckpt_usage(stderr, NULL);
+        return SP_EXIT_USAGE;
+    }
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            ckpt_usage(stdout, verb);
+            return SP_EXIT_OK;
+        }
+    }
     ckpt_args a;
-    int const known_verb = argc >= 2 && (strcmp(argv[1], "ls") == 0 || strcmp(argv[1], "verify") == 0 ||
-                                         strcmp(argv[1], "inspect") == 0 || strcmp(argv[1], "rm") == 0);
-    if (!known_verb || !parse_args(argc, argv, &a) || (strcmp(a.verb, "rm") == 0 && a.step < 0)) {
-        ckpt_usage(stderr);
+    int const ok = parse_args(argc - 1, argv + 1, verb, &a);
+    if (ok && strcmp(verb, "rm") == 0 && a.step < 0) fprintf(stderr, "synthpix ckpt rm: --step N is required\n");
+    if (!ok || (strcmp(verb, "rm") == 0 && a.step < 0)) {
+        ckpt_usage(stderr, verb);
         return SP_EXIT_USAGE;
     }
     sp_ckpt_manager *m = NULL;
     sp_error e;
     sp_error_clear(&e);
-    if (open_root(&a, strcmp(a.verb, "rm") == 0, &m, &e) != SP_OK) {
-        fprintf(stderr, "synthpix ckpt %s: %s\n", a.verb, e.message);
+    if (open_root(&a, strcmp(verb, "rm") == 0, &m, &e) != SP_OK) {
+        fprintf(stderr, "synthpix ckpt %s: %s\n", verb, e.message);
         return SP_EXIT_RUNTIME;
     }
-    int rc = SP_EXIT_USAGE;
-    if (strcmp(a.verb, "ls") == 0) rc = cmd_ls(m);
-    else if (strcmp(a.verb, "verify") == 0) rc = cmd_verify(m, a.step);
-    else if (strcmp(a.verb, "inspect") == 0) rc = cmd_inspect(m, a.step);
-    else rc = cmd_rm(m, a.step);
+    int rc = run_verb(m, &a);
     if (sp_ckpt_manager_close(m, 60000, &e) != SP_OK && rc == SP_EXIT_OK) rc = SP_EXIT_RUNTIME;
     fflush(stdout);
     return rc;

@@ -32,7 +32,7 @@ static void generate_usage(FILE *f)
     fprintf(f,
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
-            "                         [--data-shard I/N] [--prefetch T]\n"
+            "                         [--data-shard I/N] [--prefetch T] [--overwrite]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
@@ -52,6 +52,9 @@ static void generate_usage(FILE *f)
             "      --prefetch T    load flow records ahead on T extra threads (default 0); the output\n"
             "                      bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
+            "      --overwrite     replace a dataset found in DIR: its files (pairs, shards, params.jsonl,\n"
+            "                      dataset.json) are removed first, and nothing else; without it such a DIR\n"
+            "                      is refused, unless it already holds exactly this dataset (nothing to do)\n"
             "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
             "      --checkpoint-every K  batches between checkpoints (default 100; with --format h5, the\n"
             "                      first shard boundary after every K batches)\n"
@@ -134,7 +137,8 @@ static int parse_options(int argc, char **argv, gen_cli *c)
         {"shard-size", required_argument, NULL, 2001},    {"data-shard", required_argument, NULL, 2002},
         {"prefetch", required_argument, NULL, 2003},      {"checkpoint-dir", required_argument, NULL, 1001},
         {"checkpoint-every", required_argument, NULL, 1002}, {"max-to-keep", required_argument, NULL, 1003},
-        {"resume", no_argument, NULL, 1004},              {NULL, 0, NULL, 0}};
+        {"resume", no_argument, NULL, 1004},              {"overwrite", no_argument, NULL, 1005},
+        {NULL, 0, NULL, 0}};
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "c:o:n:qh", longs, NULL)) != -1) {
@@ -144,6 +148,7 @@ static int parse_options(int argc, char **argv, gen_cli *c)
         }
         if (ch == 'q') c->quiet = 1;
         else if (ch == 1004) c->g.resume = 1;
+        else if (ch == 1005) c->g.dataset.overwrite = 1;
         else if (take_option(c, ch, optarg) != SP_EXIT_OK) return SP_EXIT_USAGE;
     }
     if (c->g.dataset.bit_depth == 32 && c->g.dataset.format != SP_DATASET_H5) {
@@ -221,7 +226,7 @@ static void summary(const gen_cli *c, const sp_generate_result *r, double secs)
 
 static int exit_code(sp_status st, const sp_generate_result *r)
 {
-    if (st == SP_ERR_MISMATCH || st == SP_ERR_EXISTS) return SP_EXIT_USAGE;
+    if (st == SP_ERR_MISMATCH || st == SP_ERR_EXISTS || st == SP_ERR_LOCKED) return SP_EXIT_USAGE;
     return r->started ? SP_EXIT_RUNTIME : sp_cli_exit_code(st);
 }
 
@@ -247,8 +252,14 @@ static int run(gen_cli *c, const sp_config *cfg)
     int rc = SP_EXIT_OK;
     if (st != SP_OK) {
         fprintf(stderr, "synthpix generate: %s\n", e.message[0] ? e.message : sp_strerror(st));
-        if (st == SP_ERR_EXISTS && c->g.checkpoint_dir) fprintf(stderr, "synthpix generate: pass --resume to continue\n");
+        if (st == SP_ERR_EXISTS)
+            fprintf(stderr, "synthpix generate: continue it with --resume and the --checkpoint-dir that wrote it, "
+                            "or replace it with --overwrite\n");
         rc = exit_code(st, &r);
+    } else if (r.already_complete) {
+        if (!c->quiet)
+            fprintf(stderr, "synthpix: %s already holds this dataset (%llu pairs, complete): nothing to do\n", c->out,
+                    (unsigned long long)r.pairs_written);
     } else if (!c->quiet) {
         summary(c, &r, sp_cli_now() - c->t0);
     }

@@ -154,7 +154,13 @@ typedef struct sp_ckpt_options {
     const char *step_prefix;      /* NULL = none; copied; [A-Za-z0-9_.-], at most 64 bytes */
     int step_format_fixed_length; /* 0..18 */
     int detect_naming;            /* 1: take prefix/padding from <root>/_ROOT_METADATA when
-                                   * present (the CLI does this); default 0 */
+                                   * present (the CLI does this); default 0: the options
+                                   * name the steps. An invalid _ROOT_METADATA (a prefix
+                                   * that is not a plain name, ...) is SP_ERR_CORRUPT
+                                   * either way. */
+    int require_root;             /* 1: the root must already hold _ROOT_METADATA, else
+                                   * SP_ERR_NOTFOUND and nothing is created (the ckpt
+                                   * tools); default 0 */
     /* Root handling. */
     int create;                  /* default 1: mkdir the root when missing */
     int cleanup_tmp_directories; /* default 0: at open, remove stray temporaries */
@@ -279,6 +285,17 @@ void sp_ckpt_clear_error(sp_ckpt_manager *m);
 
 /* Deletes a step: rename to a tombstone, then remove. SP_ERR_NOTFOUND when unknown. */
 sp_status sp_ckpt_delete(sp_ckpt_manager *m, int64_t step, sp_error *err);
+/* Moves a damaged step aside: renames it to "<step dir>.sp-damaged-<ns>" (never deleted,
+ * kept for inspection; no longer listed). *moved_to (NULL allowed, cap bytes) receives the
+ * new path. SP_ERR_NOTFOUND when unknown. */
+sp_status sp_ckpt_quarantine(sp_ckpt_manager *m, int64_t step, char *moved_to, size_t cap, sp_error *err);
+
+/* Directories of the root named like steps but holding no _MANIFEST: never committed by a
+ * manager, so not ours. They are never listed, restored, retained or removed; these tell
+ * the caller about them (names valid until the next reload or close). */
+size_t sp_ckpt_foreign_count(sp_ckpt_manager *m);
+const char *sp_ckpt_foreign_name(sp_ckpt_manager *m, size_t i);
+
 /* Re-lists the root from disk. */
 sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err);
 

@@ -12,6 +12,11 @@
  * line per pair) and DIR/dataset.json (configuration echo, version, counts), written last.
  * Pair numbers are stream positions, so the first m pairs of any run are the same files.
  *
+ * One job per folder: the writer holds an advisory lock on DIR/.synthpix.lock while it is
+ * open (a second writer gets SP_ERR_LOCKED naming the holder's pid), never mixes its files
+ * with another dataset's (a folder holding one is refused unless asked to overwrite it),
+ * and removes dataset.json before it writes the first pair of a resumed job.
+ *
  * Guarantees (docs/durability.md): every file reaches its final name by one rename of a
  * complete temporary (created with O_EXCL | O_NOFOLLOW under an unpredictable name); a
  * folder holding dataset.json holds the complete dataset it describes; every write's
@@ -67,6 +72,15 @@ typedef struct sp_dataset_options {
     const sp_fs *fs;             /* NULL = sp_fs_posix(); borrowed for the writer's life */
     const char *tmp_tag;         /* marks this job's temporaries ("<final>.sp-tmp-<tag>-<rand>");
                                   * [0-9a-f], at most 16; NULL = a fresh random tag */
+    int overwrite;               /* 1: a fresh dataset may replace one found in DIR: the files
+                                  * the layout names (pairs, shards, params.jsonl,
+                                  * dataset.json, their temporaries) are removed first, and
+                                  * nothing else. 0 (default): such a DIR is refused
+                                  * (SP_ERR_EXISTS), unless it already holds exactly this
+                                  * dataset (sp_dataset_writer_complete). */
+    int adopt_partial;           /* 1: the files found are this job family's own partial
+                                  * output (a killed job that committed nothing): replaced
+                                  * as with overwrite. Set by sp_generate. */
 } sp_dataset_options;
 
 SP_API void sp_dataset_options_init(sp_dataset_options *o);
@@ -83,6 +97,10 @@ typedef struct sp_dataset_writer sp_dataset_writer;
 SP_API sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const sp_config *cfg,
                                         const sp_geometry *geom, const sp_dataset_options *opt,
                                         const char *resume_json, sp_error *err);
+/* 1 when DIR already held the complete dataset this writer was asked for (its
+ * dataset.json has the same configuration, format, bit depth, shard and pair count):
+ * nothing was touched and nothing needs writing; finish and write are refused. */
+SP_API int sp_dataset_writer_complete(const sp_dataset_writer *w);
 /* Frees w (NULL allowed). An unfinished writer removes its temporaries except the partial
  * params.jsonl of a checkpointed job (it is that job's progress). */
 SP_API void sp_dataset_writer_free(sp_dataset_writer *w);
@@ -139,6 +157,7 @@ typedef struct sp_generate_result {
     uint64_t start_pairs;    /* pairs covered by the checkpoint this job resumed from */
     uint64_t pairs_this_run; /* pairs this job rendered and wrote */
     unsigned threads;        /* pool size used */
+    int already_complete;    /* DIR held this exact dataset already: nothing was written */
     int started;             /* 1 once the job got past its checks and began writing: a
                               * failure before it (configuration, input files, options,
                               * a checkpoint of another dataset) changed nothing on disk */

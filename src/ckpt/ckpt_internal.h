@@ -33,6 +33,7 @@
 #define SP_CKPT_LOCK ".lock"
 #define SP_CKPT_TMP_TAG ".sp-tmp-"
 #define SP_CKPT_DEL_TAG ".sp-del-"
+#define SP_CKPT_DAMAGED_TAG ".sp-damaged-"
 
 /* ---- tree (ckpt_tree.c) ---- */
 typedef struct sp__leaf {
@@ -202,6 +203,8 @@ struct sp_ckpt_manager {
     pthread_cond_t cv_idle; /* waiters wait for the queue to drain / staging to free */
     sp__step_rec *steps;    /* ascending by step */
     size_t n_steps, cap_steps;
+    char **foreign;         /* step-named directories without a manifest: not ours */
+    size_t n_foreign;
     sp__job *head, *tail;
     int busy;              /* the worker is running a job */
     size_t staged_bytes;   /* queued + in-flight */

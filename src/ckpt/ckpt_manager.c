@@ -3,10 +3,14 @@
  * State: the sorted list of committed steps (step, commit time, best metric, damaged flag)
  * is built from the root directory at open and reload (one _MANIFEST read per step) and is
  * changed only after a commit or a delete succeeded on disk, so it never names a step that
- * is not there. A step directory is any entry whose name matches the step format of
- * reference §2.2 exactly; temporaries (".sp-tmp-") and tombstones (".sp-del-") never match.
- * A step whose manifest is missing or unreadable stays listed as damaged: restore and
- * verify name the damage, retention neither counts nor deletes it.
+ * is not there. A step directory is any entry whose name matches the step format
+ * ("[prefix_]step", docs/checkpoints.md) exactly; temporaries (".sp-tmp-"), tombstones
+ * (".sp-del-") and quarantined steps (".sp-damaged-") never match.
+ * A directory with a step's name but no _MANIFEST was never committed by us (the manifest
+ * is written before the commit rename): it is foreign, never listed, never touched, and
+ * reported by sp_ckpt_foreign_*. A step whose manifest is present but unreadable stays
+ * listed as damaged: restore and verify name the damage, retention neither counts nor
+ * deletes it, and sp_ckpt_quarantine moves it aside (renamed, never deleted).
  *
  * Retention (after each successful commit): keep = OR of {every keep_period-th step},
  * {oldest, then each step >= keep_time_interval after the last kept}, {latest max_to_keep,
@@ -157,21 +161,52 @@ static int cmp_rec(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void fill_rec(sp_ckpt_manager *m, sp__step_rec *r)
+/* Reads a listed directory's manifest: 0 a committed step, 1 damaged (the manifest is
+ * there but unreadable), 2 foreign (no manifest: never committed by us). */
+static int fill_rec(sp_ckpt_manager *m, sp__step_rec *r)
 {
     char name[96];
     sp__mgr_step_name(m, r->step, name, sizeof name);
     sp__manifest mf;
     sp_error e;
-    if (sp__step_manifest(m->fs, m->root, name, r->step, &mf, &e) != SP_OK) {
+    sp_status const st = sp__step_manifest(m->fs, m->root, name, r->step, &mf, &e);
+    if (st == SP_ERR_NOTFOUND) return 2;
+    if (st != SP_OK) {
         r->damaged = 1;
-        return;
+        return 1;
     }
     r->commit_ns = mf.commit_ns;
     const sp__metric *const mt = sp__manifest_metric(&mf, m->best_metric);
     r->has_metric = mt != NULL;
     r->metric = mt ? mt->value : 0.0;
     sp__manifest_free(&mf);
+    return 0;
+}
+
+static void free_foreign(char **v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) free(v[i]);
+    free(v);
+}
+
+/* Moves the foreign directories out of l's list into a fresh name array. */
+static sp_status split_foreign(sp_ckpt_manager *m, sp__step_rec *recs, size_t *n, char ***names, size_t *nf)
+{
+    *names = (char **)calloc(*n ? *n : 1, sizeof **names);
+    if (*names == NULL) return SP_ERR_NOMEM;
+    size_t k = 0;
+    *nf = 0;
+    for (size_t i = 0; i < *n; i++) {
+        if (fill_rec(m, &recs[i]) != 2) {
+            recs[k++] = recs[i];
+            continue;
+        }
+        char name[96];
+        sp__mgr_step_name(m, recs[i].step, name, sizeof name);
+        if (((*names)[(*nf)++] = strdup(name)) == NULL) return SP_ERR_NOMEM;
+    }
+    *n = k;
+    return SP_OK;
 }
 
 /* Builds the step list from disk and swaps it in. */
@@ -185,12 +220,21 @@ static sp_status list_steps(sp_ckpt_manager *m, sp_error *err)
         return sp_error_set(err, sp__fs_errno_status(e), "listing %s: %s", m->root, strerror(-e));
     }
     if (l.n) qsort(l.recs, l.n, sizeof *l.recs, cmp_rec);
-    for (size_t i = 0; i < l.n; i++) fill_rec(m, &l.recs[i]);
+    char **foreign = NULL;
+    size_t nf = 0;
+    if (split_foreign(m, l.recs, &l.n, &foreign, &nf) != SP_OK) {
+        free(l.recs);
+        free_foreign(foreign, nf);
+        return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
+    }
     pthread_mutex_lock(&m->mu);
     free(m->steps);
     m->steps = l.recs;
     m->n_steps = l.n;
     m->cap_steps = l.cap;
+    free_foreign(m->foreign, m->n_foreign);
+    m->foreign = foreign;
+    m->n_foreign = nf;
     pthread_mutex_unlock(&m->mu);
     return SP_OK;
 }
@@ -445,7 +489,7 @@ static sp_status take_lock(sp_ckpt_manager *m, sp_error *err)
     char path[SP_CKPT_PATH_MAX];
     snprintf(path, sizeof path, "%s/" SP_CKPT_LOCK, m->root);
     int const fd = m->fs->open(m->fs->ctx, path, 'l');
-    SP_RETURN_IF(fd < 0, err, sp__fs_errno_status(fd), "open %s: %s", path, strerror(-fd));
+    if (fd < 0) return sp__fs_fail(err, fd, "open lock file", path);
     int const e = m->fs->lock(m->fs->ctx, fd);
     if (e < 0) {
         char who[64] = "";
@@ -493,44 +537,44 @@ static void collect_garbage(sp_ckpt_manager *m)
     (void)m->fs->list(m->fs->ctx, m->root, gc_entry, &g); /* best effort */
 }
 
+/* The naming recorded in _ROOT_METADATA (validated by the parser: a plain prefix, 0..18
+ * digits), adopted with detect_naming. Without it the options name the steps, as Orbax's
+ * do: a manager sees only the directories its naming matches. */
+static sp_status adopt_naming(sp_ckpt_manager *m, const char *prefix, int len, sp_error *err)
+{
+    if (!m->opt.detect_naming) return SP_OK;
+    free(m->prefix);
+    m->prefix = prefix[0] ? strdup(prefix) : NULL;
+    SP_RETURN_IF(prefix[0] && m->prefix == NULL, err, SP_ERR_NOMEM, "out of memory");
+    m->opt.step_prefix = m->prefix;
+    m->opt.step_format_fixed_length = len;
+    return SP_OK;
+}
+
 static sp_status root_metadata(sp_ckpt_manager *m, sp_error *err)
 {
     char path[SP_CKPT_PATH_MAX];
     snprintf(path, sizeof path, "%s/" SP_CKPT_ROOT_META, m->root);
     unsigned char *buf = NULL;
     size_t n = 0;
-    sp_error e;
-    sp_status const s = sp__fs_read_file(m->fs, path, 1 << 16, &buf, &n, SP_CKPT_ROOT_META, &e);
-    if (s == SP_OK && m->opt.detect_naming) {
+    sp_status const s = sp__fs_read_file(m->fs, path, 1 << 16, &buf, &n, path, err);
+    if (s == SP_OK) {
         char prefix[80];
         int len = 0;
         sp_status const ps = sp__rootmeta_parse((const char *)buf, n, prefix, sizeof prefix, &len, err);
         free(buf);
-        if (ps != SP_OK) return sp_error_prefix(err, "%s: ", path);
-        free(m->prefix);
-        m->prefix = prefix[0] ? strdup(prefix) : NULL;
-        m->opt.step_prefix = m->prefix;
-        m->opt.step_format_fixed_length = len;
-        return SP_OK;
+        if (ps != SP_OK) return sp_error_prefix(err, "%s: invalid root metadata: ", path);
+        return adopt_naming(m, prefix, len, err);
     }
-    free(buf);
-    if (s != SP_ERR_NOTFOUND || m->opt.read_only) return SP_OK;
+    if (s != SP_ERR_NOTFOUND) return s;
+    SP_RETURN_IF(m->opt.require_root, err, SP_ERR_NOTFOUND, "%s is not a checkpoint root (no " SP_CKPT_ROOT_META ")",
+                 m->root);
+    if (m->opt.read_only) return SP_OK;
     /* First writer: record the naming so tools can list the root without options. */
     char *const text = sp__rootmeta_dump(m->prefix, m->opt.step_format_fixed_length, &n);
     SP_RETURN_IF(text == NULL, err, SP_ERR_NOMEM, "out of memory");
-    char tmp[SP_CKPT_PATH_MAX + 32];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s" SP_CKPT_TMP_TAG "%ld", path, (long)getpid()) >= sizeof tmp) {
-        free(text);
-        return sp_error_set(err, SP_ERR_RANGE, "root path too long");
-    }
-    m->fs->unlink(m->fs->ctx, tmp);
-    sp_status ws = sp__fs_write_file(m->fs, tmp, text, n, m->opt.durable, tmp, err);
+    sp_status const ws = sp__fs_write_atomic(m->fs, path, "0", text, n, m->opt.durable, err);
     free(text);
-    if (ws == SP_OK) {
-        int const r = m->fs->rename(m->fs->ctx, tmp, path);
-        if (r < 0) ws = sp_error_set(err, sp__fs_errno_status(r), "rename %s: %s", path, strerror(-r));
-    }
-    if (ws != SP_OK) m->fs->unlink(m->fs->ctx, tmp);
     return ws;
 }
 
@@ -543,6 +587,13 @@ static sp_status open_impl(sp_ckpt_manager *m, const char *root, const sp_ckpt_o
     SP_RETURN_IF(len == 0 || len > 3000, err, SP_ERR_INVALID, "bad checkpoint root '%s'", root);
     SP_RETURN_IF((m->root = strndup(root, len)) == NULL, err, SP_ERR_NOMEM, "out of memory");
     atomic_store(&m->nonce, (unsigned long long)m->fs->now_ns(m->fs->ctx) ^ ((uint64_t)getpid() << 32));
+    if (m->opt.require_root) { /* the ckpt tools: never create anything in a directory that is not ours */
+        m->opt.create = 0;
+        char path[SP_CKPT_PATH_MAX];
+        snprintf(path, sizeof path, "%s/" SP_CKPT_ROOT_META, m->root);
+        SP_RETURN_IF(m->fs->stat(m->fs->ctx, path, NULL, NULL) != 0, err, SP_ERR_NOTFOUND,
+                     "%s is not a checkpoint root (no " SP_CKPT_ROOT_META ")", m->root);
+    }
     SP_TRY(make_root(m, err));
     if (!m->opt.read_only) {
         SP_TRY(take_lock(m, err));
@@ -561,6 +612,7 @@ static void free_manager(sp_ckpt_manager *m)
     pthread_cond_destroy(&m->cv_work);
     pthread_cond_destroy(&m->cv_idle);
     free(m->steps);
+    free_foreign(m->foreign, m->n_foreign);
     free(m->root);
     free(m->prefix);
     free(m->best_metric);
@@ -823,6 +875,41 @@ sp_status sp_ckpt_delete(sp_ckpt_manager *m, int64_t step, sp_error *err)
     SP_RETURN_IF(!have_step(m, step, NULL), err, SP_ERR_NOTFOUND, "step %lld not found in %s", (long long)step,
                  m->root);
     return delete_step(m, step, err);
+}
+
+sp_status sp_ckpt_quarantine(sp_ckpt_manager *m, int64_t step, char *moved_to, size_t cap, sp_error *err)
+{
+    sp_error local_err;
+    if (err == NULL) err = &local_err;
+    SP_RETURN_IF(m->opt.read_only, err, SP_ERR_READONLY, "manager of %s is read-only", m->root);
+    SP_TRY(settle(m, err));
+    SP_RETURN_IF(!have_step(m, step, NULL), err, SP_ERR_NOTFOUND, "step %lld not found in %s", (long long)step,
+                 m->root);
+    char name[96], from[SP_CKPT_PATH_MAX], to[SP_CKPT_PATH_MAX];
+    sp__mgr_step_name(m, step, name, sizeof name);
+    snprintf(from, sizeof from, "%s/%s", m->root, name);
+    snprintf(to, sizeof to, "%s/%s" SP_CKPT_DAMAGED_TAG "%lld", m->root, name, (long long)m->fs->now_ns(m->fs->ctx));
+    int const e = m->fs->rename(m->fs->ctx, from, to);
+    if (e < 0) return sp__fs_fail(err, e, "quarantine: rename", from);
+    drop_rec(m, step);
+    if (moved_to) snprintf(moved_to, cap, "%s", to);
+    return m->opt.durable ? sp__fs_fsync_dir(m->fs, m->root, m->root, err) : SP_OK;
+}
+
+size_t sp_ckpt_foreign_count(sp_ckpt_manager *m)
+{
+    pthread_mutex_lock(&m->mu);
+    size_t const n = m->n_foreign;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+const char *sp_ckpt_foreign_name(sp_ckpt_manager *m, size_t i)
+{
+    pthread_mutex_lock(&m->mu);
+    const char *const name = i < m->n_foreign ? m->foreign[i] : NULL;
+    pthread_mutex_unlock(&m->mu);
+    return name;
 }
 
 sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err)

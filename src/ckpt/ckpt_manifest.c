@@ -535,6 +535,20 @@ char *sp__rootmeta_dump(const char *prefix, int fixed_length, size_t *len)
     return s;
 }
 
+/* A prefix names directories inside the root: a plain name, never a path. */
+static int plain_prefix(const char *p)
+{
+    size_t const n = strlen(p);
+    if (n == 0 || n > 64 || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) return 0;
+    for (size_t i = 0; i < n; i++) {
+        char const c = p[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
+            return 0;
+    }
+    return 1;
+}
+
 sp_status sp__rootmeta_parse(const char *text, size_t n, char *prefix_buf, size_t cap,
                              int *fixed_length, sp_error *err)
 {
@@ -547,8 +561,8 @@ sp_status sp__rootmeta_parse(const char *text, size_t n, char *prefix_buf, size_
     if (s == SP_OK && len > 18) s = sp_error_set(err, SP_ERR_CORRUPT, "fixed length %lld > 18", (long long)len);
     json_t *const p = json_object_get(o, "step_prefix");
     if (s == SP_OK && !(json_is_null(p) || (json_is_string(p) && json_string_length(p) < cap &&
-                                            json_string_length(p) <= 64)))
-        s = sp_error_set(err, SP_ERR_CORRUPT, "bad 'step_prefix'");
+                                            plain_prefix(json_string_value(p)))))
+        s = sp_error_set(err, SP_ERR_CORRUPT, "'step_prefix' must be null or 1..64 of [A-Za-z0-9_.-], not '.' or '..'");
     if (s == SP_OK) {
         snprintf(prefix_buf, cap, "%s", json_is_string(p) ? json_string_value(p) : "");
         *fixed_length = (int)len;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,4 +396,42 @@ sp_status sp__fs_read_whole(const char *path, size_t max_len, unsigned char **bu
     sp_status const s = read_open_fd(fd, path, max_len, buf, len, err);
     close(fd);
     return s;
+}
+
+/* The pid holding a flock on the file with this device and inode, from /proc/locks lines
+ * "N: FLOCK  ADVISORY  WRITE <pid> <maj>:<min>:<inode> 0 EOF"; 0 when not found. */
+static long flock_holder(dev_t dev, ino_t ino)
+{
+    FILE *const f = fopen("/proc/locks", "re");
+    if (f == NULL) return 0;
+    char line[256];
+    long pid = 0;
+    while (pid == 0 && fgets(line, sizeof line, f)) {
+        char kind[16];
+        long p = 0;
+        unsigned maj = 0, min = 0;
+        unsigned long long inode = 0;
+        if (sscanf(line, "%*[^:]: %15s %*s %*s %ld %x:%x:%llu", kind, &p, &maj, &min, &inode) != 5) continue;
+        if (strcmp(kind, "FLOCK") == 0 && inode == (unsigned long long)ino && makedev(maj, min) == dev) pid = p;
+    }
+    fclose(f);
+    return pid;
+}
+
+sp_status sp__fs_lock_file(const sp_fs *fs, const char *path, int *fd, long *holder_pid, sp_error *err)
+{
+    *fd = -1;
+    *holder_pid = 0;
+    int const f = fs->open(fs->ctx, path, 'l');
+    if (f < 0) return sp__fs_fail(err, f, "open lock file", path);
+    int const e = fs->lock(fs->ctx, f);
+    if (e == 0) {
+        *fd = f;
+        return SP_OK;
+    }
+    struct stat st;
+    if ((e == -EWOULDBLOCK || e == -EAGAIN) && fstat(f, &st) == 0) *holder_pid = flock_holder(st.st_dev, st.st_ino);
+    fs->close(fs->ctx, f);
+    if (e == -EWOULDBLOCK || e == -EAGAIN) return sp_error_set(err, SP_ERR_LOCKED, "%s is locked", path);
+    return sp__fs_fail(err, e, "lock", path);
 }

@@ -16,6 +16,9 @@
  *   <final>.sp-tmp-<tag>-<random>       our temporaries; removed only when <tag> is this job
  *                                       family's tag (the partial params file of a
  *                                       checkpointed job is kept: it is the progress)
+ *   .synthpix.lock                      the writers' advisory lock (flock); never removed
+ * With overwrite (or adopt_partial) a fresh job first removes the files the layout names
+ * (sp__layout_name) and nothing else.
  */
 #ifndef SP_DATASET_INTERNAL_H
 #define SP_DATASET_INTERNAL_H
@@ -60,6 +63,8 @@ struct sp_dataset_writer {
     unsigned njobs;
     sp_membuf lines;               /* params lines of the batch being written */
     int finished;
+    int complete;                  /* DIR already held this dataset: nothing to do */
+    int lock_fd;                   /* DIR/.synthpix.lock, held while open */
 };
 
 /* ---- dataset_meta.c ---- */
@@ -75,6 +80,12 @@ char *sp__progress_dump(const sp_dataset_writer *w);
  * params_bytes, params file name into *params_name of cap bytes). */
 sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *params_name, size_t cap,
                              sp_error *err);
+
+/* 1 when name is a file of our layout (pairs, shards, params.jsonl, dataset.json) or the
+ * temporary of one. */
+int sp__layout_name(const char *name);
+/* 1 when DIR/dataset.json describes exactly the dataset w would write. */
+int sp__dataset_json_matches(const sp_dataset_writer *w);
 
 /* ---- dataset_pairs.c ---- */
 sp_status sp__pairs_jobs_create(sp_dataset_writer *w, sp_error *err);

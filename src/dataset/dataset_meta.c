@@ -213,3 +213,80 @@ sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *param
     json_decref(u);
     return st;
 }
+
+/* ---- the layout's names ---------------------------------------------------------------- */
+
+/* Skips at least min decimal digits; NULL when there are fewer. */
+static const char *digits(const char *s, size_t min)
+{
+    size_t n = 0;
+    while (s[n] >= '0' && s[n] <= '9') n++;
+    return n >= min ? s + n : NULL;
+}
+
+static const char *hex_run(const char *s, size_t min, size_t max)
+{
+    size_t n = 0;
+    while ((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')) n++;
+    return n >= min && n <= max ? s + n : NULL;
+}
+
+/* Length of the final name inside name (the whole name, or what precedes ".sp-tmp-<tag>-<16 hex>"). */
+static size_t final_part(const char *name)
+{
+    const char *const t = strstr(name, SP_FS_TMP_TAG);
+    if (t == NULL) return strlen(name);
+    const char *p = hex_run(t + strlen(SP_FS_TMP_TAG), 1, SP_DATASET_TAG_MAX);
+    if (p == NULL || *p != '-' || (p = hex_run(p + 1, 16, 16)) == NULL || *p != '\0') return 0;
+    return (size_t)(t - name);
+}
+
+int sp__layout_name(const char *name)
+{
+    char base[256];
+    size_t const n = final_part(name);
+    if (n == 0 || n >= sizeof base) return 0;
+    memcpy(base, name, n);
+    base[n] = '\0';
+    if (strcmp(base, "params.jsonl") == 0 || strcmp(base, "dataset.json") == 0) return 1;
+    const char *p;
+    if (strncmp(base, "shard_", 6) == 0) return (p = digits(base + 6, 5)) != NULL && strcmp(p, ".h5") == 0;
+    if (strncmp(base, "pair_", 5) != 0 || (p = digits(base + 5, 6)) == NULL) return 0;
+    static const char *const tails[] = {"_img1.png", "_img2.png", "_img1.tif", "_img2.tif", "_img1.npy",
+                                        "_img2.npy", "_flow.flo", "_flow.npy"};
+    for (size_t i = 0; i < SP_ARRAY_LEN(tails); i++)
+        if (strcmp(p, tails[i]) == 0) return 1;
+    return 0;
+}
+
+static int same_string(const json_t *o, const char *key, const char *want)
+{
+    const char *const v = json_string_value(json_object_get(o, key));
+    return v && strcmp(v, want) == 0;
+}
+
+int sp__dataset_json_matches(const sp_dataset_writer *w)
+{
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/dataset.json", w->dir);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    if (sp__fs_read_file(w->fs, path, (size_t)64 << 20, &buf, &n, path, NULL) != SP_OK) return 0;
+    json_t *const d = json_loadb((const char *)buf, n, 0, NULL);
+    free(buf);
+    json_t *const shard = json_object_get(d, "data_shard");
+    json_int_t const bits = json_integer_value(json_object_get(d, "bit_depth"));
+    int const ok = d && same_string(d, "format", "synthpix-dataset") && same_string(d, "configuration", w->config_yaml) &&
+                   same_string(d, "image_format", sp__dataset_ext(w->opt.format)) &&
+                   (w->opt.format == SP_DATASET_NPY || bits == w->bit_depth) &&
+                   json_integer_value(json_object_get(d, "pairs")) == (json_int_t)w->opt.pairs &&
+                   (w->opt.format != SP_DATASET_H5 ||
+                    json_integer_value(json_object_get(json_object_get(d, "files"), "shard_size")) ==
+                        (json_int_t)w->opt.shard_size) &&
+                   (w->opt.data_shard_count > 1
+                        ? json_integer_value(json_object_get(shard, "index")) == (json_int_t)w->opt.data_shard_index &&
+                              json_integer_value(json_object_get(shard, "count")) == (json_int_t)w->opt.data_shard_count
+                        : shard == NULL);
+    json_decref(d);
+    return ok;
+}

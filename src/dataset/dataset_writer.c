@@ -1,6 +1,8 @@
 /* dataset_writer.c: the dataset writer object (sp_dataset.h).
  *
- * Open: options are checked and the directory created before any data; a resumed writer
+ * Open: options are checked and the directory created and locked before any data; a folder
+ * already holding exactly the dataset asked for is left as it is (complete); a fresh writer
+ * refuses a folder holding another dataset unless told to replace it; a resumed writer
  * first checks the progress record against this dataset, then cuts its params file back to
  * the length the record vouches for (lines after it are written again, identically). Both
  * kinds remove the temporaries that carry this job family's tag (left by a killed job of
@@ -94,6 +96,70 @@ static void remove_stale(const sp_dataset_writer *w, const char *keep)
     (void)w->fs->list(w->fs->ctx, w->dir, stale_entry, &c); /* best effort: litter only */
 }
 
+/* ---- the folder: lock, what it holds --------------------------------------------------- */
+
+static sp_status lock_folder(sp_dataset_writer *w, sp_error *err)
+{
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/.synthpix.lock", w->dir);
+    long pid = 0;
+    sp_status const st = sp__fs_lock_file(w->fs, path, &w->lock_fd, &pid, err);
+    if (st != SP_ERR_LOCKED) return st;
+    if (pid > 0)
+        return sp_error_set(err, SP_ERR_LOCKED, "%s is being written by another synthpix job (pid %ld)", w->dir, pid);
+    return sp_error_set(err, SP_ERR_LOCKED, "%s is being written by another synthpix job", w->dir);
+}
+
+typedef struct scan_ctx {
+    const sp_dataset_writer *w;
+    int remove;      /* 1: unlink what matches */
+    size_t found;
+    char first[256]; /* the first match, for the message */
+    int failed;      /* a removal failed (negative errno) */
+} scan_ctx;
+
+static int scan_entry(void *ctx, const char *name, int is_dir)
+{
+    scan_ctx *const c = (scan_ctx *)ctx;
+    if (is_dir || !sp__layout_name(name)) return 0;
+    if (c->found++ == 0) snprintf(c->first, sizeof c->first, "%s", name);
+    if (!c->remove) return 0;
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", c->w->dir, name);
+    int const e = c->w->fs->unlink(c->w->fs->ctx, path);
+    if (e < 0 && e != -ENOENT && c->failed == 0) c->failed = e;
+    return 0;
+}
+
+/* A fresh dataset goes into a folder holding none: another dataset found there is refused,
+ * or (overwrite, adopt_partial) its files - and only those the layout names - removed. */
+static sp_status claim_folder(sp_dataset_writer *w, sp_error *err)
+{
+    scan_ctx c;
+    memset(&c, 0, sizeof c);
+    c.w = w;
+    c.remove = w->opt.overwrite || w->opt.adopt_partial;
+    int const e = w->fs->list(w->fs->ctx, w->dir, scan_entry, &c);
+    if (e < 0) return sp__fs_fail(err, e, "list", w->dir);
+    if (c.failed) return sp__fs_fail(err, c.failed, "remove the old dataset's files in", w->dir);
+    if (c.found && !c.remove)
+        return sp_error_set(err, SP_ERR_EXISTS,
+                            "%s already holds %s dataset (%zu of its files, e.g. %s): resume it from its "
+                            "checkpoints, or overwrite it",
+                            w->dir, c.found > 1 || strcmp(c.first, "dataset.json") ? "another" : "a", c.found, c.first);
+    return SP_OK;
+}
+
+/* A resumed job rewrites pairs: dataset.json goes before the first of them, so a folder
+ * holding it is always complete. */
+static sp_status unclaim_complete(sp_dataset_writer *w, sp_error *err)
+{
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/dataset.json", w->dir);
+    int const e = w->fs->unlink(w->fs->ctx, path);
+    return e < 0 && e != -ENOENT ? sp__fs_fail(err, e, "remove", path) : SP_OK;
+}
+
 /* ---- params file ---------------------------------------------------------------------- */
 
 static sp_status params_create(sp_dataset_writer *w, sp_error *err)
@@ -160,6 +226,7 @@ static sp_status writer_init(sp_dataset_writer *w, const char *dir, const sp_con
     w->opt.tmp_tag = NULL;
     w->fs = opt->fs ? opt->fs : sp_fs_posix();
     w->params_fd = -1;
+    w->lock_fd = -1;
     w->bit_depth = opt->bit_depth ? opt->bit_depth : cfg->bit_depth;
     w->height = geom->height, w->width = geom->width, w->flow_h = geom->flow_h, w->flow_w = geom->flow_w;
     w->flow_units_pixels = cfg->output_units == SP_UNITS_PIXELS;
@@ -182,9 +249,16 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
     sp_status st = writer_init(w, dir, cfg, geom, opt, err);
     if (st == SP_OK) st = sp__fs_mkdirs(w->fs, dir, err);
+    if (st == SP_OK) st = lock_folder(w, err);
     char name[SP_FS_PATH_MAX];
     if (st == SP_OK && resume_json) st = sp__progress_parse(w, resume_json, name, sizeof name, err);
-    if (st == SP_OK) st = resume_json ? params_reopen(w, name, err) : params_create(w, err);
+    if (st == SP_OK && sp__dataset_json_matches(w)) {
+        w->complete = 1;
+        *out = w;
+        return SP_OK;
+    }
+    if (st == SP_OK) st = resume_json ? params_reopen(w, name, err) : claim_folder(w, err);
+    if (st == SP_OK) st = resume_json ? unclaim_complete(w, err) : params_create(w, err);
     if (st == SP_OK) st = sp__pairs_jobs_create(w, err);
     if (st != SP_OK) {
         sp_dataset_writer_free(w);
@@ -201,6 +275,7 @@ void sp_dataset_writer_free(sp_dataset_writer *w)
     if (w->params_fd >= 0) w->fs->close(w->fs->ctx, w->params_fd);
     if (!w->finished && !w->keep_params && w->params_path[0]) w->fs->unlink(w->fs->ctx, w->params_path);
     sp__pairs_jobs_free(w);
+    if (w->lock_fd >= 0) w->fs->close(w->fs->ctx, w->lock_fd); /* releases the lock */
     sp_membuf_free(&w->lines);
     free(w->config_yaml);
     free(w->dir);
@@ -209,9 +284,14 @@ void sp_dataset_writer_free(sp_dataset_writer *w)
 
 /* ---- write / sync / finish ------------------------------------------------------------- */
 
+int sp_dataset_writer_complete(const sp_dataset_writer *w)
+{
+    return w->complete;
+}
+
 sp_status sp_dataset_writer_write(sp_dataset_writer *w, const sp_batch *b, sp_error *err)
 {
-    SP_RETURN_IF(w->finished, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
+    SP_RETURN_IF(w->finished || w->complete, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
     SP_RETURN_IF(b->height != w->height || b->width != w->width || b->flow_height != w->flow_h ||
                      b->flow_width != w->flow_w,
                  err, SP_ERR_MISMATCH, "%s: batch shape differs from the dataset's", w->dir);
@@ -252,6 +332,7 @@ int sp_dataset_writer_can_sync(const sp_dataset_writer *w)
 sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_error *err)
 {
     *progress_json = NULL;
+    SP_RETURN_IF(w->complete, err, SP_ERR_INVALID, "%s: the dataset is already complete", w->dir);
     SP_RETURN_IF(!sp_dataset_writer_can_sync(w), err, SP_ERR_BUSY,
                  "%s: a checkpoint covers whole shards; pair %llu is inside one", w->dir,
                  (unsigned long long)w->covered);
@@ -266,7 +347,7 @@ sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_
 
 sp_status sp_dataset_writer_finish(sp_dataset_writer *w, sp_error *err)
 {
-    SP_RETURN_IF(w->finished, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
+    SP_RETURN_IF(w->finished || w->complete, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
     SP_TRY(sp__shard_close(w, err)); /* the last, possibly short, shard */
     SP_TRY(params_durable(w, err));
     int const c = w->fs->close(w->fs->ctx, w->params_fd);

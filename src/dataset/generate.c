@@ -9,7 +9,7 @@
  * batches it covers. With h5 a checkpoint waits for the first shard boundary after its mark.
  *
  * Resume restores the newest step that verifies (damaged newer steps are reported and
- * deleted: their numbers will be saved again) and hands its progress record to the writer,
+ * quarantined: renamed aside, never deleted) and hands its progress record to the writer,
  * which cuts params.jsonl back and removes the family's temporaries; the pairs after the
  * step are rendered again with the same bytes.
  *
@@ -47,6 +47,7 @@ typedef struct gen_job {
     sp_dataset_writer *writer;
     char *resume_json; /* progress record of the restored step */
     char tag[SP_DATASET_TAG_MAX + 1];
+    int tag_existed;   /* the root's family tag predates this job */
     int ckpt_due;      /* checkpoint_every came round; with h5, waiting for a shard boundary */
 } gen_job;
 
@@ -92,6 +93,7 @@ static sp_status family_tag(gen_job *j, sp_error *err)
         int ok = n == 16;
         for (size_t i = 0; ok && i < n; i++) ok = (buf[i] >= '0' && buf[i] <= '9') || (buf[i] >= 'a' && buf[i] <= 'f');
         if (ok) memcpy(j->tag, buf, 17);
+        j->tag_existed = ok;
         free(buf);
         return ok ? SP_OK : sp_error_set(err, SP_ERR_CORRUPT, "%s: not 16 lowercase hex digits", path);
     }
@@ -103,7 +105,9 @@ static sp_status family_tag(gen_job *j, sp_error *err)
 }
 
 /* Restores the newest step that verifies into the sampler; its progress record goes to
- * j->resume_json. A refusal (another stream) stops here. */
+ * j->resume_json. A damaged step is quarantined (renamed aside, never deleted) and the
+ * next older one tried; when none is left the job starts from the beginning of the stream
+ * (the files are rewritten with identical bytes). A refusal (another stream) stops here. */
 static sp_status restore_latest(gen_job *j, sp_error *err)
 {
     size_t n = sp_ckpt_all_steps(j->ckpt, NULL, 0);
@@ -111,17 +115,43 @@ static sp_status restore_latest(gen_job *j, sp_error *err)
     SP_RETURN_IF(steps == NULL, err, SP_ERR_NOMEM, "out of memory");
     n = sp_ckpt_all_steps(j->ckpt, steps, n);
     sp_status st = SP_ERR_NOTFOUND;
-    while (n > 0) {
+    int quarantined = 0;
+    while (n > 0 && st != SP_OK) {
         int64_t const step = steps[--n];
         st = sp_pipeline_restore(j->ckpt, step, j->sampler, NULL, &j->resume_json, err);
         if (st != SP_ERR_CHECKSUM && st != SP_ERR_CORRUPT) break;
-        note(j, "warning: checkpoint step %lld is damaged (%s); trying an older one", (long long)step, err->message);
-        sp_ckpt_delete(j->ckpt, step, NULL);
+        char moved[SP_FS_PATH_MAX] = "";
+        sp_error qe;
+        if (sp_ckpt_quarantine(j->ckpt, step, moved, sizeof moved, &qe) != SP_OK) {
+            st = sp_error_set(err, qe.status, "checkpoint step %lld is damaged (%s), and moving it aside failed: %s",
+                              (long long)step, err->message, qe.message);
+            break;
+        }
+        note(j, "warning: checkpoint step %lld is damaged (%s); kept as %s; %s", (long long)step, err->message,
+             moved, n > 0 ? "trying an older one" : "no older step: starting from the beginning of the stream");
+        quarantined = 1;
     }
     free(steps);
+    if (st == SP_ERR_NOTFOUND && quarantined) {
+        sp_sampler_reset(j->sampler);
+        return SP_OK;
+    }
     if (st == SP_OK && j->resume_json == NULL)
         st = sp_error_set(err, SP_ERR_CORRUPT, "the checkpoint has no generate progress record");
     return st == SP_OK ? SP_OK : sp_error_prefix(err, "%s: ", j->opt->checkpoint_dir);
+}
+
+/* Step-named directories without a manifest are not ours: said once, left alone. */
+static void note_foreign(const gen_job *j)
+{
+    size_t const n = sp_ckpt_foreign_count(j->ckpt);
+    if (n == 0) return;
+    char names[512] = "";
+    size_t len = 0;
+    for (size_t i = 0; i < n && len < sizeof names - 64; i++)
+        len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", sp_ckpt_foreign_name(j->ckpt, i));
+    note(j, "%s: leaving alone %zu director%s that %s no checkpoint _MANIFEST: %s%s", j->opt->checkpoint_dir, n,
+         n == 1 ? "y" : "ies", n == 1 ? "holds" : "hold", names, len >= sizeof names - 64 ? ", ..." : "");
 }
 
 static sp_status open_checkpoints(gen_job *j, sp_error *err)
@@ -130,9 +160,11 @@ static sp_status open_checkpoints(gen_job *j, sp_error *err)
     sp_ckpt_options_init(&co);
     co.max_to_keep = j->opt->max_to_keep;
     co.cleanup_tmp_directories = 1; /* a killed save leaves a temporary directory */
+    co.detect_naming = 1;           /* the root's own naming, as every tool reads it */
     co.fs = j->fs;
     SP_TRY(sp_ckpt_manager_open(&j->ckpt, j->opt->checkpoint_dir, &co, err));
     SP_TRY(family_tag(j, err));
+    note_foreign(j);
     int64_t const latest = sp_ckpt_latest_step(j->ckpt);
     if (latest == SP_CKPT_NONE) return SP_OK;
     SP_RETURN_IF(!j->opt->resume, err, SP_ERR_EXISTS,
@@ -149,6 +181,7 @@ static sp_status open_writer(gen_job *j, const sp_config *cfg, const char *dir, 
     d.data_shard_index = j->opt->sampler.shard_index;
     d.data_shard_count = j->opt->sampler.shard_count;
     d.tmp_tag = j->ckpt ? j->tag : NULL;
+    d.adopt_partial = j->ckpt && j->tag_existed; /* a killed job of this family committed nothing */
     sp_status const st =
         sp_dataset_writer_open(&j->writer, dir, cfg, sp_sampler_geometry(j->sampler), &d, j->resume_json, err);
     if (st == SP_ERR_MISMATCH) return sp_error_prefix(err, "cannot resume from %s: ", j->opt->checkpoint_dir);
@@ -198,6 +231,11 @@ static sp_status run_job(gen_job *j, const sp_config *cfg, const char *dir, sp_g
     SP_TRY(make_sampler(j, cfg, err));
     if (j->opt->checkpoint_dir) SP_TRY(open_checkpoints(j, err));
     SP_TRY(open_writer(j, cfg, dir, err));
+    if (sp_dataset_writer_complete(j->writer)) {
+        res->already_complete = 1;
+        res->pairs_written = j->opt->dataset.pairs;
+        return SP_OK;
+    }
     uint64_t const start = sp_dataset_writer_covered(j->writer), written0 = sp_dataset_writer_written(j->writer);
     res->started = 1;
     if (j->resume_json) note(j, "resuming after %llu pairs (%s)", (unsigned long long)start, j->opt->checkpoint_dir);

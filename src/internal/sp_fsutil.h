@@ -76,6 +76,12 @@ sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag
  * component is an error naming it. */
 sp_status sp__fs_mkdirs(const sp_fs *fs, const char *path, sp_error *err);
 
+/* Takes an exclusive advisory lock (flock) on the lock file at path, created when missing
+ * (O_NOFOLLOW: a symbolic link there is refused by name). *fd receives the descriptor to
+ * keep open while the lock is held (close it to release). When another process holds the
+ * lock: SP_ERR_LOCKED, and *holder_pid the holder's pid (from /proc/locks; 0 unknown). */
+sp_status sp__fs_lock_file(const sp_fs *fs, const char *path, int *fd, long *holder_pid, sp_error *err);
+
 /* Removes a tree of files that this library created (best effort); never follows a
  * symbolic link. Returns 0 or the first negative errno. */
 int sp__fs_rm_rf(const sp_fs *fs, const char *path);

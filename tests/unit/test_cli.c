@@ -384,6 +384,7 @@ SP_TEST(cli_prefetch_changes_no_byte_and_resume_keeps_the_shard)
     SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "diff -r %s %s", a, b), 0);
     /* A checkpoint of shard 1/2 does not resume as shard 0/2: the error names the field. */
     dir_path(ck, sizeof ck, "ck");
+    dir_path(b, sizeof b, "checkpointed");
     snprintf(args, sizeof args, "generate -q -c %s -n 20 --data-shard 1/2 --checkpoint-dir %s --checkpoint-every 2 -o %s",
              cfg, ck, b);
     SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 0);
