@@ -9,3 +9,7 @@ sp_add_unit_test(test_generate_faults SOURCES tests/unit/test_generate_faults.c 
     MODULES core rng flow config io render matio_h5 sampler ckpt pipeline dataset)
 target_include_directories(test_generate_faults PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 add_dependencies(test_generate_faults synthpix_cli)
+# What the command may touch on disk: planted links, foreign directories, another dataset,
+# a second job, damaged and tampered checkpoints, out-of-range numbers.
+sp_add_unit_test(test_safety SOURCES tests/unit/test_safety.c MODULES core)
+add_dependencies(test_safety synthpix_cli)

@@ -167,10 +167,12 @@ static int fill_rec(sp_ckpt_manager *m, sp__step_rec *r)
 {
     char name[96];
     sp__mgr_step_name(m, r->step, name, sizeof name);
+    char path[SP_CKPT_PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s/" SP_CKPT_MANIFEST, m->root, name);
+    if (m->fs->stat(m->fs->ctx, path, NULL, NULL) == -ENOENT) return 2;
     sp__manifest mf;
     sp_error e;
     sp_status const st = sp__step_manifest(m->fs, m->root, name, r->step, &mf, &e);
-    if (st == SP_ERR_NOTFOUND) return 2;
     if (st != SP_OK) {
         r->damaged = 1;
         return 1;

@@ -130,6 +130,7 @@ static sp_status restore_latest(gen_job *j, sp_error *err)
         note(j, "warning: checkpoint step %lld is damaged (%s); kept as %s; %s", (long long)step, err->message,
              moved, n > 0 ? "trying an older one" : "no older step: starting from the beginning of the stream");
         quarantined = 1;
+        st = SP_ERR_NOTFOUND;
     }
     free(steps);
     if (st == SP_ERR_NOTFOUND && quarantined) {

@@ -127,9 +127,38 @@ static void expect_same_dataset(const char *want, const char *got)
     SP_ASSERT_EQ_U64(ngot, nwant);
 }
 
+/* What a shared directory may hold around a job: a file that symbolic links point to,
+ * links under names an older synthpix used for its temporaries, a user's notes, and
+ * directories named like checkpoint steps (7 and 2023: never a step of these runs, whose
+ * steps are even batch counts below 600). None of it may be touched by any run or kill. */
+static void plant(const char *tmp, const char *out, const char *ck)
+{
+    SP_ASSERT_OK(sp_test_sh(NULL, 0,
+                            "printf precious > '%s/victim' && mkdir -p '%s' '%s/7' '%s/2023' && "
+                            "ln -sfn '%s/victim' '%s/params.jsonl.partial' && ln -sfn '%s/victim' '%s/pair_000002_img1.png.tmp-4242' && "
+                            "echo mine > '%s/notes.txt' && echo mine > '%s/7/a' && echo mine > '%s/notes.txt'",
+                            tmp, out, ck, ck, tmp, out, tmp, out, out, ck, ck));
+}
+
+/* Every planted item is as planted; then the output's are removed for the comparison. */
+static void check_and_unplant(const char *tmp, const char *out, const char *ck)
+{
+    char got[256];
+    SP_ASSERT_EQ_INT(sp_test_sh(got, sizeof got, "cat '%s/victim'", tmp), 0);
+    SP_EXPECT_MSG(strcmp(got, "precious") == 0, "the links' target now holds '%s'", got);
+    SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0,
+                                "test -L '%s/params.jsonl.partial' && test -L '%s/pair_000002_img1.png.tmp-4242' && "
+                                "grep -qx mine '%s/notes.txt' && grep -qx mine '%s/7/a' && grep -qx mine '%s/notes.txt' && "
+                                "test -d '%s/2023'",
+                                out, out, out, ck, ck, ck),
+                     0);
+    SP_ASSERT_OK(sp_test_sh(NULL, 0, "cd '%s' && rm params.jsonl.partial pair_000002_img1.png.tmp-4242 notes.txt", out));
+}
+
 /* Kills checkpointing runs at random moments, resumes until one finishes, and compares the
- * dataset with an uninterrupted run's, file by file. */
-static void crash_and_resume(const char *format)
+ * dataset with an uninterrupted run's, file by file. With `planted`, every run works among
+ * planted links and foreign directories, which must all be untouched at the end. */
+static void crash_and_resume(const char *format, int planted)
 {
     const char *const tmp = sp_test_tmpdir();
     char cfg[600], ref[600], out[600], ck[600], log[600];
@@ -140,7 +169,7 @@ static void crash_and_resume(const char *format)
     snprintf(log, sizeof log, "%s/log.txt", tmp);
     write_config(cfg, 5);
     unsigned const pairs = sp_test_full() ? 3000 : 1200;
-    int const want_kills = sp_test_full() ? 25 : 10;
+    int const want_kills = planted ? (sp_test_full() ? 50 : 20) : (sp_test_full() ? 25 : 10);
     double const t0 = now_s();
     int rc = wait_exit(spawn_generate_as(cfg, ref, NULL, pairs, log, format));
     double const t_ref = now_s() - t0;
@@ -155,6 +184,7 @@ static void crash_and_resume(const char *format)
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     int kills = 0, runs = 0, finished_early = 0, committed = 0;
     char steps[256];
+    if (planted) plant(tmp, out, ck);
     while (kills < want_kills && runs < 20 * want_kills) {
         runs++;
         pid_t const pid = spawn_generate_as(cfg, out, ck, pairs, log, format);
@@ -172,8 +202,10 @@ static void crash_and_resume(const char *format)
             if (rc != 0) show_log(log);
             SP_ASSERT_EQ_INT(rc, 0);
             finished_early++;
+            if (planted) check_and_unplant(tmp, out, ck);
             expect_same_dataset(ref, out);
             SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' '%s'", out, ck), 0);
+            if (planted) plant(tmp, out, ck);
         }
     }
     fprintf(stderr, "# %d kills over %d runs (%d finished before their kill), reference %.2f s\n", kills, runs,
@@ -184,19 +216,27 @@ static void crash_and_resume(const char *format)
     rc = wait_exit(spawn_generate_as(cfg, out, ck, pairs, log, format));
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
+    if (planted) check_and_unplant(tmp, out, ck);
     expect_same_dataset(ref, out);
 }
 
 SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
 {
-    crash_and_resume(NULL);
+    crash_and_resume(NULL, 0);
+}
+
+/* The same among planted links and foreign directories around both folders: all untouched
+ * after every kill and resume (docs/durability.md, what synthpix may delete). */
+SP_TEST(resume_cli_sigkilled_runs_never_touch_planted_links_or_foreign_directories)
+{
+    crash_and_resume(NULL, 1);
 }
 
 /* HDF5 shards of 12 pairs (a boundary every 6 batches of 4): checkpoints wait for one, and
  * shards written after the last checkpoint are rewritten with identical bytes. */
 SP_TEST(resume_cli_sigkilled_h5_runs_resume_to_the_uninterrupted_dataset)
 {
-    crash_and_resume("h5");
+    crash_and_resume("h5", 0);
 }
 
 SP_TEST(resume_cli_refuses_a_used_directory_without_resume_and_another_seed)
