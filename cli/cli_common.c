@@ -36,6 +36,13 @@ int sp_cli_parse_u64(const char *s, uint64_t *out)
     return 0;
 }
 
+void sp_cli_format_duration(double s, char *buf, size_t cap)
+{
+    unsigned long const t = s > 0 && s < 1e9 ? (unsigned long)(s + 0.5) : 0;
+    if (t >= 3600) snprintf(buf, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
+    else snprintf(buf, cap, "%lu:%02lu", t / 60, t % 60);
+}
+
 double sp_cli_now(void)
 {
     struct timespec ts;

@@ -168,14 +168,6 @@ static int parse_options(int argc, char **argv, gen_cli *c)
 
 /* ---- progress ------------------------------------------------------------------------------ */
 
-/* Seconds as m:ss, or h:mm:ss from an hour on. */
-static void format_duration(double s, char *buf, size_t cap)
-{
-    unsigned long const t = s > 0 && s < 1e9 ? (unsigned long)(s + 0.5) : 0;
-    if (t >= 3600) snprintf(buf, cap, "%lu:%02lu:%02lu", t / 3600, t / 60 % 60, t % 60);
-    else snprintf(buf, cap, "%lu:%02lu", t / 60, t % 60);
-}
-
 static int terminal_width(void)
 {
     struct winsize ws;
@@ -191,7 +183,7 @@ static void progress(void *ctx, uint64_t covered, uint64_t total, uint64_t start
     double const elapsed = sp_cli_now() - c->t0;
     double const rate = elapsed > 0 ? (double)(covered - start) / elapsed : 0;
     char eta[32], text[160], bar[64];
-    format_duration(rate > 0 ? (double)(total - covered) / rate : 0, eta, sizeof eta);
+    sp_cli_format_duration(rate > 0 ? (double)(total - covered) / rate : 0, eta, sizeof eta);
     int const n = snprintf(text, sizeof text, " %llu/%llu pairs  %.1f pairs/s  ETA %s", (unsigned long long)covered,
                            (unsigned long long)total, rate, eta);
     int const cols = terminal_width() - 1;
