@@ -2,8 +2,9 @@
  *
  * This is the declared interface between src/loader, which decides which records come next
  * and reads them, and src/sampler, which turns records into image pairs. src/loader
- * implements every function here; src/sampler is its only caller (and, through
- * sp_sampler_state.h, the pipeline sees the sp_records_state part of a sampler's state).
+ * implements every function here; src/sampler is its only library caller (and, through
+ * sp_sampler_state.h, the pipeline sees the sp_records_state part of a sampler's state);
+ * tests/unit/test_loader.c tests it without a sampler.
  *
  * Who owns what:
  *   src/loader   the source (record count, names, reading), the order (seeded Feistel
@@ -53,12 +54,13 @@ typedef struct sp_records sp_records;
 
 /* ---- lifetime ------------------------------------------------------------------------ */
 
-/* Opens the source named by cfg (copied), builds the episodes (episode_length > 0), applies
- * opt's shard (opt may be NULL: no shard, no prefetch) and loads the first record once, so a
- * bad source fails here naming the file (real image pairs excepted: the sampler's probe
- * reads that record with its images). `count` records are handed out per take (F; >= 1).
- * pool is borrowed for the loader's life. Prefetch threads (opt->prefetch_threads) are
- * started for synthetic, non-episodic streams only. Errors name the option or the file. */
+/* Opens the source named by cfg (borrowed for the call: the loader keeps what it needs),
+ * builds the episodes (episode_length > 0), applies opt's shard (opt may be NULL: no
+ * shard, no prefetch) and loads the first record once, so a bad source fails here naming
+ * the file (real image pairs excepted: the sampler's probe reads that record with its
+ * images). `count` records are handed out per take (F; >= 1). pool is borrowed for the
+ * loader's life. Prefetch threads (opt->prefetch_threads) are started for synthetic,
+ * non-episodic streams only. Errors name the option or the file. */
 sp_status sp__records_create(sp_records **out, const sp_config *cfg, const sp_sampler_options *opt, size_t count,
                              sp_pool *pool, sp_error *err);
 void sp__records_free(sp_records *r); /* accepts NULL; joins the prefetch threads first */
