@@ -1,15 +1,20 @@
 # End-to-end tests of the synthpix command line (they run the built CLI).
-sp_add_unit_test(test_cli SOURCES tests/unit/test_cli.c tests/unit/test_fixtures.c MODULES core rng flow config io render matio_h5 sampler)
+sp_add_unit_test(test_cli SOURCES tests/unit/test_cli.c tests/unit/test_fixtures.c MODULES core rng flow config io render matio_h5 loader sampler)
 if(TARGET test_cli)
     add_dependencies(test_cli synthpix_cli)
 endif()
 # The fault sweep: the generate command's own code, linked in, over a fault-injecting file
 # system (every Nth call fails with EIO or ENOSPC), then resumed.
 sp_add_unit_test(test_generate_faults SOURCES tests/unit/test_generate_faults.c cli/cmd_generate.c cli/cli_common.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline dataset)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline dataset)
 target_include_directories(test_generate_faults PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 add_dependencies(test_generate_faults synthpix_cli)
 # What the command may touch on disk: planted links, foreign directories, another dataset,
 # a second job, damaged and tampered checkpoints, out-of-range numbers.
 sp_add_unit_test(test_safety SOURCES tests/unit/test_safety.c MODULES core)
 add_dependencies(test_safety synthpix_cli)
+# A new user's first hour: resume summaries, per-command help, OS errors with their reason,
+# durations, a progress line that fits the terminal (links the CLI's helpers).
+sp_add_unit_test(test_first_hour SOURCES tests/unit/test_first_hour.c cli/cli_common.c MODULES core rng flow config io render loader sampler matio_h5)
+target_include_directories(test_first_hour PRIVATE ${CMAKE_SOURCE_DIR}/cli)
+add_dependencies(test_first_hour synthpix_cli)

@@ -3,7 +3,7 @@ sp_add_unit_test(test_matio_h5 SOURCES tests/unit/test_matio_h5.c MODULES core r
 # Every SynthPix example configuration (reference 2.6, tests/data/configs) runs unchanged on
 # flow files the test writes.
 sp_add_unit_test(test_config_compat SOURCES tests/unit/test_config_compat.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline)
 # test_matio_h5 runs `synthpix generate --format h5` and reads the shards back with h5py.
 if(TARGET test_matio_h5 AND TARGET synthpix_cli)
     add_dependencies(test_matio_h5 synthpix_cli)
@@ -14,4 +14,4 @@ sp_add_fuzzer(fuzz_h5 tests/fuzz/fuzz_h5.c h5 MODULES core rng flow io matio_h5)
 sp_add_fuzzer(fuzz_mat tests/fuzz/fuzz_mat.c mat MODULES core rng flow io matio_h5)
 # Real image pairs (include_images) through the sampler.
 sp_add_unit_test(test_real_images SOURCES tests/unit/test_real_images.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline)

@@ -2,12 +2,12 @@
 # SIGKILL/--resume crash test of synthpix generate (CLI; needs the synthpix_cli target).
 # Label "threads": the prefetch threads and the pool run under TSan too.
 sp_add_unit_test(test_pipeline SOURCES tests/unit/test_pipeline.c tests/unit/test_fixtures.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads WHITEBOX sampler)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline LABELS threads WHITEBOX loader)
 sp_add_unit_test(test_resume_cli SOURCES tests/unit/test_resume_cli.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads slow)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline LABELS threads slow)
 if(TARGET test_resume_cli AND TARGET synthpix_cli)
     add_dependencies(test_resume_cli synthpix_cli)
 endif()
 # Restoring from hostile checkpoint trees (see the harness's map comment).
 sp_add_fuzzer(fuzz_pipeline_state tests/fuzz/fuzz_pipeline_state.c pipeline_state
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline)
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline)

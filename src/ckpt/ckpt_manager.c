@@ -481,9 +481,7 @@ static sp_status make_root(sp_ckpt_manager *m, sp_error *err)
     SP_RETURN_IF(e != 0 && e != -ENOENT, err, sp__fs_errno_status(e), "%s: %s", m->root, strerror(-e));
     SP_RETURN_IF(e == -ENOENT && !m->opt.create, err, SP_ERR_NOTFOUND, "checkpoint root %s does not exist", m->root);
     /* An existing directory (or a link to one) is accepted; missing ones are created. */
-    sp_status const st = sp__fs_mkdirs(m->fs, m->root, err);
-    if (st == SP_ERR_EXISTS) return sp_error_set(err, SP_ERR_INVALID, "%s is not a directory", m->root);
-    return st;
+    return sp__fs_mkdirs(m->fs, m->root, err);
 }
 
 static sp_status take_lock(sp_ckpt_manager *m, sp_error *err)

@@ -307,8 +307,7 @@ static sp_status existing_dir(const sp_fs *fs, const char *path, sp_error *err)
     int const s = fs->stat(fs->ctx, path, NULL, &is_dir);
     if (s < 0) return sp__fs_fail(err, s, "create directory", path);
     if (is_dir) return SP_OK;
-    if (!fs->is_link(fs->ctx, path))
-        return sp_error_set(err, SP_ERR_EXISTS, "create directory %s: a file of that name exists", path);
+    if (!fs->is_link(fs->ctx, path)) return sp_error_set(err, SP_ERR_IO, "%s: %s", path, strerror(ENOTDIR));
     int const fd = fs->open(fs->ctx, path, 'd');
     if (fd < 0) return sp__fs_fail(err, fd, "create directory", path);
     fs->close(fs->ctx, fd);
@@ -345,7 +344,8 @@ sp_status sp__fs_mkdirs(const sp_fs *fs, const char *path, sp_error *err)
     size_t n = strlen(tmp);
     while (n > 1 && tmp[n - 1] == '/') tmp[--n] = '\0';
     for (char *p = tmp; (p = strstr(p, "//")) != NULL;) memmove(p, p + 1, strlen(p)); /* a//b is a/b */
-    return mkdirs_rec(fs, tmp, err);
+    sp_status const st = mkdirs_rec(fs, tmp, err);
+    return st == SP_OK || strstr(err ? err->message : "", path) ? st : sp_error_prefix(err, "create directory %s: ", path);
 }
 
 static sp_status read_fd(int fd, const char *path, unsigned char *buf, size_t len, sp_error *err)

@@ -20,6 +20,12 @@
  *                         the F running episodes (record = episode index), episodic mode
  *                         while an episode is under way (timestep > 0)
  *   user                  optional JSON of the caller (the CLI's progress)
+ * The state has two owners (src/internal/sp_sampler_state.h): the loader's part
+ * (sp_sampler_state.loader) fills the "loader" item, "episode_length", "episode" and
+ * "timestep" of the "sampler" item, the episode/ leaves and the cache/ leaves but
+ * output_flows; the sampler's part fills the rest of "sampler" and cache/output_flows. The
+ * layout above is the checkpoint format, fixed so old checkpoints restore; it does not
+ * follow the owners.
  * Restore reads the step without a target (every leaf checked against the manifest's
  * CRC32C), parses it into an sp_sampler_state and hands that to the sampler, which refuses
  * a different stream identity naming the field. Loader JSON "version" other than
@@ -38,13 +44,13 @@
 
 /* ---- saving ------------------------------------------------------------------------------ */
 
-static char *loader_json(const sp_sampler_state *st)
+static char *loader_json(const sp_records_state *st)
 {
     char fp[17];
     snprintf(fp, sizeof fp, "%016" PRIx64, st->fingerprint);
     json_t *const o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b}", "version",
                                 SP_PIPELINE_STATE_VERSION, "seed", (json_int_t)st->seed, "epoch",
-                                (json_int_t)st->loader_epoch, "next_position", (json_int_t)st->loader_next,
+                                (json_int_t)st->epoch, "next_position", (json_int_t)st->next,
                                 "shard_index", (json_int_t)st->shard_index, "shard_count",
                                 (json_int_t)st->shard_count, "records", (json_int_t)st->records,
                                 "dataset_fingerprint", fp, "shuffle", st->randomize, "loop", st->loop);
@@ -60,9 +66,9 @@ static char *sampler_json(const sp_sampler_state *st)
         SP_PIPELINE_STATE_VERSION, "batch_size", (json_int_t)st->batch_size, "flow_fields_per_batch",
         (json_int_t)st->flow_fields_per_batch, "batches_per_flow_batch", (json_int_t)st->batches_per_flow_batch,
         "image_shape", (json_int_t)st->image_h, (json_int_t)st->image_w, "flow_shape", (json_int_t)st->flow_h,
-        (json_int_t)st->flow_w, "episode_length", (json_int_t)st->episode_length, "batch_index",
+        (json_int_t)st->flow_w, "episode_length", (json_int_t)st->loader.episode_length, "batch_index",
         (json_int_t)st->batch_index, "repetition", (json_int_t)st->repetition, "have_flows", st->have_flows,
-        "episode", (json_int_t)st->episode, "timestep", (json_int_t)st->timestep);
+        "episode", (json_int_t)st->loader.episode, "timestep", (json_int_t)st->loader.timestep);
     char *const text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
     json_decref(o);
     return text;
@@ -76,7 +82,7 @@ static sp_status add_json_text(sp_tree *t, const char *path, char *text, sp_erro
     return st;
 }
 
-static sp_status add_files(sp_tree *t, const sp_sampler_state *st, sp_error *err)
+static sp_status add_files(sp_tree *t, const sp_records_state *st, sp_error *err)
 {
     json_t *const a = json_array();
     for (size_t f = 0; a && f < st->F; f++) json_array_append_new(a, json_string(st->files[f]));
@@ -115,12 +121,13 @@ static sp_status add_refs(sp_tree *t, const char *prefix, const sp_record_ref *r
 
 static sp_status add_cache(sp_tree *t, const sp_sampler_state *st, sp_error *err)
 {
-    SP_TRY(add_refs(t, "cache", st->refs, st->valid, (size_t)st->F, err));
-    SP_TRY(add_files(t, st, err));
-    uint64_t const oshape[4] = {st->F, st->flow_h, st->flow_w, 2};
+    const sp_records_state *const ld = &st->loader;
+    SP_TRY(add_refs(t, "cache", ld->refs, ld->valid, (size_t)ld->F, err));
+    SP_TRY(add_files(t, ld, err));
+    uint64_t const oshape[4] = {ld->F, st->flow_h, st->flow_w, 2};
     SP_TRY(sp_tree_add_array_ref(t, "cache/output_flows", SP_DTYPE_F32, 4, oshape, st->out_flows, err));
-    for (size_t f = 0; f < st->F; f++) {
-        const sp_flow *const fl = &st->flows[f];
+    for (size_t f = 0; f < ld->F; f++) {
+        const sp_flow *const fl = &ld->flows[f];
         uint64_t const shape[3] = {fl->height, fl->width, fl->channels};
         char path[64];
         snprintf(path, sizeof path, "cache/flows/%zu", f);
@@ -133,11 +140,11 @@ static sp_status fill_tree(sp_tree *t, const sp_sampler *s, const char *user_jso
 {
     sp_sampler_state st;
     sp__sampler_state_get(s, &st);
-    SP_TRY(add_json_text(t, "loader", loader_json(&st), err));
+    SP_TRY(add_json_text(t, "loader", loader_json(&st.loader), err));
     SP_TRY(add_json_text(t, "sampler", sampler_json(&st), err));
     if (st.have_flows) SP_TRY(add_cache(t, &st, err));
-    if (st.episode_length > 0 && st.timestep > 0)
-        SP_TRY(add_refs(t, "episode", st.episode_refs, st.episode_valid, (size_t)st.F, err));
+    if (st.loader.episode_length > 0 && st.loader.timestep > 0)
+        SP_TRY(add_refs(t, "episode", st.loader.episode_refs, st.loader.episode_valid, (size_t)st.loader.F, err));
     if (user_json) SP_TRY(sp_tree_add_json(t, "user", user_json, err));
     return SP_OK;
 }
@@ -221,7 +228,7 @@ static sp_status get_pair(const json_t *o, const char *item, const char *key, ui
     return SP_OK;
 }
 
-static sp_status parse_loader(const json_t *o, sp_sampler_state *st, sp_error *err)
+static sp_status parse_loader(const json_t *o, sp_records_state *st, sp_error *err)
 {
     int64_t v[9];
     static const char *const keys[9] = {"version", "seed", "epoch", "next_position", "shard_index",
@@ -236,8 +243,8 @@ static sp_status parse_loader(const json_t *o, sp_sampler_state *st, sp_error *e
     st->fingerprint = strtoull(fp, &end, 16);
     SP_RETURN_IF(*end != '\0', err, SP_ERR_CORRUPT, "checkpoint: loader: bad dataset_fingerprint");
     st->seed = (uint64_t)v[1];
-    st->loader_epoch = (uint64_t)v[2];
-    st->loader_next = (uint64_t)v[3];
+    st->epoch = (uint64_t)v[2];
+    st->next = (uint64_t)v[3];
     st->shard_index = (uint64_t)v[4];
     st->shard_count = (uint64_t)v[5];
     st->records = (uint64_t)v[6];
@@ -258,16 +265,16 @@ static sp_status parse_sampler(const json_t *o, sp_sampler_state *st, sp_error *
                  SP_PIPELINE_STATE_VERSION);
     SP_TRY(get_pair(o, "sampler", "image_shape", &st->image_h, &st->image_w, err));
     SP_TRY(get_pair(o, "sampler", "flow_shape", &st->flow_h, &st->flow_w, err));
-    SP_TRY(get_int(o, "sampler", "timestep", &st->timestep, err));
+    SP_TRY(get_int(o, "sampler", "timestep", &st->loader.timestep, err));
     SP_RETURN_IF(v[6] < 0 || v[6] > UINT32_MAX, err, SP_ERR_CORRUPT, "checkpoint: sampler: bad repetition");
     st->batch_size = (uint64_t)v[1];
     st->flow_fields_per_batch = (uint64_t)v[2];
     st->batches_per_flow_batch = (uint64_t)v[3];
-    st->episode_length = v[4];
+    st->loader.episode_length = v[4];
     st->batch_index = (uint64_t)v[5];
     st->repetition = (uint32_t)v[6];
     st->have_flows = v[7] != 0;
-    st->episode = (uint64_t)v[8];
+    st->loader.episode = (uint64_t)v[8];
     return SP_OK;
 }
 
@@ -323,7 +330,7 @@ static sp_status parse_refs(const sp_tree *t, const char *prefix, size_t F, sp_r
 static sp_status parse_flows(const sp_tree *t, sp_sampler_state *st, cache_buf *c, sp_error *err)
 {
     sp_leaf_view v;
-    uint64_t const oshape[4] = {st->F, st->flow_h, st->flow_w, 2};
+    uint64_t const oshape[4] = {st->loader.F, st->flow_h, st->flow_w, 2};
     SP_TRY(array_leaf(t, "cache/output_flows", SP_DTYPE_F32, 4, oshape, &v, err));
     st->out_flows = (const float *)v.data;
     for (size_t f = 0; f < c->F; f++) {
@@ -333,7 +340,7 @@ static sp_status parse_flows(const sp_tree *t, sp_sampler_state *st, cache_buf *
         SP_TRY(sp_flow_alloc(&c->flows[f], (size_t)v.shape[0], (size_t)v.shape[1], (size_t)v.shape[2], err));
         memcpy(c->flows[f].data, v.data, v.nbytes);
     }
-    st->flows = c->flows;
+    st->loader.flows = c->flows;
     return SP_OK;
 }
 
@@ -342,21 +349,22 @@ static sp_status parse_cache(const sp_tree *t, const sp_sampler *s, sp_sampler_s
 {
     sp_sampler_state me;
     sp__sampler_state_get(s, &me);
-    st->F = me.F;
-    st->files = me.files; /* names follow from the records (the fingerprint vouches for them) */
-    c->F = (size_t)me.F;
-    if (st->episode_length > 0 && st->timestep > 0) {
+    sp_records_state *const ld = &st->loader;
+    ld->F = me.loader.F;
+    ld->files = me.loader.files; /* names follow from the records (the fingerprint vouches for them) */
+    c->F = (size_t)me.loader.F;
+    if (ld->episode_length > 0 && ld->timestep > 0) {
         c->episode_refs = (sp_record_ref *)calloc(c->F, sizeof *c->episode_refs);
         SP_RETURN_IF(c->episode_refs == NULL, err, SP_ERR_NOMEM, "out of memory");
-        SP_TRY(parse_refs(t, "episode", c->F, c->episode_refs, &st->episode_valid, err));
-        st->episode_refs = c->episode_refs;
+        SP_TRY(parse_refs(t, "episode", c->F, c->episode_refs, &ld->episode_valid, err));
+        ld->episode_refs = c->episode_refs;
     }
     if (!st->have_flows) return SP_OK;
     c->refs = (sp_record_ref *)calloc(c->F, sizeof *c->refs);
     c->flows = (sp_flow *)calloc(c->F, sizeof *c->flows);
     SP_RETURN_IF(c->refs == NULL || c->flows == NULL, err, SP_ERR_NOMEM, "out of memory");
-    SP_TRY(parse_refs(t, "cache", c->F, c->refs, &st->valid, err));
-    st->refs = c->refs;
+    SP_TRY(parse_refs(t, "cache", c->F, c->refs, &ld->valid, err));
+    ld->refs = c->refs;
     return parse_flows(t, st, c, err);
 }
 
@@ -366,7 +374,7 @@ static sp_status parse_state(const sp_tree *t, const sp_sampler *s, sp_sampler_s
     json_t *loader = NULL, *sampler = NULL;
     sp_status rc = json_leaf(t, "loader", &loader, err);
     if (rc == SP_OK) rc = json_leaf(t, "sampler", &sampler, err);
-    if (rc == SP_OK) rc = parse_loader(loader, st, err);
+    if (rc == SP_OK) rc = parse_loader(loader, &st->loader, err);
     if (rc == SP_OK) rc = parse_sampler(sampler, st, err);
     json_decref(loader);
     json_decref(sampler);

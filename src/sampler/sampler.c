@@ -2,8 +2,9 @@
  *
  * One call of sp_sampler_next runs these stages, each a parallel-for on the pool whose
  * work items write disjoint memory:
- *   refresh   (every batches_per_flow_batch batches) load F records and compute their
- *             output flows on the velocities_per_pixel grid               items: F
+ *   refresh   (every batches_per_flow_batch batches, or every episode step) the loader
+ *             takes and loads the next F records (src/loader, sp_records.h), then their
+ *             output flows are computed on the velocities_per_pixel grid  items: F
  *   setup     pair k: key, parameters, particle count, output flow copy   items: B
  *   particles chunks of SP_PAIR_CHUNK particles: draws and advection      items: sum N/chunk
  *   bins      the band lists of each frame                                items: 2B
@@ -22,6 +23,7 @@
 #include "pair.h"
 #include "sampler_struct.h"
 #include "sampler_internal.h"
+#include "sp_records.h"
 #include "sp/sp_io.h"
 #include "sp/sp_render.h"
 
@@ -83,68 +85,32 @@ static size_t flow_floats(const sp_sampler *s)
     return s->geom.flow_h * s->geom.flow_w * 2;
 }
 
-static void load_item(void *ctx, size_t f, unsigned worker)
+static void output_flow_item(void *ctx, size_t f, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
     (void)worker;
     float *const out = s->out_flows + f * flow_floats(s);
-    if (!s->valid[f]) { /* padding: a zero flow */
-        sp_flow_release(&s->flows[f]);
-        s->load_status[f] = sp_flow_alloc(&s->flows[f], 2, 2, 2, &s->load_err[f]);
-        memset(out, 0, flow_floats(s) * sizeof *out);
-        return;
-    }
-    if (s->prefetch == NULL) { /* with a prefetcher the record was taken in order already */
-        sp_flow_release(&s->flows[f]);
-        s->load_status[f] = sp__source_load(s->src, s->refs[f].record, &s->flows[f], &s->load_err[f]);
-    }
-    if (s->load_status[f] == SP_OK) compute_output_flow(s, &s->flows[f], out);
+    if (!sp__records_valid(s->records, f)) memset(out, 0, flow_floats(s) * sizeof *out); /* padding */
+    else compute_output_flow(s, sp__records_flow(s->records, f), out);
 }
 
-/* Takes the refresh's records from the prefetcher, in stream order, on this thread. */
-static void take_prefetched(sp_sampler *s)
+/* The loader has taken the refresh's records (or an episode step's): loads their flows,
+ * computes their output flows and starts a new repetition. */
+static sp_status load_refresh(sp_sampler *s, sp_error *err)
 {
-    for (size_t f = 0; f < s->F; f++) {
-        if (!s->valid[f]) continue;
-        sp_flow_release(&s->flows[f]);
-        s->load_status[f] = sp__prefetch_take(s->prefetch, s->local_pos[f], &s->flows[f], &s->load_err[f]);
-    }
+    s->have_flows = 0;
+    SP_TRY(sp__records_load(s->records, err));
+    sp_pool_run(s->pool, s->F, output_flow_item, s);
+    s->have_flows = 1;
+    s->rep = 0;
+    return SP_OK;
 }
 
 static sp_status refresh(sp_sampler *s, sp_error *err)
 {
-    size_t nvalid = 0;
-    sp_record_ref last = {0, 0, 0, 0};
-    for (size_t f = 0; f < s->F; f++) {
-        s->local_pos[f] = s->loader.next;
-        s->valid[f] = (uint8_t)sp__loader_next(&s->loader, &s->refs[f]);
-        if (s->valid[f]) {
-            last = s->refs[f];
-            nvalid++;
-        } else {
-            s->refs[f] = last; /* padding: epoch of the last record, seed and name blanked below */
-            s->refs[f].seed = 0;
-        }
-    }
-    SP_RETURN_IF(nvalid == 0, err, SP_ERR_END, "end of data: %llu records read",
-                 (unsigned long long)s->loader.next);
-    return sp__sampler_load(s, err);
-}
-
-sp_status sp__sampler_load(sp_sampler *s, sp_error *err)
-{
-    if (s->prefetch) take_prefetched(s);
-    sp_pool_run(s->pool, s->F, load_item, s);
-    for (size_t f = 0; f < s->F; f++) {
-        if (s->load_status[f] != SP_OK) {
-            if (err) *err = s->load_err[f];
-            s->have_flows = 0;
-            return s->load_status[f];
-        }
-    }
-    s->have_flows = 1;
-    s->rep = 0;
-    return SP_OK;
+    if (s->cfg.episode_length > 0) SP_TRY(sp__records_step(s->records, err)); /* one time step per batch */
+    else SP_TRY(sp__records_take(s->records, err));
+    return load_refresh(s, err);
 }
 
 /* ---- pairs ------------------------------------------------------------------------ */
@@ -170,7 +136,7 @@ static void setup_item(void *ctx, size_t k, unsigned worker)
     sp_pair_slot *const p = &s->slots[k];
     size_t const f = k % s->F;
     sp_batch *const b = &s->batch;
-    p->flow = &s->flows[f];
+    p->flow = sp__records_flow(s->records, f);
     pair_context(s, p->flow, &p->ctx);
     sp__pair_setup(p, &p->ctx, b->keys[k]);
     b->params[k] = p->params;
@@ -268,17 +234,19 @@ static void fill_metadata(sp_sampler *s)
     sp_batch *const b = &s->batch;
     for (size_t k = 0; k < s->B; k++) {
         size_t const f = k % s->F;
-        b->seeds[k] = s->refs[f].seed;
-        b->epoch[k] = (int32_t)s->refs[f].epoch;
-        b->mask[k] = s->valid[f];
-        b->records[k] = s->refs[f].record;
-        b->files[k] = s->valid[f] ? sp__source_name(s->src, s->refs[f].record) : "";
+        const sp_record_ref *const ref = sp__records_ref(s->records, f);
+        b->seeds[k] = ref->seed;
+        b->epoch[k] = (int32_t)ref->epoch;
+        b->mask[k] = (uint8_t)sp__records_valid(s->records, f);
+        b->records[k] = ref->record;
+        b->files[k] = sp__records_name(s->records, f);
         sp_key const base = sp_key_from_seed(b->seeds[k]);
         b->keys[k] = sp_key_fold_in(sp_key_fold_in(base, (uint32_t)k), s->rep);
     }
     int const episodic = s->cfg.episode_length > 0;
-    memset(b->done, episodic && s->timestep + 1 == s->cfg.episode_length, s->B);
-    b->timestep = episodic ? s->timestep : -1;
+    int64_t const t = episodic ? sp__records_timestep(s->records) : -1;
+    memset(b->done, episodic && t + 1 == s->cfg.episode_length, s->B);
+    b->timestep = t;
     b->repetition = s->rep;
     b->batch_index = s->batch_index;
     b->first_pair = s->batch_index * s->B;
@@ -288,8 +256,8 @@ sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
     if (s->cfg.include_images) return sp__real_next(s, out, err);
-    if (s->cfg.episode_length > 0) SP_TRY(sp__episodic_refresh(s, err)); /* one time step per batch */
-    else if (!s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
+    int const episodic = s->cfg.episode_length > 0; /* batches_per_flow_batch does not apply */
+    if (episodic || !s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
     fill_metadata(s);
     sp_pool_run(s->pool, s->B, setup_item, s);
     SP_TRY(first_slot_error(s, err));
@@ -301,24 +269,30 @@ sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
     if (s->have_histogram) sp_pool_run(s->pool, 2 * s->B, histogram_item, s);
     s->rep++;
     s->batch_index++;
-    if (s->cfg.episode_length > 0) s->timestep++;
+    if (episodic) sp__records_step_done(s->records);
     *out = &s->batch;
     return SP_OK;
 }
 
 void sp_sampler_reset(sp_sampler *s)
 {
-    s->loader.next = 0;
+    sp__records_reset(s->records);
     s->have_flows = 0;
     s->rep = 0;
     s->batch_index = 0;
-    s->episode = 0;
-    s->timestep = 0;
+}
+
+sp_status sp_sampler_next_episode(sp_sampler *s, sp_error *err)
+{
+    SP_RETURN_IF(s->cfg.episode_length <= 0, err, SP_ERR_INVALID,
+                 "next_episode: the sampler is not episodic (episode_length is 0)");
+    sp__records_rewind_episode(s->records);
+    return SP_OK;
 }
 
 const sp_geometry *sp_sampler_geometry(const sp_sampler *s) { return &s->geom; }
 const sp_config *sp_sampler_config(const sp_sampler *s) { return &s->cfg; }
-uint64_t sp_sampler_records(const sp_sampler *s) { return sp__source_count(s->src); }
+uint64_t sp_sampler_records(const sp_sampler *s) { return sp__records_source_count(s->records); }
 
 /* ---- creation --------------------------------------------------------------------- */
 
@@ -398,33 +372,13 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     b->files = (const char **)calloc(B, sizeof *b->files);
     b->done = (uint8_t *)calloc(B, 1);
     b->timestep = -1;
-    s->ep_refs = (sp_record_ref *)calloc(F, sizeof *s->ep_refs);
-    s->ep_valid = (uint8_t *)calloc(F, 1);
     s->slots = (sp_pair_slot *)calloc(B, sizeof *s->slots);
-    s->flows = (sp_flow *)calloc(F, sizeof *s->flows);
     s->out_flows = (float *)malloc(F * nf * sizeof(float));
-    s->refs = (sp_record_ref *)calloc(F, sizeof *s->refs);
-    s->valid = (uint8_t *)calloc(F, 1);
-    s->load_status = (sp_status *)calloc(F, sizeof *s->load_status);
-    s->load_err = (sp_error *)calloc(F, sizeof *s->load_err);
-    s->local_pos = (uint64_t *)calloc(F, sizeof *s->local_pos);
-    s->state_files = (const char **)calloc(F, sizeof *s->state_files);
     s->scratch_floats = 2 * SP_PAIR_CHUNK + s->geom.width + 16;
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
     SP_RETURN_IF(!b->images1 || !b->images2 || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
-                     !b->mask || !b->records || !b->files || !s->slots || !s->flows || !s->out_flows || !s->refs ||
-                     !s->valid || !s->load_status || !s->load_err || !s->scratch || !s->local_pos || !s->state_files ||
-                     !b->done || !s->ep_refs || !s->ep_valid,
+                     !b->mask || !b->records || !b->files || !s->slots || !s->out_flows || !s->scratch || !b->done,
                  err, SP_ERR_NOMEM, "out of memory for a batch of %zu pairs of %zux%zu", B, b->height, b->width);
-    return SP_OK;
-}
-
-/* Loads the first record once, so a bad flow source fails at creation, naming the file. */
-static sp_status probe_source(sp_sampler *s, sp_error *err)
-{
-    sp_flow f;
-    SP_TRY(sp__source_load(s->src, 0, &f, err));
-    sp_flow_release(&f);
     return SP_OK;
 }
 
@@ -451,19 +405,12 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
         SP_RETURN_IF(sp_pool_create(&s->pool, threads) != SP_OK, err, SP_ERR_NOMEM, "cannot create thread pool");
         s->own_pool = 1;
     }
-    SP_TRY(sp__source_create(&s->src, &s->cfg, err));
-    sp__loader_init(&s->loader, sp__source_count(s->src), s->cfg.randomize, s->cfg.loop, s->cfg.seed);
-    if (s->cfg.episode_length > 0) SP_TRY(sp__episodes_init(s, err)); /* the loader's records become episodes */
-    if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
-        SP_TRY(sp__loader_shard(&s->loader, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
-    SP_TRY(s->cfg.include_images ? sp__real_probe(s, err) : probe_source(s, err));
+    /* Source, order, shard, episodes and prefetch threads: a bad source fails here. */
+    SP_TRY(sp__records_create(&s->records, &s->cfg, opt, s->F, s->pool, err));
+    if (s->cfg.include_images) SP_TRY(sp__real_probe(s, err));
     if (s->cfg.mask) SP_TRY(load_mask(s, err));
     if (s->cfg.histogram) SP_TRY(load_histogram(s, err));
     SP_TRY(alloc_batch(s, err));
-    /* Two refreshes' worth of records ahead: the next refresh is always fully queued. */
-    /* real.c reads its records itself; episodic steps map positions to records differently. */
-    if (opt && opt->prefetch_threads && !s->cfg.include_images && s->cfg.episode_length == 0)
-        SP_TRY(sp__prefetch_create(&s->prefetch, s->src, &s->loader, opt->prefetch_threads, 2 * s->F, err));
     return SP_OK;
 }
 
@@ -484,7 +431,7 @@ sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sam
 void sp_sampler_free(sp_sampler *s)
 {
     if (s == NULL) return;
-    sp__prefetch_free(s->prefetch); /* first: its threads read the source */
+    sp__records_free(s->records); /* first: its prefetch threads may be running */
     sp_batch *const b = &s->batch;
     free(b->images1);
     free(b->images2);
@@ -497,25 +444,13 @@ void sp_sampler_free(sp_sampler *s)
     free(b->records);
     free(b->files);
     free(b->done);
-    free(s->ep_refs);
-    free(s->ep_valid);
-    sp__episodes_free(s);
     for (size_t k = 0; s->slots && k < s->B; k++) sp__pair_slot_release(&s->slots[k]);
     free(s->slots);
-    for (size_t f = 0; s->flows && f < s->F; f++) sp_flow_release(&s->flows[f]);
-    free(s->flows);
     free(s->out_flows);
-    free(s->refs);
-    free(s->valid);
-    free(s->load_status);
-    free(s->load_err);
-    free(s->local_pos);
-    free(s->state_files);
     free(s->chunk_pair);
     free(s->chunk_first);
     free(s->scratch);
     free(s->mask);
-    sp__source_free(s->src);
     if (s->own_pool) sp_pool_free(s->pool);
     sp_config_free(&s->cfg);
     free(s);

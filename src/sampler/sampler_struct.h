@@ -1,6 +1,7 @@
 /* sampler_struct.h: the sampler object's fields, shared by the files of the sampler
  * module (sampler.c runs batches; other files may save/restore its state or add modes).
- * Nothing outside src/sampler/ includes this. */
+ * Nothing outside src/sampler/ includes this. The loader's fields (order, source,
+ * prefetch, episodes, current records) are in src/loader's struct sp_records. */
 #ifndef SP_SAMPLER_STRUCT_H
 #define SP_SAMPLER_STRUCT_H
 
@@ -13,35 +14,26 @@
 struct sp_sampler {
     sp_config cfg;
     sp_geometry geom;
-    sp_source *src;
-    sp_loader loader;
+    sp_records *records;       /* src/loader: source, order, prefetch, episodes, current records */
     sp_pool *pool;
     int own_pool;
-    size_t B, F;
+    size_t B, F;               /* pairs per batch; records per refresh (the loader's count) */
     sp_render_geometry rg;
     sp_noise_params noise;
-    /* refresh cache, F entries */
-    sp_flow *flows;
-    float *out_flows;
-    sp_record_ref *refs;
-    uint8_t *valid;
-    sp_status *load_status;
-    sp_error *load_err;
-    int have_flows;
-    uint32_t rep;
+    /* The refresh cache is split at the grid: the loader keeps the F records it handed out
+     * (refs, validity, names and the record flows, each on its own grid, as read), because
+     * they are its output and it alone knows how to read and name them; the output flows,
+     * resampled on the velocities_per_pixel grid with img_offset and output_units, depend
+     * on this sampler's geometry, so they are synthesis and live here. When to refresh
+     * (have_flows, rep against batches_per_flow_batch) is a batching rule, so it is here
+     * too. */
+    float *out_flows;          /* F * flow_h * flow_w * 2 */
+    int have_flows;            /* the loader's current flows and out_flows are valid */
+    uint32_t rep;              /* batches made from the current flows */
     uint64_t batch_index;
-    uint64_t *local_pos;       /* F: shard stream position of each cached record */
-    const char **state_files;  /* F: names handed out by sp__sampler_state_get */
-    sp_prefetch *prefetch;     /* NULL without prefetch threads */
-    /* episodic mode (episodic.c) */
-    uint64_t episode;          /* episodes started */
-    int64_t timestep;          /* time step of the next batch; episode_length = ended */
-    struct sp_episodes *episodes; /* NULL unless episode_length > 0 */
-    sp_record_ref *ep_refs;    /* F: the running episodes (loader refs: record = start index) */
-    uint8_t *ep_valid;         /* F: 0 = padding episode at the end of a finite stream */
     /* the batch and its pairs */
     sp_batch batch;
-    sp_pair_slot *slots;
+    sp_pair_slot *slots;       /* B; real image pairs use only their status and err */
     size_t *chunk_pair, *chunk_first, nchunks, chunk_capacity;
     float *scratch; /* per worker: SP_SCRATCH floats */
     size_t scratch_floats;

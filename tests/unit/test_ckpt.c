@@ -1075,6 +1075,32 @@ static void damage_file(const char *path, int how)
     free(b);
 }
 
+/* A step directory without _MANIFEST was never committed: it is foreign. Not listed, not
+ * restorable, reported by name, never removed; the latest committed step is the one below. */
+static void expect_foreign_step(const char *root, const sp_ckpt_options *opt, const char *name)
+{
+    sp_ckpt_manager *const m = open_mgr(root, opt);
+    SP_ASSERT_EQ_INT(sp_ckpt_foreign_count(m), 1);
+    SP_EXPECT(strcmp(sp_ckpt_foreign_name(m, 0), name) == 0);
+    int64_t const want[] = {1};
+    expect_steps(m, want, 1);
+    sp_tree *out = NULL;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_ckpt_restore(m, 2, NULL, NULL, &out, &e), SP_ERR_NOTFOUND);
+    int64_t got = -1;
+    sp_ckpt_restore_args ra;
+    sp_ckpt_restore_args_init(&ra);
+    ra.restored_step = &got;
+    SP_ASSERT_OK(sp_ckpt_restore(m, SP_CKPT_LATEST, NULL, &ra, &out, &e));
+    SP_ASSERT_EQ_INT(got, 1);
+    sp_tree_free(out);
+    save_step(m, 3, NULL); /* a commit and its retention leave it alone */
+    close_mgr(m);
+    char p[1200];
+    snprintf(p, sizeof p, "%s/%s/_CHECKPOINT_METADATA", root, name);
+    SP_EXPECT_MSG(path_exists(p), "the foreign directory %s was touched", name);
+}
+
 SP_TEST(ckpt_corruption_detected_named_and_fallback)
 {
     const char *const files[] = {"sampler/flows/0.0.0.0", "sampler/flows/.zarray", "loader.json",
@@ -1099,6 +1125,10 @@ SP_TEST(ckpt_corruption_detected_named_and_fallback)
             snprintf(rel, sizeof rel, "s_002/%s", files[fi]);
             snprintf(path, sizeof path, "%s/%s", root, rel);
             damage_file(path, how);
+            if (strcmp(files[fi], "_MANIFEST") == 0 && how == 2) {
+                expect_foreign_step(root, &opt, "s_002");
+                continue;
+            }
 
             m = open_mgr(root, &opt);
             sp_tree *out = NULL;
@@ -1192,23 +1222,25 @@ SP_TEST(ckpt_stray_temporaries_are_never_listed_and_collected)
     snprintf(p, sizeof p, "mkdir -p '%s/5.sp-tmp-1-deadbeef/sampler' '%s/1.sp-del-2-00000001' '%s/7' && "
              "touch '%s/5.sp-tmp-1-deadbeef/_MANIFEST'", root, root, root, root);
     SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "%s", p), 0);
-    /* Without cleanup: temporaries stay but are not steps; "7" has no manifest: damaged. */
+    /* Without cleanup: temporaries stay but are not steps; "7" has no manifest: foreign,
+     * never listed, never removed. */
     m = open_mgr(root, &opt);
-    int64_t const want[] = {1, 7};
-    expect_steps(m, want, 2);
+    int64_t const want[] = {1};
+    expect_steps(m, want, 1);
+    SP_ASSERT_EQ_INT(sp_ckpt_foreign_count(m), 1);
     sp_tree *out = NULL;
     sp_error e;
-    SP_ASSERT_STATUS(sp_ckpt_restore(m, 7, NULL, NULL, &out, &e), SP_ERR_CORRUPT);
-    SP_ASSERT_STR_CONTAINS(e.message, "7/_MANIFEST");
-    save_step(m, 8, NULL); /* retention does not touch the damaged step */
+    SP_ASSERT_STATUS(sp_ckpt_restore(m, 7, NULL, NULL, &out, &e), SP_ERR_NOTFOUND);
+    save_step(m, 8, NULL);
     close_mgr(m);
     SP_EXPECT(count_entries_with(root, ".sp-tmp-") == 1);
     SP_EXPECT(count_entries_with(root, ".sp-del-") == 0); /* tombstones always go */
     opt.cleanup_tmp_directories = 1;
     m = open_mgr(root, &opt);
     SP_EXPECT(count_entries_with(root, ".sp-tmp-") == 0);
-    SP_ASSERT_OK(sp_ckpt_delete(m, 7, &e));
     SP_ASSERT_STATUS(sp_ckpt_delete(m, 7, &e), SP_ERR_NOTFOUND);
+    snprintf(p, sizeof p, "%s/7", root);
+    SP_EXPECT(path_exists(p));
     int64_t const want2[] = {1, 8};
     expect_steps(m, want2, 2);
     /* reload sees a step another tool removed. */

@@ -143,8 +143,9 @@ SP_TEST(core_mkdirs_checks_every_component)
     sp_test_write_file(file, "x", 1);
     snprintf(path, sizeof path, "%s/a/f/g", sp_test_tmpdir());
     sp_error e;
-    SP_ASSERT_STATUS(sp__fs_mkdirs(sp_fs_posix(), path, &e), SP_ERR_EXISTS);
-    SP_ASSERT_STR_CONTAINS(e.message, "a/f");
+    SP_ASSERT_STATUS(sp__fs_mkdirs(sp_fs_posix(), path, &e), SP_ERR_IO);
+    SP_ASSERT_STR_CONTAINS(e.message, "a/f/g"); /* the directory asked for */
+    SP_ASSERT_STR_CONTAINS(e.message, "a/f: Not a directory"); /* and the component at fault */
     sp_fs_faulty f;
     sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_MKDIR);
     f.fail_at = 1;

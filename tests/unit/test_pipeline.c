@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sampler_internal.h"
+#include "loader_internal.h"
 #include "sp/sp_ckpt.h"
 #include "sp/sp_config.h"
 #include "sp/sp_io.h"

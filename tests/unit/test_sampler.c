@@ -8,7 +8,7 @@
 
 #include <unistd.h>
 
-#include "sampler_internal.h"
+#include "loader_internal.h"
 #include "sp/sp_config.h"
 #include "sp/sp_io.h"
 #include "sp/sp_sampler.h"

@@ -1,15 +1,15 @@
 /* prefetch.c: records loaded ahead, in stream order, on dedicated threads.
  *
- * The consumer (the sampler's refresh) takes records by stream position i = 0, 1, 2, ...
- * A window of `capacity` slots holds positions [head, tail): slot i % capacity belongs to
- * position i. Worker threads pick the lowest queued position, load it (sp__loader_ref gives
- * the record, sp__source_load reads it) and mark it ready; the consumer waits for its
- * position, moves the flow out and queues the next position at the tail. A record's bytes
- * depend only on its position, and positions are handed out by position, never by which
- * thread finished first, so the stream is identical for any thread count (and to loading
- * without a prefetcher). A take of a position other than head (after a restore or reset)
- * restarts the window there: the generation counter changes and loads still running for the
- * old window are discarded when they finish.
+ * The consumer (sp__records_load, at each refresh) takes records by stream position
+ * i = 0, 1, 2, ... A window of `capacity` slots holds positions [head, tail): slot
+ * i % capacity belongs to position i. Worker threads pick the lowest queued position, load
+ * it (sp__loader_ref gives the record, sp__source_load reads it) and mark it ready; the
+ * consumer waits for its position, moves the flow out and queues the next position at the
+ * tail. A record's bytes depend only on its position, and positions are handed out by
+ * position, never by which thread finished first, so the stream is identical for any
+ * thread count (and to loading without a prefetcher). A take of a position other than head
+ * (after a restore or reset) restarts the window there: the generation counter changes and
+ * loads still running for the old window are discarded when they finish.
  *
  * Locking: one mutex guards every field below `mu`; workers never hold it while loading.
  * `work` wakes workers (new queued slots or stop); `ready` wakes the consumer.
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "sp_internal.h"
-#include "sampler_internal.h"
+#include "loader_internal.h"
 
 typedef enum slot_state { SLOT_EMPTY = 0, SLOT_QUEUED, SLOT_LOADING, SLOT_READY } slot_state;
 

@@ -21,7 +21,7 @@
  * epoch, and with c = 1 the stream is exactly the unsharded one.
  */
 #include "sp_internal.h"
-#include "sampler_internal.h"
+#include "loader_internal.h"
 
 #define SP_ORDER_TAG 0x0DE20DE2u
 #define SP_SEED_TAG 0x5EED5EEDu

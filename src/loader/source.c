@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 
 #include "sp_internal.h"
-#include "sampler_internal.h"
+#include "loader_internal.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 

@@ -1,0 +1,124 @@
+/* loader_internal.h: private types and helpers shared by the src/loader/ files.
+ *
+ * Module map (one concern per file):
+ *   loader.c         the order: stream position -> (record, epoch, record seed); seeded
+ *                    Feistel permutation per epoch, shards (sp_loader, a value type)
+ *   source.c         the records themselves: analytic, kinematic, file lists and
+ *                    directories; count, names, thread-safe loading (sp_source)
+ *   prefetch.c       records loaded ahead, in stream order, on dedicated threads
+ *   episodic.c       episodic mode: the episode list, running episodes, time steps
+ *   records.c        sp_records, the loader object the sampler uses (src/internal/
+ *                    sp_records.h): creation, taking and loading the current records
+ *   records_state.c  the loader's part of the saved state, read out and put back
+ * Dependencies go down this list only (records.c and records_state.c use everything above
+ * them). Nothing here knows about images, particles or the output grid (src/sampler), or
+ * about checkpoint files (src/pipeline).
+ */
+#ifndef SP_LOADER_INTERNAL_H
+#define SP_LOADER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sp_records.h"
+#include "sp/sp_config.h"
+#include "sp/sp_flow.h"
+#include "sp/sp_pool.h"
+#include "sp/sp_rng.h"
+
+/* ---- loader (loader.c): stream position -> (record, epoch, record seed) ------------- */
+
+typedef struct sp_loader {
+    uint64_t records;  /* n: records per epoch */
+    int shuffle;       /* reshuffle every epoch with a seeded permutation */
+    int loop;          /* infinite epochs; otherwise one */
+    sp_key order_key;  /* PRNGKey(seed) folded with the shuffle tag */
+    sp_key seed_key;   /* PRNGKey(seed) folded with the record-seed tag */
+    uint64_t next;     /* next position of this shard's stream (the global one unsharded) */
+    uint64_t seed;     /* the configuration seed (for the saved state) */
+    uint64_t shard_index, shard_count; /* 0 <= index < count; (0, 1) = no sharding */
+    uint64_t per_epoch; /* this shard's positions per epoch: ceil((records - index) / count) */
+} sp_loader;
+
+void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint64_t seed);
+/* Restricts the stream to shard `index` of `count`: in every epoch, shard s reads the
+ * epoch positions t = s, s + count, s + 2 count, ... < records, so shards are disjoint and
+ * together cover each epoch. Record seeds stay those of the global position. Errors name
+ * the option (SP_ERR_CONFIG). */
+sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_error *err);
+/* The global position, record and epoch of this shard's position i (loop or not). */
+void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref);
+/* Returns 0 when a finite stream is exhausted. */
+int sp__loader_next(sp_loader *l, sp_record_ref *ref);
+/* The record at position t of an epoch's permutation of [0, n): a bijection for every n. */
+uint64_t sp__permute(uint64_t t, uint64_t n, sp_key epoch_key);
+sp_key sp__epoch_key(const sp_loader *l, uint32_t epoch);
+
+/* ---- sources (source.c) ------------------------------------------------------------ */
+
+typedef struct sp_source sp_source;
+
+sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err);
+void sp__source_free(sp_source *s);
+uint64_t sp__source_count(const sp_source *s);
+/* Thread-safe: loads record i into out (allocated here). */
+sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err);
+/* The record's name: a file path, "analytic://KIND/i" or "kinematic://i". Valid while s lives. */
+const char *sp__source_name(const sp_source *s, uint64_t i);
+
+/* ---- prefetch (prefetch.c): records loaded ahead on dedicated threads ------------ */
+
+typedef struct sp_prefetch sp_prefetch;
+
+/* threads >= 1; capacity = records kept loaded ahead. loader is copied (its counters are not
+ * used); src is borrowed for the prefetcher's life. */
+sp_status sp__prefetch_create(sp_prefetch **out, const sp_source *src, const sp_loader *loader, unsigned threads,
+                              size_t capacity, sp_error *err);
+void sp__prefetch_free(sp_prefetch *p); /* accepts NULL; joins the threads */
+/* The record at this shard's stream position i, moved into *out (release with
+ * sp_flow_release), with the load's status and error. Positions are normally taken in
+ * increasing order; any other position restarts the window there (restore, reset). */
+sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *err);
+
+/* ---- episodes (episodic.c) ---------------------------------------------------------- */
+
+typedef struct sp_episodes sp_episodes;
+
+/* The episode list of the source's record names for episode length L > 0. SP_ERR_CONFIG
+ * naming episode_length when no sequence is that long. */
+sp_status sp__episodes_create(sp_episodes **out, const sp_source *src, int L, sp_error *err);
+void sp__episodes_free(sp_episodes *e); /* accepts NULL */
+uint64_t sp__episodes_count(const sp_episodes *e);
+/* The source record of episode `episode` at time step t (0 <= t < L). */
+uint64_t sp__episode_record(const sp_episodes *e, uint64_t episode, int64_t t);
+
+/* ---- the loader object (records.c), see sp_records.h ------------------------------------ */
+
+struct sp_records {
+    sp_source *src;
+    sp_loader order;           /* the stream position lives here (order.next) */
+    sp_prefetch *prefetch;     /* NULL without prefetch threads */
+    sp_pool *pool;             /* borrowed: runs the loads of sp__records_load */
+    size_t count;              /* F: records handed out per take */
+    int randomize, loop;       /* configuration, for the state's identity */
+    int episode_length;        /* L; 0 = not episodic */
+    /* The current records, `count` entries. */
+    sp_record_ref *refs;
+    uint8_t *valid;
+    const char **names;        /* kept in step with refs/valid: the source's name or "" */
+    uint64_t *local_pos;       /* shard stream position of each (what the prefetcher is asked) */
+    sp_flow *flows;
+    sp_status *load_status;    /* per record, written by the load of that record only */
+    sp_error *load_err;
+    /* Episodic mode (episodic.c). */
+    sp_episodes *episodes;     /* NULL unless L > 0 */
+    uint64_t episode;          /* episodes started */
+    int64_t timestep;          /* time step of the next batch; L = ended */
+    sp_record_ref *ep_refs;    /* count: the running episodes (loader refs: record = episode) */
+    uint8_t *ep_valid;         /* count: 0 = padding episode at the end of a finite stream */
+};
+
+/* records.c: names[f] from refs[f]/valid[f], for every f (after any change to them). */
+void sp__records_sync_names(sp_records *r);
+
+#endif /* SP_LOADER_INTERNAL_H */
