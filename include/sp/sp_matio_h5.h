@@ -35,6 +35,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t, int32_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 
@@ -46,15 +47,15 @@ extern "C" {
  * shape, and are returned in *img1, *img2 (fresh malloc'd (ih, iw) float32 row-major
  * buffers, free()); with include_images == 0 the image arguments may be NULL and are not
  * touched. flow: fresh allocation owned by the caller; zeroed on failure. */
-sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1,
-                           float **img2, size_t *ih, size_t *iw, sp_error *err);
+SP_API sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1,
+                                  float **img2, size_t *ih, size_t *iw, sp_error *err);
 
 /* Reads the first dataset of an .h5 file as a flow (see above). */
-sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err);
+SP_API sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err);
 /* The same from an in-memory file image buf[0, len) (borrowed; HDF5's core driver reads a
  * copy). `name` is used in messages (NULL = "(memory)"). */
-sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow,
-                           sp_error *err);
+SP_API sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow,
+                                  sp_error *err);
 
 /* ---- HDF5 dataset shards ---------------------------------------------------------------- */
 
@@ -78,19 +79,19 @@ typedef struct sp_h5_dataset sp_h5_dataset;
  * intensities as rendered); config_yaml: NUL-terminated text stored as the attribute
  * "configuration" (copied). Images given to append are float32 in [0, 255] and are
  * quantised as the PNG/TIFF writers do (sp_quantize_u8/u16). */
-sp_status sp_h5_dataset_create(sp_h5_dataset **out, const char *path, size_t height, size_t width,
-                               size_t flow_h, size_t flow_w, int bit_depth, const char *config_yaml,
-                               sp_error *err);
+SP_API sp_status sp_h5_dataset_create(sp_h5_dataset **out, const char *path, size_t height, size_t width,
+                                      size_t flow_h, size_t flow_w, int bit_depth, const char *config_yaml,
+                                      sp_error *err);
 /* Appends one pair: img1, img2 (height*width floats), flow (flow_h*flow_w*2 floats). */
-sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2,
-                                    const float *flow, const sp_h5_pair_meta *meta, sp_error *err);
+SP_API sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2,
+                                           const float *flow, const sp_h5_pair_meta *meta, sp_error *err);
 /* Pairs appended so far. */
-size_t sp_h5_dataset_pairs(const sp_h5_dataset *d);
+SP_API size_t sp_h5_dataset_pairs(const sp_h5_dataset *d);
 /* Flushes, closes, fsyncs and renames the shard into place, then frees d (always, even on
  * failure, in which case the temporary file is removed). */
-sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err);
+SP_API sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err);
 /* Discards an unfinished shard (removes the temporary file) and frees d. NULL allowed. */
-void sp_h5_dataset_abort(sp_h5_dataset *d);
+SP_API void sp_h5_dataset_abort(sp_h5_dataset *d);
 
 #ifdef __cplusplus
 }
