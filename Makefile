@@ -5,6 +5,7 @@
 #   make run        install missing Debian packages, build, generate pairs into ./synthpix-out/
 #   make test       build and run every test through ctest (the quick tier)
 #   make test-full  the same with the long stress tiers (SP_TEST_FULL=1)
+#   make test-minimal  build without libmatio and libhdf5 (build-minimal/) and run every test
 #   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make tsan       threaded tests under ThreadSanitizer (build-tsan/)
 #   make bench      synthpix bench on the embedded default
@@ -16,7 +17,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 RUN_ARGS   ?= -o synthpix-out
 
-.PHONY: all build run test test-full asan tsan bench deps deps-test check-deps clean
+.PHONY: all build run test test-full test-minimal asan tsan bench deps deps-test check-deps clean
 
 all: build
 
@@ -34,6 +35,12 @@ test: deps-test build
 
 test-full: deps-test build
 	cd $(BUILD) && SP_TEST_FULL=1 ctest --output-on-failure -j $(JOBS)
+
+# The optional libraries left out: their tests skip, and .mat/.h5 inputs must be refused by name.
+test-minimal: deps-test
+	cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSP_WITH_MATIO=OFF -DSP_WITH_HDF5=OFF -DSP_WERROR=ON
+	cmake --build build-minimal -j $(JOBS)
+	cd build-minimal && ctest --output-on-failure -j $(JOBS)
 
 asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DSP_SANITIZE=address,undefined -DSP_WERROR=ON"
@@ -57,4 +64,4 @@ check-deps:
 	@bash scripts/deps.sh check
 
 clean:
-	rm -rf build build-asan build-tsan synthpix-out
+	rm -rf build build-asan build-tsan build-minimal synthpix-out

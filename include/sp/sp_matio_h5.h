@@ -23,6 +23,13 @@
  * "configuration". The file is written under a temporary name and renamed on close, so a
  * shard under its final name is always complete.
  *
+ * Optional libraries: a build may leave out libmatio or libhdf5 (sp_have_feature("matio"),
+ * sp_have_feature("hdf5")). The .mat reader then refuses the files that need the missing
+ * library (all of them without either) and the .h5 reader and the shard writer need
+ * libhdf5: such calls return SP_ERR_UNSUPPORTED with a message naming the file and the
+ * library, e.g. "f.mat: synthpix was built without libmatio: .mat files cannot be read
+ * (install libmatio-dev and rebuild)".
+ *
  * Ownership: pointer arguments are borrowed for the call unless stated otherwise; flows
  * and images filled by a reader are owned by the caller (sp_flow_release, free()).
  *

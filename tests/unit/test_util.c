@@ -103,3 +103,12 @@ int sp_test_have_python(const char *modules)
     snprintf(script, sizeof script, "/usr/bin/python3 -c 'import sys\nfor m in \"%s\".split(): __import__(m)' >/dev/null 2>&1", modules);
     return system(script) == 0;
 }
+
+void sp_test_need_feature(const char *feature)
+{
+    int have = -1;
+    if (strcmp(feature, "matio") == 0) have = SP_HAVE_MATIO;
+    if (strcmp(feature, "hdf5") == 0) have = SP_HAVE_HDF5;
+    if (have < 0) sp_test_fail(__FILE__, __LINE__, "unknown feature \"%s\"", feature);
+    if (!have) sp_test_skip("synthpix was built without lib%s", feature);
+}
