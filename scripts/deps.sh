@@ -4,6 +4,8 @@
 #                    missing optional package only prints what the build will leave out
 #   deps.sh install  install what is missing, optional packages included (as root with
 #                    apt-get; otherwise print the line and fail)
+# build-essential brings the compiler, nm and readelf; pkg-config is needed by the build and
+# by the test that uses the installed package from outside the tree.
 set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
 # Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5, AUTO by default): .mat and .h5 files.
