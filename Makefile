@@ -5,6 +5,9 @@
 #   make run        install missing Debian packages, build, generate pairs into ./synthpix-out/
 #   make test       build and run every test through ctest (the quick tier)
 #   make test-full  the same with the long stress tiers (SP_TEST_FULL=1)
+#   make test-minimal  build without libmatio and libhdf5 (build-minimal/) and run every test
+#   make install    install headers, libsynthpix.so/.a, pkg-config and CMake files and the
+#                   command under $(PREFIX) (default /usr/local); DESTDIR=... stages it
 #   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make tsan       threaded tests under ThreadSanitizer (build-tsan/)
 #   make bench      synthpix bench on the embedded default
@@ -15,8 +18,10 @@ BUILD_TYPE ?= Release
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 RUN_ARGS   ?= -o synthpix-out
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
-.PHONY: all build run test test-full asan tsan bench deps deps-test check-deps clean
+.PHONY: all build run test test-full test-minimal install asan tsan bench deps deps-test check-deps clean
 
 all: build
 
@@ -34,6 +39,16 @@ test: deps-test build
 
 test-full: deps-test build
 	cd $(BUILD) && SP_TEST_FULL=1 ctest --output-on-failure -j $(JOBS)
+
+# The optional libraries left out: their tests skip, and .mat/.h5 inputs must be refused by name.
+test-minimal: deps-test
+	cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSP_WITH_MATIO=OFF -DSP_WITH_HDF5=OFF -DSP_WERROR=ON
+	cmake --build build-minimal -j $(JOBS)
+	cd build-minimal && ctest --output-on-failure -j $(JOBS)
+
+# cmake --install reads DESTDIR from the environment.
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 asan:
 	$(MAKE) test BUILD=build-asan BUILD_TYPE=Debug CMAKE_ARGS="-DSP_SANITIZE=address,undefined -DSP_WERROR=ON"
@@ -57,4 +72,4 @@ check-deps:
 	@bash scripts/deps.sh check
 
 clean:
-	rm -rf build build-asan build-tsan synthpix-out
+	rm -rf build build-asan build-tsan build-minimal synthpix-out

@@ -219,6 +219,7 @@ static void summary(const gen_cli *c, const sp_generate_result *r, double secs)
 static int exit_code(sp_status st, const sp_generate_result *r)
 {
     if (st == SP_ERR_MISMATCH || st == SP_ERR_EXISTS || st == SP_ERR_LOCKED) return SP_EXIT_USAGE;
+    if (st == SP_ERR_UNSUPPORTED && !r->started) return SP_EXIT_USAGE; /* e.g. --format h5 without libhdf5 */
     return r->started ? SP_EXIT_RUNTIME : sp_cli_exit_code(st);
 }
 

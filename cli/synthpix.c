@@ -20,7 +20,19 @@ static void usage(FILE *f)
     fprintf(f, "synthpix %s: synthetic PIV image pairs with exact ground-truth flow\n\n", SP_VERSION_STRING);
     fprintf(f, "usage: synthpix COMMAND [OPTIONS]   (synthpix COMMAND --help for details)\n\ncommands:\n");
     for (const sp_cli_command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\n  --version  print the version\n");
+    fprintf(f, "\n  --version  print the version and the optional features (matio, hdf5)\n");
+}
+
+/* The version and the optional features of the library actually linked, e.g.
+ *     synthpix 0.1.0
+ *     features: matio=on hdf5=off */
+static void print_version(void)
+{
+    printf("synthpix %s\n", sp_version_string());
+    printf("features:");
+    for (unsigned i = 0; sp_feature_name(i) != NULL; i++)
+        printf(" %s=%s", sp_feature_name(i), sp_have_feature(sp_feature_name(i)) ? "on" : "off");
+    printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -30,7 +42,7 @@ int main(int argc, char **argv)
         return SP_EXIT_USAGE;
     }
     if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
-        printf("synthpix %s\n", SP_VERSION_STRING);
+        print_version();
         return SP_EXIT_OK;
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The Debian 12 packages synthpix needs to build and test, in one place.
-#   deps.sh check    exit 1 (printing the install line) when a build package is missing
-#   deps.sh install  install what is missing (as root with apt-get; otherwise print the line and fail)
+#   deps.sh check    exit 1 (printing the install line) when a build package is missing; a
+#                    missing optional package only prints what the build will leave out
+#   deps.sh install  install what is missing, optional packages included (as root with
+#                    apt-get; otherwise print the line and fail)
+# build-essential brings the compiler, nm and readelf; pkg-config is needed by the build and
+# by the test that uses the installed package from outside the tree.
 set -euo pipefail
-BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev libhdf5-dev libmatio-dev"
+BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
+# Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5, AUTO by default): .mat and .h5 files.
+OPTIONAL_PKGS="libhdf5-dev libmatio-dev"
 TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy"
 
 missing() {
@@ -21,9 +27,14 @@ check)
         echo "synthpix: missing Debian packages:$m" >&2
         echo "install them with:  sudo apt-get update && sudo apt-get install -y$m   (or: make deps)" >&2
         exit 1
+    fi
+    m=$(missing $OPTIONAL_PKGS)
+    if [ -n "$m" ]; then
+        echo "synthpix: optional packages missing:$m; the build leaves out what needs them" >&2
+        echo "(libmatio-dev: .mat files; libhdf5-dev: .h5 files and --format h5)" >&2
     fi ;;
 install|install-test)
-    pkgs="$BUILD_PKGS"
+    pkgs="$BUILD_PKGS $OPTIONAL_PKGS"
     [ "$1" = install-test ] && pkgs="$pkgs $TEST_PKGS"
     m=$(missing $pkgs)
     [ -z "$m" ] && exit 0

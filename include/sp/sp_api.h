@@ -32,6 +32,16 @@ extern "C" {
 SP_API unsigned sp_version_number(void);
 SP_API const char *sp_version_string(void);
 
+/* Optional features of the library actually linked, fixed when it was built:
+ *   "matio"  .mat flow files (libmatio)
+ *   "hdf5"   .h5 flow files, HDF5-based (v7.3) .mat files and HDF5 dataset shards (libhdf5)
+ * Without a feature the calls that need it return SP_ERR_UNSUPPORTED with a message naming
+ * the file and the missing library. sp_have_feature returns 1 when `name` is built in, 0
+ * otherwise (unknown names and NULL included). sp_feature_name lists the known names:
+ * i = 0, 1, ... until it returns NULL (static strings). Thread-safe. */
+SP_API int sp_have_feature(const char *name);
+SP_API const char *sp_feature_name(unsigned i);
+
 #ifdef __cplusplus
 }
 #endif

@@ -35,6 +35,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* int64_t, uint64_t, uint32_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_fs.h"
 #include "sp/sp_io.h" /* sp_dtype */
@@ -84,43 +85,43 @@ typedef struct sp_leaf_view {
 typedef struct sp_tree sp_tree;
 
 
-sp_status sp_tree_create(sp_tree **out);
-void sp_tree_free(sp_tree *t); /* accepts NULL */
+SP_API sp_status sp_tree_create(sp_tree **out);
+SP_API void sp_tree_free(sp_tree *t); /* accepts NULL */
 
 /* Adds an array leaf. shape (ndim entries) and data (product(shape) elements in C order)
  * are copied. A bool array must hold only 0/1 bytes (NumPy's bool). Errors: SP_ERR_INVALID (bad path,
  * dtype, rank, duplicate or prefix conflict; the message names the path), SP_ERR_RANGE
  * (size overflow), SP_ERR_NOMEM. */
-sp_status sp_tree_add_array(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
-                            const uint64_t *shape, const void *data, sp_error *err);
+SP_API sp_status sp_tree_add_array(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                                   const uint64_t *shape, const void *data, sp_error *err);
 /* As sp_tree_add_array but data is *borrowed* until the tree is freed (no copy): for large
  * arrays saved synchronously. An async save still copies it into staging memory. */
-sp_status sp_tree_add_array_ref(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
-                                const uint64_t *shape, const void *data, sp_error *err);
-sp_status sp_tree_add_i64(sp_tree *t, const char *path, int64_t v, sp_error *err);
-sp_status sp_tree_add_f64(sp_tree *t, const char *path, double v, sp_error *err);
+SP_API sp_status sp_tree_add_array_ref(sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                                       const uint64_t *shape, const void *data, sp_error *err);
+SP_API sp_status sp_tree_add_i64(sp_tree *t, const char *path, int64_t v, sp_error *err);
+SP_API sp_status sp_tree_add_f64(sp_tree *t, const char *path, double v, sp_error *err);
 /* text is copied; it must be valid UTF-8 (checked). */
-sp_status sp_tree_add_string(sp_tree *t, const char *path, const char *text, sp_error *err);
+SP_API sp_status sp_tree_add_string(sp_tree *t, const char *path, const char *text, sp_error *err);
 /* json_text is validated (any JSON value; SP_ERR_INVALID with the parser's message) and
  * copied verbatim. */
-sp_status sp_tree_add_json(sp_tree *t, const char *path, const char *json_text, sp_error *err);
+SP_API sp_status sp_tree_add_json(sp_tree *t, const char *path, const char *json_text, sp_error *err);
 
 /* Looks a leaf up by exact path; SP_ERR_NOTFOUND when absent. *out is a view (see above). */
-sp_status sp_tree_find(const sp_tree *t, const char *path, sp_leaf_view *out);
+SP_API sp_status sp_tree_find(const sp_tree *t, const char *path, sp_leaf_view *out);
 /* Typed lookups for restoring state: SP_ERR_NOTFOUND when the path is absent,
  * SP_ERR_MISMATCH (the message names the path and what differs) when the leaf has another
  * kind, dtype or shape. sp_tree_get_text accepts string and JSON leaves; *out is owned by
  * the tree. sp_tree_copy_array copies an array leaf into caller memory dst of exactly
  * dst_bytes bytes (borrowed for the call) after checking dtype and shape (shape has ndim
  * entries; NULL when ndim is 0). */
-sp_status sp_tree_get_i64(const sp_tree *t, const char *path, int64_t *out, sp_error *err);
-sp_status sp_tree_get_f64(const sp_tree *t, const char *path, double *out, sp_error *err);
-sp_status sp_tree_get_text(const sp_tree *t, const char *path, const char **out, sp_error *err);
-sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
-                             const uint64_t *shape, void *dst, size_t dst_bytes, sp_error *err);
+SP_API sp_status sp_tree_get_i64(const sp_tree *t, const char *path, int64_t *out, sp_error *err);
+SP_API sp_status sp_tree_get_f64(const sp_tree *t, const char *path, double *out, sp_error *err);
+SP_API sp_status sp_tree_get_text(const sp_tree *t, const char *path, const char **out, sp_error *err);
+SP_API sp_status sp_tree_copy_array(const sp_tree *t, const char *path, sp_dtype dtype, size_t ndim,
+                                    const uint64_t *shape, void *dst, size_t dst_bytes, sp_error *err);
 /* Number of leaves, and the i-th leaf in ascending byte order of path (i < count). */
-size_t sp_tree_count(const sp_tree *t);
-sp_status sp_tree_at(const sp_tree *t, size_t i, sp_leaf_view *out);
+SP_API size_t sp_tree_count(const sp_tree *t);
+SP_API sp_status sp_tree_at(const sp_tree *t, size_t i, sp_leaf_view *out);
 
 /* ---------------------------------------------------------------------------------------
  * Manager options (Orbax CheckpointManagerOptions).
@@ -179,7 +180,7 @@ typedef struct sp_ckpt_options {
     const sp_fs *fs;        /* NULL = sp_fs_posix(); borrowed for the manager's life */
 } sp_ckpt_options;
 
-void sp_ckpt_options_init(sp_ckpt_options *opt);
+SP_API void sp_ckpt_options_init(sp_ckpt_options *opt);
 
 /* Flax legacy save_checkpoint/restore_checkpoint arguments mapped onto the options:
  * keep -> max_to_keep, keep_every_n_steps -> keep_period (Orbax modulo semantics, not
@@ -188,9 +189,9 @@ void sp_ckpt_options_init(sp_ckpt_options *opt);
  * is SP_ERR_UNSUPPORTED). Flax `overwrite` maps to sp_ckpt_save_args.force; restore with
  * target NULL is Flax's restore without target. prefix is borrowed: the caller keeps it
  * alive until sp_ckpt_manager_open returns. *prefix_buf receives the stripped prefix. */
-sp_status sp_ckpt_options_from_flax(sp_ckpt_options *opt, int64_t keep, int64_t keep_every_n_steps,
-                                    const char *prefix, char *prefix_buf, size_t prefix_buf_size,
-                                    sp_error *err);
+SP_API sp_status sp_ckpt_options_from_flax(sp_ckpt_options *opt, int64_t keep, int64_t keep_every_n_steps,
+                                           const char *prefix, char *prefix_buf, size_t prefix_buf_size,
+                                           sp_error *err);
 
 /* ---------------------------------------------------------------------------------------
  * Manager.
@@ -205,13 +206,13 @@ typedef struct sp_ckpt_manager sp_ckpt_manager;
  * (strings and arrays it points to are copied; fs and should_save_ctx are borrowed for the
  * manager's life). Errors: SP_ERR_LOCKED (another writer holds the root; the message names
  * its pid), SP_ERR_NOTFOUND (root missing and !create), SP_ERR_INVALID, SP_ERR_IO. */
-sp_status sp_ckpt_manager_open(sp_ckpt_manager **out, const char *root, const sp_ckpt_options *opt,
-                               sp_error *err);
+SP_API sp_status sp_ckpt_manager_open(sp_ckpt_manager **out, const char *root, const sp_ckpt_options *opt,
+                                      sp_error *err);
 /* Waits up to timeout_ms (-1 = no limit) for pending saves, then stops the worker (a save
  * still running after the deadline is canceled: it leaves only a temporary directory),
  * releases the lock and frees the manager. Returns the sticky async error if one is
  * pending, SP_ERR_TIMEOUT when the deadline passed, else SP_OK. Accepts NULL. */
-sp_status sp_ckpt_manager_close(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
+SP_API sp_status sp_ckpt_manager_close(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
 
 typedef struct sp_ckpt_metric {
     const char *name; /* borrowed for the call */
@@ -227,7 +228,7 @@ typedef struct sp_ckpt_save_args {
     int64_t timeout_ms;            /* async back-pressure deadline; default -1 (no limit) */
 } sp_ckpt_save_args;
 
-void sp_ckpt_save_args_init(sp_ckpt_save_args *a);
+SP_API void sp_ckpt_save_args_init(sp_ckpt_save_args *a);
 
 /* Saves tree as step (>= 0). args may be NULL (defaults). Sets *saved (NULL allowed) to 1
  * when a save was performed or queued, 0 when should_save declined (not an error).
@@ -240,8 +241,8 @@ void sp_ckpt_save_args_init(sp_ckpt_save_args *a);
  * SP_ERR_IO (the message names the operation and path), the sticky error of an earlier
  * async save, SP_ERR_TIMEOUT (staging back-pressure deadline). On any error, the steps
  * committed before are untouched. */
-sp_status sp_ckpt_save(sp_ckpt_manager *m, int64_t step, const sp_tree *tree,
-                       const sp_ckpt_save_args *args, int *saved, sp_error *err);
+SP_API sp_status sp_ckpt_save(sp_ckpt_manager *m, int64_t step, const sp_tree *tree,
+                              const sp_ckpt_save_args *args, int *saved, sp_error *err);
 
 typedef struct sp_ckpt_restore_args {
     size_t struct_size;
@@ -251,7 +252,7 @@ typedef struct sp_ckpt_restore_args {
     int64_t *restored_step; /* NULL or receives the step actually restored */
 } sp_ckpt_restore_args;
 
-void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);
+SP_API void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);
 
 /* Restores a step (SP_CKPT_LATEST = newest committed). Every file read is checked against
  * the manifest's size and CRC32C; a damaged file fails with SP_ERR_CHECKSUM or
@@ -260,44 +261,44 @@ void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);
  * with the same kind, dtype and shape (SP_ERR_MISMATCH naming the path), and extra stored
  * leaves are an error unless args->partial. *out receives a new tree (free with
  * sp_tree_free). args may be NULL. Waits for pending async saves first. */
-sp_status sp_ckpt_restore(sp_ckpt_manager *m, int64_t step, const sp_tree *target,
-                          const sp_ckpt_restore_args *args, sp_tree **out, sp_error *err);
+SP_API sp_status sp_ckpt_restore(sp_ckpt_manager *m, int64_t step, const sp_tree *target,
+                                 const sp_ckpt_restore_args *args, sp_tree **out, sp_error *err);
 
 /* Committed steps known to the manager (derived from disk at open/reload, changed only by
  * commits and deletes). */
-int64_t sp_ckpt_latest_step(sp_ckpt_manager *m);
+SP_API int64_t sp_ckpt_latest_step(sp_ckpt_manager *m);
 /* Copies up to cap steps, ascending, into steps (NULL when cap is 0); returns the count. */
-size_t sp_ckpt_all_steps(sp_ckpt_manager *m, int64_t *steps, size_t cap);
+SP_API size_t sp_ckpt_all_steps(sp_ckpt_manager *m, int64_t *steps, size_t cap);
 /* Best step by best_metric (ties: the newer wins), or latest_step without best_metric;
  * SP_CKPT_NONE when no step has the metric. */
-int64_t sp_ckpt_best_step(sp_ckpt_manager *m);
+SP_API int64_t sp_ckpt_best_step(sp_ckpt_manager *m);
 /* Orbax should_save: read_only -> 0; step <= latest (committed or queued) -> 0; else the
  * user predicate if set, otherwise interval OR save_on_steps OR "no step yet". */
-int sp_ckpt_should_save(sp_ckpt_manager *m, int64_t step);
+SP_API int sp_ckpt_should_save(sp_ckpt_manager *m, int64_t step);
 
 /* Blocks until every queued save has finished or timeout_ms passed (-1 = no limit;
  * SP_ERR_TIMEOUT). Returns the sticky error if set. */
-sp_status sp_ckpt_wait_until_finished(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
+SP_API sp_status sp_ckpt_wait_until_finished(sp_ckpt_manager *m, int64_t timeout_ms, sp_error *err);
 /* Non-blocking: the sticky error (copied into err) or SP_OK. */
-sp_status sp_ckpt_check_for_errors(sp_ckpt_manager *m, sp_error *err);
+SP_API sp_status sp_ckpt_check_for_errors(sp_ckpt_manager *m, sp_error *err);
 /* Acknowledges the sticky error so saving can go on. */
-void sp_ckpt_clear_error(sp_ckpt_manager *m);
+SP_API void sp_ckpt_clear_error(sp_ckpt_manager *m);
 
 /* Deletes a step: rename to a tombstone, then remove. SP_ERR_NOTFOUND when unknown. */
-sp_status sp_ckpt_delete(sp_ckpt_manager *m, int64_t step, sp_error *err);
+SP_API sp_status sp_ckpt_delete(sp_ckpt_manager *m, int64_t step, sp_error *err);
 /* Moves a damaged step aside: renames it to "<step dir>.sp-damaged-<ns>" (never deleted,
  * kept for inspection; no longer listed). *moved_to (NULL allowed, cap bytes) receives the
  * new path. SP_ERR_NOTFOUND when unknown. */
-sp_status sp_ckpt_quarantine(sp_ckpt_manager *m, int64_t step, char *moved_to, size_t cap, sp_error *err);
+SP_API sp_status sp_ckpt_quarantine(sp_ckpt_manager *m, int64_t step, char *moved_to, size_t cap, sp_error *err);
 
 /* Directories of the root named like steps but holding no _MANIFEST: never committed by a
  * manager, so not ours. They are never listed, restored, retained or removed; these tell
  * the caller about them (names valid until the next reload or close). */
-size_t sp_ckpt_foreign_count(sp_ckpt_manager *m);
-const char *sp_ckpt_foreign_name(sp_ckpt_manager *m, size_t i);
+SP_API size_t sp_ckpt_foreign_count(sp_ckpt_manager *m);
+SP_API const char *sp_ckpt_foreign_name(sp_ckpt_manager *m, size_t i);
 
 /* Re-lists the root from disk. */
-sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err);
+SP_API sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err);
 
 typedef struct sp_ckpt_step_info {
     int64_t step;
@@ -314,19 +315,19 @@ typedef struct sp_ckpt_step_info {
 
 /* Step metadata. metadata_json (NULL allowed) receives the verified _CHECKPOINT_METADATA
  * text (free with free()); NULL when the step is damaged. */
-sp_status sp_ckpt_metadata(sp_ckpt_manager *m, int64_t step, sp_ckpt_step_info *info,
-                           char **metadata_json, sp_error *err);
+SP_API sp_status sp_ckpt_metadata(sp_ckpt_manager *m, int64_t step, sp_ckpt_step_info *info,
+                                  char **metadata_json, sp_error *err);
 
 /* Verifies every file of a step against its manifest (full read, sizes, CRC32C) and
  * checks that the metadata parses. cb (NULL allowed) is called once per damaged file with a
  * message that starts with the file's path relative to the root. Returns SP_OK, SP_ERR_CHECKSUM or
  * SP_ERR_CORRUPT (first damage in err). */
 typedef void (*sp_ckpt_damage_fn)(void *ctx, sp_status s, const char *message /* "<step dir>/<file>: why" */);
-sp_status sp_ckpt_verify(sp_ckpt_manager *m, int64_t step, sp_ckpt_damage_fn cb, void *cb_ctx,
-                         sp_error *err);
+SP_API sp_status sp_ckpt_verify(sp_ckpt_manager *m, int64_t step, sp_ckpt_damage_fn cb, void *cb_ctx,
+                                sp_error *err);
 
 /* The root directory (owned by the manager). */
-const char *sp_ckpt_root(const sp_ckpt_manager *m);
+SP_API const char *sp_ckpt_root(const sp_ckpt_manager *m);
 
 
 #ifdef __cplusplus

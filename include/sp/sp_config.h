@@ -16,6 +16,7 @@
 #include <stdint.h> /* uint64_t */
 #include <stdio.h>  /* FILE */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_render.h" /* sp_psf */
@@ -121,21 +122,21 @@ typedef struct sp_diag {
     size_t count, capacity;
 } sp_diag;
 
-void sp_diag_init(sp_diag *d);
-void sp_diag_free(sp_diag *d); /* NULL allowed */
-size_t sp_diag_errors(const sp_diag *d);
+SP_API void sp_diag_init(sp_diag *d);
+SP_API void sp_diag_free(sp_diag *d); /* NULL allowed */
+SP_API size_t sp_diag_errors(const sp_diag *d);
 /* Prints "source:LINE:COL: error: message" / "...: warning: message" lines (the position is
  * left out when unknown). */
-void sp_diag_print(const sp_diag *d, const char *source, FILE *f);
+SP_API void sp_diag_print(const sp_diag *d, const char *source, FILE *f);
 
 /* ---- loading ---- */
 
 /* Zeroes c and fills every default of reference 2 (required keys stay unset). */
-void sp_config_init(sp_config *c);
+SP_API void sp_config_init(sp_config *c);
 /* Frees the owned strings (NULL allowed); c is re-initialised. */
-void sp_config_free(sp_config *c);
+SP_API void sp_config_free(sp_config *c);
 /* Deep copy. */
-sp_status sp_config_copy(sp_config *dst, const sp_config *src, sp_error *err);
+SP_API sp_status sp_config_copy(sp_config *dst, const sp_config *src, sp_error *err);
 
 /* Parses YAML text (named `name` in messages), validates, and fills c. Relative paths in
  * file_list, mask and histogram are resolved against base_dir (NULL = current directory);
@@ -143,32 +144,32 @@ sp_status sp_config_copy(sp_config *dst, const sp_config *src, sp_error *err);
  * one error (c is then freed), SP_ERR_NOMEM on allocation failure. d may be NULL; it keeps
  * at most 1000 items (the status still reflects every error). docs/configuration.md lists
  * the keys, their defaults and rules. */
-sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, const char *name,
-                                const char *base_dir, sp_diag *d);
+SP_API sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, const char *name,
+                                       const char *base_dir, sp_diag *d);
 /* Reads and parses a file (at most 16 MiB); relative paths resolve against its directory.
  * SP_ERR_NOTFOUND / SP_ERR_IO name the path in d. */
-sp_status sp_config_load_file(sp_config *c, const char *path, sp_diag *d);
+SP_API sp_status sp_config_load_file(sp_config *c, const char *path, sp_diag *d);
 /* The embedded default configuration (analytic flows, 256x256, realistic particles). */
-const char *sp_config_default_yaml(void);
-sp_status sp_config_load_default(sp_config *c, sp_diag *d);
+SP_API const char *sp_config_default_yaml(void);
+SP_API sp_status sp_config_load_default(sp_config *c, sp_diag *d);
 
 /* Writes the resolved configuration as YAML that sp_config_load_string accepts and that
  * loads back into an equal configuration. */
-sp_status sp_config_write_yaml(const sp_config *c, const sp_sink *sink, sp_error *err);
+SP_API sp_status sp_config_write_yaml(const sp_config *c, const sp_sink *sink, sp_error *err);
 
-const char *sp_source_kind_name(sp_source_kind k); /* ".mat", ..., "analytic" */
+SP_API const char *sp_source_kind_name(sp_source_kind k); /* ".mat", ..., "analytic" */
 
 /* ---- additions ---- */
 
 /* 1 when a and b hold the same resolved configuration: every field compared by value
  * (strings by content, doubles exactly with NaN == NaN); source_name and which keys were
  * given explicitly are not compared. */
-int sp_config_equal(const sp_config *a, const sp_config *b);
+SP_API int sp_config_equal(const sp_config *a, const sp_config *b);
 /* 1 when `key` (a SynthPix or extension key name) was given explicitly in the loaded text
  * (a deprecated alias counts for its new name); 0 when it took its default or is unknown. */
-int sp_config_has_key(const sp_config *c, const char *key);
+SP_API int sp_config_has_key(const sp_config *c, const char *key);
 /* Parses a scheduler_class value (".mat", ..., "analytic"); SP_ERR_INVALID when unknown. */
-sp_status sp_source_kind_parse(const char *name, sp_source_kind *k);
+SP_API sp_status sp_source_kind_parse(const char *name, sp_source_kind *k);
 
 #ifdef __cplusplus
 }

@@ -50,9 +50,9 @@ typedef enum sp_status {
 } sp_status;
 
 /* Static description of a status ("out of memory"). Never NULL. */
-const char *sp_strerror(sp_status s);
+SP_API const char *sp_strerror(sp_status s);
 /* Static symbolic name ("SP_ERR_NOMEM"). Never NULL. */
-const char *sp_status_name(sp_status s);
+SP_API const char *sp_status_name(sp_status s);
 
 #define SP_ERROR_MESSAGE_MAX 1024
 
@@ -63,16 +63,16 @@ typedef struct sp_error {
 } sp_error;
 
 /* Clears e (NULL allowed). */
-void sp_error_clear(sp_error *e);
+SP_API void sp_error_clear(sp_error *e);
 /* Records status s and a printf-style message in e (NULL allowed); returns s, so a call
  * site can write `return sp_error_set(err, SP_ERR_CORRUPT, "%s: bad magic", path);`. */
-sp_status sp_error_set(sp_error *e, sp_status s, const char *fmt, ...)
+SP_API sp_status sp_error_set(sp_error *e, sp_status s, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
 /* Prefixes e's message with a printf-style context ("reading x.npy: "); returns e->status. */
-sp_status sp_error_prefix(sp_error *e, const char *fmt, ...)
+SP_API sp_status sp_error_prefix(sp_error *e, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 2, 3)))
 #endif

@@ -15,6 +15,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 
 #ifdef __cplusplus
@@ -27,16 +28,16 @@ typedef struct sp_flow {
 } sp_flow;
 
 /* Allocates a zeroed (h, w, c) flow. Limits: h, w in [1, 1e5], c in {2, 3}. */
-sp_status sp_flow_alloc(sp_flow *f, size_t h, size_t w, size_t c, sp_error *err);
+SP_API sp_status sp_flow_alloc(sp_flow *f, size_t h, size_t w, size_t c, sp_error *err);
 /* Frees f->data and zeroes f (NULL allowed). */
-void sp_flow_release(sp_flow *f);
+SP_API void sp_flow_release(sp_flow *f);
 /* Index of channel c at (i, j). */
 static inline size_t sp_flow_index(const sp_flow *f, size_t i, size_t j, size_t c)
 {
     return (i * f->width + j) * f->channels + c;
 }
 /* First non-finite value: returns 1 and fills (*i, *j, *c) when one exists, else 0. */
-int sp_flow_find_nonfinite(const sp_flow *f, size_t *i, size_t *j, size_t *c);
+SP_API int sp_flow_find_nonfinite(const sp_flow *f, size_t *i, size_t *j, size_t *c);
 
 /* ---- Analytic flows --------------------------------------------------------------- */
 
@@ -72,21 +73,21 @@ typedef struct sp_analytic_params {
 } sp_analytic_params;
 
 /* Fills defaults for `kind` (a moderate flow on a unit domain). */
-void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind);
+SP_API void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind);
 /* "uniform", "lamb_oseen", ...; NULL for an invalid kind. */
-const char *sp_analytic_kind_name(sp_analytic_kind kind);
+SP_API const char *sp_analytic_kind_name(sp_analytic_kind kind);
 /* Parses a kind name; returns SP_ERR_INVALID for an unknown name. */
-sp_status sp_analytic_kind_parse(const char *name, sp_analytic_kind *kind);
+SP_API sp_status sp_analytic_kind_parse(const char *name, sp_analytic_kind *kind);
 
 /* Evaluates the flow on out's grid (allocated by the caller, channels 2), for a domain of
  * flow_field_size (ly, lx). seed and record matter only for the kinematic kind: record i
  * of a kinematic source with a given seed is always the same field. */
-sp_status sp_analytic_fill(const sp_analytic_params *p, double ly, double lx, uint32_t seed,
-                           uint64_t record, sp_flow *out, sp_error *err);
+SP_API sp_status sp_analytic_fill(const sp_analytic_params *p, double ly, double lx, uint32_t seed,
+                                  uint64_t record, sp_flow *out, sp_error *err);
 /* The analytic velocity at a physical point (not defined for the kinematic kind, which
  * returns 0). Used by tests and by the ground-truth checks. */
-void sp_analytic_velocity(const sp_analytic_params *p, double ly, double lx, double y, double x,
-                          double *u, double *v);
+SP_API void sp_analytic_velocity(const sp_analytic_params *p, double ly, double lx, double y, double x,
+                                 double *u, double *v);
 
 #ifdef __cplusplus
 }

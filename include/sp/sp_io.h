@@ -25,6 +25,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint8_t, uint16_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_dtype.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
@@ -58,7 +59,7 @@ typedef struct sp_npy_limits {
 #define SP_NPY_DEFAULT_MAX_HEADER ((size_t)65536)
 
 /* Fills the defaults above. */
-void sp_npy_limits_init(sp_npy_limits *lim);
+SP_API void sp_npy_limits_init(sp_npy_limits *lim);
 
 /* Parses a whole .npy file held in buf[0, len). Versions 1.0, 2.0, 3.0; the dtypes above in
  * '<', '>' or '|' byte order (big-endian data is converted to native); fortran_order True
@@ -68,39 +69,39 @@ void sp_npy_limits_init(sp_npy_limits *lim);
  * out: on success owns a fresh allocation (sp_npy_array_release); on failure zeroed.
  * lim: NULL = defaults. Errors: SP_ERR_CORRUPT (malformed), SP_ERR_UNSUPPORTED (version,
  * dtype), SP_ERR_RANGE (over a limit), SP_ERR_NOMEM. */
-sp_status sp_npy_parse(const void *buf, size_t len, const char *name, sp_npy_array *out,
-                       const sp_npy_limits *lim, sp_error *err);
+SP_API sp_status sp_npy_parse(const void *buf, size_t len, const char *name, sp_npy_array *out,
+                              const sp_npy_limits *lim, sp_error *err);
 
 /* Reads and parses the file at path (borrowed). As sp_npy_parse; SP_ERR_IO when the file
  * cannot be read. */
-sp_status sp_npy_read_file(const char *path, sp_npy_array *out, const sp_npy_limits *lim,
-                           sp_error *err);
+SP_API sp_status sp_npy_read_file(const char *path, sp_npy_array *out, const sp_npy_limits *lim,
+                                  sp_error *err);
 
 /* Frees a->data and zeroes *a (NULL allowed). */
-void sp_npy_array_release(sp_npy_array *a);
+SP_API void sp_npy_array_release(sp_npy_array *a);
 
 /* Copies a's elements into dst (caller-owned, dst_count elements, must be >= a->count),
  * converting each value with a C cast (bool: nonzero -> 1). 64-bit integers beyond 2^24
  * (f32) or 2^53 (f64) round to nearest. Errors: SP_ERR_INVALID when dst_count is short. */
-sp_status sp_npy_to_f32(const sp_npy_array *a, float *dst, size_t dst_count, sp_error *err);
-sp_status sp_npy_to_f64(const sp_npy_array *a, double *dst, size_t dst_count, sp_error *err);
+SP_API sp_status sp_npy_to_f32(const sp_npy_array *a, float *dst, size_t dst_count, sp_error *err);
+SP_API sp_status sp_npy_to_f64(const sp_npy_array *a, double *dst, size_t dst_count, sp_error *err);
 
 /* Converts an array of shape (H, W, 2) or (H, W, 3), dtype float32 or float64, to a flow
  * (out: fresh allocation owned by the caller, sp_flow_release; zeroed on failure). Other
  * shapes or dtypes give SP_ERR_MISMATCH naming `name`, what was found and what was
  * expected. a is borrowed. */
-sp_status sp_npy_to_flow(const sp_npy_array *a, const char *name, sp_flow *out, sp_error *err);
+SP_API sp_status sp_npy_to_flow(const sp_npy_array *a, const char *name, sp_flow *out, sp_error *err);
 
 /* sp_npy_read_file followed by sp_npy_to_flow (default limits). */
-sp_status sp_npy_read_flow(const char *path, sp_flow *out, sp_error *err);
+SP_API sp_status sp_npy_read_flow(const char *path, sp_flow *out, sp_error *err);
 
 /* Writes a .npy file: version 1.0 (2.0 if the header would not fit 1.0), C order,
  * little-endian ('|' for one-byte types), header padded with spaces so that the data starts
  * at a multiple of 64 bytes, as NumPy does. data holds prod(shape) native-order elements in
  * C order (borrowed; may be NULL when the product is 0). shape: ndim entries, borrowed.
  * Errors: SP_ERR_INVALID (bad dtype, ndim > 8, size overflow), sink errors. */
-sp_status sp_npy_write(const sp_sink *sink, sp_dtype dtype, size_t ndim, const size_t *shape,
-                       const void *data, sp_error *err);
+SP_API sp_status sp_npy_write(const sp_sink *sink, sp_dtype dtype, size_t ndim, const size_t *shape,
+                              const void *data, sp_error *err);
 
 /* ---- .flo (Middlebury) --------------------------------------------------------------- */
 
@@ -111,12 +112,12 @@ sp_status sp_npy_write(const sp_sink *sink, sp_dtype dtype, size_t ndim, const s
  * (each in [1, 100000]), then width*height*2 float32 (u, v) row-major, all little-endian.
  * The data must fill the buffer exactly. buf, name: borrowed (name only for messages).
  * out: fresh (H, W, 2) flow owned by the caller (sp_flow_release); zeroed on failure. */
-sp_status sp_flo_parse(const void *buf, size_t len, const char *name, sp_flow *out,
-                       sp_error *err);
+SP_API sp_status sp_flo_parse(const void *buf, size_t len, const char *name, sp_flow *out,
+                              sp_error *err);
 /* Reads and parses the file at path (borrowed). SP_ERR_IO when it cannot be read. */
-sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err);
+SP_API sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err);
 /* Writes channels 0 and 1 of flow (borrowed; 2 or 3 channels, dims in [1, 100000]). */
-sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
+SP_API sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
 
 /* ---- Images -------------------------------------------------------------------------- */
 
@@ -127,21 +128,21 @@ sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
  * and smallest for particle images; docs/formats.md). 16-bit
  * samples are written big-endian as PNG requires. Width and height in [1, 2^31 - 1].
  * Errors: SP_ERR_INVALID (arguments), SP_ERR_NOMEM, SP_ERR_INTERNAL (libpng), sink errors. */
-sp_status sp_png_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
-                            const void *pixels, size_t stride_bytes, int compression_level,
-                            sp_error *err);
+SP_API sp_status sp_png_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
+                                   const void *pixels, size_t stride_bytes, int compression_level,
+                                   sp_error *err);
 
 /* Grayscale baseline TIFF, uncompressed, little-endian ("II"), bit depth 8 or 16, one strip
  * per N rows (N chosen so that a strip holds about 64 KiB). Arguments as for PNG. The file is
  * built in memory (libtiff needs to seek) and then written to the sink in one call; the
  * total must stay below 4 GiB (classic TIFF). */
-sp_status sp_tiff_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
-                             const void *pixels, size_t stride_bytes, sp_error *err);
+SP_API sp_status sp_tiff_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
+                                    const void *pixels, size_t stride_bytes, sp_error *err);
 /* As sp_tiff_write_gray; deflate_level 0 = uncompressed, 1-9 = Adobe Deflate at that level
  * (with horizontal predictor). */
-sp_status sp_tiff_write_gray_ex(const sp_sink *sink, size_t width, size_t height, int bit_depth,
-                                const void *pixels, size_t stride_bytes, int deflate_level,
-                                sp_error *err);
+SP_API sp_status sp_tiff_write_gray_ex(const sp_sink *sink, size_t width, size_t height, int bit_depth,
+                                       const void *pixels, size_t stride_bytes, int deflate_level,
+                                       sp_error *err);
 
 /* ---- Quantisation -------------------------------------------------------------------- */
 
@@ -151,8 +152,8 @@ sp_status sp_tiff_write_gray_ex(const sp_sink *sink, size_t width, size_t height
  *   u16 = (uint16_t)(c * 257.0f + 0.5f)  65535 / 255 = 257 exactly; 255 -> 65535
  * Truncating the non-negative sum is round-to-nearest with ties away from zero.
  * src and dst: caller-owned, n elements, borrowed; must not overlap. */
-void sp_quantize_u8(const float *src, size_t n, uint8_t *dst);
-void sp_quantize_u16(const float *src, size_t n, uint16_t *dst);
+SP_API void sp_quantize_u8(const float *src, size_t n, uint8_t *dst);
+SP_API void sp_quantize_u16(const float *src, size_t n, uint16_t *dst);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,13 @@
  * "configuration". The file is written under a temporary name and renamed on close, so a
  * shard under its final name is always complete.
  *
+ * Optional libraries: a build may leave out libmatio or libhdf5 (sp_have_feature("matio"),
+ * sp_have_feature("hdf5")). The .mat reader then refuses the files that need the missing
+ * library (all of them without either) and the .h5 reader and the shard writer need
+ * libhdf5: such calls return SP_ERR_UNSUPPORTED with a message naming the file and the
+ * library, e.g. "f.mat: synthpix was built without libmatio: .mat files cannot be read
+ * (install libmatio-dev and rebuild)".
+ *
  * Ownership: pointer arguments are borrowed for the call unless stated otherwise; flows
  * and images filled by a reader are owned by the caller (sp_flow_release, free()).
  *
@@ -35,6 +42,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t, int32_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_fs.h"
@@ -47,15 +55,15 @@ extern "C" {
  * shape, and are returned in *img1, *img2 (fresh malloc'd (ih, iw) float32 row-major
  * buffers, free()); with include_images == 0 the image arguments may be NULL and are not
  * touched. flow: fresh allocation owned by the caller; zeroed on failure. */
-sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1,
-                           float **img2, size_t *ih, size_t *iw, sp_error *err);
+SP_API sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1,
+                                  float **img2, size_t *ih, size_t *iw, sp_error *err);
 
 /* Reads the first dataset of an .h5 file as a flow (see above). */
-sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err);
+SP_API sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err);
 /* The same from an in-memory file image buf[0, len) (borrowed; HDF5's core driver reads a
  * copy). `name` is used in messages (NULL = "(memory)"). */
-sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow,
-                           sp_error *err);
+SP_API sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow,
+                                  sp_error *err);
 
 /* ---- HDF5 dataset shards ---------------------------------------------------------------- */
 
@@ -81,19 +89,19 @@ typedef struct sp_h5_dataset sp_h5_dataset;
  * quantised as the PNG/TIFF writers do (sp_quantize_u8/u16). fs (NULL = sp_fs_posix(),
  * borrowed for the shard's life) creates, syncs and renames the file; tmp_tag (NULL = "0")
  * marks the temporary "<path>.sp-tmp-<tag>-<random>". */
-sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path,
+SP_API sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path,
                                const char *tmp_tag, size_t height, size_t width, size_t flow_h,
                                size_t flow_w, int bit_depth, const char *config_yaml, sp_error *err);
 /* Appends one pair: img1, img2 (height*width floats), flow (flow_h*flow_w*2 floats). */
-sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2,
-                                    const float *flow, const sp_h5_pair_meta *meta, sp_error *err);
+SP_API sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2,
+                                           const float *flow, const sp_h5_pair_meta *meta, sp_error *err);
 /* Pairs appended so far. */
-size_t sp_h5_dataset_pairs(const sp_h5_dataset *d);
+SP_API size_t sp_h5_dataset_pairs(const sp_h5_dataset *d);
 /* Flushes, closes, fsyncs and renames the shard into place, then frees d (always, even on
  * failure, in which case the temporary file is removed). */
-sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err);
+SP_API sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err);
 /* Discards an unfinished shard (removes the temporary file) and frees d. NULL allowed. */
-void sp_h5_dataset_abort(sp_h5_dataset *d);
+SP_API void sp_h5_dataset_abort(sp_h5_dataset *d);
 
 #ifdef __cplusplus
 }

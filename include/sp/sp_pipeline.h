@@ -24,6 +24,7 @@
 
 #include <stdint.h> /* int64_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_ckpt.h"
 #include "sp/sp_config.h"
 #include "sp/sp_errors.h"
@@ -39,8 +40,8 @@ extern "C" {
  * keeping the newest max_to_keep steps (-1 = all; the latest is never deleted). Returns
  * after the step is durable. dir and s are borrowed for the call. Errors: those of
  * sp_ckpt_save (SP_ERR_EXISTS when the step is already committed, SP_ERR_LOCKED, ...). */
-sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_t step, int64_t max_to_keep,
-                             sp_error *err);
+SP_API sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_t step, int64_t max_to_keep,
+                                    sp_error *err);
 
 /* Creates a sampler for cfg (copied) and, when load_from is not NULL, restores checkpoint
  * `step` of that root (SP_CKPT_LATEST = the newest committed step). opt as for
@@ -49,8 +50,8 @@ sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_t step,
  * checkpoint belongs to another stream; the message names the field), checksum and
  * corruption errors of the checkpoint manager, and sp_sampler_create's. *out is NULL on
  * error. */
-sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, const sp_sampler_options *opt,
-                  sp_sampler **out, sp_error *err);
+SP_API sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, const sp_sampler_options *opt,
+                         sp_sampler **out, sp_error *err);
 
 /* ---- advanced: building blocks for callers that manage the checkpoint root ------------ */
 
@@ -58,15 +59,15 @@ sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, con
  * stored as leaf "user" (the CLI keeps its own progress there). *out: free with
  * sp_tree_free. Array leaves reference the sampler's memory (no copy): save the tree
  * before the next call on the sampler. */
-sp_status sp_pipeline_state_tree(const sp_sampler *s, const char *user_json, sp_tree **out, sp_error *err);
+SP_API sp_status sp_pipeline_state_tree(const sp_sampler *s, const char *user_json, sp_tree **out, sp_error *err);
 /* Restores s from a tree built by sp_pipeline_state_tree (restored with or without a
  * target). All checks happen before s changes: on error s is untouched. */
-sp_status sp_pipeline_restore_tree(sp_sampler *s, const sp_tree *t, sp_error *err);
+SP_API sp_status sp_pipeline_restore_tree(sp_sampler *s, const sp_tree *t, sp_error *err);
 /* sp_make's restore half for an open manager: restores `step` into s; *restored_step
  * (NULL allowed) receives the step, *user_json (NULL allowed) a copy of the "user" leaf or
  * NULL (free with free()). */
-sp_status sp_pipeline_restore(sp_ckpt_manager *m, int64_t step, sp_sampler *s, int64_t *restored_step,
-                              char **user_json, sp_error *err);
+SP_API sp_status sp_pipeline_restore(sp_ckpt_manager *m, int64_t step, sp_sampler *s, int64_t *restored_step,
+                                     char **user_json, sp_error *err);
 
 #ifdef __cplusplus
 }

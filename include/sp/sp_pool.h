@@ -12,6 +12,7 @@
 
 #include <stddef.h> /* size_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 
 #ifdef __cplusplus
@@ -24,13 +25,13 @@ typedef struct sp_pool sp_pool;
 typedef void (*sp_pool_fn)(void *ctx, size_t item, unsigned worker);
 
 /* threads: total threads including the caller; 0 = the number of online cores. */
-sp_status sp_pool_create(sp_pool **out, unsigned threads);
-void sp_pool_free(sp_pool *pool); /* accepts NULL; joins the workers */
-unsigned sp_pool_size(const sp_pool *pool);
+SP_API sp_status sp_pool_create(sp_pool **out, unsigned threads);
+SP_API void sp_pool_free(sp_pool *pool); /* accepts NULL; joins the workers */
+SP_API unsigned sp_pool_size(const sp_pool *pool);
 /* Runs fn(ctx, i, worker) for every i < n. ctx is borrowed for the call. */
-void sp_pool_run(sp_pool *pool, size_t n, sp_pool_fn fn, void *ctx);
+SP_API void sp_pool_run(sp_pool *pool, size_t n, sp_pool_fn fn, void *ctx);
 /* The number of online cores (at least 1). */
-unsigned sp_cpu_count(void);
+SP_API unsigned sp_cpu_count(void);
 
 #ifdef __cplusplus
 }

@@ -18,8 +18,13 @@
  *                   samples per pixel. For a large sigma both modes agree.
  * The footprint is centred on the nearest pixel: rows round(y) - R .. round(y) + R.
  *
- * Thread safety: sp_render_band may run concurrently for different bands of one frame
- * (they write disjoint rows); an sp_frame_bins is built by one thread.
+ * The band binning and band rendering calls (sp_frame_bins_*, sp_render_band) are the
+ * library's internals for rendering one frame on many threads; they are experimental
+ * (SP_EXPERIMENTAL_API). sp_render_frame renders a whole frame on the calling thread.
+ *
+ * Thread safety: every function may be called from any thread on distinct outputs.
+ * sp_render_band may run concurrently for different bands of one frame (they write
+ * disjoint rows); an sp_frame_bins is built by one thread.
  */
 #ifndef SP_RENDER_H
 #define SP_RENDER_H
@@ -27,6 +32,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_rng.h"
 
@@ -58,6 +64,9 @@ typedef struct sp_render_geometry {
     sp_psf psf;
 } sp_render_geometry;
 
+#if defined(SP_EXPERIMENTAL_API)
+/* ---- experimental: band binning and band rendering (the sampler's threads) ---------- */
+
 /* Particle indices of each band (counting sort: indices ascend within a band). */
 typedef struct sp_frame_bins {
     size_t nbands;
@@ -70,17 +79,18 @@ typedef struct sp_frame_bins {
 
 /* Bins the particles of one frame. bins is reused across calls (zero-initialise once;
  * release with sp_frame_bins_release). At most 2^32 - 1 particles. */
-sp_status sp_frame_bins_build(sp_frame_bins *bins, const sp_render_geometry *g, const sp_particles *p,
-                              sp_error *err);
-void sp_frame_bins_release(sp_frame_bins *bins);
+SP_API sp_status sp_frame_bins_build(sp_frame_bins *bins, const sp_render_geometry *g, const sp_particles *p,
+                                     sp_error *err);
+SP_API void sp_frame_bins_release(sp_frame_bins *bins);
 
 /* Renders band `band` of the frame into dst (row-major height x width floats; only the
  * band's rows are written: they are overwritten, not accumulated). */
-void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,
-                    size_t band, float *dst);
+SP_API void sp_render_band(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins,
+                           size_t band, float *dst);
+#endif /* SP_EXPERIMENTAL_API */
 
-/* Convenience: bins and renders a whole frame on the calling thread. */
-sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err);
+/* Bins and renders a whole frame on the calling thread. */
+SP_API sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err);
 
 /* ---- post-processing (reference section 5): noise, clip, mask, histogram ----------- */
 
@@ -94,16 +104,16 @@ typedef struct sp_noise_params {
  * img += std * N(kg, p); clip to [0, 255]; img *= mask (NULL = no mask). p = i * W + j is
  * the pixel's flat index, so the result does not depend on how rows are split between
  * threads. scratch holds W floats (borrowed). */
-void sp_post_rows(float *img, size_t width, size_t r0, size_t r1, const sp_noise_params *noise, sp_key ku,
-                  sp_key kg, const float *mask, float *scratch);
+SP_API void sp_post_rows(float *img, size_t width, size_t r0, size_t r1, const sp_noise_params *noise, sp_key ku,
+                         sp_key kg, const float *mask, float *scratch);
 
 /* Target CDF of a 256-bin histogram: cdf[l] = sum(hist[0..l]) / sum(hist). Returns
  * SP_ERR_INVALID when the sum is not positive or a bin is negative or not finite. */
-sp_status sp_histogram_target_cdf(const double *hist, double *cdf);
+SP_API sp_status sp_histogram_target_cdf(const double *hist, double *cdf);
 /* SynthPix's histogram matching of n pixels in place: source bins floor(v) clipped to
  * [0, 255], source CDF normalised to 1, each pixel becomes the first level l with
  * target_cdf[l] >= source_cdf[bin] (an integer level, stored as float). */
-void sp_histogram_match(float *img, size_t n, const double *target_cdf);
+SP_API void sp_histogram_match(float *img, size_t n, const double *target_cdf);
 
 #ifdef __cplusplus
 }

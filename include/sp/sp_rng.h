@@ -1,13 +1,15 @@
 /* synthpix: counter-based randomness, compatible with JAX's Threefry-2x32 keys.
  *
- * sp_threefry2x32 is Random123's Threefry-2x32 with 20 rounds. Key operations follow JAX
+ * The generator is Random123's Threefry-2x32 with 20 rounds. Key operations follow JAX
  * (jax.random with the default jax_threefry_partitionable=True):
  *   PRNGKey(s)      = (s >> 32, s & 0xffffffff)          (so (0, s) for 32-bit seeds)
  *   fold_in(k, d)   = threefry(k, (0, d))
  *   split(k, n)[i]  = threefry(k, (i >> 32, i & 0xffffffff))   (independent of n)
  *   random_bits(k, shape)[i] = hi ^ lo of threefry(k, (i >> 32, i & 0xffffffff)),
  *                    i = the flat C-order index of the element
- * The legacy (non-partitionable) split is also provided for reference.
+ * The raw block function, the legacy (non-partitionable) split and the draw transforms'
+ * building blocks are experimental (SP_EXPERIMENTAL_API): tests check them against
+ * known-answer vectors.
  *
  * Draws (each element i depends only on (key, i)):
  *   uniform [lo, hi): f = bitcast((bits >> 9) | 0x3f800000) - 1 in [0, 1);
@@ -29,6 +31,8 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t, int32_t */
 
+#include "sp/sp_api.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -37,28 +41,32 @@ typedef struct sp_key {
     uint32_t k[2];
 } sp_key;
 
-/* Threefry-2x32, 20 rounds: out = threefry(key, ctr). */
-void sp_threefry2x32(const uint32_t key[2], const uint32_t ctr[2], uint32_t out[2]);
+SP_API sp_key sp_key_from_seed(uint64_t seed);           /* jax.random.PRNGKey */
+SP_API sp_key sp_key_fold_in(sp_key key, uint32_t data); /* jax.random.fold_in */
+SP_API sp_key sp_key_split_at(sp_key key, uint64_t i);   /* jax.random.split(key, n)[i] */
+SP_API void sp_key_split(sp_key key, size_t n, sp_key *out);
 
-sp_key sp_key_from_seed(uint64_t seed);           /* jax.random.PRNGKey */
-sp_key sp_key_fold_in(sp_key key, uint32_t data); /* jax.random.fold_in */
-sp_key sp_key_split_at(sp_key key, uint64_t i);   /* jax.random.split(key, n)[i] */
-void sp_key_split(sp_key key, size_t n, sp_key *out);
-void sp_key_split_legacy(sp_key key, size_t n, sp_key *out); /* jax_threefry_partitionable=False */
-
-uint32_t sp_random_bits(sp_key key, uint64_t index);
-float sp_uniform(sp_key key, uint64_t index, float lo, float hi);
-float sp_normal(sp_key key, uint64_t index);
-int sp_bernoulli(sp_key key, uint64_t index, float p);
-int32_t sp_randint(sp_key key, uint64_t index, int32_t lo, int32_t hi);
+SP_API uint32_t sp_random_bits(sp_key key, uint64_t index);
+SP_API float sp_uniform(sp_key key, uint64_t index, float lo, float hi);
+SP_API float sp_normal(sp_key key, uint64_t index);
+SP_API int sp_bernoulli(sp_key key, uint64_t index, float p);
+SP_API int32_t sp_randint(sp_key key, uint64_t index, int32_t lo, int32_t hi);
 
 /* Bulk versions: out[j] = draw(key, first + j) for j < n. */
-void sp_uniform_fill(sp_key key, uint64_t first, size_t n, float lo, float hi, float *out);
-void sp_normal_fill(sp_key key, uint64_t first, size_t n, float *out);
+SP_API void sp_uniform_fill(sp_key key, uint64_t first, size_t n, float lo, float hi, float *out);
+SP_API void sp_normal_fill(sp_key key, uint64_t first, size_t n, float *out);
 
-/* Building blocks (exposed for tests): [0,1) float from 32 random bits, and float32 erfinv. */
-float sp_bits_to_unit_float(uint32_t bits);
-float sp_erfinvf(float x);
+#if defined(SP_EXPERIMENTAL_API)
+/* ---- experimental: building blocks (known-answer tests) ------------------------------ */
+
+/* Threefry-2x32, 20 rounds: out = threefry(key, ctr). */
+SP_API void sp_threefry2x32(const uint32_t key[2], const uint32_t ctr[2], uint32_t out[2]);
+/* jax.random.split with jax_threefry_partitionable=False (for reference). */
+SP_API void sp_key_split_legacy(sp_key key, size_t n, sp_key *out);
+/* [0, 1) float from 32 random bits, and float32 erfinv (the draws' transforms). */
+SP_API float sp_bits_to_unit_float(uint32_t bits);
+SP_API float sp_erfinvf(float x);
+#endif /* SP_EXPERIMENTAL_API */
 
 #ifdef __cplusplus
 }

@@ -30,6 +30,7 @@
 #include <stddef.h> /* size_t */
 #include <stdint.h> /* uint32_t, uint64_t, int32_t, uint8_t */
 
+#include "sp/sp_api.h"
 #include "sp/sp_config.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_pool.h"
@@ -58,7 +59,7 @@ typedef struct sp_geometry {
 } sp_geometry;
 
 /* Computes the geometry; errors name the key (img_offset, flow_field_size, ...). */
-sp_status sp_geometry_compute(const sp_config *cfg, sp_geometry *g, sp_error *err);
+SP_API sp_status sp_geometry_compute(const sp_config *cfg, sp_geometry *g, sp_error *err);
 
 /* The parameters chosen for one pair (reference section 5, "params"). */
 typedef struct sp_pair_params {
@@ -104,21 +105,21 @@ typedef struct sp_sampler_options {
     unsigned prefetch_threads;
 } sp_sampler_options;
 
-void sp_sampler_options_init(sp_sampler_options *o);
+SP_API void sp_sampler_options_init(sp_sampler_options *o);
 
 typedef struct sp_sampler sp_sampler;
 
 /* cfg is copied. Validates the geometry and the flow source (every listed file must exist;
  * the first record is loaded to check its shape). */
-sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sampler_options *opt,
-                            sp_error *err);
-void sp_sampler_free(sp_sampler *s); /* accepts NULL */
+SP_API sp_status sp_sampler_create(sp_sampler **out, const sp_config *cfg, const sp_sampler_options *opt,
+                                   sp_error *err);
+SP_API void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 
 /* The next batch. *batch points into the sampler and stays valid until the next call.
  * Returns SP_ERR_END when a finite stream (loop: false) is exhausted. */
-sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
+SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
 /* Back to the start of the stream (epoch 0, no cached flows). */
-void sp_sampler_reset(sp_sampler *s);
+SP_API void sp_sampler_reset(sp_sampler *s);
 
 /* Episodic mode (episode_length L > 0; reference 8.7 with PRODUCT 4.5). Every leaf
  * directory of the file list is a sequence, its files sorted by name are time steps, and an
@@ -131,12 +132,12 @@ void sp_sampler_reset(sp_sampler *s);
  * After step L-1, sp_sampler_next returns SP_ERR_EPISODE_END until sp_sampler_next_episode
  * is called; calling it mid-episode abandons the rest. A finite stream pads the last F
  * episodes (mask 0) and ends with SP_ERR_END. SP_ERR_INVALID when not episodic. */
-sp_status sp_sampler_next_episode(sp_sampler *s, sp_error *err);
+SP_API sp_status sp_sampler_next_episode(sp_sampler *s, sp_error *err);
 
-const sp_geometry *sp_sampler_geometry(const sp_sampler *s);
-const sp_config *sp_sampler_config(const sp_sampler *s);
+SP_API const sp_geometry *sp_sampler_geometry(const sp_sampler *s);
+SP_API const sp_config *sp_sampler_config(const sp_sampler *s);
 /* Number of records in one epoch of the source. */
-uint64_t sp_sampler_records(const sp_sampler *s);
+SP_API uint64_t sp_sampler_records(const sp_sampler *s);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@
 #include <stddef.h> /* size_t */
 #include <stdio.h>  /* FILE */
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 
 #ifdef __cplusplus
@@ -34,15 +35,15 @@ typedef struct sp_membuf {
     size_t capacity;
 } sp_membuf;
 
-sp_sink sp_sink_membuf(sp_membuf *buf);           /* buf borrowed while the sink is used */
-void sp_membuf_free(sp_membuf *buf);              /* frees data, resets to {0} */
+SP_API sp_sink sp_sink_membuf(sp_membuf *buf);           /* buf borrowed while the sink is used */
+SP_API void sp_membuf_free(sp_membuf *buf);              /* frees data, resets to {0} */
 
 /* A stdio stream (not closed by the sink). `name` is used in error messages. */
 typedef struct sp_file_sink_ctx {
     FILE *fp;
     const char *name;
 } sp_file_sink_ctx;
-sp_sink sp_sink_file(sp_file_sink_ctx *ctx);     /* ctx borrowed while the sink is used */
+SP_API sp_sink sp_sink_file(sp_file_sink_ctx *ctx);     /* ctx borrowed while the sink is used */
 
 #ifdef __cplusplus
 }

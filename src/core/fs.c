@@ -7,7 +7,6 @@
  * fails the Nth counted call; its counters live in the object the caller owns (no global
  * state). The helpers built on these tables are in fs_file.c.
  */
-#define SP_EXPERIMENTAL_API 1
 #include "sp/sp_fs.h"
 
 #include <errno.h>

@@ -52,6 +52,8 @@ static sp_status check_options(const sp_dataset_options *o, int bit_depth, sp_er
     SP_RETURN_IF(o->format == SP_DATASET_H5 && (o->shard_size == 0 || o->shard_size > 1000000), err, SP_ERR_INVALID,
                  "shard size %llu is not in [1, 1000000]", (unsigned long long)o->shard_size);
     SP_RETURN_IF(o->pairs == 0, err, SP_ERR_INVALID, "the dataset needs at least one pair");
+    SP_RETURN_IF(o->format == SP_DATASET_H5 && !sp_have_feature("hdf5"), err, SP_ERR_UNSUPPORTED,
+                 "synthpix was built without libhdf5: the h5 format needs it (install libhdf5-dev and rebuild)");
     SP_RETURN_IF(o->tmp_tag && !tag_ok(o->tmp_tag), err, SP_ERR_INVALID,
                  "temporary tag '%s' is not 1 to 16 lowercase hex digits", o->tmp_tag);
     return SP_OK;

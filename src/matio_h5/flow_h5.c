@@ -10,6 +10,8 @@
  * Hostile input: the shape is checked before the data is read (mh_common.c); HDF5's
  * error printing is silenced; the in-memory variant (for fuzzing) opens a copy of the
  * bytes through the core driver.
+ *
+ * Without libhdf5 (SP_HAVE_HDF5 0) both readers return SP_ERR_UNSUPPORTED naming the file.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "matio_h5_internal.h"
 #include "sp/sp_matio_h5.h"
 
+#if SP_HAVE_HDF5
 #define SP_H5_NAME_MAX 1024
 
 /* Name of the first root-group link in name order, or an error. */
@@ -108,3 +111,18 @@ sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flo
     *flow = out.flow;
     return st;
 }
+#else /* !SP_HAVE_HDF5 */
+sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
+{
+    memset(flow, 0, sizeof *flow);
+    return sp__mh_unsupported(path, "libhdf5", ".h5 files cannot be read", err);
+}
+
+sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+{
+    (void)buf;
+    (void)len;
+    memset(flow, 0, sizeof *flow);
+    return sp__mh_unsupported(name ? name : "(memory)", "libhdf5", ".h5 files cannot be read", err);
+}
+#endif /* SP_HAVE_HDF5 */

@@ -24,18 +24,25 @@
  * H5Dget_space) before its data is read, so a hostile header cannot make us allocate more
  * than 2^28 elements; the data buffer libmatio returns is checked against the shape before
  * it is touched. Errors name the file and the variable.
+ *
+ * Features: v5 files and MATLAB-written v7.3 files need libmatio (SP_HAVE_MATIO), every
+ * HDF5-based file needs libhdf5 (SP_HAVE_HDF5). A file whose library this build lacks is
+ * SP_ERR_UNSUPPORTED naming the file and the library; without both, every .mat is.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if SP_HAVE_MATIO
 #include <matio.h>
+#endif
 
 #include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "matio_h5_internal.h"
 #include "sp/sp_matio_h5.h"
 
+#if SP_HAVE_MATIO || SP_HAVE_HDF5
 static const unsigned char sp_hdf5_signature[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
 
 typedef enum mat_kind { MAT_KIND_V5, MAT_KIND_V73, MAT_KIND_PLAIN_H5 } mat_kind;
@@ -79,6 +86,7 @@ static sp_status check_v5(const char *path, int images, sp_error *err)
 }
 
 /* ---- libmatio ----------------------------------------------------------------------- */
+#if SP_HAVE_MATIO
 
 static int elem_to_float(const matvar_t *v, size_t k, float *out)
 {
@@ -181,7 +189,10 @@ static sp_status matio_read(mat_t *mat, const char *path, const char *name, int 
     return st;
 }
 
+#endif /* SP_HAVE_MATIO */
+
 /* ---- libhdf5 (HDF5-based .mat) -------------------------------------------------------- */
+#if SP_HAVE_HDF5
 
 /* 1 when dataset `name` carries MATLAB's MATLAB_class attribute (column-major writer). */
 static int has_matlab_class(hid_t file, const char *name)
@@ -207,6 +218,8 @@ static sp_status h5_read_var(hid_t file, const char *path, const char *name, int
     return SP_OK;
 }
 
+#endif /* SP_HAVE_HDF5 */
+
 /* ---- assembling the record ------------------------------------------------------------ */
 
 typedef struct mat_vars {
@@ -223,17 +236,21 @@ static void vars_release(mat_vars *m)
 typedef sp_status (*var_reader)(void *h, const char *path, const char *name, int float_only, sp__mh_array *out,
                                 sp_error *err);
 
+#if SP_HAVE_MATIO
 static sp_status matio_reader(void *h, const char *path, const char *name, int float_only, sp__mh_array *out,
                               sp_error *err)
 {
     return matio_read((mat_t *)h, path, name, float_only, out, err);
 }
+#endif
 
+#if SP_HAVE_HDF5
 static sp_status h5_reader(void *h, const char *path, const char *name, int float_only, sp__mh_array *out,
                            sp_error *err)
 {
     return h5_read_var(*(hid_t *)h, path, name, float_only, out, err);
 }
+#endif
 
 static sp_status read_vars(var_reader rd, void *h, const char *path, int images, mat_vars *m, sp_error *err)
 {
@@ -247,6 +264,7 @@ static sp_status read_vars(var_reader rd, void *h, const char *path, int images,
 static sp_status read_locked(const char *path, mat_kind kind, int images, mat_vars *m, sp_error *err)
 {
     if (kind != MAT_KIND_V5) {
+#if SP_HAVE_HDF5
         hid_t file = -1;
         SP_TRY(sp__mh_h5_open(path, &file, err));
         int const use_matio = kind == MAT_KIND_V73 && has_matlab_class(file, "V");
@@ -254,13 +272,23 @@ static sp_status read_locked(const char *path, mat_kind kind, int images, mat_va
         if (!use_matio) st = read_vars(h5_reader, &file, path, images, m, err);
         H5Fclose(file);
         if (!use_matio) return st;
+#else
+        return sp__mh_unsupported(path, "libhdf5", "HDF5-based (v7.3) .mat files cannot be read", err);
+#endif
     }
+#if SP_HAVE_MATIO
     mat_t *const mat = Mat_Open(path, MAT_ACC_RDONLY);
     SP_RETURN_IF(mat == NULL, err, SP_ERR_CORRUPT, "%s: not a readable MATLAB file (truncated, damaged or not a .mat)",
                  path);
     sp_status const st = read_vars(matio_reader, mat, path, images, m, err);
     Mat_Close(mat);
     return st;
+#else
+    return sp__mh_unsupported(path, "libmatio",
+                              kind == MAT_KIND_V5 ? "MATLAB v5 .mat files cannot be read"
+                                                  : "MATLAB-written v7.3 .mat files cannot be read",
+                              err);
+#endif
 }
 
 static sp_status make_images(const char *path, const mat_vars *m, float **img1, float **img2, size_t *ih, size_t *iw,
@@ -315,9 +343,16 @@ static sp_status read_mat(const void *args, sp__mh_out *out, sp_error *err)
     return st;
 }
 
+#endif /* SP_HAVE_MATIO || SP_HAVE_HDF5 */
+
 sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, float **img1, float **img2,
                            size_t *ih, size_t *iw, sp_error *err)
 {
+#if !SP_HAVE_MATIO && !SP_HAVE_HDF5
+    memset(flow, 0, sizeof *flow);
+    if (include_images) *img1 = *img2 = NULL, *ih = *iw = 0;
+    return sp__mh_unsupported(path, "libmatio", ".mat files cannot be read", err);
+#else
     mat_args const a = {path, include_images};
     sp__mh_out out;
     /* libmatio and libhdf5 are not safe on hostile files: read in a child (mh_isolate.c). */
@@ -330,4 +365,5 @@ sp_status sp_mat_read_flow(const char *path, int include_images, sp_flow *flow, 
         free(out.img2);
     }
     return st;
+#endif
 }

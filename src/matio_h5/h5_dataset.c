@@ -20,6 +20,9 @@
  * renamed to <path> and the directory fsync'd, every step but libhdf5's own writes through
  * the sp_fs table; on any failure or abort the temporary is removed, so a file under a
  * final shard name is always complete.
+ *
+ * Without libhdf5 (SP_HAVE_HDF5 0) sp_h5_dataset_create returns SP_ERR_UNSUPPORTED naming
+ * the shard, so no dataset object ever exists and the other calls have nothing to do.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -31,6 +34,7 @@
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 
+#if SP_HAVE_HDF5
 #define SP_H5_PARAMS_CHUNK 64
 
 
@@ -317,3 +321,37 @@ void sp_h5_dataset_abort(sp_h5_dataset *d)
     d->fs->unlink(d->fs->ctx, d->tmp); /* ours: created by create_tmp */
     free_dataset(d);
 }
+#else /* !SP_HAVE_HDF5 */
+sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path, const char *tmp_tag,
+                               size_t height, size_t width, size_t flow_h, size_t flow_w, int bit_depth,
+                               const char *config_yaml, sp_error *err)
+{
+    (void)fs, (void)tmp_tag, (void)height, (void)width, (void)flow_h, (void)flow_w, (void)bit_depth, (void)config_yaml;
+    *out = NULL;
+    return sp__mh_unsupported(path, "libhdf5", "HDF5 dataset shards cannot be written", err);
+}
+
+sp_status sp_h5_dataset_append_pair(sp_h5_dataset *d, const float *img1, const float *img2, const float *flow,
+                                    const sp_h5_pair_meta *meta, sp_error *err)
+{
+    (void)d, (void)img1, (void)img2, (void)flow, (void)meta;
+    return sp_error_set(err, SP_ERR_UNSUPPORTED, "synthpix was built without libhdf5");
+}
+
+size_t sp_h5_dataset_pairs(const sp_h5_dataset *d)
+{
+    (void)d;
+    return 0;
+}
+
+sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err)
+{
+    (void)d;
+    return sp_error_set(err, SP_ERR_UNSUPPORTED, "synthpix was built without libhdf5");
+}
+
+void sp_h5_dataset_abort(sp_h5_dataset *d)
+{
+    (void)d;
+}
+#endif /* SP_HAVE_HDF5 */

@@ -13,6 +13,10 @@
  * non-thread-safe HDF5 build would need it) and silences HDF5's automatic error stack
  * printing for the calling thread, restoring the previous handler on unlock, so hostile
  * files produce our one-line errors and nothing on stderr.
+ *
+ * Features: SP_HAVE_MATIO and SP_HAVE_HDF5 (0 or 1, set by the build) say which library
+ * this build has. Without one, the calls that need it return SP_ERR_UNSUPPORTED through
+ * sp__mh_unsupported, and the HDF5 declarations below are left out.
  */
 #ifndef SP_MATIO_H5_INTERNAL_H
 #define SP_MATIO_H5_INTERNAL_H
@@ -20,7 +24,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if SP_HAVE_HDF5
 #include <hdf5.h>
+#endif
 
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
@@ -38,8 +44,12 @@ typedef struct sp__mh_array {
 } sp__mh_array;
 
 typedef struct sp__mh_lock_state {
-    H5E_auto2_t func;
+#if SP_HAVE_HDF5
+    H5E_auto2_t func; /* the calling thread's HDF5 error handler, restored on unlock */
     void *data;
+#else
+    int unused;
+#endif
 } sp__mh_lock_state;
 
 void sp__mh_lock(sp__mh_lock_state *st);
@@ -80,6 +90,12 @@ sp_status sp__mh_array_to_flow(const char *path, const char *what, const sp__mh_
 sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh_array *a, float **img,
                                 size_t *h, size_t *w, sp_error *err);
 
+/* A feature this build lacks: SP_ERR_UNSUPPORTED with the one-line message
+ * "<path>: synthpix was built without <lib>: <what> (install <lib>-dev and rebuild)",
+ * e.g. lib "libmatio", what ".mat files cannot be read". */
+sp_status sp__mh_unsupported(const char *path, const char *lib, const char *what, sp_error *err);
+
+#if SP_HAVE_HDF5
 /* HDF5 (lock held): reads dataset `dset` of an open file into a row-major array with its
  * stored shape; float and integer element types are converted to float32 by HDF5. Other
  * classes (compound, string, ...) are errors naming the file and the dataset. */
@@ -89,6 +105,7 @@ sp_status sp__mh_h5_read(hid_t file, const char *path, const char *dset, int flo
 sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err);
 /* Opens an in-memory HDF5 file image (lock held; the buffer is copied by HDF5). */
 sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file, sp_error *err);
+#endif /* SP_HAVE_HDF5 */
 
 /* Checks a whole v5 .mat file buf[0, len) (mat_v5_check.c): every top-level element is in
  * bounds and V (and I0, I1 with images), when numeric, hold all the data their shape needs. */

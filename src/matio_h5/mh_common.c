@@ -10,6 +10,8 @@
  * The lock is the module's process-wide state: a static mutex, because libmatio is not
  * documented as thread-safe and may call HDF5 itself (plus the reader-child flag of
  * mh_isolate.c).
+ *
+ * Without libhdf5 (SP_HAVE_HDF5 0) the HDF5 part is left out and the lock only serialises.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -34,16 +36,30 @@ int sp__mh_is_child(void)
 void sp__mh_lock(sp__mh_lock_state *st)
 {
     if (!sp_mh_in_child) pthread_mutex_lock(&sp_mh_mutex);
+#if SP_HAVE_HDF5
     /* The automatic error handler is per thread in thread-safe HDF5 builds, so it is
      * switched off (and later restored) on the calling thread only. */
     H5Eget_auto2(H5E_DEFAULT, &st->func, &st->data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+#else
+    st->unused = 0;
+#endif
 }
 
 void sp__mh_unlock(const sp__mh_lock_state *st)
 {
+#if SP_HAVE_HDF5
     H5Eset_auto2(H5E_DEFAULT, st->func, st->data);
+#else
+    (void)st;
+#endif
     if (!sp_mh_in_child) pthread_mutex_unlock(&sp_mh_mutex);
+}
+
+sp_status sp__mh_unsupported(const char *path, const char *lib, const char *what, sp_error *err)
+{
+    return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: synthpix was built without %s: %s (install %s-dev and rebuild)",
+                        path, lib, what, lib);
 }
 
 void sp__mh_array_release(sp__mh_array *a)
@@ -132,6 +148,7 @@ sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh
 }
 
 /* ---- HDF5 ------------------------------------------------------------------------------- */
+#if SP_HAVE_HDF5
 
 sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err)
 {
@@ -216,3 +233,4 @@ sp_status sp__mh_h5_read(hid_t file, const char *path, const char *name, int flo
     if (st != SP_OK) sp__mh_array_release(out);
     return st;
 }
+#endif /* SP_HAVE_HDF5 */

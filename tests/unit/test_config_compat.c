@@ -66,9 +66,8 @@ static const char *workdir(void)
 
 static int have_python(void)
 {
-    if (sp_test_have_python("numpy scipy h5py")) return 1;
-    printf("# SKIP python3 numpy/scipy/h5py not installed\n");
-    return 0;
+    if (!sp_test_have_python("numpy scipy h5py")) sp_test_skip("python3 numpy/scipy/h5py not installed");
+    return 1;
 }
 
 static void load_fixture(sp_config *c, const char *name)
@@ -148,21 +147,25 @@ static void run_fixture(const char *name, const char *file_part, int shrink_to)
 
 SP_TEST(config_compat_main_yaml)
 {
+    sp_test_need_feature("matio");
     run_fixture("main.yaml", "flows/main/f", 0);
 }
 
 SP_TEST(config_compat_jassal_yaml)
 {
+    sp_test_need_feature("matio");
     run_fixture("Jassal.yaml", "flows/jassal/sub/j.mat", 0);
 }
 
 SP_TEST(config_compat_jhtdb_yaml)
 {
+    sp_test_need_feature("hdf5");
     run_fixture("JHTDB.yaml", "flows/jhtdb/part", 2);
 }
 
 SP_TEST(config_compat_test_data_yaml)
 {
+    sp_test_need_feature("hdf5");
     run_fixture("test_data.yaml", "flows/test_data/flow_00", 0);
 }
 
@@ -173,6 +176,7 @@ SP_TEST(config_compat_kinematic_yaml)
 
 SP_TEST(config_compat_test_benchmark_yaml)
 {
+    sp_test_need_feature("matio");
     run_fixture("test_benchmark.yaml", "flows/benchmark/b", 0);
 }
 
@@ -186,6 +190,7 @@ SP_TEST(config_compat_docs_npy_yaml)
  * .mat must arrive untransposed, with the values computed here. */
 SP_TEST(config_compat_cylinder_yaml_flow_matches_file)
 {
+    sp_test_need_feature("hdf5"); /* an h5py-written .mat */
     if (!have_python()) return;
     sp_config c;
     load_fixture(&c, "cylinder.yaml");
@@ -207,6 +212,7 @@ SP_TEST(config_compat_cylinder_yaml_flow_matches_file)
 /* docs/examples/mat: real image pairs; the images and flows come from the files. */
 SP_TEST(config_compat_docs_mat_yaml_real_images)
 {
+    sp_test_need_feature("matio");
     if (!have_python()) return;
     sp_config c;
     load_fixture(&c, "docs_mat.yaml");

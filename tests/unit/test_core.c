@@ -1,4 +1,5 @@
-/* test_core.c: status table, error details, sinks and the thread pool. */
+/* test_core.c: status table, error details, sinks, the thread pool, the version and the
+ * optional features of the build. */
 #include "sp_test.h"
 
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include "sp_fsutil.h"
 #include "sp/sp_fs.h"
 
+#include "sp/sp_api.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_pool.h"
 #include "sp/sp_sink.h"
@@ -183,4 +185,17 @@ SP_TEST(core_pool_runs_each_item_once)
         sp_pool_free(pool);
     }
     sp_pool_free(NULL);
+}
+
+SP_TEST(core_features_match_the_build)
+{
+    SP_ASSERT_EQ_INT(sp_have_feature("matio"), SP_HAVE_MATIO);
+    SP_ASSERT_EQ_INT(sp_have_feature("hdf5"), SP_HAVE_HDF5);
+    SP_ASSERT_EQ_INT(sp_have_feature("no-such-feature"), 0);
+    SP_ASSERT_EQ_INT(sp_have_feature(NULL), 0);
+    unsigned n = 0;
+    while (sp_feature_name(n) != NULL) SP_EXPECT(sp_have_feature(sp_feature_name(n++)) <= 1);
+    SP_ASSERT_EQ_INT(n, 2);
+    SP_ASSERT_EQ_INT(sp_version_number(), SP_VERSION_NUMBER);
+    SP_EXPECT(strcmp(sp_version_string(), SP_VERSION_STRING) == 0);
 }

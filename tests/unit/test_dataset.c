@@ -357,6 +357,7 @@ SP_TEST(dataset_writer_checks_options_before_creating_anything)
 /* With h5 a progress record covers whole shards only. */
 SP_TEST(dataset_writer_h5_syncs_only_at_shard_boundaries)
 {
+    sp_test_need_feature("hdf5");
     sp_dataset_options o;
     options(&o, SP_DATASET_H5, 8);
     o.shard_size = 8;

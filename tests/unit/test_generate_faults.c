@@ -216,6 +216,7 @@ SP_TEST(generate_fault_sweep_png_with_checkpoints)
 
 SP_TEST(generate_fault_sweep_h5_with_checkpoints)
 {
+    sp_test_need_feature("hdf5");
     /* Shards of 8 pairs (two batches): a checkpoint waits for a shard boundary. */
     g_format_args[0] = "--format";
     g_format_args[1] = "h5";

@@ -8,12 +8,19 @@
  * so any transposition or channel swap is caught: the expected values are computed here
  * from (i, j, c), never taken from the code under test. Damaged files (truncated, wrong
  * variable name, wrong rank, NaN or infinity) must give one-line errors naming the file.
+ *
+ * A build may leave out libmatio or libhdf5: the cases that need one skip (never pass), and
+ * one case checks that the files needing a missing library are refused by name, by the
+ * library and by the synthpix command.
  */
 #include "sp_test.h"
 
-#include <matio.h>
 #include <unistd.h>
+#if SP_HAVE_MATIO
+#include <matio.h>
+#endif
 
+#include "sp/sp_api.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_matio_h5.h"
 
@@ -117,9 +124,8 @@ static const char *fixture_dir(void)
 
 static int have_python(void)
 {
-    if (sp_test_have_python("numpy scipy h5py")) return 1;
-    printf("# SKIP python3 numpy/scipy/h5py not installed\n");
-    return 0;
+    if (!sp_test_have_python("numpy scipy h5py")) sp_test_skip("python3 numpy/scipy/h5py not installed");
+    return 1;
 }
 
 static void path_of(char *buf, size_t cap, const char *name)
@@ -150,6 +156,7 @@ static void read_mat_ok(const char *name, int images)
 
 SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)
 {
+    sp_test_need_feature("matio");
     if (!have_python()) return;
     read_mat_ok("v5_hwc_f32.mat", 1);
     read_mat_ok("v5_hwc_f64_z.mat", 1);
@@ -159,6 +166,7 @@ SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)
 
 SP_TEST(matio_h5_h5py_written_mat_is_row_major)
 {
+    sp_test_need_feature("hdf5"); /* HDF5-based .mat files without a MATLAB writer: libhdf5 only */
     if (!have_python()) return;
     read_mat_ok("h5py_hwc_f32.mat", 1);  /* plain HDF5, no MATLAB header */
     read_mat_ok("h5py_chw_f64.mat", 0);
@@ -167,6 +175,7 @@ SP_TEST(matio_h5_h5py_written_mat_is_row_major)
 }
 
 /* A true MATLAB-layout v7.3 file: libmatio writes column-major data with MATLAB_class. */
+#if SP_HAVE_MATIO && SP_HAVE_HDF5
 static void write_matio73(const char *path, int chw, enum matio_classes cls)
 {
     mat_t *const m = Mat_CreateVer(path, NULL, MAT_FT_MAT73);
@@ -192,8 +201,13 @@ static void write_matio73(const char *path, int chw, enum matio_classes cls)
     Mat_Close(m);
 }
 
+#endif
+
 SP_TEST(matio_h5_matlab_v73_column_major_is_transposed_correctly)
 {
+    sp_test_need_feature("matio");
+    sp_test_need_feature("hdf5");
+#if SP_HAVE_MATIO && SP_HAVE_HDF5
     char path[4200];
     const struct {
         const char *name;
@@ -212,6 +226,7 @@ SP_TEST(matio_h5_matlab_v73_column_major_is_transposed_correctly)
         expect_flow(&f, 2, cases[k].name);
         sp_flow_release(&f);
     }
+#endif
 }
 
 static void read_h5_ok(const char *name, size_t channels)
@@ -236,6 +251,7 @@ static void read_h5_ok(const char *name, size_t channels)
 
 SP_TEST(matio_h5_h5_flows_2_and_3_components_both_dtypes)
 {
+    sp_test_need_feature("hdf5");
     if (!have_python()) return;
     read_h5_ok("f2_f32.h5", 2);
     read_h5_ok("f2_f64.h5", 2);
@@ -292,6 +308,8 @@ static void truncate_copy(const char *src, const char *dst, size_t keep)
 
 SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
 {
+    sp_test_need_feature("matio");
+    sp_test_need_feature("hdf5");
     if (!have_python()) return;
     mat_error("v5_noV.mat", 0, "no variable V");
     mat_error("v5_rank2.mat", 0, "expected (H, W, 2)");
@@ -321,6 +339,9 @@ SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
 
 SP_TEST(matio_h5_damaged_v73_matio_file_is_an_error)
 {
+    sp_test_need_feature("matio");
+    sp_test_need_feature("hdf5");
+#if SP_HAVE_MATIO && SP_HAVE_HDF5
     char path[4200], cut[4200];
     snprintf(path, sizeof path, "%s/m73.mat", sp_test_tmpdir());
     snprintf(cut, sizeof cut, "%s/m73_cut.mat", sp_test_tmpdir());
@@ -338,12 +359,14 @@ SP_TEST(matio_h5_damaged_v73_matio_file_is_an_error)
         expect_error(st, &e, cut, "");
     }
     free(bytes);
+#endif
 }
 
 /* ---- HDF5 dataset shards ------------------------------------------------------------------ */
 
 SP_TEST(matio_h5_dataset_abort_leaves_nothing_and_close_renames)
 {
+    sp_test_need_feature("hdf5");
     char dir[4200], path[4300], out[4096];
     snprintf(dir, sizeof dir, "%s/shards", sp_test_tmpdir());
     SP_EXPECT(sp_test_sh(NULL, 0, "mkdir -p %s", dir) == 0);
@@ -419,10 +442,8 @@ static const char *const k_h5_check =
 
 SP_TEST(matio_h5_generate_h5_reads_back_in_python)
 {
-    if (!sp_test_have_python("numpy h5py")) {
-        printf("# SKIP python3 numpy/h5py not installed\n");
-        return;
-    }
+    sp_test_need_feature("hdf5");
+    if (!sp_test_have_python("numpy h5py")) sp_test_skip("python3 numpy/h5py not installed");
     const char *const tmp = sp_test_tmpdir();
     char script[4200], out[8192];
     snprintf(script, sizeof script, "%s/check.py", tmp);
@@ -447,6 +468,8 @@ SP_TEST(matio_h5_generate_h5_reads_back_in_python)
  * cut, the complete flow: never a silently short variable. */
 SP_TEST(matio_h5_every_truncation_is_an_error_or_the_whole_flow)
 {
+    sp_test_need_feature("matio");
+    sp_test_need_feature("hdf5");
     if (!have_python()) return;
     const char *const names[] = {"v5_hwc_f32.mat", "v5_hwc_f64_z.mat", "v5_chw_f32_z.mat", "h5py_hwc_f32.mat"};
     char src[4200], cut[4200];
@@ -482,6 +505,7 @@ SP_TEST(matio_h5_every_truncation_is_an_error_or_the_whole_flow)
 
 SP_TEST(matio_h5_matlab_v4_files_are_refused_by_name)
 {
+    sp_test_need_feature("matio");
     if (!have_python()) return;
     char path[4200], out[4096];
     snprintf(path, sizeof path, "%s/v4.mat", sp_test_tmpdir());
@@ -491,4 +515,112 @@ SP_TEST(matio_h5_matlab_v4_files_are_refused_by_name)
     sp_error e;
     sp_error_clear(&e);
     expect_error(sp_mat_read_flow(path, 0, &f, NULL, NULL, NULL, NULL, &e), &e, path, "v4");
+}
+
+/* ---- a build without libmatio or libhdf5 -------------------------------------------------- */
+
+/* The library's error for `path` must be SP_ERR_UNSUPPORTED, one line naming the file and
+ * saying "built without <lib>". */
+static void expect_unsupported(sp_status st, const sp_error *e, const char *path, const char *lib)
+{
+    char needle[64];
+    snprintf(needle, sizeof needle, "synthpix was built without %s", lib);
+    SP_ASSERT_STATUS(st, SP_ERR_UNSUPPORTED);
+    expect_error(st, e, path, needle);
+}
+
+/* The command on a configuration reading `dir` as `kind` (".mat" or ".h5"): exit 1 or 2 with
+ * the library's message, and no pair written. */
+static void expect_cli_refuses(const char *kind, const char *dir, const char *file, const char *lib)
+{
+    const char *const tmp = sp_test_tmpdir();
+    char cfg[4200], out[8192], needle[64];
+    snprintf(cfg, sizeof cfg, "%s/%s.yaml", tmp, kind + 1);
+    char yaml[8192];
+    int const len = snprintf(yaml, sizeof yaml,
+                             "scheduler_class: \"%s\"\nfile_list: [\"%s\"]\nbatch_size: 2\nflow_fields_per_batch: 2\n"
+                             "batches_per_flow_batch: 1\nimage_shape: [32, 32]\nresolution: 1\n"
+                             "flow_field_size: [256, 256]\nvelocities_per_pixel: 1\nmin_speed_x: -1\nmax_speed_x: 1\n"
+                             "min_speed_y: -1\nmax_speed_y: 1\n"
+                             "output_units: \"pixels\"\n",
+                             kind, dir);
+    SP_EXPECT(len > 0 && (size_t)len < sizeof yaml);
+    sp_test_write_file(cfg, yaml, (size_t)len);
+    int const rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 -c %s -o %s/out_%s 2>&1", sp_test_cli(), cfg, tmp,
+                              kind + 1);
+    snprintf(needle, sizeof needle, "synthpix was built without %s", lib);
+    SP_EXPECT_MSG(rc == 1 || rc == 2, "generate on %s files: exit %d, want 1 or 2: %s", kind, rc, out);
+    SP_ASSERT_STR_CONTAINS(out, needle);
+    SP_ASSERT_STR_CONTAINS(out, file);
+    SP_EXPECT_MSG(sp_test_sh(NULL, 0, "ls %s/out_%s/pair_* >/dev/null 2>&1", tmp, kind + 1) != 0,
+                  "generate on %s files wrote pairs", kind);
+}
+
+/* HDF5's 8-byte signature and some padding: what classifies a .mat as HDF5-based. Nothing
+ * reads past the signature in a build without libhdf5. */
+static void write_hdf5_lookalike(const char *path)
+{
+    unsigned char bytes[1024] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    sp_test_write_file(path, bytes, sizeof bytes);
+}
+
+SP_TEST(matio_h5_files_needing_a_missing_library_are_refused_by_name)
+{
+    if (sp_have_feature("matio") && sp_have_feature("hdf5"))
+        sp_test_skip("built with libmatio and libhdf5: nothing to refuse");
+    SP_ASSERT_EQ_INT(sp_have_feature("matio"), SP_HAVE_MATIO);
+    SP_ASSERT_EQ_INT(sp_have_feature("hdf5"), SP_HAVE_HDF5);
+    const char *const tmp = sp_test_tmpdir();
+    char dir[4200], path[4300], out[8192];
+    sp_flow f;
+    float *i0 = NULL, *i1 = NULL;
+    size_t ih = 9, iw = 9;
+    sp_error e;
+    if (!SP_HAVE_MATIO) {
+        /* With libhdf5 only a real v5 file reaches the libmatio step; without either library
+         * every .mat is refused before it is opened. */
+        snprintf(dir, sizeof dir, "%s/mat", tmp);
+        snprintf(path, sizeof path, "%s/flow.mat", dir);
+        SP_EXPECT(sp_test_sh(NULL, 0, "mkdir -p %s", dir) == 0);
+        if (SP_HAVE_HDF5) {
+            if (!sp_test_have_python("numpy scipy")) sp_test_skip("python3 numpy/scipy not installed");
+            SP_EXPECT(sp_test_sh(out, sizeof out, "/usr/bin/python3 -c \"import numpy as np, scipy.io; "
+                                 "scipy.io.savemat('%s', {'V': np.ones((4, 5, 2))})\" 2>&1", path) == 0);
+        } else {
+            sp_test_write_file(path, "not read", 8);
+        }
+        sp_error_clear(&e);
+        expect_unsupported(sp_mat_read_flow(path, 1, &f, &i0, &i1, &ih, &iw, &e), &e, path, "libmatio");
+        SP_EXPECT(f.data == NULL && i0 == NULL && i1 == NULL);
+        expect_cli_refuses(".mat", dir, "flow.mat", "libmatio");
+    }
+    if (!SP_HAVE_HDF5) {
+        snprintf(dir, sizeof dir, "%s/h5", tmp);
+        snprintf(path, sizeof path, "%s/flow.h5", dir);
+        SP_EXPECT(sp_test_sh(NULL, 0, "mkdir -p %s", dir) == 0);
+        write_hdf5_lookalike(path);
+        sp_error_clear(&e);
+        expect_unsupported(sp_h5_read_flow(path, &f, &e), &e, path, "libhdf5");
+        SP_EXPECT(f.data == NULL);
+        expect_unsupported(sp_h5_parse_flow("x", 1, "mem.h5", &f, &e), &e, "mem.h5", "libhdf5");
+        expect_cli_refuses(".h5", dir, "flow.h5", "libhdf5");
+        /* An HDF5-based .mat (v7.3 or h5py) needs libhdf5 even with libmatio. */
+        snprintf(path, sizeof path, "%s/v73.mat", dir);
+        write_hdf5_lookalike(path);
+        expect_unsupported(sp_mat_read_flow(path, 0, &f, NULL, NULL, NULL, NULL, &e), &e, path,
+                           SP_HAVE_MATIO ? "libhdf5" : "libmatio");
+        /* The shard writer: refused by name, nothing created. */
+        char shard[4300];
+        snprintf(shard, sizeof shard, "%s/shard.h5", tmp);
+        sp_h5_dataset *d = (sp_h5_dataset *)(uintptr_t)1; /* a sentinel the call must reset to NULL */
+        expect_unsupported(sp_h5_dataset_create(&d, NULL, shard, NULL, 2, 3, 2, 3, 8, "", &e), &e, shard, "libhdf5");
+        SP_EXPECT(d == NULL);
+        sp_h5_dataset_abort(NULL);
+        SP_EXPECT(sp_test_sh(NULL, 0, "ls %s/shard.h5* >/dev/null 2>&1", tmp) != 0);
+        int const rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 --format h5 -o %s/out_shards 2>&1",
+                                  sp_test_cli(), tmp);
+        SP_EXPECT_MSG(rc == 1 || rc == 2, "generate --format h5: exit %d, want 1 or 2: %s", rc, out);
+        SP_ASSERT_STR_CONTAINS(out, "synthpix was built without libhdf5");
+        SP_EXPECT(sp_test_sh(NULL, 0, "ls %s/out_shards/*.h5* >/dev/null 2>&1", tmp) != 0);
+    }
 }

@@ -236,6 +236,7 @@ SP_TEST(resume_cli_sigkilled_runs_never_touch_planted_links_or_foreign_directori
  * shards written after the last checkpoint are rewritten with identical bytes. */
 SP_TEST(resume_cli_sigkilled_h5_runs_resume_to_the_uninterrupted_dataset)
 {
+    sp_test_need_feature("hdf5");
     crash_and_resume("h5", 0);
 }
 

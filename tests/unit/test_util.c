@@ -145,3 +145,12 @@ void sp_test_expect_same_dir(const char *want, const char *got, int hidden)
         sp_test_fail(__FILE__, __LINE__, "%s holds %zu entries, %s %zu:\n%s", got, ng, want, nw, listing);
     }
 }
+
+void sp_test_need_feature(const char *feature)
+{
+    int have = -1;
+    if (strcmp(feature, "matio") == 0) have = SP_HAVE_MATIO;
+    if (strcmp(feature, "hdf5") == 0) have = SP_HAVE_HDF5;
+    if (have < 0) sp_test_fail(__FILE__, __LINE__, "unknown feature \"%s\"", feature);
+    if (!have) sp_test_skip("synthpix was built without lib%s", feature);
+}
