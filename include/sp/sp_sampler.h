@@ -40,26 +40,6 @@
 extern "C" {
 #endif
 
-/* The seeding region and grids, in pixels and measure units. The canvas (frame-1 seeding
- * region) extends the field of view by the largest upstream displacement plus a margin
- * of one particle patch, on all four sides (PRODUCT 4.2); canvas pixel (i, j) is at
- * physical (origin_y + i / r, origin_x + j / r); image pixel (i, j) is canvas pixel
- * (i + crop_y, j + crop_x), i.e. physical (img_offset_y + i / r, img_offset_x + j / r). */
-typedef struct sp_geometry {
-    size_t height, width;           /* image H, W */
-    size_t canvas_h, canvas_w;      /* PB in pixels */
-    size_t crop_y, crop_x;          /* image origin inside the canvas, pixels */
-    double origin_y, origin_x;      /* physical position of canvas pixel (0, 0), units */
-    double resolution;              /* r, pixels per unit */
-    size_t flow_h, flow_w;          /* output flow grid (int(H vpp), int(W vpp)) */
-    double flow_step;               /* output sample spacing in image pixels = 1 / vpp */
-    int radius;                     /* R: footprint half-width, pixels */
-    double sigma_max;               /* largest Gaussian sigma, pixels */
-    size_t max_particles;           /* floor(canvas area * density_max) */
-} sp_geometry;
-
-/* Computes the geometry; errors name the key (img_offset, flow_field_size, ...). */
-SP_API sp_status sp_geometry_compute(const sp_config *cfg, sp_geometry *g, sp_error *err);
 
 /* The parameters chosen for one pair (reference section 5, "params"). */
 typedef struct sp_pair_params {

@@ -54,6 +54,11 @@ int sp__diag_add(sp_diag *d, sp_diag_level level, const char *key, int line, int
 #endif
     ;
 
+/* ---- geometry (config_geometry.c) ---- */
+/* Computes g from c and appends one error per impossible part (keyed, no position);
+ * returns the number of errors. */
+size_t sp__geometry_check(const sp_config *c, sp_geometry *g, sp_diag *d);
+
 /* ---- typed values (config_value.c) ---- */
 
 /* Bounds of a number: kind 0 = no bound, 1 = inclusive, 2 = exclusive. */

@@ -550,6 +550,29 @@ static void check_geometry(loader *L)
     }
 }
 
+/* The geometry a synthetic configuration implies must exist (config_geometry.c): every
+ * geometry error is reported with the position of the key it names. Runs when the keys it
+ * reads are all valid, so it never repeats a key's own error. */
+static void check_canvas(loader *L)
+{
+    static const char *const keys[] = {"image_shape", "flow_field_size", "resolution", "img_offset", "dt",
+                                       "velocities_per_pixel", "min_speed_x", "max_speed_x", "min_speed_y",
+                                       "max_speed_y", "diameter_ranges", "seeding_density_range"};
+    sp_config *const c = L->x.c;
+    if (c->include_images) return;
+    for (size_t i = 0; i < SP_ARRAY_LEN(keys); i++)
+        if (!ok_key(L, keys[i])) return;
+    sp_diag d;
+    sp_diag_init(&d);
+    sp_geometry g;
+    sp__geometry_check(c, &g, &d);
+    for (size_t i = 0; i < d.count; i++) {
+        int const k = IDX(d.items[i].key);
+        sp__cfg_error(&L->x, d.items[i].key, k >= 0 ? L->where[k] : NULL, "%s", d.items[i].message);
+    }
+    sp_diag_free(&d);
+}
+
 /* ---- paths ---- */
 
 static int is_absolute_or_uri(const char *p)
@@ -632,6 +655,7 @@ sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, cons
         check_source(L);
         check_batching(L);
         check_geometry(L);
+        if (L->x.errors == 0) check_canvas(L);
         resolve_paths(L, base_dir);
     }
     finish(L);

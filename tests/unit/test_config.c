@@ -22,7 +22,7 @@ static const char *const base_npy[] = {
     "flow_fields_per_batch: 4",
     "batches_per_flow_batch: 2",
     "image_shape: [64, 64]",
-    "flow_field_size: [64, 64]",
+    "flow_field_size: [256, 256]",
     "resolution: 1",
     "velocities_per_pixel: 1",
     "img_offset: [0, 0]",
@@ -42,10 +42,10 @@ static const char *const base_analytic[] = {
     "flow_fields_per_batch: 4",
     "batches_per_flow_batch: 2",
     "image_shape: [64, 64]",
-    "flow_field_size: [1, 1]",
+    "flow_field_size: [4, 4]",
     "resolution: 50",
     "velocities_per_pixel: 1",
-    "img_offset: [0.1, 0.1]",
+    "img_offset: [1, 1]",
     "min_speed_x: -1",
     "max_speed_x: 1",
     "min_speed_y: -1",
@@ -570,7 +570,7 @@ SP_TEST(config_write_round_trip)
         "dt: 0.1\nseeding_density_range: [0.1, 0.30000000000000004]\nseed: 18446744073709551615\n"
         "diameter_ranges: [[1e-3, 2.5], [3, 3]]\nmask: \"dir with \\\"quotes\\\"\\\\/m\\tnpy\"\nhistogram: h.npy\n"
         "file_list: [a.npy, \"b c.npy\", \"\\u00e9t\\u00e9.npy\"]\nbit_depth: 16\nthreads: 7\npsf: integrated\n",
-        "min_speed_x: -1e-300\nmax_speed_x: 1e300\nnoise_uniform: 123456789.123\nrho_ranges: [[-0.9999999999999999, 0.5]]\n",
+        "min_speed_x: -1e-300\nnoise_gaussian_std: 1e300\nnoise_uniform: 123456789.123\nrho_ranges: [[-0.9999999999999999, 0.5]]\n",
     };
     for (size_t i = 0; i < sizeof extra / sizeof extra[0]; i++) {
         SP_ASSERT_OK(load_text(&c, build_yaml(base_npy, NULL, extra[i]), &d));

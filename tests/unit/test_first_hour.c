@@ -153,3 +153,30 @@ SP_TEST(first_hour_progress_fits_a_narrow_terminal)
     SP_EXPECT_MSG(widest <= 39, "a progress line is %zu columns wide on a 40-column terminal: %.80s", widest, text + at);
     free(text);
 }
+
+/* `config check` refuses what `generate` refuses, with every geometry error at once and
+ * the position of each key (one code path: the loader runs the geometry checks). */
+SP_TEST(first_hour_config_check_runs_the_geometry_checks)
+{
+    char out[8192], cfg[800];
+    snprintf(cfg, sizeof cfg, "%s/bad.yaml", sp_test_tmpdir());
+    SP_ASSERT_OK(sp_test_sh(NULL, 0,
+                            "'%s' config default | sed -e 's/^image_shape: .*/image_shape: [512, 512]/' "
+                            "-e 's/^img_offset: .*/img_offset: [0.0, 0.0]/' > '%s'",
+                            sp_test_cli(), cfg));
+    int rc = cli(out, sizeof out, "config check %s", cfg);
+    SP_EXPECT_MSG(rc == 2, "config check: exit %d: %s", rc, out);
+    SP_ASSERT_STR_CONTAINS(out, "bad.yaml:");
+    SP_ASSERT_STR_CONTAINS(out, "error: flow_field_size: (1.6, 1.6) is too small");
+    SP_ASSERT_STR_CONTAINS(out, "error: img_offset: (0, 0) puts the image too close");
+    SP_ASSERT_STR_CONTAINS(out, "(2 errors)");
+    rc = cli(out, sizeof out, "generate -c %s -n 2 -o never", cfg);
+    SP_EXPECT_MSG(rc == 2, "generate: exit %d: %s", rc, out);
+    SP_ASSERT_STR_CONTAINS(out, "flow_field_size: (1.6, 1.6) is too small");
+    SP_EXPECT(sp_test_sh(NULL, 0, "test -e '%s/never'", sp_test_tmpdir()) != 0);
+    /* Each alone. */
+    SP_ASSERT_OK(sp_test_sh(NULL, 0, "'%s' config default | sed -e 's/^img_offset: .*/img_offset: [0.0, 0.0]/' > '%s'",
+                            sp_test_cli(), cfg));
+    rc = cli(out, sizeof out, "config check %s", cfg);
+    SP_EXPECT_MSG(rc == 2 && strstr(out, "img_offset") && strstr(out, "(1 error)"), "exit %d: %s", rc, out);
+}
