@@ -15,6 +15,6 @@ sp_add_unit_test(test_safety SOURCES tests/unit/test_safety.c MODULES core)
 add_dependencies(test_safety synthpix_cli)
 # A new user's first hour: resume summaries, per-command help, OS errors with their reason,
 # durations, a progress line that fits the terminal (links the CLI's helpers).
-sp_add_unit_test(test_first_hour SOURCES tests/unit/test_first_hour.c cli/cli_common.c MODULES core rng flow config io render loader sampler matio_h5)
+sp_add_unit_test(test_first_hour SOURCES tests/unit/test_first_hour.c tests/unit/test_fixtures.c cli/cli_common.c MODULES core rng flow config io render loader sampler matio_h5)
 target_include_directories(test_first_hour PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 add_dependencies(test_first_hour synthpix_cli)

@@ -16,6 +16,7 @@
  * the first bad position.
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
@@ -77,25 +78,54 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Does a file found inside a directory belong to this source class? */
-static int matches_class(sp_source_kind k, const char *base, int depth)
+/* What a directory in file_list contributes, per source class (docs/configuration.md,
+ * "Flow sources"): the pattern, where it is searched, and the extension of the files a user
+ * may have meant (counted when they do not match, to say so in the error). */
+typedef struct class_glob {
+    const char *pattern;
+    const char *where;
+    const char *ext;
+} class_glob;
+
+static class_glob glob_of(sp_source_kind k)
 {
     switch (k) {
-    case SP_SOURCE_MAT: return fnmatch("*.mat", base, 0) == 0;
-    case SP_SOURCE_H5: return fnmatch("*.h5", base, 0) == 0;
-    case SP_SOURCE_NPY: return depth == 0 && fnmatch("flow_*.npy", base, 0) == 0;
-    case SP_SOURCE_FLO: return fnmatch("*.flo", base, 0) == 0;
+    case SP_SOURCE_MAT: return (class_glob){"*.mat", "at any depth", ".mat"};
+    case SP_SOURCE_H5: return (class_glob){"*.h5", "at any depth", ".h5"};
+    case SP_SOURCE_NPY: return (class_glob){"flow_*.npy", "in the directory itself, not below", ".npy"};
+    case SP_SOURCE_FLO: return (class_glob){"*.flo", "at any depth", ".flo"};
     case SP_SOURCE_KINEMATIC:
     case SP_SOURCE_ANALYTIC: break;
     }
-    return 0;
+    return (class_glob){"", "", ""};
 }
 
-static sp_status walk_dir(sp_source_kind k, const char *dir, int depth, path_list *out, sp_error *err)
+/* Files of the class's extension that the pattern skipped. */
+typedef struct near_miss {
+    size_t count;
+    char example[4096];
+} near_miss;
+
+/* Does a file found inside a directory belong to this source class? */
+static int matches_class(sp_source_kind k, const char *base, int depth)
+{
+    if (k == SP_SOURCE_NPY && depth > 0) return 0;
+    class_glob const g = glob_of(k);
+    return g.pattern[0] && fnmatch(g.pattern, base, 0) == 0;
+}
+
+static void note_miss(sp_source_kind k, const char *base, const char *path, near_miss *m)
+{
+    size_t const n = strlen(base), e = strlen(glob_of(k).ext);
+    if (e == 0 || n < e || strcmp(base + n - e, glob_of(k).ext) != 0) return;
+    if (m->count++ == 0) snprintf(m->example, sizeof m->example, "%s", path);
+}
+
+static sp_status walk_dir(sp_source_kind k, const char *dir, int depth, path_list *out, near_miss *m, sp_error *err)
 {
     SP_RETURN_IF(depth > 64, err, SP_ERR_RANGE, "%s: directories nested too deeply", dir);
     DIR *const d = opendir(dir);
-    SP_RETURN_IF(d == NULL, err, SP_ERR_IO, "%s: cannot open directory", dir);
+    SP_RETURN_IF(d == NULL, err, SP_ERR_IO, "%s: cannot open directory: %s", dir, strerror(errno));
     sp_status st = SP_OK;
     struct dirent *e;
     char path[4096];
@@ -106,33 +136,53 @@ static sp_status walk_dir(sp_source_kind k, const char *dir, int depth, path_lis
         if ((size_t)snprintf(path, sizeof path, "%s%s%s", dir, sep, e->d_name) >= sizeof path) continue;
         struct stat sb;
         if (stat(path, &sb) != 0) continue;
-        if (S_ISDIR(sb.st_mode)) {
-            if (k != SP_SOURCE_NPY) st = walk_dir(k, path, depth + 1, out, err);
-        } else if (S_ISREG(sb.st_mode) && matches_class(k, e->d_name, depth)) {
+        if (S_ISDIR(sb.st_mode) && depth < 64 && (k != SP_SOURCE_NPY || depth == 0)) {
+            /* .npy: subdirectories are only looked into to count near misses */
+            if (k != SP_SOURCE_NPY) st = walk_dir(k, path, depth + 1, out, m, err);
+            else st = walk_dir(k, path, depth + 1, NULL, m, err);
+        } else if (S_ISREG(sb.st_mode) && out && matches_class(k, e->d_name, depth)) {
             st = list_push(out, path, err);
+        } else if (S_ISREG(sb.st_mode)) {
+            note_miss(k, e->d_name, path, m);
         }
     }
     closedir(d);
     return st;
 }
 
+static sp_status nothing_found(const sp_config *c, const near_miss *m, sp_error *err)
+{
+    class_glob const g = glob_of(c->scheduler_class);
+    const char *const kind = sp_source_kind_name(c->scheduler_class);
+    size_t const n = c->file_list_len;
+    if (m->count == 0)
+        return sp_error_set(err, SP_ERR_NOTFOUND,
+                            "file_list: no %s files found in %zu entr%s (directories are searched for %s %s)", kind, n,
+                            n == 1 ? "y" : "ies", g.pattern, g.where);
+    return sp_error_set(err, SP_ERR_NOTFOUND,
+                        "file_list: no %s files found in %zu entr%s: directories are searched for %s %s, and %zu "
+                        "other %s file%s did not match (e.g. %s); rename them to match or list them in file_list",
+                        kind, n, n == 1 ? "y" : "ies", g.pattern, g.where, m->count, g.ext, m->count == 1 ? "" : "s",
+                        m->example);
+}
+
 static sp_status expand_file_list(const sp_config *c, path_list *out, sp_error *err)
 {
+    near_miss miss;
+    memset(&miss, 0, sizeof miss);
     for (size_t i = 0; i < c->file_list_len; i++) {
         const char *const entry = c->file_list[i];
         struct stat sb;
-        SP_RETURN_IF(stat(entry, &sb) != 0, err, SP_ERR_NOTFOUND, "file_list: %s does not exist", entry);
+        SP_RETURN_IF(stat(entry, &sb) != 0, err, SP_ERR_NOTFOUND, "file_list: %s: %s", entry, strerror(errno));
         if (S_ISDIR(sb.st_mode)) {
             size_t const before = out->count;
-            SP_TRY(walk_dir(c->scheduler_class, entry, 0, out, err));
+            SP_TRY(walk_dir(c->scheduler_class, entry, 0, out, &miss, err));
             qsort(out->items + before, out->count - before, sizeof *out->items, cmp_str);
         } else {
             SP_TRY(list_push(out, entry, err));
         }
     }
-    SP_RETURN_IF(out->count == 0, err, SP_ERR_NOTFOUND, "file_list: no %s files found in %zu entr%s",
-                 sp_source_kind_name(c->scheduler_class), c->file_list_len, c->file_list_len == 1 ? "y" : "ies");
-    return SP_OK;
+    return out->count == 0 ? nothing_found(c, &miss, err) : SP_OK;
 }
 
 static sp_status make_names(sp_source *s, sp_error *err)

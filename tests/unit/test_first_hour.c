@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli_common.h"
+#include "test_fixtures.h"
 
 static char g_cfg[700];
 
@@ -179,4 +180,33 @@ SP_TEST(first_hour_config_check_runs_the_geometry_checks)
                             sp_test_cli(), cfg));
     rc = cli(out, sizeof out, "config check %s", cfg);
     SP_EXPECT_MSG(rc == 2 && strstr(out, "img_offset") && strstr(out, "(1 error)"), "exit %d: %s", rc, out);
+}
+
+/* A folder of flows not named flow_*.npy: the error says which pattern was searched, where,
+ * and how many other .npy files were there. */
+SP_TEST(first_hour_unmatched_npy_names_say_the_pattern)
+{
+    char out[8192], path[800];
+    size_t const shape[3] = {64, 64, 2};
+    static float zeros[64 * 64 * 2];
+    SP_ASSERT_OK(sp_test_sh(NULL, 0, "mkdir -p '%s/flows'", sp_test_tmpdir()));
+    const char *const names[] = {"a.npy", "b.npy"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/flows/%s", sp_test_tmpdir(), names[i]);
+        sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, zeros);
+    }
+    snprintf(path, sizeof path, "%s/npy.yaml", sp_test_tmpdir());
+    const char *const yaml = "scheduler_class: \".npy\"\nfile_list: [flows]\nbatch_size: 2\nflow_fields_per_batch: 1\n"
+                             "batches_per_flow_batch: 1\nimage_shape: [32, 32]\nflow_field_size: [64, 64]\nresolution: 1\n"
+                             "velocities_per_pixel: 1\nimg_offset: [8, 8]\nmin_speed_x: -1\nmax_speed_x: 1\n"
+                             "min_speed_y: -1\nmax_speed_y: 1\noutput_units: pixels\n";
+    sp_test_write_file(path, yaml, strlen(yaml));
+    int const rc = cli(out, sizeof out, "generate -q -c npy.yaml -n 2 -o never");
+    SP_EXPECT_MSG(rc == 2, "exit %d: %s", rc, out);
+    SP_ASSERT_STR_CONTAINS(out, "flow_*.npy");
+    SP_ASSERT_STR_CONTAINS(out, "2 other .npy files did not match");
+    SP_ASSERT_STR_CONTAINS(out, "flows/a.npy");
+    /* Renamed to the pattern, the same folder works. */
+    SP_ASSERT_OK(sp_test_sh(NULL, 0, "cd '%s/flows' && mv a.npy flow_a.npy && mv b.npy flow_b.npy", sp_test_tmpdir()));
+    SP_ASSERT_EQ_INT(cli(out, sizeof out, "generate -q -c npy.yaml -n 2 -o now"), 0);
 }
