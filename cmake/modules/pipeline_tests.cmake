@@ -4,7 +4,7 @@
 sp_add_unit_test(test_pipeline SOURCES tests/unit/test_pipeline.c tests/unit/test_fixtures.c
     MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads WHITEBOX sampler)
 sp_add_unit_test(test_resume_cli SOURCES tests/unit/test_resume_cli.c
-    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads slow)
+    MODULES core rng flow config io render matio_h5 sampler ckpt pipeline LABELS threads)
 if(TARGET test_resume_cli AND TARGET synthpix_cli)
     add_dependencies(test_resume_cli synthpix_cli)
 endif()
