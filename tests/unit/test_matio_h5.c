@@ -115,11 +115,10 @@ static const char *fixture_dir(void)
     return dir;
 }
 
-static int have_python(void)
+/* The fixtures are written by Python: without it the case is skipped. */
+static void require_python(void)
 {
-    if (sp_test_have_python("numpy scipy h5py")) return 1;
-    printf("# SKIP python3 numpy/scipy/h5py not installed\n");
-    return 0;
+    if (!sp_test_have_python("numpy scipy h5py")) sp_test_skip("/usr/bin/python3 lacks numpy, scipy or h5py");
 }
 
 static void path_of(char *buf, size_t cap, const char *name)
@@ -150,7 +149,7 @@ static void read_mat_ok(const char *name, int images)
 
 SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)
 {
-    if (!have_python()) return;
+    require_python();
     read_mat_ok("v5_hwc_f32.mat", 1);
     read_mat_ok("v5_hwc_f64_z.mat", 1);
     read_mat_ok("v5_chw_f64.mat", 0);
@@ -159,7 +158,7 @@ SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)
 
 SP_TEST(matio_h5_h5py_written_mat_is_row_major)
 {
-    if (!have_python()) return;
+    require_python();
     read_mat_ok("h5py_hwc_f32.mat", 1);  /* plain HDF5, no MATLAB header */
     read_mat_ok("h5py_chw_f64.mat", 0);
     read_mat_ok("h5py_hdr_hwc_f64.mat", 0); /* v7.3 header, no MATLAB_class: still h5py's layout */
@@ -236,7 +235,7 @@ static void read_h5_ok(const char *name, size_t channels)
 
 SP_TEST(matio_h5_h5_flows_2_and_3_components_both_dtypes)
 {
-    if (!have_python()) return;
+    require_python();
     read_h5_ok("f2_f32.h5", 2);
     read_h5_ok("f2_f64.h5", 2);
     read_h5_ok("f3_f32.h5", 3);
@@ -292,7 +291,7 @@ static void truncate_copy(const char *src, const char *dst, size_t keep)
 
 SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
 {
-    if (!have_python()) return;
+    require_python();
     mat_error("v5_noV.mat", 0, "no variable V");
     mat_error("v5_rank2.mat", 0, "expected (H, W, 2)");
     mat_error("h5py_rank2.mat", 0, "expected (H, W, 2)");
@@ -419,10 +418,7 @@ static const char *const k_h5_check =
 
 SP_TEST(matio_h5_generate_h5_reads_back_in_python)
 {
-    if (!sp_test_have_python("numpy h5py")) {
-        printf("# SKIP python3 numpy/h5py not installed\n");
-        return;
-    }
+    if (!sp_test_have_python("numpy h5py")) sp_test_skip("/usr/bin/python3 lacks numpy or h5py");
     const char *const tmp = sp_test_tmpdir();
     char script[4200], out[8192];
     snprintf(script, sizeof script, "%s/check.py", tmp);
@@ -439,7 +435,13 @@ SP_TEST(matio_h5_generate_h5_reads_back_in_python)
                         bits[k]);
         SP_EXPECT_MSG(rc == 0 && strstr(out, "OK") != NULL, "h5py read-back (%d bits) failed: %s", bits[k], out);
     }
-    rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 --bit-depth 32 -o %s/bad 2>&1", sp_test_cli(), tmp);
+}
+
+SP_TEST(matio_h5_generate_bit_depth_32_needs_h5)
+{
+    char out[8192];
+    int const rc = sp_test_sh(out, sizeof out, "%s generate -q -n 2 --bit-depth 32 -o %s/bad 2>&1", sp_test_cli(),
+                              sp_test_tmpdir());
     SP_EXPECT_MSG(rc == 2 && strstr(out, "needs --format h5") != NULL, "--bit-depth 32 with png: %d %s", rc, out);
 }
 
@@ -447,7 +449,7 @@ SP_TEST(matio_h5_generate_h5_reads_back_in_python)
  * cut, the complete flow: never a silently short variable. */
 SP_TEST(matio_h5_every_truncation_is_an_error_or_the_whole_flow)
 {
-    if (!have_python()) return;
+    require_python();
     const char *const names[] = {"v5_hwc_f32.mat", "v5_hwc_f64_z.mat", "v5_chw_f32_z.mat", "h5py_hwc_f32.mat"};
     char src[4200], cut[4200];
     snprintf(cut, sizeof cut, "%s/cut.mat", sp_test_tmpdir());
@@ -482,7 +484,7 @@ SP_TEST(matio_h5_every_truncation_is_an_error_or_the_whole_flow)
 
 SP_TEST(matio_h5_matlab_v4_files_are_refused_by_name)
 {
-    if (!have_python()) return;
+    require_python();
     char path[4200], out[4096];
     snprintf(path, sizeof path, "%s/v4.mat", sp_test_tmpdir());
     SP_EXPECT(sp_test_sh(out, sizeof out, "/usr/bin/python3 -c \"import numpy as np, scipy.io; "

@@ -85,12 +85,10 @@ static void write_matlab_record(const char *path)
     Mat_Close(m);
 }
 
-static int setup(void)
+/* Writes the fixtures with Python (the case is skipped without it). */
+static void setup(void)
 {
-    if (!sp_test_have_python("numpy scipy h5py")) {
-        printf("# SKIP python3 numpy/scipy/h5py not installed\n");
-        return 0;
-    }
+    if (!sp_test_have_python("numpy scipy h5py")) sp_test_skip("/usr/bin/python3 lacks numpy, scipy or h5py");
     const char *const d = sp_test_tmpdir();
     char script[4200], out[4096], p1[4200];
     snprintf(script, sizeof script, "%s/write.py", d);
@@ -100,7 +98,6 @@ static int setup(void)
     SP_EXPECT_MSG(rc == 0, "fixture writer failed: %s", out);
     snprintf(p1, sizeof p1, "%s/r/p1.mat", d);
     write_matlab_record(p1);
-    return 1;
 }
 
 static sp_sampler *real_sampler(const char *dir, int batch, sp_config *c, sp_error *e)
@@ -151,7 +148,7 @@ static void check_pair(const sp_batch *b, size_t k, int file)
 
 SP_TEST(real_images_batches_hold_the_files_images_and_flows)
 {
-    if (!setup()) return;
+    setup();
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/r", sp_test_tmpdir());
     sp_config c;
@@ -180,7 +177,7 @@ SP_TEST(real_images_batches_hold_the_files_images_and_flows)
 
 SP_TEST(real_images_shape_mismatch_and_missing_image_name_the_file)
 {
-    if (!setup()) return;
+    setup();
     char dir[4200];
     sp_config c;
     sp_error e;
@@ -204,7 +201,7 @@ SP_TEST(real_images_shape_mismatch_and_missing_image_name_the_file)
  * the current time step of episode k, and its images and flow are that file's. */
 SP_TEST(real_images_episodic_steps_follow_each_sequence)
 {
-    if (!setup()) return;
+    setup();
     const char *const d = sp_test_tmpdir();
     char out[4096];
     /* Sequence a: files 0 then 2; sequence b: files 3 then 4 (values encode the file). */
@@ -259,7 +256,7 @@ SP_TEST(real_images_episodic_steps_follow_each_sequence)
 /* A checkpoint of a real-image stream restores to the batch an uninterrupted run gives. */
 SP_TEST(real_images_checkpoint_resumes_the_same_stream)
 {
-    if (!setup()) return;
+    setup();
     char dir[600], ck[600];
     snprintf(dir, sizeof dir, "%s/r", sp_test_tmpdir());
     snprintf(ck, sizeof ck, "%s/ck", sp_test_tmpdir());
