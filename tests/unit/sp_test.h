@@ -12,7 +12,7 @@
  * Exit status: 0 all selected cases passed or skipped (at least one passed), 77 all skipped,
  * 1 a case failed (or none was selected), 2 usage error or -e with an unknown name.
  * Environment: SP_TEST_FULL=1 enables the long tiers (sp_test_full()), SP_TEST_TIMEOUT
- * overrides the per-case timeout in seconds (default 300).
+ * overrides the per-case timeout in seconds (default 300; 600 with SP_TEST_FULL=1).
  */
 #ifndef SP_TEST_H
 #define SP_TEST_H
