@@ -7,9 +7,12 @@
  *
  *   ./test_x            run every case
  *   ./test_x NAME...    run the cases whose name contains one of the arguments
+ *   ./test_x -e NAME... run exactly the named cases (how ctest runs each case)
  *   ./test_x -l         list the cases
+ * Exit status: 0 all selected cases passed or skipped (at least one passed), 77 all skipped,
+ * 1 a case failed (or none was selected), 2 usage error or -e with an unknown name.
  * Environment: SP_TEST_FULL=1 enables the long tiers (sp_test_full()), SP_TEST_TIMEOUT
- * overrides the per-case timeout in seconds (default 300).
+ * overrides the per-case timeout in seconds (default 300; 600 with SP_TEST_FULL=1).
  */
 #ifndef SP_TEST_H
 #define SP_TEST_H

@@ -150,18 +150,14 @@ static int path_exists(const char *p)
     return stat(p, &st) == 0;
 }
 
-/* The CLI links every module; when it cannot even print its version (a build where another
- * module's start-up code fails), the CLI parts of these tests are skipped with a note. */
-static int cli_usable(void)
+/* The CLI links every module; when it is not built or cannot even print its version (a
+ * build where another module's start-up code fails), the CLI cases are skipped. */
+static void require_cli(void)
 {
-    if (!path_exists(sp_test_cli())) {
-        printf("# SKIP CLI checks: not built at %s\n", sp_test_cli());
-        return 0;
-    }
+    if (!path_exists(sp_test_cli())) sp_test_skip("CLI not built at %s", sp_test_cli());
     char out[256];
     int const rc = sp_test_sh(out, sizeof out, "'%s' --version 2>&1", sp_test_cli());
-    if (rc != 0) printf("# SKIP CLI checks: '%s --version' exits %d\n", sp_test_cli(), rc);
-    return rc == 0;
+    if (rc != 0) sp_test_skip("'%s --version' exits %d", sp_test_cli(), rc);
 }
 
 /* ---- CRC32C, names, tree ---- */
@@ -747,10 +743,7 @@ SP_TEST(ckpt_restore_into_mismatched_target_names_the_path)
 
 SP_TEST(ckpt_python_zarr_reads_saved_arrays)
 {
-    if (!sp_test_have_python("numpy zarr")) {
-        printf("# SKIP python3 numpy/zarr not installed\n");
-        return;
-    }
+    if (!sp_test_have_python("numpy zarr")) sp_test_skip("/usr/bin/python3 lacks numpy or zarr");
     for (int level = -1; level <= 3; level += 4) {
         sp_ckpt_options opt;
         sp_ckpt_options_init(&opt);
@@ -1101,48 +1094,63 @@ static void expect_foreign_step(const char *root, const sp_ckpt_options *opt, co
     SP_EXPECT_MSG(path_exists(p), "the foreign directory %s was touched", name);
 }
 
+static const char *const k_damaged_files[] = {"sampler/flows/0.0.0.0", "sampler/flows/.zarray", "loader.json",
+                                             "_TREE_METADATA", "_CHECKPOINT_METADATA", "_MANIFEST"};
+static const char *const k_damages[] = {"flip", "truncate", "delete"};
+
+static void damaged_options(sp_ckpt_options *opt)
+{
+    sp_ckpt_options_init(opt);
+    opt->step_prefix = "s";
+    opt->step_format_fixed_length = 3;
+    opt->durable = 0;
+}
+
+/* A root with steps 1 and 2 whose step 2 has file k_damaged_files[fi] damaged the way
+ * k_damages[how] says; rel receives that file's path relative to the root. */
+static const char *damaged_root(size_t fi, int how, char *rel, size_t cap)
+{
+    char leaf[64];
+    snprintf(leaf, sizeof leaf, "corrupt_%zu_%d", fi, how);
+    const char *const root = root_path(leaf);
+    sp_ckpt_options opt;
+    damaged_options(&opt);
+    sp_ckpt_manager *const m = open_mgr(root, &opt);
+    save_step(m, 1, NULL);
+    save_step(m, 2, NULL);
+    close_mgr(m);
+    char path[1200];
+    snprintf(rel, cap, "s_002/%s", k_damaged_files[fi]);
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    damage_file(path, how);
+    return root;
+}
+
 SP_TEST(ckpt_corruption_detected_named_and_fallback)
 {
-    const char *const files[] = {"sampler/flows/0.0.0.0", "sampler/flows/.zarray", "loader.json",
-                                 "_TREE_METADATA", "_CHECKPOINT_METADATA", "_MANIFEST"};
-    const char *const hows[] = {"flip", "truncate", "delete"};
-    int cli_ok = 0;
-    for (size_t fi = 0; fi < SP_ARRAY_LEN(files); fi++) {
+    for (size_t fi = 0; fi < SP_ARRAY_LEN(k_damaged_files); fi++) {
         for (int how = 0; how < 3; how++) {
-            char leaf[64];
-            snprintf(leaf, sizeof leaf, "corrupt_%zu_%d", fi, how);
-            const char *const root = root_path(leaf);
+            char rel[256];
+            const char *const root = damaged_root(fi, how, rel, sizeof rel);
             sp_ckpt_options opt;
-            sp_ckpt_options_init(&opt);
-            opt.step_prefix = "s";
-            opt.step_format_fixed_length = 3;
-            opt.durable = 0;
-            sp_ckpt_manager *m = open_mgr(root, &opt);
-            save_step(m, 1, NULL);
-            save_step(m, 2, NULL);
-            close_mgr(m);
-            char path[1200], rel[256];
-            snprintf(rel, sizeof rel, "s_002/%s", files[fi]);
-            snprintf(path, sizeof path, "%s/%s", root, rel);
-            damage_file(path, how);
-            if (strcmp(files[fi], "_MANIFEST") == 0 && how == 2) {
+            damaged_options(&opt);
+            if (strcmp(k_damaged_files[fi], "_MANIFEST") == 0 && how == 2) {
                 expect_foreign_step(root, &opt, "s_002");
                 continue;
             }
-
-            m = open_mgr(root, &opt);
+            sp_ckpt_manager *const m = open_mgr(root, &opt);
             sp_tree *out = NULL;
             sp_error e;
             sp_error_clear(&e);
             sp_status const s = sp_ckpt_restore(m, 2, NULL, NULL, &out, &e);
-            SP_EXPECT_MSG(s == SP_ERR_CHECKSUM || s == SP_ERR_CORRUPT, "%s %s: restore status %d (%s)", hows[how],
-                          rel, s, e.message);
+            SP_EXPECT_MSG(s == SP_ERR_CHECKSUM || s == SP_ERR_CORRUPT, "%s %s: restore status %d (%s)",
+                          k_damages[how], rel, s, e.message);
             SP_EXPECT_MSG(strstr(e.message, rel) != NULL, "%s %s: restore message '%s' does not name it",
-                          hows[how], rel, e.message);
+                          k_damages[how], rel, e.message);
             damage_log d;
             memset(&d, 0, sizeof d);
             SP_EXPECT(sp_ckpt_verify(m, 2, log_damage, &d, &e) != SP_OK);
-            SP_EXPECT_MSG(strstr(d.text, rel) != NULL, "%s %s: verify said '%s'", hows[how], rel, d.text);
+            SP_EXPECT_MSG(strstr(d.text, rel) != NULL, "%s %s: verify said '%s'", k_damages[how], rel, d.text);
             SP_ASSERT_OK(sp_ckpt_verify(m, 1, NULL, NULL, NULL));
             /* Latest without fallback fails; with fallback gives step 1. */
             SP_EXPECT(sp_ckpt_restore(m, SP_CKPT_LATEST, NULL, NULL, &out, &e) != SP_OK);
@@ -1158,13 +1166,23 @@ SP_TEST(ckpt_corruption_detected_named_and_fallback)
             sp_tree_free(want);
             sp_tree_free(out);
             close_mgr(m);
-            /* The CLI names the file and exits 1. */
-            if (fi == 0 && how == 0) cli_ok = cli_usable();
-            if (cli_ok) {
-                char outbuf[4096];
-                int const rc = sp_test_sh(outbuf, sizeof outbuf, "'%s' ckpt verify '%s' --step 2 2>&1", sp_test_cli(), root);
-                SP_EXPECT_MSG(rc == 1 && strstr(outbuf, rel), "cli verify %s %s: rc %d: %s", hows[how], rel, rc, outbuf);
-            }
+        }
+    }
+}
+
+/* The same damage through the CLI: `synthpix ckpt verify` names the file and exits 1. */
+SP_TEST(ckpt_cli_verify_names_the_damaged_file)
+{
+    require_cli();
+    for (size_t fi = 0; fi < SP_ARRAY_LEN(k_damaged_files); fi++) {
+        for (int how = 0; how < 3; how++) {
+            char rel[256], outbuf[4096];
+            const char *const root = damaged_root(fi, how, rel, sizeof rel);
+            int const rc = sp_test_sh(outbuf, sizeof outbuf, "'%s' ckpt verify '%s' --step 2 2>&1", sp_test_cli(), root);
+            /* Without its _MANIFEST the directory is not a step of ours: reported as foreign. */
+            const char *const named = strcmp(k_damaged_files[fi], "_MANIFEST") == 0 && how == 2 ? "FOREIGN" : rel;
+            SP_EXPECT_MSG(rc == 1 && strstr(outbuf, named) && strstr(outbuf, "s_002"), "cli verify %s %s: rc %d: %s",
+                          k_damages[how], rel, rc, outbuf);
         }
     }
 }
@@ -1522,7 +1540,7 @@ SP_TEST(ckpt_async_close_deadline_cancels)
 
 SP_TEST(ckpt_cli_ls_inspect_verify_rm)
 {
-    if (!cli_usable()) return;
+    require_cli();
     const char *const root = root_path("cli");
     sp_ckpt_options opt;
     sp_ckpt_options_init(&opt);

@@ -807,10 +807,7 @@ SP_TEST(config_source_kind_names)
 SP_TEST(config_cli_check_and_default)
 {
     char out[16384];
-    if (access(sp_test_cli(), X_OK) != 0) {
-        fprintf(stderr, "# skipped: %s not built\n", sp_test_cli());
-        return;
-    }
+    if (access(sp_test_cli(), X_OK) != 0) sp_test_skip("CLI not built at %s", sp_test_cli());
     SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "'%s' config default", sp_test_cli()), 0);
     SP_ASSERT_STR_CONTAINS(out, "scheduler_class: analytic");
     char path[1024];

@@ -519,10 +519,7 @@ static float *scipy_filter(const float *in, size_t h, size_t w, double sigma)
 
 SP_TEST(flow_gaussian_filter_matches_scipy)
 {
-    if (!sp_test_have_python("numpy scipy")) {
-        printf("# skip: /usr/bin/python3 has no numpy/scipy\n");
-        return;
-    }
+    if (!sp_test_have_python("numpy scipy")) sp_test_skip("/usr/bin/python3 lacks numpy or scipy");
     /* Narrow and wide kernels; radius > n exercises the folded kernel (repeated reflection). */
     static const struct { size_t h, w; double sigma; } cases[] = {
         {64, 48, 3.0}, {40, 30, 12.0}, {17, 256, 100.0}, {1, 9, 2.0}, {5, 5, 0.6}, {33, 70, 0.0},
@@ -553,10 +550,7 @@ SP_TEST(flow_gaussian_filter_matches_scipy)
  * noise (drawn here through the RNG API). */
 SP_TEST(flow_kinematic_matches_scipy_recipe)
 {
-    if (!sp_test_have_python("numpy scipy")) {
-        printf("# skip: /usr/bin/python3 has no numpy/scipy\n");
-        return;
-    }
+    if (!sp_test_have_python("numpy scipy")) sp_test_skip("/usr/bin/python3 lacks numpy or scipy");
     size_t const h = 50, w = 70;
     sp_analytic_params const p = kinematic(3.5, 9.5, 2.0, 6.0);
     sp_key const key = record_key(42, 1234);

@@ -622,7 +622,12 @@ SP_TEST(pipeline_episodic_restore_after_every_batch_gives_the_uninterrupted_stre
  * in (4^(h-1), 4^h] the implementation is pi walked until the value is below n. Each length
  * is then checked exactly from the table (a bijection of [0, n)), and the implementation is
  * compared with the table at t = 0, n-1 and 6 pseudo-random t of every n, which catches a
- * wrong domain or walking rule for that n. Lengths 2^k +- 1 are checked by direct calls. */
+ * wrong domain or walking rule for that n. Lengths 2^k +- 1 are checked by direct calls.
+ *
+ * Tiers: the quick case checks every length up to 2^12 + 2, both edges and 24 seeded random
+ * lengths of each domain up to 4^10 = 2^20, and 2^k +- 1 up to 2^20 + 1 (about a CPU second);
+ * the full case (SP_TEST_FULL=1) every length up to 2^17 + 2 and 2^k +- 1 up to 2^24 + 1
+ * (about two CPU minutes, most of it the 2^16 lengths of the last domain). */
 typedef struct domain_job {
     const uint32_t *pi;
     sp_key key;
@@ -655,18 +660,27 @@ static void *check_lengths(void *arg)
     return NULL;
 }
 
-/* Every length in [lo, hi] of the domain of half-width h, on up to 8 threads. */
-static void check_domain(unsigned h, uint64_t lo, uint64_t hi, uint32_t *pi)
+/* Fills pi with the Feistel network of the domain of half-width h (4^h entries) and checks
+ * that it is a bijection; returns the key the lengths of this domain are checked with. */
+static sp_key domain_table(unsigned h, uint32_t *pi)
 {
     uint64_t const D = (uint64_t)1 << (2 * h);
     sp_key const k = sp_key_fold_in(sp_key_from_seed(99), h);
     uint8_t *const hit = (uint8_t *)calloc((size_t)D, 1);
+    SP_EXPECT(hit != NULL);
     for (uint64_t t = 0; t < D; t++) {
         pi[t] = (uint32_t)sp__permute(t, D, k);
         SP_EXPECT_MSG(pi[t] < D && !hit[pi[t]], "h=%u: the Feistel network is not a bijection", h);
         hit[pi[t]] = 1;
     }
     free(hit);
+    return k;
+}
+
+/* Every length in [lo, hi] of the domain of half-width h, on up to 8 threads. */
+static void check_domain(unsigned h, uint64_t lo, uint64_t hi, uint32_t *pi)
+{
+    sp_key const k = domain_table(h, pi);
     long const cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned const T = hi - lo < 64 ? 1 : (unsigned)(cores < 1 ? 1 : cores > 8 ? 8 : cores);
     pthread_t th[8];
@@ -676,6 +690,16 @@ static void check_domain(unsigned h, uint64_t lo, uint64_t hi, uint32_t *pi)
         SP_ASSERT_OK(pthread_create(&th[i], NULL, check_lengths, &jobs[i]));
     }
     for (unsigned i = 0; i < T; i++) pthread_join(th[i], NULL);
+}
+
+/* Every length 1 .. upto, domain by domain; pi holds 4^h entries for the largest domain. */
+static void check_every_length(uint64_t upto, uint32_t *pi)
+{
+    for (unsigned h = 0; h <= 16; h++) {
+        uint64_t const lo = h == 0 ? 1 : ((uint64_t)1 << (2 * h - 2)) + 1, hi = (uint64_t)1 << (2 * h);
+        if (lo > upto) break;
+        check_domain(h, lo, hi < upto ? hi : upto, pi);
+    }
 }
 
 static void check_direct(uint64_t n)
@@ -692,24 +716,45 @@ static void check_direct(uint64_t n)
     free(seen);
 }
 
-SP_TEST(pipeline_shuffle_is_a_permutation_for_every_length)
+SP_TEST(pipeline_shuffle_is_a_permutation_for_sampled_lengths)
 {
-    /* Every length 1 .. 2^17 + 2 and 2^k +- 1 up to 2^24 + 1, in the normal quick tier.
-     * Sanitizers slow this pure arithmetic tenfold and find nothing in it: sanitizer builds
-     * stop at 2^15 + 2 and 2^20 + 1 unless SP_TEST_FULL is set. */
-    int const reduced = SP_SANITIZED && !sp_test_full();
-    uint64_t const upto = ((uint64_t)1 << (reduced ? 15 : 17)) + 2;
-    uint64_t const dmax = (uint64_t)1 << 18; /* the domain of 2^17 + 2 */
-    uint32_t *const pi = (uint32_t *)malloc(dmax * sizeof *pi);
+    enum { EVERY_BITS = 12, TOP_H = 10, PER_DOMAIN = 24, DIRECT_K = 20 };
+    uint64_t const every = ((uint64_t)1 << EVERY_BITS) + 2; /* enters the domain of 4^7 */
+    uint32_t *const pi = (uint32_t *)malloc(((size_t)1 << (2 * TOP_H)) * sizeof *pi);
     SP_EXPECT(pi != NULL);
-    for (unsigned h = 0; h <= 9; h++) {
-        uint64_t const lo = h == 0 ? 1 : ((uint64_t)1 << (2 * h - 2)) + 1, hi = (uint64_t)1 << (2 * h);
-        if (lo > upto) break;
-        check_domain(h, lo, hi < upto ? hi : upto, pi);
+    check_every_length(every, pi);
+    /* Above that, each domain's first two and last lengths and PER_DOMAIN lengths drawn
+     * from a fixed seed (a failure reproduces; the full tier checks them all). */
+    sp_key const draw = sp_key_from_seed(20240917);
+    for (unsigned h = 7; h <= TOP_H; h++) {
+        uint64_t const lo = ((uint64_t)1 << (2 * h - 2)) + 1, hi = (uint64_t)1 << (2 * h);
+        sp_key const k = domain_table(h, pi);
+        for (unsigned i = 0; i < PER_DOMAIN + 3; i++) {
+            uint64_t const n = i == 0 ? lo : i == 1 ? lo + 1 : i == 2 ? hi : lo + sp_random_bits(draw, 64 * h + i) % (hi - lo);
+            if (n <= every) continue;
+            domain_job j = {pi, k, n, n, 0, 1};
+            check_lengths(&j);
+        }
     }
     free(pi);
-    unsigned const kmax = reduced ? 20 : 24;
-    for (unsigned k = 1; k <= kmax; k++) {
+    for (unsigned k = 1; k <= DIRECT_K; k++) {
+        check_direct(((uint64_t)1 << k) - 1);
+        check_direct(((uint64_t)1 << k) + 1);
+    }
+}
+
+SP_TEST(pipeline_shuffle_is_a_permutation_for_every_length)
+{
+    if (!sp_test_full())
+        sp_test_skip("full tier (SP_TEST_FULL=1), about two CPU minutes; the quick tier runs "
+                     "pipeline_shuffle_is_a_permutation_for_sampled_lengths");
+    /* Every length 1 .. 2^17 + 2 and 2^k +- 1 up to 2^24 + 1. */
+    uint64_t const upto = ((uint64_t)1 << 17) + 2;
+    uint32_t *const pi = (uint32_t *)malloc(((size_t)1 << 18) * sizeof *pi); /* the domain of 2^17 + 2 */
+    SP_EXPECT(pi != NULL);
+    check_every_length(upto, pi);
+    free(pi);
+    for (unsigned k = 1; k <= 24; k++) {
         check_direct(((uint64_t)1 << k) - 1);
         check_direct(((uint64_t)1 << k) + 1);
     }

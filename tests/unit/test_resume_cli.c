@@ -180,7 +180,9 @@ static void crash_and_resume(const char *format, int planted)
      * the final rename) instead of piling up after it finished. When a run does finish the
      * dataset first, the dataset is checked and the scenario starts over from empty
      * directories: a finished run would resume from its last checkpoint and end at once, so
-     * further kills would rarely land in one (and the loop would spin). */
+     * further kills would rarely land in one (and the loop would spin). Bounded: at most 20
+     * runs per kill wanted, each waited on for at most 2 t_ref / kills, so at most about
+     * 40 t_ref plus the reference and final runs (normally about 3 t_ref in all). */
     srand((unsigned)time(NULL) ^ (unsigned)getpid());
     int kills = 0, runs = 0, finished_early = 0, committed = 0;
     char steps[256];

@@ -200,9 +200,12 @@ static void check_permutation(uint64_t n, uint32_t epoch)
     free(seen);
 }
 
-/* Direct calls for short lengths; every length up to 2^17+2 and 2^k+-1 up to 2^24+1 (full
- * tier) are checked by pipeline_shuffle_is_a_permutation_for_every_length in test_pipeline.c,
- * which shares one Feistel table per domain: direct calls for all of them take 25 minutes. */
+/* Direct calls for short lengths (every length up to 3000 and 2^k+-1 up to 2^18+1). Longer
+ * lengths are checked in test_pipeline.c, which shares one Feistel table per domain: a sample
+ * up to 2^20 in the quick tier (pipeline_shuffle_is_a_permutation_for_sampled_lengths), and
+ * every length up to 2^17+2 and 2^k+-1 up to 2^24+1 in the full tier
+ * (pipeline_shuffle_is_a_permutation_for_every_length); direct calls for all of them would
+ * take 25 minutes. */
 SP_TEST(sampler_shuffle_is_a_permutation_for_every_length)
 {
     uint64_t const upto = 3000;
