@@ -31,8 +31,16 @@ $(BUILD)/CMakeCache.txt:
 build: check-deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: deps build
-	./$(BUILD)/synthpix generate $(RUN_ARGS)
+# The main job, quietly: configure and build the command alone (the build log goes to
+# $(BUILD)/make-run.log; its tail is shown if the build fails), one line to say so, then
+# the job itself.
+run: deps
+	@mkdir -p $(BUILD)
+	@( cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) $(CMAKE_ARGS) && \
+	   cmake --build $(BUILD) -j $(JOBS) --target synthpix_cli ) > $(BUILD)/make-run.log 2>&1 || \
+	   { tail -n 30 $(BUILD)/make-run.log; echo "make run: the build failed; the whole log is $(BUILD)/make-run.log"; exit 1; }
+	@echo "make run: built $(BUILD)/synthpix (build log: $(BUILD)/make-run.log); running: synthpix generate $(RUN_ARGS)"
+	@./$(BUILD)/synthpix generate $(RUN_ARGS)
 
 test: deps-test build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

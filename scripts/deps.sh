@@ -44,8 +44,13 @@ install|install-test)
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq $m ;;
+    log=$(mktemp /tmp/synthpix-apt.XXXXXX)
+    echo "synthpix: installing Debian packages:$m (log: $log)"
+    if ! { apt-get update -qq && apt-get install -y -qq $m; } > "$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        echo "synthpix: apt-get failed; the whole log is $log" >&2
+        exit 1
+    fi ;;
 *)
     echo "usage: deps.sh check|install|install-test" >&2; exit 2 ;;
 esac
