@@ -53,6 +53,23 @@ typedef enum sp_analytic_kind {
     SP_FLOW_KIND_COUNT_
 } sp_analytic_kind;
 
+/* The parameters that may be drawn per record (sp_analytic_params.random; docs/flows.md). */
+typedef enum sp_analytic_param {
+    SP_AP_U = 0,
+    SP_AP_V,
+    SP_AP_CENTER_Y,
+    SP_AP_CENTER_X,
+    SP_AP_CIRCULATION,
+    SP_AP_CORE_RADIUS,
+    SP_AP_AMPLITUDE,
+    SP_AP_WAVELENGTH,
+    SP_AP_RATE,
+    SP_AP_HALF_WIDTH,
+    SP_AP_SPEED,
+    SP_AP_ANGLE,
+    SP_AP_COUNT_
+} sp_analytic_param;
+
 /* Parameters of one analytic flow. Positions and lengths are in measure units, velocities
  * in measure units per second. Vortices turn counter-clockwise on screen (x right, y down)
  * for a negative circulation and clockwise for a positive one: u = -u_theta (y-cy)/r,
@@ -70,6 +87,14 @@ typedef struct sp_analytic_params {
     double filter_sigma_range[2];       /* kinematic: Gaussian sigma in grid cells, drawn per record */
     double max_displacement_range[2];   /* kinematic: peak |(u, v)|, drawn per record */
     size_t grid[2];             /* flow grid (Hf, Wf); 0 = derived by the caller */
+    /* Uniform flow in polar form: with polar set, (u, v) = speed (cos angle, sin angle), the
+     * angle in degrees from +x towards +y (on screen: 90 points down). */
+    int polar;
+    double speed, angle;
+    /* Per-record parameters: bit p (sp_analytic_param) set means parameter p is drawn for
+     * every record, uniformly in [range[p][0], range[p][1]], by sp_analytic_draw. */
+    unsigned random;
+    double range[SP_AP_COUNT_][2];
 } sp_analytic_params;
 
 /* Fills defaults for `kind` (a moderate flow on a unit domain). */
@@ -78,6 +103,13 @@ SP_API void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind
 SP_API const char *sp_analytic_kind_name(sp_analytic_kind kind);
 /* Parses a kind name; returns SP_ERR_INVALID for an unknown name. */
 SP_API sp_status sp_analytic_kind_parse(const char *name, sp_analytic_kind *kind);
+
+/* The concrete flow of one record: spec with every parameter of spec->random drawn
+ * uniformly from its range, from a key derived from (seed, record) alone (docs/flows.md),
+ * so record r of a source is always the same flow whatever the order, thread or process
+ * that asks. out->random is 0. spec and out may alias. */
+SP_API void sp_analytic_draw(const sp_analytic_params *spec, uint32_t seed, uint64_t record,
+                             sp_analytic_params *out);
 
 /* Evaluates the flow on out's grid (allocated by the caller, channels 2), for a domain of
  * flow_field_size (ly, lx). seed and record matter only for the kinematic kind: record i

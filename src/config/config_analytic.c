@@ -1,4 +1,4 @@
-/* config_analytic.c: the analytic_flow extension (PRODUCT 3).
+/* config_analytic.c: the analytic_flow extension (docs/configuration.md, docs/flows.md).
  *
  * YAML accepted:
  *   analytic_flow: {kind: lamb_oseen, circulation: 2.0, core_radius: 0.2}   # one flow
@@ -7,7 +7,10 @@
  *     - kind: kinematic
  *       max_displacement_range: [0.5, 2.0]
  * Each entry needs `kind` (a name of sp_analytic_kind_parse) and may set the parameters of
- * the param table below; the others keep sp_analytic_params_init's defaults. A parameter the
+ * the param table below; the others keep sp_analytic_params_init's defaults. A scalar
+ * parameter (and each component of center) may instead be a range [lo, hi]: it is then
+ * drawn per record (sp_analytic_draw, docs/flows.md). A uniform flow is given by u and v, or
+ * by speed (>= 0) and angle (degrees), not both. A parameter the
  * kind does not use is stored but warned about. Validation: core_radius, wavelength and
  * half_width > 0 (half_width and center may be null = "derived from the domain"), ranges
  * ordered and >= 0 (filter_sigma_range <= 1e5, the Gaussian filter's limit), grid entries in [2, 100000] (or null = derived by the sampler), every
@@ -21,7 +24,7 @@
 
 #include "sp_internal.h"
 
-typedef enum param_type { P_NUM = 0, P_POS, P_POS_OR_NULL, P_CENTER, P_SIGMA, P_RANGE, P_GRID } param_type;
+typedef enum param_type { P_NUM = 0, P_NONNEG, P_POS, P_POS_OR_NULL, P_CENTER, P_SIGMA, P_RANGE, P_GRID } param_type;
 
 #define KB(k) (1u << (k))
 #define ALL_KINDS (KB(SP_FLOW_KIND_COUNT_) - 1u)
@@ -32,23 +35,29 @@ typedef struct param_desc {
     param_type type;
     size_t off;
     unsigned kinds; /* kinds that use it; others warn */
+    int ap;         /* its sp_analytic_param when it may be a per-record range [lo, hi], else -1
+                     * (center: the y component; x is the next one) */
 } param_desc;
 
 static const param_desc params[] = {
-    {"u", P_NUM, offsetof(sp_analytic_params, u), KB(SP_FLOW_UNIFORM)},
-    {"v", P_NUM, offsetof(sp_analytic_params, v), KB(SP_FLOW_UNIFORM)},
+    {"u", P_NUM, offsetof(sp_analytic_params, u), KB(SP_FLOW_UNIFORM), SP_AP_U},
+    {"v", P_NUM, offsetof(sp_analytic_params, v), KB(SP_FLOW_UNIFORM), SP_AP_V},
+    {"speed", P_NONNEG, offsetof(sp_analytic_params, speed), KB(SP_FLOW_UNIFORM), SP_AP_SPEED},
+    {"angle", P_NUM, offsetof(sp_analytic_params, angle), KB(SP_FLOW_UNIFORM), SP_AP_ANGLE},
     {"center", P_CENTER, offsetof(sp_analytic_params, center),
-     ALL_KINDS & ~(KB(SP_FLOW_UNIFORM) | KB(SP_FLOW_TAYLOR_GREEN) | KB(SP_FLOW_KINEMATIC))},
-    {"circulation", P_NUM, offsetof(sp_analytic_params, circulation), VORTEX},
-    {"core_radius", P_POS, offsetof(sp_analytic_params, core_radius), VORTEX},
-    {"amplitude", P_NUM, offsetof(sp_analytic_params, amplitude), KB(SP_FLOW_TAYLOR_GREEN) | KB(SP_FLOW_POISEUILLE)},
-    {"wavelength", P_POS, offsetof(sp_analytic_params, wavelength), KB(SP_FLOW_TAYLOR_GREEN)},
-    {"rate", P_NUM, offsetof(sp_analytic_params, rate), KB(SP_FLOW_SHEAR) | KB(SP_FLOW_STAGNATION)},
-    {"half_width", P_POS_OR_NULL, offsetof(sp_analytic_params, half_width), KB(SP_FLOW_POISEUILLE)},
-    {"filter_sigma_range", P_SIGMA, offsetof(sp_analytic_params, filter_sigma_range), KB(SP_FLOW_KINEMATIC)},
+     ALL_KINDS & ~(KB(SP_FLOW_UNIFORM) | KB(SP_FLOW_TAYLOR_GREEN) | KB(SP_FLOW_KINEMATIC)), SP_AP_CENTER_Y},
+    {"circulation", P_NUM, offsetof(sp_analytic_params, circulation), VORTEX, SP_AP_CIRCULATION},
+    {"core_radius", P_POS, offsetof(sp_analytic_params, core_radius), VORTEX, SP_AP_CORE_RADIUS},
+    {"amplitude", P_NUM, offsetof(sp_analytic_params, amplitude), KB(SP_FLOW_TAYLOR_GREEN) | KB(SP_FLOW_POISEUILLE),
+     SP_AP_AMPLITUDE},
+    {"wavelength", P_POS, offsetof(sp_analytic_params, wavelength), KB(SP_FLOW_TAYLOR_GREEN), SP_AP_WAVELENGTH},
+    {"rate", P_NUM, offsetof(sp_analytic_params, rate), KB(SP_FLOW_SHEAR) | KB(SP_FLOW_STAGNATION), SP_AP_RATE},
+    {"half_width", P_POS_OR_NULL, offsetof(sp_analytic_params, half_width), KB(SP_FLOW_POISEUILLE),
+     SP_AP_HALF_WIDTH},
+    {"filter_sigma_range", P_SIGMA, offsetof(sp_analytic_params, filter_sigma_range), KB(SP_FLOW_KINEMATIC), -1},
     {"max_displacement_range", P_RANGE, offsetof(sp_analytic_params, max_displacement_range),
-     KB(SP_FLOW_KINEMATIC)},
-    {"grid", P_GRID, offsetof(sp_analytic_params, grid), ALL_KINDS},
+     KB(SP_FLOW_KINEMATIC), -1},
+    {"grid", P_GRID, offsetof(sp_analytic_params, grid), ALL_KINDS, -1},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 _Static_assert(SP_FLOW_KIND_COUNT_ <= 31, "kind masks are unsigned bit sets");
@@ -80,7 +89,27 @@ static int num_or_null(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, c
     return sp__cfg_get_number(x, key, n, b, out);
 }
 
-static int read_center(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, double out[2])
+/* A per-record range [lo, hi] (lo <= hi, each within b) for parameter ap: sets the bit and
+ * the range, and the value to lo (a placeholder: every record draws its own). */
+static int read_range_param(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, const sp__bounds *b, int ap,
+                            double *value, sp_analytic_params *p)
+{
+    double r[2];
+    if (!sp__cfg_get_range(x, key, n, b, r)) return 0;
+    p->random |= 1u << ap;
+    p->range[ap][0] = r[0];
+    p->range[ap][1] = r[1];
+    *value = r[0];
+    return 1;
+}
+
+static int is_pair(const sp__cfg_node *n)
+{
+    return n != NULL && n->type == SP_CFG_SEQ && n->n == 2;
+}
+
+static int read_center(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, double out[2],
+                       sp_analytic_params *p)
 {
     if (sp__cfg_is_null(n)) return out[0] = out[1] = (double)NAN, 1;
     if (n->type != SP_CFG_SEQ || n->n != 2) {
@@ -94,7 +123,8 @@ static int read_center(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, d
     for (int i = 0; i < 2; i++) {
         char k[160];
         snprintf(k, sizeof k, "%s[%d]", key, i);
-        ok &= num_or_null(x, k, n->items[i], NULL, 1, &c[i]);
+        if (is_pair(n->items[i])) ok &= read_range_param(x, k, n->items[i], NULL, SP_AP_CENTER_Y + i, &c[i], p);
+        else ok &= num_or_null(x, k, n->items[i], NULL, 1, &c[i]);
     }
     if (ok) out[0] = c[0], out[1] = c[1];
     return ok;
@@ -126,12 +156,21 @@ static void read_param(sp__cfg_ctx *x, const char *key, const param_desc *d, con
     static const sp__bounds positive = {0, 0, 2, 0};
     /* The limits of the flow module's Gaussian filter and of float32 velocities. */
     static const sp__bounds sigma = {0, SP_CFG_MAX_SIGMA, 1, 1}, disp = {0, SP_CFG_MAX_DISPLACEMENT, 1, 1};
+    static const sp__bounds nonneg = {0, 0, 1, 0};
     double *const f = dfield(p, d);
+    const sp__bounds *const b = d->type == P_POS || d->type == P_POS_OR_NULL ? &positive
+                                : d->type == P_NONNEG                        ? &nonneg
+                                                                             : NULL;
+    if (d->ap >= 0 && d->type != P_CENTER && is_pair(n)) {
+        read_range_param(x, key, n, b, d->ap, f, p);
+        return;
+    }
     switch (d->type) {
-    case P_NUM: sp__cfg_get_number(x, key, n, NULL, f); return;
-    case P_POS: sp__cfg_get_number(x, key, n, &positive, f); return;
-    case P_POS_OR_NULL: num_or_null(x, key, n, &positive, 1, f); return;
-    case P_CENTER: read_center(x, key, n, f); return;
+    case P_NUM:
+    case P_NONNEG:
+    case P_POS: sp__cfg_get_number(x, key, n, b, f); return;
+    case P_POS_OR_NULL: num_or_null(x, key, n, b, 1, f); return;
+    case P_CENTER: read_center(x, key, n, f, p); return;
     case P_SIGMA: sp__cfg_get_range(x, key, n, &sigma, f); return;
     case P_RANGE: sp__cfg_get_range(x, key, n, &disp, f); return;
     case P_GRID: read_grid(x, key, n, (size_t *)(void *)((char *)p + d->off)); return;
@@ -188,6 +227,7 @@ static void load_entry(sp__cfg_ctx *x, const char *path, const sp__cfg_node *ent
     }
     if (!read_kind(x, path, entry, &kind)) return;
     sp_analytic_params_init(p, kind);
+    int polar = 0; /* bit 1: speed/angle given; bit 2: u/v given */
     for (size_t i = 0; i + 1 < entry->n; i += 2) {
         const sp__cfg_node *const k = entry->items[i];
         const param_desc *d = NULL;
@@ -203,7 +243,11 @@ static void load_entry(sp__cfg_ctx *x, const char *path, const sp__cfg_node *ent
         if (!(d->kinds & KB(kind)))
             sp__cfg_warn(x, key, k, "%s: not used by kind '%s'; ignored", key, sp_analytic_kind_name(kind));
         read_param(x, key, d, entry->items[i + 1], p);
+        polar |= d->ap == SP_AP_SPEED || d->ap == SP_AP_ANGLE ? 1 : d->ap == SP_AP_U || d->ap == SP_AP_V ? 2 : 0;
     }
+    if (polar == 3)
+        sp__cfg_error(x, path, entry, "%s: give the uniform velocity as u and v, or as speed and angle, not both", path);
+    p->polar = polar == 1;
 }
 
 void sp__cfg_load_analytic(sp__cfg_ctx *x, const sp__cfg_node *n)
@@ -244,21 +288,40 @@ static void put_num(char *buf, size_t cap, double v)
     else sp__cfg_format_double(v, buf, cap);
 }
 
+/* One value, or its per-record range "[lo, hi]". */
+static void value_text(const sp_analytic_params *p, int ap, double v, char *buf, size_t cap)
+{
+    if (ap < 0 || !(p->random & (1u << ap))) {
+        put_num(buf, cap, v);
+        return;
+    }
+    char a[40], b[40];
+    put_num(a, sizeof a, p->range[ap][0]);
+    put_num(b, sizeof b, p->range[ap][1]);
+    snprintf(buf, cap, "[%s, %s]", a, b);
+}
+
 static void param_text(const sp_analytic_params *p, const param_desc *d, char *buf, size_t cap)
 {
     const double *const f = cdfield(p, d);
-    char a[40], b[40];
+    char a[100], b[100];
+    int const cy = SP_AP_CENTER_Y, cx = SP_AP_CENTER_X;
     switch (d->type) {
     case P_NUM:
+    case P_NONNEG:
     case P_POS:
-    case P_POS_OR_NULL: put_num(buf, cap, f[0]); return;
+    case P_POS_OR_NULL: value_text(p, d->ap, f[0], buf, cap); return;
     case P_CENTER:
+        value_text(p, cy, f[0], a, sizeof a);
+        value_text(p, cx, f[1], b, sizeof b);
+        if (isnan(f[0]) && isnan(f[1]) && !(p->random & (1u << cy | 1u << cx))) snprintf(buf, cap, "null");
+        else snprintf(buf, cap, "[%s, %s]", a, b);
+        return;
     case P_SIGMA:
     case P_RANGE:
         put_num(a, sizeof a, f[0]);
         put_num(b, sizeof b, f[1]);
-        if (d->type == P_CENTER && isnan(f[0]) && isnan(f[1])) snprintf(buf, cap, "null");
-        else snprintf(buf, cap, "[%s, %s]", a, b);
+        snprintf(buf, cap, "[%s, %s]", a, b);
         return;
     case P_GRID: {
         const size_t *const g = (const size_t *)(const void *)((const char *)p + d->off);
@@ -269,12 +332,32 @@ static void param_text(const sp_analytic_params *p, const param_desc *d, char *b
     }
 }
 
+/* Same random bit and, when set, the same range. */
+static int same_draw(const sp_analytic_params *p, const sp_analytic_params *q, int ap)
+{
+    if (ap < 0) return 1;
+    unsigned const bit = 1u << ap;
+    if ((p->random & bit) != (q->random & bit)) return 0;
+    return !(p->random & bit) || (same_double(p->range[ap][0], q->range[ap][0]) &&
+                                  same_double(p->range[ap][1], q->range[ap][1]));
+}
+
 static int param_is_default(const sp_analytic_params *p, const sp_analytic_params *def, const param_desc *d)
 {
     if (d->type == P_GRID) return p->grid[0] == def->grid[0] && p->grid[1] == def->grid[1];
     int const two = d->type == P_CENTER || d->type == P_RANGE || d->type == P_SIGMA;
     const double *const a = cdfield(p, d), *const b = cdfield(def, d);
-    return same_double(a[0], b[0]) && (!two || same_double(a[1], b[1]));
+    int const draws = same_draw(p, def, d->ap) && (d->type != P_CENTER || same_draw(p, def, d->ap + 1));
+    return draws && same_double(a[0], b[0]) && (!two || same_double(a[1], b[1]));
+}
+
+/* Polar uniform flows write speed and angle, others u and v. */
+static int param_shown(const sp_analytic_params *p, const param_desc *d)
+{
+    if (p->kind != SP_FLOW_UNIFORM) return 1;
+    if (d->ap == SP_AP_SPEED || d->ap == SP_AP_ANGLE) return p->polar;
+    if (d->ap == SP_AP_U || d->ap == SP_AP_V) return !p->polar;
+    return 1;
 }
 
 void sp__cfg_analytic_write(const sp_analytic_params *p, char *buf, size_t cap)
@@ -285,9 +368,9 @@ void sp__cfg_analytic_write(const sp_analytic_params *p, char *buf, size_t cap)
     size_t len = (size_t)snprintf(buf, cap, "{kind: %s", name ? name : "uniform");
     for (size_t i = 0; i < NPARAMS && len < cap; i++) {
         const param_desc *const d = &params[i];
-        int const used = (d->kinds & KB(p->kind)) && d->type != P_GRID;
+        int const used = (d->kinds & KB(p->kind)) && d->type != P_GRID && param_shown(p, d);
         if (!used && param_is_default(p, &def, d)) continue;
-        char v[96];
+        char v[256];
         param_text(p, d, v, sizeof v);
         len += (size_t)snprintf(buf + len, cap - len, ", %s: %s", d->name, v);
     }
@@ -296,7 +379,7 @@ void sp__cfg_analytic_write(const sp_analytic_params *p, char *buf, size_t cap)
 
 int sp__cfg_analytic_equal(const sp_analytic_params *a, const sp_analytic_params *b)
 {
-    if (a->kind != b->kind) return 0;
+    if (a->kind != b->kind || a->polar != b->polar) return 0;
     for (size_t i = 0; i < NPARAMS; i++)
         if (!param_is_default(a, b, &params[i])) return 0;
     return 1;

@@ -1,20 +1,28 @@
 /* config_default.c: the embedded default configuration (sp_config_default_yaml).
  *
  * It is what `synthpix generate` uses with no configuration file, so it needs no data files:
- * the flows are the built-in analytic ones (PRODUCT 3). It is plain YAML in the subset the
+ * the flows are the built-in analytic ones (docs/flows.md). It is plain YAML in the subset the
  * loader accepts, and a unit test checks that it loads with no error and no warning.
  *
+ * Variety: every record draws its flow's parameters from the ranges below (sp_analytic_draw:
+ * a pure function of the seed and the record index), analytic_num_examples is a million,
+ * and every pair of a batch has its own record (F = B, one batch per refresh), so a run of
+ * a million pairs holds a million different flows. examples/classic-eight-flows.yaml keeps
+ * the earlier eight fixed flows.
+ *
  * Speed budget: the domain is 1.6 x 1.6 units, dt = 0.01 s, 200 px per unit, so 1 unit/s is
- * 2 px of displacement. Every flow below stays under 2.4 units/s on the whole domain (under
- * 4.8 px), inside the declared speed bounds of +-2.5 units/s:
- *   uniform       |(1.5, -1.0)|                          = 1.80
- *   lamb_oseen    0.638 * G / (2 pi rc), G 3, rc 0.2     = 1.52 (peak at r = 1.12 rc)
- *   rankine       G / (2 pi rc), G 2.5, rc 0.25          = 1.59 (peak at r = rc)
- *   taylor_green  amplitude                              = 2.00
- *   shear         rate * 0.8 (half the domain), rate 2.5 = 2.00
- *   poiseuille    amplitude (centre line)                = 2.00
- *   stagnation    rate * 0.8 * sqrt(2) (corner), rate 1.8 = 2.04
- *   kinematic     max_displacement_range upper bound     = 2.00
+ * 2 px of displacement. Every flow any draw can give stays under 2.4 units/s on the whole
+ * domain (under 4.8 px), inside the declared speed bounds of +-2.5 units/s:
+ *   uniform       speed                                            <= 2.30
+ *   lamb_oseen    0.638 |G| / (2 pi rc), |G| <= 3, rc >= 0.13        <= 2.34 (peak at r = 1.12 rc)
+ *   rankine       |G| / (2 pi rc), |G| <= 2.5, rc >= 0.17            <= 2.34 (peak at r = rc)
+ *   taylor_green  |amplitude|                                      <= 2.20
+ *   shear         |rate| * max |y - cy|, |rate| <= 2.2, cy in [0.6, 1] <= 2.20
+ *   poiseuille    |amplitude| (centre line)                        <= 2.20
+ *   stagnation    |rate| * max |(x - cx, y - cy)|, |rate| <= 1.6, c in [0.6, 1]^2
+ *                                                                  <= 2.27
+ *   kinematic     max_displacement_range upper bound               <= 2.00
+ * (tests/unit/test_config.c checks these bounds on 10,000 drawn records.)
  */
 #include "sp/sp_config.h"
 
@@ -24,19 +32,22 @@ static const char default_yaml[] =
     "# `synthpix config check FILE`.\n"
     "\n"
     "# ---- Flow source ----\n"
-    "# Built-in analytic flows: no data files needed. Record i of the dataset uses\n"
-    "# analytic_flow[i mod 8]; the kinematic entry is a new random smooth flow per record.\n"
-    "# Each flow stays below 2.4 units/s everywhere in the 1.6 x 1.6 domain.\n"
+    "# Built-in analytic flows: no data files needed. Record i uses analytic_flow[i mod 8]\n"
+    "# with its parameters drawn for that record from the ranges given as [lo, hi], so\n"
+    "# every record is a different flow (a million records per epoch). Each flow stays\n"
+    "# below 2.4 units/s everywhere in the 1.6 x 1.6 domain. The eight fixed flows of\n"
+    "# earlier versions are examples/classic-eight-flows.yaml.\n"
     "scheduler_class: analytic\n"
     "analytic_flow:\n"
-    "  - {kind: uniform, u: 1.5, v: -1.0}\n"
-    "  - {kind: lamb_oseen, center: [0.8, 0.8], circulation: 3.0, core_radius: 0.2}\n"
-    "  - {kind: rankine, center: [0.8, 0.8], circulation: -2.5, core_radius: 0.25}\n"
-    "  - {kind: taylor_green, amplitude: 2.0, wavelength: 0.8}\n"
-    "  - {kind: shear, center: [0.8, 0.8], rate: 2.5}\n"
-    "  - {kind: poiseuille, center: [0.8, 0.8], amplitude: 2.0, half_width: 0.8}\n"
-    "  - {kind: stagnation, center: [0.8, 0.8], rate: 1.8}\n"
-    "  - {kind: kinematic, max_displacement_range: [0.5, 2.0], filter_sigma_range: [8, 32]}\n"
+    "  - {kind: uniform, speed: [0.2, 2.3], angle: [0, 360]}\n"
+    "  - {kind: lamb_oseen, center: [[0.5, 1.1], [0.5, 1.1]], circulation: [-3.0, 3.0], core_radius: [0.13, 0.3]}\n"
+    "  - {kind: rankine, center: [[0.5, 1.1], [0.5, 1.1]], circulation: [-2.5, 2.5], core_radius: [0.17, 0.35]}\n"
+    "  - {kind: taylor_green, amplitude: [-2.2, 2.2], wavelength: [0.4, 1.6]}\n"
+    "  - {kind: shear, center: [[0.6, 1.0], null], rate: [-2.2, 2.2]}\n"
+    "  - {kind: poiseuille, center: [[0.6, 1.0], null], amplitude: [-2.2, 2.2], half_width: [0.3, 0.8]}\n"
+    "  - {kind: stagnation, center: [[0.6, 1.0], [0.6, 1.0]], rate: [-1.6, 1.6]}\n"
+    "  - {kind: kinematic, max_displacement_range: [0.5, 2.0], filter_sigma_range: [2, 8], grid: [80, 80]}\n"
+    "analytic_num_examples: 1000000\n"
     "\n"
     "# ---- Geometry ----\n"
     "# 256 x 256 images of a 1.28 x 1.28 window (256 px / 200 px per unit) placed at\n"
@@ -56,10 +67,10 @@ static const char default_yaml[] =
     "max_speed_y: 2.5\n"
     "\n"
     "# ---- Batching ----\n"
-    "# 8 pairs per batch from 4 distinct flows; each set of flows serves 2 batches.\n"
+    "# 8 pairs per batch, each with its own flow record; every batch loads new flows.\n"
     "batch_size: 8\n"
-    "flow_fields_per_batch: 4\n"
-    "batches_per_flow_batch: 2\n"
+    "flow_fields_per_batch: 8\n"
+    "batches_per_flow_batch: 1\n"
     "seed: 0\n"
     "randomize: false\n"
     "loop: true\n"

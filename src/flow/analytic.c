@@ -52,12 +52,16 @@ typedef struct sp_resolved {
     const sp_analytic_params *p;
     double cy, cx; /* centre */
     double half;   /* Poiseuille half-width */
+    double u, v;   /* uniform velocity (from the polar form when set) */
 } sp_resolved;
 
 static sp_resolved resolve(const sp_analytic_params *p, double ly, double lx)
 {
     sp_resolved r;
     r.p = p;
+    double const a = p->angle * (3.14159265358979323846 / 180.0);
+    r.u = p->polar ? p->speed * cos(a) : p->u;
+    r.v = p->polar ? p->speed * sin(a) : p->v;
     r.cy = isnan(p->center[0]) ? 0.5 * ly : p->center[0];
     r.cx = isnan(p->center[1]) ? 0.5 * lx : p->center[1];
     r.half = isnan(p->half_width) ? 0.5 * ly : p->half_width;
@@ -114,7 +118,7 @@ static void eval_point(const sp_resolved *q, double y, double x, double *u, doub
 {
     const sp_analytic_params *const p = q->p;
     switch (p->kind) {
-    case SP_FLOW_UNIFORM: *u = p->u; *v = p->v; return;
+    case SP_FLOW_UNIFORM: *u = q->u; *v = q->v; return;
     case SP_FLOW_LAMB_OSEEN:
     case SP_FLOW_RANKINE: vortex(q, y, x, u, v); return;
     case SP_FLOW_TAYLOR_GREEN: taylor_green(p, y, x, u, v); return;
@@ -188,8 +192,8 @@ static sp_status check_params(const sp_analytic_params *p, sp_error *err)
 {
     switch (p->kind) {
     case SP_FLOW_UNIFORM:
-        SP_TRY(check_finite(p->u, "u", err));
-        return check_finite(p->v, "v", err);
+        SP_TRY(check_finite(p->polar ? p->speed : p->u, p->polar ? "speed" : "u", err));
+        return check_finite(p->polar ? p->angle : p->v, p->polar ? "angle" : "v", err);
     case SP_FLOW_LAMB_OSEEN:
     case SP_FLOW_RANKINE: return check_vortex(p, err);
     case SP_FLOW_TAYLOR_GREEN:

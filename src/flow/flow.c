@@ -88,4 +88,5 @@ void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind)
     p->filter_sigma_range[1] = 100.0;
     p->max_displacement_range[0] = 0.0;
     p->max_displacement_range[1] = 16.0;
+    p->speed = 1.0; /* polar form off: u, v above */
 }

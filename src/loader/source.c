@@ -1,9 +1,10 @@
 /* source.c: flow records. A source has n records, each loadable on its own (and from any
  * thread) by index:
- *   analytic   record i = analytic_flow[i mod count], on grid `grid` or, when absent,
+ *   analytic   record i = analytic_flow[i mod count] with its per-record ranges drawn for
+ *              (seed, i) (sp_analytic_draw), on grid `grid` or, when absent,
  *              round(flow_field_size * resolution) (one grid cell per camera pixel);
  *              name "analytic://KIND/i". analytic_num_examples records per epoch. Entries
- *              that do not depend on the record (all kinds but kinematic) are computed
+ *              that do not depend on the record (no ranges, not kinematic) are computed
  *              once at creation (up to 512 MiB) and copied at each load.
  *   kinematic  record i = the random smooth flow (reference 8.4) of (seed, i) on an
  *              image_shape grid; name "kinematic://i"; num_examples records.
@@ -276,7 +277,7 @@ static void analytic_record(const sp_source *s, uint64_t i, sp_analytic_params *
         *w = c->image_shape[1];
         return;
     }
-    *p = c->analytic[i % c->n_analytic];
+    sp_analytic_draw(&c->analytic[i % c->n_analytic], (uint32_t)c->seed, i, p); /* per-record ranges */
     *h = p->grid[0] ? p->grid[0] : (size_t)llround(c->flow_field_size[0] * c->resolution);
     *w = p->grid[1] ? p->grid[1] : (size_t)llround(c->flow_field_size[1] * c->resolution);
     if (*h < 2) *h = 2;
@@ -317,13 +318,13 @@ static sp_status precompute_fixed(sp_source *s, sp_error *err)
         sp_analytic_params p;
         size_t h, w;
         analytic_record(s, e, &p, &h, &w);
-        if (p.kind != SP_FLOW_KINEMATIC) bytes += h * w * 2 * sizeof(float);
+        if (p.kind != SP_FLOW_KINEMATIC && s->cfg.analytic[e].random == 0) bytes += h * w * 2 * sizeof(float);
     }
     if (bytes == 0 || bytes > SP_SOURCE_FIXED_BYTES || n > s->count) return SP_OK;
     s->fixed = (sp_flow *)calloc(n, sizeof *s->fixed);
     SP_RETURN_IF(s->fixed == NULL, err, SP_ERR_NOMEM, "out of memory");
     for (size_t e = 0; e < n; e++) {
-        if (s->cfg.analytic[e].kind == SP_FLOW_KINEMATIC) continue;
+        if (s->cfg.analytic[e].kind == SP_FLOW_KINEMATIC || s->cfg.analytic[e].random) continue;
         SP_TRY(compute_analytic(s, e, &s->fixed[e], err));
     }
     return SP_OK;

@@ -69,7 +69,10 @@ static int linear_velocity(const sp_analytic_params *p, double ly, double lx, do
 {
     double const cy = isnan(p->center[0]) ? ly / 2 : p->center[0], cx = isnan(p->center[1]) ? lx / 2 : p->center[1];
     switch (p->kind) {
-    case SP_FLOW_UNIFORM: *u = p->u; *v = p->v; return 1;
+    case SP_FLOW_UNIFORM:
+        *u = p->polar ? p->speed * cos(p->angle * M_PI / 180.0) : p->u;
+        *v = p->polar ? p->speed * sin(p->angle * M_PI / 180.0) : p->v;
+        return 1;
     case SP_FLOW_SHEAR: *u = p->rate * (y - cy); *v = 0; return 1;
     case SP_FLOW_STAGNATION: *u = p->rate * (x - cx); *v = -p->rate * (y - cy); return 1;
     case SP_FLOW_LAMB_OSEEN: case SP_FLOW_RANKINE: case SP_FLOW_TAYLOR_GREEN: case SP_FLOW_POISEUILLE:
@@ -97,7 +100,10 @@ SP_TEST(cli_make_run_default_writes_pairs_and_flo_equals_analytic_flow)
     for (int pair = 0; fgets(line, sizeof line, f); pair++) {
         const char *const rec = strstr(line, "\"record\": ");
         SP_EXPECT(rec != NULL);
-        const sp_analytic_params *const p = &c.analytic[(size_t)atoi(rec + 10) % c.n_analytic];
+        uint64_t const record = strtoull(rec + 10, NULL, 10);
+        sp_analytic_params drawn; /* the record's own parameters (docs/flows.md) */
+        sp_analytic_draw(&c.analytic[record % c.n_analytic], (uint32_t)c.seed, record, &drawn);
+        const sp_analytic_params *const p = &drawn;
         char flo[700];
         snprintf(flo, sizeof flo, "%s/pair_%06d_flow.flo", d, pair);
         sp_flow fl;

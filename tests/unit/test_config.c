@@ -468,7 +468,9 @@ SP_TEST(config_default_loads_cleanly)
     SP_ASSERT_EQ_INT(d.count, 0);
     SP_ASSERT_EQ_INT(c.scheduler_class, SP_SOURCE_ANALYTIC);
     SP_ASSERT_EQ_INT(c.n_analytic, 8);
-    SP_ASSERT_EQ_INT(c.analytic_num_examples, 8);
+    SP_ASSERT_EQ_INT(c.analytic_num_examples, 1000000);
+    SP_ASSERT_EQ_INT(c.flow_fields_per_batch, c.batch_size); /* a record per pair */
+    SP_ASSERT_EQ_INT(c.batches_per_flow_batch, 1);
     static const sp_analytic_kind kinds[8] = {SP_FLOW_UNIFORM, SP_FLOW_LAMB_OSEEN, SP_FLOW_RANKINE,
                                               SP_FLOW_TAYLOR_GREEN, SP_FLOW_SHEAR, SP_FLOW_POISEUILLE,
                                               SP_FLOW_STAGNATION, SP_FLOW_KINEMATIC};
@@ -482,8 +484,8 @@ SP_TEST(config_default_loads_cleanly)
     SP_ASSERT_NEAR(c.min_speed_x, -2.5, 0);
     SP_ASSERT_NEAR(c.max_speed_y, 2.5, 0);
     SP_ASSERT_EQ_INT(c.batch_size, 8);
-    SP_ASSERT_EQ_INT(c.flow_fields_per_batch, 4);
-    SP_ASSERT_EQ_INT(c.batches_per_flow_batch, 2);
+    SP_ASSERT_EQ_INT(c.flow_fields_per_batch, 8);
+    SP_ASSERT_EQ_INT(c.batches_per_flow_batch, 1);
     SP_ASSERT_NEAR(c.seeding_density_range.min, 0.02, 0);
     SP_ASSERT_EQ_INT(c.diameter_convention, SP_DIAMETER_E2);
     SP_ASSERT_EQ_INT(c.psf, SP_PSF_INTEGRATED);
@@ -497,8 +499,9 @@ SP_TEST(config_default_loads_cleanly)
     SP_ASSERT_EQ_INT(c.bit_depth, 8);
     SP_ASSERT_NEAR(c.analytic[7].max_displacement_range[0], 0.5, 0);
     SP_ASSERT_NEAR(c.analytic[7].max_displacement_range[1], 2.0, 0);
-    SP_ASSERT_NEAR(c.analytic[7].filter_sigma_range[0], 8, 0);
-    SP_ASSERT_NEAR(c.analytic[7].filter_sigma_range[1], 32, 0);
+    SP_ASSERT_NEAR(c.analytic[7].filter_sigma_range[0], 2, 0); /* grid cells of its 80 x 80 grid */
+    SP_ASSERT_NEAR(c.analytic[7].filter_sigma_range[1], 8, 0);
+    SP_ASSERT_EQ_INT(c.analytic[7].grid[0], 80);
     SP_EXPECT(strcmp(c.source_name, "<embedded default>") == 0);
     sp_diag_free(&d);
     sp_config_free(&c);
@@ -506,6 +509,23 @@ SP_TEST(config_default_loads_cleanly)
 
 /* Every closed-form default flow stays below 2.4 units/s on the whole domain (displacements
  * below ~5 px), checked on a fine grid with the flow module's evaluator. */
+/* Peak speed of one concrete flow on a (n+1)^2 grid of the domain. */
+static double peak_speed(const sp_analytic_params *p, double ly, double lx, int n)
+{
+    double peak = 0;
+    for (int i = 0; i <= n; i++)
+        for (int j = 0; j <= n; j++) {
+            double u, v;
+            sp_analytic_velocity(p, ly, lx, ly * i / n, lx * j / n, &u, &v);
+            double const s = sqrt(u * u + v * v);
+            if (s > peak) peak = s;
+        }
+    return peak;
+}
+
+/* Every flow the default can draw stays under 2.4 units/s (inside its +-2.5 speed bounds, so
+ * the seeding margins hold): 150 records of each entry, drawn as the source draws them, on a
+ * 161 x 161 grid of the domain (1 cm spacing: finer than the smallest vortex core, 13 cm). */
 SP_TEST(config_default_flows_are_slow)
 {
     sp_config c;
@@ -516,16 +536,19 @@ SP_TEST(config_default_flows_are_slow)
             SP_EXPECT(c.analytic[f].max_displacement_range[1] < 2.4);
             continue;
         }
-        double peak = 0;
-        for (int i = 0; i <= 320; i++)
-            for (int j = 0; j <= 320; j++) {
-                double u, v;
-                sp_analytic_velocity(&c.analytic[f], ly, lx, ly * i / 320.0, lx * j / 320.0, &u, &v);
-                double const s = sqrt(u * u + v * v);
-                if (s > peak) peak = s;
-            }
-        SP_EXPECT_MSG(peak < 2.4 && peak > 0.5, "default flow %zu peaks at %g units/s", f, peak);
-        SP_EXPECT(peak <= c.max_speed_x * 1.0 + 1e-9);
+        SP_EXPECT_MSG(c.analytic[f].random != 0, "default flow %zu draws nothing per record", f);
+        double lowest = 1e9, highest = 0;
+        for (uint64_t r = f; r < 150 * c.n_analytic; r += c.n_analytic) {
+            sp_analytic_params p;
+            sp_analytic_draw(&c.analytic[f], (uint32_t)c.seed, r, &p);
+            double const peak = peak_speed(&p, ly, lx, 160);
+            lowest = fmin(lowest, peak);
+            highest = fmax(highest, peak);
+        }
+        SP_EXPECT_MSG(highest < 2.4, "default flow %zu peaks at %g units/s", f, highest);
+        SP_EXPECT_MSG(highest > 1.0 && lowest < 0.8 * highest, "default flow %zu: peaks only in [%g, %g]", f, lowest,
+                      highest);
+        SP_EXPECT(highest <= c.max_speed_x + 1e-9);
     }
     sp_config_free(&c);
 }
@@ -878,4 +901,38 @@ SP_TEST(config_write_reports_sink_failure)
     SP_ASSERT_STATUS(sp_config_write_yaml(&c, &s, &e), SP_ERR_NOSPC);
     SP_ASSERT_STR_CONTAINS(e.message, "sink full");
     sp_config_free(&c);
+}
+
+/* Ranges in analytic_flow: a scalar or a centre component given as [lo, hi] is drawn per
+ * record; bad ranges are refused by key; uniform takes u/v or speed/angle, not both. */
+SP_TEST(config_analytic_ranges)
+{
+    sp_config c;
+    sp_diag d;
+    SP_ASSERT_OK(load_text(&c, build_yaml(base_analytic, NULL,
+                                          "analytic_flow: [{kind: lamb_oseen, center: [[0.2, 0.4], 0.5], "
+                                          "circulation: [-3, 3], core_radius: 0.2}]"),
+                           &d));
+    const sp_analytic_params *const p = &c.analytic[0];
+    SP_ASSERT_EQ_INT(p->random, 1u << SP_AP_CENTER_Y | 1u << SP_AP_CIRCULATION);
+    SP_ASSERT_NEAR(p->range[SP_AP_CENTER_Y][1], 0.4, 0);
+    SP_ASSERT_NEAR(p->range[SP_AP_CIRCULATION][0], -3, 0);
+    SP_ASSERT_NEAR(p->center[1], 0.5, 0);
+    round_trip(&c, "ranges");
+    sp_diag_free(&d);
+    sp_config_free(&c);
+    const struct {
+        const char *set, *words;
+    } bad[] = {{"analytic_flow: [{kind: lamb_oseen, circulation: [3, -3]}]", "analytic_flow[0].circulation"},
+               {"analytic_flow: [{kind: rankine, core_radius: [0, 0.3]}]", "analytic_flow[0].core_radius"},
+               {"analytic_flow: [{kind: uniform, u: 1, speed: [0, 2]}]", "not both"},
+               {"analytic_flow: [{kind: uniform, speed: [-1, 2]}]", "analytic_flow[0].speed"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        sp_diag_init(&d);
+        SP_ASSERT_STATUS(load_text(&c, build_yaml(base_analytic, NULL, bad[i].set), &d), SP_ERR_CONFIG);
+        int found = 0;
+        for (size_t k = 0; k < d.count; k++) found |= strstr(d.items[k].message, bad[i].words) != NULL;
+        SP_EXPECT_MSG(found, "%s: no error names '%s'", bad[i].set, bad[i].words);
+        sp_diag_free(&d);
+    }
 }

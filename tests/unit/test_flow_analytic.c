@@ -658,3 +658,64 @@ SP_TEST(flow_errors_name_the_parameter)
     SP_ASSERT_OK(sp_analytic_fill(&p, 1, 1, 0, 0, &f, NULL));
     sp_flow_release(&f);
 }
+
+/* ---- per-record parameters (sp_analytic_draw) ------------------------------------------------ */
+
+/* Draws are uniform in their ranges (means within 4.5 standard errors), a pure function of
+ * (seed, record), different across records and seeds, and independent of each other: adding
+ * a range to one parameter leaves the other parameters' draws unchanged. */
+SP_TEST(analytic_draw_is_uniform_per_record_and_deterministic)
+{
+    sp_analytic_params spec;
+    sp_analytic_params_init(&spec, SP_FLOW_LAMB_OSEEN);
+    spec.random = 1u << SP_AP_CIRCULATION | 1u << SP_AP_CORE_RADIUS;
+    spec.range[SP_AP_CIRCULATION][0] = -3, spec.range[SP_AP_CIRCULATION][1] = 3;
+    spec.range[SP_AP_CORE_RADIUS][0] = 0.1, spec.range[SP_AP_CORE_RADIUS][1] = 0.3;
+    int const n = 20000;
+    double sum_g = 0, sum_rc = 0, first_g = 0;
+    for (int r = 0; r < n; r++) {
+        sp_analytic_params p;
+        sp_analytic_draw(&spec, 7, (uint64_t)r, &p);
+        SP_EXPECT(p.random == 0 && p.kind == SP_FLOW_LAMB_OSEEN);
+        SP_EXPECT(p.circulation >= -3 && p.circulation < 3 && p.core_radius >= 0.1 && p.core_radius < 0.3);
+        SP_EXPECT(isnan(p.center[0]) && p.amplitude == spec.amplitude); /* not ranged: unchanged */
+        sum_g += p.circulation;
+        sum_rc += p.core_radius;
+        if (r == 0) first_g = p.circulation;
+    }
+    /* uniform on [a, b]: mean (a+b)/2, standard error (b-a)/sqrt(12 n) */
+    SP_ASSERT_NEAR(sum_g / n, 0.0, 4.5 * 6.0 / sqrt(12.0 * n));
+    SP_ASSERT_NEAR(sum_rc / n, 0.2, 4.5 * 0.2 / sqrt(12.0 * n));
+    sp_analytic_params a, b, c, d;
+    sp_analytic_draw(&spec, 7, 0, &a);
+    SP_EXPECT(a.circulation == first_g);                        /* same (seed, record): same */
+    sp_analytic_draw(&spec, 7, 1, &b);
+    sp_analytic_draw(&spec, 8, 0, &c);
+    SP_EXPECT(b.circulation != a.circulation && c.circulation != a.circulation);
+    sp_analytic_draw(&spec, 7, (uint64_t)1 << 33, &d);          /* records past 2^32 differ */
+    SP_EXPECT(d.circulation != a.circulation);
+    sp_analytic_params more = spec;
+    more.random |= 1u << SP_AP_CENTER_X;
+    more.range[SP_AP_CENTER_X][0] = 0, more.range[SP_AP_CENTER_X][1] = 1;
+    sp_analytic_draw(&more, 7, 0, &b);
+    SP_EXPECT(b.circulation == a.circulation && b.core_radius == a.core_radius && b.center[1] >= 0);
+}
+
+/* The polar form of the uniform flow: (u, v) = speed (cos angle, sin angle), angle in
+ * degrees from +x towards +y. */
+SP_TEST(analytic_uniform_polar_form)
+{
+    sp_analytic_params p;
+    sp_analytic_params_init(&p, SP_FLOW_UNIFORM);
+    p.polar = 1;
+    p.speed = 2.0;
+    p.angle = 90.0;
+    double u = 0, v = 0;
+    sp_analytic_velocity(&p, 1, 1, 0.3, 0.4, &u, &v);
+    SP_ASSERT_NEAR(u, 0.0, 1e-12);
+    SP_ASSERT_NEAR(v, 2.0, 1e-12);
+    p.angle = 210.0;
+    sp_analytic_velocity(&p, 1, 1, 0.3, 0.4, &u, &v);
+    SP_ASSERT_NEAR(u, -2.0 * sqrt(3.0) / 2.0, 1e-12);
+    SP_ASSERT_NEAR(v, -1.0, 1e-12);
+}

@@ -351,7 +351,9 @@ SP_TEST(sampler_output_flow_equals_analytic_flow)
     const sp_batch *const b = next_ok(s);
     double const r = c.resolution, dt = c.dt;
     for (size_t k = 0; k < 8; k++) {
-        const sp_analytic_params *const p = &c.analytic[b->records[k] % c.n_analytic];
+        sp_analytic_params drawn; /* the record's own parameters */
+        sp_analytic_draw(&c.analytic[b->records[k] % c.n_analytic], (uint32_t)c.seed, b->records[k], &drawn);
+        const sp_analytic_params *const p = &drawn;
         if (p->kind == SP_FLOW_KINEMATIC) continue;
         /* Bilinear interpolation is exact for linear fields; others within the grid's error. */
         int const linear = p->kind == SP_FLOW_UNIFORM || p->kind == SP_FLOW_SHEAR || p->kind == SP_FLOW_STAGNATION;
@@ -568,6 +570,42 @@ SP_TEST(sampler_hiding_and_noise_statistics)
     SP_ASSERT_NEAR(var, 16.0 / 12.0 + 2.25, 0.1);
     /* Frame 2 has its particles: far brighter on average. */
     SP_EXPECT(sum2 / (double)n > mean + 5.0);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t const x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The embedded default draws every record's flow: among 1,000 pairs at least 900 distinct
+ * flow fields (each pair has its own record, so all 1,000 in practice), compared by a
+ * 64-bit FNV-1a hash of each pair's output flow. */
+SP_TEST(sampler_default_stream_has_a_new_flow_per_pair)
+{
+    sp_config c;
+    SP_ASSERT_OK(sp_config_load_default(&c, NULL));
+    sp_sampler *const s = make_sampler(&c, 0);
+    uint64_t *const h = (uint64_t *)calloc(1000, sizeof *h);
+    size_t n = 0;
+    while (n < 1000) {
+        const sp_batch *const b = next_ok(s);
+        size_t const nf = b->flow_height * b->flow_width * 2;
+        for (size_t k = 0; k < b->batch_size && n < 1000; k++, n++) {
+            const unsigned char *const bytes = (const unsigned char *)(b->flow_fields + k * nf);
+            uint64_t x = 1469598103934665603ull;
+            for (size_t i = 0; i < nf * sizeof(float); i++) x = (x ^ bytes[i]) * 1099511628211ull;
+            h[n] = x;
+        }
+    }
+    qsort(h, n, sizeof *h, cmp_u64);
+    size_t distinct = n > 0;
+    for (size_t i = 1; i < n; i++) distinct += h[i] != h[i - 1];
+    printf("# %zu distinct flow fields among %zu pairs\n", distinct, n);
+    SP_EXPECT_MSG(distinct >= 900, "only %zu distinct flow fields among 1000 pairs", distinct);
+    free(h);
     sp_sampler_free(s);
     sp_config_free(&c);
 }
