@@ -18,3 +18,6 @@ add_dependencies(test_safety synthpix_cli)
 sp_add_unit_test(test_first_hour SOURCES tests/unit/test_first_hour.c tests/unit/test_fixtures.c cli/cli_common.c MODULES core rng flow config io render loader sampler matio_h5)
 target_include_directories(test_first_hour PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 add_dependencies(test_first_hour synthpix_cli)
+# The README's tour, run top to bottom as written, and its C example compiled and run.
+add_test(NAME readme_tour COMMAND bash ${CMAKE_SOURCE_DIR}/tests/check_readme.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
+set_tests_properties(readme_tour PROPERTIES TIMEOUT 300)
