@@ -94,6 +94,11 @@ SP_API sp_status sp_npy_to_flow(const sp_npy_array *a, const char *name, sp_flow
 
 /* sp_npy_read_file followed by sp_npy_to_flow (default limits). */
 SP_API sp_status sp_npy_read_flow(const char *path, sp_flow *out, sp_error *err);
+/* sp_flo_decode's contract for a .npy flow held in memory: shape (H, W, 2) or (H, W, 3),
+ * float32 or float64, either byte order; C order is decoded in one pass into out's reused
+ * storage (Fortran order takes the general path). */
+SP_API sp_status sp_npy_decode_flow(const void *buf, size_t len, const char *name, sp_flow *out,
+                                    size_t *capacity, int *nonfinite, sp_error *err);
 
 /* Writes a .npy file: version 1.0 (2.0 if the header would not fit 1.0), C order,
  * little-endian ('|' for one-byte types), header padded with spaces so that the data starts
@@ -116,6 +121,14 @@ SP_API sp_status sp_flo_parse(const void *buf, size_t len, const char *name, sp_
                               sp_error *err);
 /* Reads and parses the file at path (borrowed). SP_ERR_IO when it cannot be read. */
 SP_API sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err);
+/* Decodes a whole .flo held in buf[0, len) into out, reusing out's storage: out->data (NULL
+ * or a buffer of *capacity floats from a previous decode, malloc'd) is kept when it holds
+ * the flow, otherwise grown with realloc and *capacity updated; out->height/width/channels
+ * are set. The conversion and the finite check are one pass: *nonfinite is 1 when some
+ * value is NaN or infinite (the values are decoded anyway; the caller decides). Release
+ * with sp_flow_release. On error out's storage is kept (still owned by out). */
+SP_API sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
+                               int *nonfinite, sp_error *err);
 /* Writes channels 0 and 1 of flow (borrowed; 2 or 3 channels, dims in [1, 100000]). */
 SP_API sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
 

@@ -63,6 +63,34 @@ sp_status sp_flo_parse(const void *buf, size_t len, const char *name, sp_flow *o
     return SP_OK;
 }
 
+sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
+                        int *nonfinite, sp_error *err)
+{
+    const char *const nm = sp__io_name(name);
+    SP_RETURN_IF(buf == NULL && len != 0, err, SP_ERR_INVALID, "%s: NULL buffer", nm);
+    const unsigned char *const b = (const unsigned char *)buf;
+    size_t w = 0, h = 0;
+    SP_TRY(check_header(b, len, nm, &w, &h, err));
+    size_t const n = w * h * 2;
+    if (out->data == NULL || *capacity < n) {
+        float *const d = (float *)realloc(out->data, n * sizeof(float));
+        SP_RETURN_IF(d == NULL, err, SP_ERR_NOMEM, "%s: out of memory for a %zux%zu flow", nm, h, w);
+        out->data = d;
+        *capacity = n;
+    }
+    out->height = h, out->width = w, out->channels = 2;
+    /* One pass: load little-endian, note any all-ones exponent (NaN, infinity), store. */
+    const unsigned char *const p = b + FLO_HEADER;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t const u = sp__load_le32(p + 4 * i);
+        bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
+        memcpy(&out->data[i], &u, 4);
+    }
+    *nonfinite = bad != 0;
+    return SP_OK;
+}
+
 sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err)
 {
     memset(out, 0, sizeof *out);

@@ -303,6 +303,97 @@ sp_status sp_npy_parse(const void *buf, size_t len, const char *name, sp_npy_arr
     return SP_OK;
 }
 
+/* ---- decoding a flow into a reused buffer (the loader's steady state) ------------------- */
+
+/* out's storage holds at least n floats: reused when *cap suffices, else grown. */
+static sp_status ensure_floats(sp_flow *out, size_t n, size_t *cap, const char *nm, sp_error *err)
+{
+    if (out->data != NULL && *cap >= n) return SP_OK;
+    size_t bytes = 0;
+    SP_RETURN_IF(!sp__mul_size(n ? n : 1, sizeof(float), &bytes), err, SP_ERR_RANGE, "%s: flow too large", nm);
+    float *const d = (float *)realloc(out->data, bytes);
+    SP_RETURN_IF(d == NULL, err, SP_ERR_NOMEM, "%s: out of memory for a flow of %zu values", nm, n);
+    out->data = d;
+    *cap = n;
+    return SP_OK;
+}
+
+/* 1 when the float's exponent bits are all ones (NaN or infinity). */
+static inline uint32_t f32_bits_nonfinite(uint32_t u)
+{
+    return (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
+}
+
+/* Little-endian float32 data, C order: one pass converts and checks. */
+static int decode_f32(const unsigned char *src, size_t n, int swap, float *dst)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, src + 4 * i, 4);
+        if (swap) u = (u >> 24) | ((u >> 8) & 0xff00u) | ((u << 8) & 0xff0000u) | (u << 24);
+        bad |= f32_bits_nonfinite(u);
+        memcpy(&dst[i], &u, 4);
+    }
+    return bad != 0;
+}
+
+/* Float64 data, C order, converted to float32 in one pass with the finite check. */
+static int decode_f64(const unsigned char *src, size_t n, int swap, float *dst)
+{
+    int bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char b[8];
+        memcpy(b, src + 8 * i, 8);
+        if (swap) sp__io_byteswap(b, 1, 8);
+        double v;
+        memcpy(&v, b, 8);
+        bad |= !(v - v == 0.0); /* NaN or infinity */
+        dst[i] = (float)v;
+    }
+    return bad;
+}
+
+sp_status sp_npy_decode_flow(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
+                             int *nonfinite, sp_error *err)
+{
+    const char *const nm = sp__io_name(name);
+    SP_RETURN_IF(buf == NULL && len != 0, err, SP_ERR_INVALID, "%s: NULL buffer", nm);
+    sp_npy_limits lim;
+    sp_npy_limits_init(&lim);
+    const unsigned char *const b = (const unsigned char *)buf;
+    size_t hdr_off = 0, hlen = 0, count = 0, nbytes = 0;
+    SP_TRY(read_preamble(b, len, nm, &lim, &hdr_off, &hlen, err));
+    npy_header h;
+    cursor c = {b + hdr_off, b + hdr_off + hlen, nm, err};
+    SP_TRY(parse_dict(&c, &h));
+    SP_TRY(check_sizes(&h, len - hdr_off - hlen, nm, &lim, &count, &nbytes, err));
+    sp_npy_array a = {h.dtype, h.ndim, {0}, count, nbytes, NULL};
+    memcpy(a.shape, h.shape, sizeof a.shape);
+    if (h.fortran && h.ndim > 1) { /* rare: the general path (allocates) */
+        sp_flow tmp;
+        SP_TRY(sp_npy_parse(buf, len, name, &a, NULL, err));
+        sp_status const st = sp_npy_to_flow(&a, name, &tmp, err);
+        sp_npy_array_release(&a);
+        SP_TRY(st);
+        sp_flow_release(out);
+        *out = tmp;
+        *capacity = tmp.height * tmp.width * tmp.channels;
+        size_t i, j, k;
+        *nonfinite = sp_flow_find_nonfinite(out, &i, &j, &k);
+        return SP_OK;
+    }
+    int const shape_ok = h.ndim == 3 && (h.shape[2] == 2 || h.shape[2] == 3);
+    int const dtype_ok = h.dtype == SP_DTYPE_F32 || h.dtype == SP_DTYPE_F64;
+    if (!shape_ok || !dtype_ok) return sp_npy_to_flow(&a, name, out, err); /* names what is wrong */
+    SP_TRY(ensure_floats(out, count, capacity, nm, err));
+    out->height = h.shape[0], out->width = h.shape[1], out->channels = h.shape[2];
+    const unsigned char *const data = b + hdr_off + hlen;
+    *nonfinite = h.dtype == SP_DTYPE_F32 ? decode_f32(data, count, h.swap, out->data)
+                                         : decode_f64(data, count, h.swap, out->data);
+    return SP_OK;
+}
+
 void sp_npy_limits_init(sp_npy_limits *lim)
 {
     lim->max_data_bytes = SP_NPY_DEFAULT_MAX_BYTES;
