@@ -254,7 +254,7 @@ static const char *filter_name(H5Z_filter_t id)
     case 32004: return "lz4";
     case 32008: return "bitshuffle";
     case 32015: return "zstd";
-    default: return "an unknown filter";
+    default: return "unknown";
     }
 }
 
