@@ -2,6 +2,7 @@
 # shard writer used by `synthpix generate --format h5`. Uses core, flow and io; the sampler calls it.
 sp_add_module(matio_h5 SOURCES
     src/matio_h5/mh_common.c
+    src/matio_h5/h5_raw.c
     src/matio_h5/mh_isolate.c
     src/matio_h5/mat_v5_check.c
     src/matio_h5/flow_mat.c

@@ -1,15 +1,19 @@
 /* flow_h5.c: .h5 flow files (reference 8.3/8.4, the Grain path): the whole first dataset is
  * one record.
  *
- * Format subset: any HDF5 file libhdf5 opens; the first link of the root group in name
- * order (h5py's first key) must be a dataset of shape (H, W, 2) or (H, W, 3), row-major,
- * float32 or float64 (any byte order, any filters HDF5 decodes). A 3-component flow keeps
- * w as channel 2 for out-of-plane modelling. Everything else is an error naming the file:
- * an empty root group, a group or other object first, another rank, shape or type.
+ * Format subset: the first link of the root group in name order (h5py's first key) must be
+ * a dataset of shape (H, W, 2) or (H, W, 3), row-major, IEEE float32 or float64 of either
+ * byte order, stored contiguous, compact or chunked with no filter, shuffle and/or deflate
+ * (h5_raw.c has the exact rules). A 3-component flow keeps w as channel 2 for out-of-plane
+ * modelling. Everything else is an error naming the file: an empty root group, a group or
+ * other object first, another rank, shape or type, another layout or filter.
  *
- * Hostile input: the shape is checked before the data is read (mh_common.c); HDF5's
- * error printing is silenced; the in-memory variant (for fuzzing) opens a copy of the
- * bytes through the core driver.
+ * Hostile input: libhdf5 only parses the metadata (in the child process of mh_isolate.c);
+ * the data is read by h5_raw.c after its storage is checked against the file, because
+ * libhdf5's own data path reads outside its buffers on damaged layouts (the fuzz corpus's
+ * crash_m00176, m00387, m00841, m00895: see h5_raw.c). The shape is checked before
+ * anything is allocated (mh_common.c); HDF5's error printing is silenced; the in-memory
+ * variant (for fuzzing) opens a copy of the bytes through the core driver.
  *
  * Without libhdf5 (SP_HAVE_HDF5 0) both readers return SP_ERR_UNSUPPORTED naming the file.
  */
@@ -43,12 +47,12 @@ static sp_status first_link(hid_t file, const char *path, char *name, size_t cap
 }
 
 /* Lock held: reads the first dataset of an open file as a flow. */
-static sp_status read_open(hid_t file, const char *path, sp_flow *flow, sp_error *err)
+static sp_status read_open(const sp__mh_h5 *h, const char *path, sp_flow *flow, sp_error *err)
 {
     char name[SP_H5_NAME_MAX];
-    SP_TRY(first_link(file, path, name, sizeof name, err));
+    SP_TRY(first_link(h->id, path, name, sizeof name, err));
     sp__mh_array a;
-    SP_TRY(sp__mh_h5_read(file, path, name, 1, &a, err));
+    SP_TRY(sp__mh_h5_read(h, path, name, 1, &a, err));
     char what[SP_H5_NAME_MAX + 16];
     snprintf(what, sizeof what, "dataset '%s'", name);
     sp_status const st = sp__mh_array_to_flow(path, what, &a, 1, 0, flow, err);
@@ -62,10 +66,10 @@ static sp_status read_path(const void *args, sp__mh_out *out, sp_error *err)
     sp_flow *const flow = &out->flow;
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
-    hid_t file = -1;
-    sp_status st = sp__mh_h5_open(path, &file, err);
-    if (st == SP_OK) st = read_open(file, path, flow, err);
-    if (file >= 0) H5Fclose(file);
+    sp__mh_h5 h;
+    sp_status st = sp__mh_h5_open(path, &h, err);
+    if (st == SP_OK) st = read_open(&h, path, flow, err);
+    sp__mh_h5_close(&h);
     sp__mh_unlock(&ls);
     return st;
 }
@@ -85,16 +89,17 @@ static sp_status read_mem(const void *args, sp__mh_out *out, sp_error *err)
     sp_flow *const flow = &out->flow;
     sp__mh_lock_state ls;
     sp__mh_lock(&ls);
-    hid_t file = -1;
-    sp_status st = sp__mh_h5_open_image(buf, len, nm, &file, err);
-    if (st == SP_OK) st = read_open(file, nm, flow, err);
-    if (file >= 0) H5Fclose(file);
+    sp__mh_h5 h;
+    sp_status st = sp__mh_h5_open_image(buf, len, nm, &h, err);
+    if (st == SP_OK) st = read_open(&h, nm, flow, err);
+    sp__mh_h5_close(&h);
     sp__mh_unlock(&ls);
     return st;
 }
 
-/* Both public readers run in a child process (mh_isolate.c): libhdf5 is not safe on
- * hostile files. */
+/* Both public readers run in a child process (mh_isolate.c): libhdf5's metadata parsing
+ * is not known to be safe on hostile files. The _in_process variants below skip the child,
+ * for the in-process corpus replay only (matio_h5_internal.h). */
 sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
 {
     sp__mh_out out;
@@ -111,6 +116,25 @@ sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flo
     *flow = out.flow;
     return st;
 }
+
+sp_status sp__h5_read_flow_in_process(const char *path, sp_flow *flow, sp_error *err)
+{
+    sp__mh_out out;
+    memset(&out, 0, sizeof out);
+    sp_status const st = read_path(path, &out, err);
+    *flow = out.flow;
+    return st;
+}
+
+sp_status sp__h5_parse_flow_in_process(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+{
+    mem_args const a = {buf, len, name ? name : "(memory)"};
+    sp__mh_out out;
+    memset(&out, 0, sizeof out);
+    sp_status const st = read_mem(&a, &out, err);
+    *flow = out.flow;
+    return st;
+}
 #else /* !SP_HAVE_HDF5 */
 sp_status sp_h5_read_flow(const char *path, sp_flow *flow, sp_error *err)
 {
@@ -124,5 +148,15 @@ sp_status sp_h5_parse_flow(const void *buf, size_t len, const char *name, sp_flo
     (void)len;
     memset(flow, 0, sizeof *flow);
     return sp__mh_unsupported(name ? name : "(memory)", "libhdf5", ".h5 files cannot be read", err);
+}
+
+sp_status sp__h5_read_flow_in_process(const char *path, sp_flow *flow, sp_error *err)
+{
+    return sp_h5_read_flow(path, flow, err);
+}
+
+sp_status sp__h5_parse_flow_in_process(const void *buf, size_t len, const char *name, sp_flow *flow, sp_error *err)
+{
+    return sp_h5_parse_flow(buf, len, name, flow, err);
 }
 #endif /* SP_HAVE_HDF5 */

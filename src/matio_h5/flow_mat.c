@@ -13,6 +13,10 @@
  *         libhdf5. SynthPix's own download scripts write such files as (H, W, 2).
  *     This is what makes a MATLAB-written (H, W, 2) flow come out untransposed, where
  *     SynthPix (reference 8.3, AMBIGUITY) transposes it.
+ *     "Through libhdf5" means that libhdf5 parses the metadata and h5_raw.c reads the data,
+ *     so these variables take h5_raw.c's storage subset (contiguous, compact, or chunked
+ *     with shuffle/deflate; standard float and integer types). Files read through libmatio
+ *     still reach libhdf5's own data path (in the child process).
  *   Flows keep their own grid (no 256x256 resample, PRODUCT 4.6).
  *
  * Hostile input: every read runs in a child process (mh_isolate.c), because libhdf5 and
@@ -202,13 +206,14 @@ static int has_matlab_class(hid_t file, const char *name)
 }
 
 /* Lock held: reads `name` from an HDF5-based .mat with the orientation rule above. */
-static sp_status h5_read_var(hid_t file, const char *path, const char *name, int float_only, sp__mh_array *out,
-                             sp_error *err)
+static sp_status h5_read_var(const sp__mh_h5 *h, const char *path, const char *name, int float_only,
+                             sp__mh_array *out, sp_error *err)
 {
+    hid_t const file = h->id;
     SP_RETURN_IF(H5Lexists(file, name, H5P_DEFAULT) <= 0, err, SP_ERR_NOTFOUND, "%s: no variable %s%s", path, name,
                  strcmp(name, "V") == 0 ? " (the flow must be stored in V)" : "");
     int const matlab = has_matlab_class(file, name);
-    SP_TRY(sp__mh_h5_read(file, path, name, float_only, out, err));
+    SP_TRY(sp__mh_h5_read(h, path, name, float_only, out, err));
     if (matlab) { /* HDF5 shape is MATLAB's reversed; the bytes are already column-major */
         size_t const d0 = out->dims[0];
         if (out->rank == 3) out->dims[0] = out->dims[2], out->dims[2] = d0;
@@ -248,7 +253,7 @@ static sp_status matio_reader(void *h, const char *path, const char *name, int f
 static sp_status h5_reader(void *h, const char *path, const char *name, int float_only, sp__mh_array *out,
                            sp_error *err)
 {
-    return h5_read_var(*(hid_t *)h, path, name, float_only, out, err);
+    return h5_read_var((const sp__mh_h5 *)h, path, name, float_only, out, err);
 }
 #endif
 
@@ -265,12 +270,12 @@ static sp_status read_locked(const char *path, mat_kind kind, int images, mat_va
 {
     if (kind != MAT_KIND_V5) {
 #if SP_HAVE_HDF5
-        hid_t file = -1;
-        SP_TRY(sp__mh_h5_open(path, &file, err));
-        int const use_matio = kind == MAT_KIND_V73 && has_matlab_class(file, "V");
+        sp__mh_h5 h5;
+        SP_TRY(sp__mh_h5_open(path, &h5, err));
+        int const use_matio = kind == MAT_KIND_V73 && has_matlab_class(h5.id, "V");
         sp_status st = SP_OK;
-        if (!use_matio) st = read_vars(h5_reader, &file, path, images, m, err);
-        H5Fclose(file);
+        if (!use_matio) st = read_vars(h5_reader, &h5, path, images, m, err);
+        sp__mh_h5_close(&h5);
         if (!use_matio) return st;
 #else
         return sp__mh_unsupported(path, "libhdf5", "HDF5-based (v7.3) .mat files cannot be read", err);

@@ -5,8 +5,9 @@
  * how element (a, b, c) is laid out in memory:
  *     row-major     data[(a * d1 + b) * d2 + c]     (h5py / NumPy writers, plain .h5)
  *     column-major  data[a + d0 * (b + d1 * c)]      (MATLAB, matio, scipy.io.savemat)
- * Both readers (libmatio for .mat, libhdf5 for HDF5) fill one, and one function turns it
- * into a row-major sp_flow, so the orientation rule is written once.
+ * Both readers (libmatio for .mat; libhdf5's metadata and h5_raw.c's data for HDF5) fill
+ * one, and one function turns it into a row-major sp_flow, so the orientation rule is
+ * written once.
  *
  * Library calls: libhdf5 and libmatio are reached only between sp__mh_lock() and
  * sp__mh_unlock(). The lock serialises them (matio does not document thread safety, and a
@@ -96,16 +97,48 @@ sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh
 sp_status sp__mh_unsupported(const char *path, const char *lib, const char *what, sp_error *err);
 
 #if SP_HAVE_HDF5
+/* An open HDF5 file. libhdf5 parses its metadata (superblock, groups, object headers, chunk
+ * indexes) through `id`; the raw data of a dataset is read by us (h5_raw.c) from the same
+ * bytes: the caller's in-memory image, or libhdf5's own descriptor of the file (the sec2
+ * driver's, so both read one file even if the path is replaced meanwhile). */
+typedef struct sp__mh_h5 {
+    hid_t id;                   /* libhdf5's file handle; -1 when closed */
+    const unsigned char *image; /* the in-memory file image (borrowed), or NULL */
+    int fd;                     /* otherwise libhdf5's descriptor (not ours to close) */
+    uint64_t size;              /* bytes of the image, or of the file when it was opened */
+    uint64_t base;              /* HDF5 base address (user block size): chunk addresses are
+                                 * relative to it, H5Dget_offset's are not */
+} sp__mh_h5;
+
 /* HDF5 (lock held): reads dataset `dset` of an open file into a row-major array with its
- * stored shape; float and integer element types are converted to float32 by HDF5. Other
+ * stored shape; float and integer element types are converted to float32 by h5_raw.c. Other
  * classes (compound, string, ...) are errors naming the file and the dataset. */
-sp_status sp__mh_h5_read(hid_t file, const char *path, const char *dset, int float_only, sp__mh_array *out,
+sp_status sp__mh_h5_read(const sp__mh_h5 *h, const char *path, const char *dset, int float_only, sp__mh_array *out,
                          sp_error *err);
-/* Opens `path` read-only (lock held); *file < 0 on failure with an error naming the file. */
-sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err);
-/* Opens an in-memory HDF5 file image (lock held; the buffer is copied by HDF5). */
-sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file, sp_error *err);
+/* Opens `path` read-only with the sec2 driver (lock held); on failure h->id < 0 (nothing
+ * left open) and the error names the file. */
+sp_status sp__mh_h5_open(const char *path, sp__mh_h5 *h, sp_error *err);
+/* Opens an in-memory HDF5 file image (lock held; libhdf5 copies the buffer, h5_raw.c reads
+ * the caller's, which must stay valid until sp__mh_h5_close); failure as sp__mh_h5_open. */
+sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, sp__mh_h5 *h, sp_error *err);
+/* Closes what sp__mh_h5_open* opened (lock held); accepts a failed or closed handle. */
+void sp__mh_h5_close(sp__mh_h5 *h);
+
+/* h5_raw.c (lock held): checks dataset `dset`'s storage against the file and reads its raw
+ * data into out[0, count), converted to float32. The dataset's shape (rank 1..3, dims,
+ * count = their product, already checked by sp__mh_check_shape) and its class come from
+ * the caller. `path` and `name` name the file and the dataset in errors. */
+sp_status sp__h5_raw_read(const sp__mh_h5 *h, hid_t dset, const char *path, const char *name, size_t rank,
+                          const size_t *dims, size_t count, float *out, sp_error *err);
 #endif /* SP_HAVE_HDF5 */
+
+/* The .h5 flow readers of flow_h5.c without the child process. Only for the in-process
+ * corpus replay (tests/fuzz/fuzz_h5.c built with SP_FUZZ_H5_IN_PROCESS), which runs every
+ * checked-in file through them under the sanitizers, so that a read outside a buffer fails
+ * the test instead of dying quietly with the child. */
+sp_status sp__h5_read_flow_in_process(const char *path, sp_flow *flow, sp_error *err);
+sp_status sp__h5_parse_flow_in_process(const void *buf, size_t len, const char *name, sp_flow *flow,
+                                       sp_error *err);
 
 /* Checks a whole v5 .mat file buf[0, len) (mat_v5_check.c): every top-level element is in
  * bounds and V (and I0, I1 with images), when numeric, hold all the data their shape needs. */

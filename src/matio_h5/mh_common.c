@@ -1,11 +1,13 @@
 /* mh_common.c: what the .mat and .h5 readers share: the library lock, shape checks, the
- * one orientation rule (logical array -> row-major flow or image), and reading one HDF5
- * dataset into float32.
+ * one orientation rule (logical array -> row-major flow or image), and opening an HDF5 file
+ * and reading one of its datasets into float32.
  *
  * Hostile input: shapes come from the file, so every dimension and their product are
  * checked (>= 1, product <= SP_MH_MAX_ELEMENTS, flow dims <= 100000) before anything is
- * allocated; HDF5 does the type conversion into a buffer of exactly the checked size, so
- * nothing is read or written outside it. Errors are one line: "<file>: <what>".
+ * allocated. libhdf5 opens the file and the dataset (metadata only); the data itself is
+ * read by h5_raw.c, which checks the storage against the file's bytes first and converts
+ * into a buffer of exactly the checked size, so nothing is read or written outside a
+ * buffer. Errors are one line: "<file>: <what>".
  *
  * The lock is the module's process-wide state: a static mutex, because libmatio is not
  * documented as thread-safe and may call HDF5 itself (plus the reader-child flag of
@@ -13,9 +15,11 @@
  *
  * Without libhdf5 (SP_HAVE_HDF5 0) the HDF5 part is left out and the lock only serialises.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "sp_internal.h"
 #include "matio_h5_internal.h"
@@ -150,26 +154,72 @@ sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh
 /* ---- HDF5 ------------------------------------------------------------------------------- */
 #if SP_HAVE_HDF5
 
-sp_status sp__mh_h5_open(const char *path, hid_t *file, sp_error *err)
+/* The base address (user block size) and, for a file on disk, libhdf5's descriptor and the
+ * file's size: what h5_raw.c needs to read raw data itself. */
+static sp_status locate_bytes(sp__mh_h5 *h, const char *path, sp_error *err)
 {
-    *file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    SP_RETURN_IF(*file < 0, err, SP_ERR_CORRUPT, "%s: not a readable HDF5 file (missing, truncated or damaged)", path);
+    hid_t const fcpl = H5Fget_create_plist(h->id);
+    hsize_t ub = 0;
+    herr_t const r = fcpl >= 0 ? H5Pget_userblock(fcpl, &ub) : -1;
+    if (fcpl >= 0) H5Pclose(fcpl);
+    SP_RETURN_IF(r < 0, err, SP_ERR_CORRUPT, "%s: not a readable HDF5 file (unreadable superblock)", path);
+    h->base = ub;
+    if (h->image) return SP_OK;
+    hid_t const fapl = H5Fget_access_plist(h->id);
+    void *handle = NULL;
+    herr_t const got = fapl >= 0 ? H5Fget_vfd_handle(h->id, fapl, &handle) : -1;
+    if (fapl >= 0) H5Pclose(fapl);
+    SP_RETURN_IF(got < 0 || handle == NULL, err, SP_ERR_INTERNAL, "%s: cannot reach the file libhdf5 opened", path);
+    memcpy(&h->fd, handle, sizeof h->fd); /* the sec2 driver's handle is its int descriptor */
+    struct stat st;
+    SP_RETURN_IF(fstat(h->fd, &st) != 0, err, SP_ERR_IO, "%s: cannot stat the file: %s", path, strerror(errno));
+    h->size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
     return SP_OK;
 }
 
-sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, hid_t *file, sp_error *err)
+sp_status sp__mh_h5_open(const char *path, sp__mh_h5 *h, sp_error *err)
 {
-    *file = -1;
+    memset(h, 0, sizeof *h);
+    h->fd = -1;
+    /* sec2 named explicitly: locate_bytes relies on its handle being a descriptor. */
+    hid_t const fapl = H5Pcreate(H5P_FILE_ACCESS);
+    SP_RETURN_IF(fapl < 0, err, SP_ERR_INTERNAL, "%s: cannot create an HDF5 property list", path);
+    h->id = H5Pset_fapl_sec2(fapl) >= 0 ? H5Fopen(path, H5F_ACC_RDONLY, fapl) : -1;
+    H5Pclose(fapl);
+    SP_RETURN_IF(h->id < 0, err, SP_ERR_CORRUPT, "%s: not a readable HDF5 file (missing, truncated or damaged)", path);
+    sp_status const st = locate_bytes(h, path, err);
+    if (st != SP_OK) sp__mh_h5_close(h);
+    return st;
+}
+
+sp_status sp__mh_h5_open_image(const void *buf, size_t len, const char *name, sp__mh_h5 *h, sp_error *err)
+{
+    memset(h, 0, sizeof *h);
+    h->id = -1, h->fd = -1;
     SP_RETURN_IF(len == 0, err, SP_ERR_CORRUPT, "%s: empty file", name);
     hid_t const fapl = H5Pcreate(H5P_FILE_ACCESS);
     SP_RETURN_IF(fapl < 0, err, SP_ERR_INTERNAL, "%s: cannot create an HDF5 property list", name);
     herr_t r = H5Pset_fapl_core(fapl, 1 << 16, 0);
     /* H5Pset_file_image copies the buffer, so the caller's bytes are never written. */
     if (r >= 0) r = H5Pset_file_image(fapl, (void *)(uintptr_t)buf, len);
-    if (r >= 0) *file = H5Fopen(name, H5F_ACC_RDONLY, fapl);
+    /* The core driver refuses to open an image under the name of a file that exists (and
+     * leaks a descriptor on it), so libhdf5 gets a name that can never exist: a path
+     * through a character device. `name` is only for our messages. */
+    if (r >= 0) h->id = H5Fopen("/dev/null/synthpix-image.h5", H5F_ACC_RDONLY, fapl);
     H5Pclose(fapl);
-    SP_RETURN_IF(*file < 0, err, SP_ERR_CORRUPT, "%s: not a readable HDF5 file (truncated or damaged)", name);
-    return SP_OK;
+    SP_RETURN_IF(h->id < 0, err, SP_ERR_CORRUPT, "%s: not a readable HDF5 file (truncated or damaged)", name);
+    h->image = (const unsigned char *)buf;
+    h->size = len;
+    sp_status const st = locate_bytes(h, name, err);
+    if (st != SP_OK) sp__mh_h5_close(h);
+    return st;
+}
+
+void sp__mh_h5_close(sp__mh_h5 *h)
+{
+    if (h->id >= 0) H5Fclose(h->id);
+    h->id = -1;
+    h->fd = -1;
 }
 
 static sp_status dataset_shape(hid_t dset, const char *path, const char *name, size_t *rank, size_t *dims,
@@ -207,12 +257,12 @@ static sp_status dataset_class(hid_t dset, const char *path, const char *name, i
     return SP_OK;
 }
 
-sp_status sp__mh_h5_read(hid_t file, const char *path, const char *name, int float_only, sp__mh_array *out,
+sp_status sp__mh_h5_read(const sp__mh_h5 *h, const char *path, const char *name, int float_only, sp__mh_array *out,
                          sp_error *err)
 {
     memset(out, 0, sizeof *out);
     out->dims[0] = out->dims[1] = out->dims[2] = 1;
-    hid_t const dset = H5Dopen2(file, name, H5P_DEFAULT);
+    hid_t const dset = H5Dopen2(h->id, name, H5P_DEFAULT);
     SP_RETURN_IF(dset < 0, err, SP_ERR_NOTFOUND, "%s: no dataset '%s'", path, name);
     size_t count = 0;
     sp_status st = dataset_shape(dset, path, name, &out->rank, out->dims, err);
@@ -226,9 +276,9 @@ sp_status sp__mh_h5_read(hid_t file, const char *path, const char *name, int flo
         out->data = (float *)malloc(count * sizeof(float));
         if (out->data == NULL) st = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory for dataset '%s'", path, name);
     }
-    if (st == SP_OK && H5Dread(dset, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, out->data) < 0)
-        st = sp_error_set(err, SP_ERR_CORRUPT, "%s: dataset '%s' cannot be read (truncated or damaged data)", path,
-                          name);
+    /* Never H5Dread on contiguous or chunked data: see h5_raw.c for what libhdf5 does with
+     * a hostile layout. */
+    if (st == SP_OK) st = sp__h5_raw_read(h, dset, path, name, out->rank, out->dims, count, out->data, err);
     H5Dclose(dset);
     if (st != SP_OK) sp__mh_array_release(out);
     return st;

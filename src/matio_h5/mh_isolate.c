@@ -2,11 +2,15 @@
  *
  * Why: the libraries we read through are not safe on hostile files. Fuzzing the Debian
  * builds (libhdf5 1.10.8, libmatio 1.5.23) with bit-flipped and truncated copies of valid
- * files finds heap overflows and use-after-free inside libhdf5 itself (compact-dataset
- * reads, attribute iteration under libmatio's v7.3 reader), which no check of ours before
- * the call can rule out. A child process contains them: it runs the reader, sends the result
- * over a pipe and _exit()s; if it dies instead, the caller gets a one-line error naming the
- * file, never a crash.
+ * files finds heap overflows and use-after-free inside libhdf5 itself (attribute iteration
+ * under libmatio's v7.3 reader; H5Dread on damaged layouts, which our HDF5 path no longer
+ * calls: h5_raw.c reads the data itself). What remains, libhdf5's metadata parsing and all
+ * of libmatio, no check of ours before the call can rule out. A child process contains
+ * crashes: it runs the reader, sends the result over a pipe and _exit()s; if it dies
+ * instead, the caller gets a one-line error naming the file, never a crash. It does not
+ * contain a read outside a buffer that does not crash: such a read must be fixed at its
+ * source, and fuzz_h5_in_process_replay runs the .h5 corpus without the child so that ASan
+ * sees one.
  *
  * Protocol (child -> parent, native byte order, same binary): a fixed header (status,
  * message, flow shape, image shape), then the flow floats, then the two images. The parent

@@ -88,6 +88,11 @@ static const char *const k_writer =
     "hdr = b'MATLAB 7.3 MAT-file, written by h5py'.ljust(116) + bytes(8) + b'\\x00\\x02IM'\n"
     "with open(d + '/h5py_hdr_hwc_f64.mat', 'r+b') as f:\n"
     "    f.write(hdr)\n"
+    "with h5py.File(d + '/h5py_hdr_chunked_z.mat', 'w', userblock_size=512) as f:\n"
+    "    f.create_dataset('V', data=V.astype('>f4'), chunks=(2, 3, 2), shuffle=True, compression='gzip')\n"
+    "    f.create_dataset('I0', data=I0, chunks=(2, 3), compression='gzip'); f['I1'] = I1.astype('>u2')\n"
+    "with open(d + '/h5py_hdr_chunked_z.mat', 'r+b') as f:\n"
+    "    f.write(hdr)\n"
     "with h5py.File(d + '/h5_matlab_class.mat', 'w') as f:\n"
     "    ds = f.create_dataset('V', data=np.ascontiguousarray(V.T)); ds.attrs['MATLAB_class'] = np.bytes_('double')\n"
     "with h5py.File(d + '/h5py_rank2.mat', 'w') as f:\n"
@@ -171,6 +176,7 @@ SP_TEST(matio_h5_h5py_written_mat_is_row_major)
     read_mat_ok("h5py_hwc_f32.mat", 1);  /* plain HDF5, no MATLAB header */
     read_mat_ok("h5py_chw_f64.mat", 0);
     read_mat_ok("h5py_hdr_hwc_f64.mat", 0); /* v7.3 header, no MATLAB_class: still h5py's layout */
+    read_mat_ok("h5py_hdr_chunked_z.mat", 1); /* the same, chunked + shuffle + deflate, big-endian */
     read_mat_ok("h5_matlab_class.mat", 0);  /* MATLAB_class: column-major, read through libhdf5 */
 }
 
@@ -335,6 +341,202 @@ SP_TEST(matio_h5_damaged_files_give_one_line_errors_naming_the_file)
     truncate_copy("f2_f32.h5", "trunc.h5", 1000);
     h5_error("trunc.h5", "HDF5");
     h5_error("missing.h5", "HDF5");
+}
+
+/* ---- .h5 storage: what the reader decodes itself (src/matio_h5/h5_raw.c) ----------------- */
+
+/* Writes every storage variant of the (5, 7, C) pattern flow, C in {2, 3}, as
+ * <layout>_<C>_<le|be><4|8>.h5, then hostile and unsupported files built from them. The
+ * hostile ones patch one field of a valid file, located by its exact bytes (asserted unique):
+ * the contiguous layout message's address or size, and the v1 B-tree key (stored size) or
+ * child pointer (address) of the first chunk. */
+static const char *const k_storage_writer =
+    "import sys, struct, numpy as np, h5py\n"
+    "d = sys.argv[1]; H, W = 5, 7\n"
+    "i, j = np.meshgrid(np.arange(H), np.arange(W), indexing='ij')\n"
+    "hwc = np.stack([100.0*i + j + c/4.0 for c in range(3)], axis=-1)\n"
+    "def compact():\n"
+    "    p = h5py.h5p.create(h5py.h5p.DATASET_CREATE); p.set_layout(h5py.h5d.COMPACT); return p\n"
+    "def early():  # chunks allocated at creation, no filter, libver latest: the implicit index\n"
+    "    p = h5py.h5p.create(h5py.h5p.DATASET_CREATE); p.set_alloc_time(h5py.h5d.ALLOC_TIME_EARLY); return p\n"
+    "layouts = {\n"
+    "    'contig': ({}, {}),\n"
+    "    'compact': ({}, {'dcpl': compact}),\n"
+    "    'chunked': ({}, {'chunks': (2, 3, 1)}),\n"
+    "    'deflate': ({}, {'chunks': (2, 3, 2), 'compression': 'gzip'}),\n"
+    "    'shuf_deflate': ({}, {'chunks': (3, 4, 2), 'shuffle': True, 'compression': 'gzip', 'compression_opts': 9}),\n"
+    "    'shuffle': ({}, {'chunks': (2, 7, 1), 'shuffle': True}),\n"
+    "    'userblock': ({'userblock_size': 512}, {'chunks': (2, 3, 1), 'compression': 'gzip'}),\n"
+    "    'latest_fixed': ({'libver': 'latest'}, {'chunks': (2, 3, 1), 'compression': 'gzip'}),\n"
+    "    'latest_single': ({'libver': 'latest'}, {'chunks': (H, W, 1)}),\n"
+    "    'latest_earray': ({'libver': 'latest'}, {'chunks': (2, 3, 1), 'maxshape': (None, W, None)}),\n"
+    "    'latest_implicit': ({'libver': 'latest'}, {'chunks': (2, 3, 1), 'dcpl': early}),\n"
+    "    'latest_btree2': ({'libver': 'latest'}, {'chunks': (2, 3, 1), 'maxshape': (None, None, None),\n"
+    "                      'shuffle': True, 'compression': 'gzip'}),\n"
+    "}\n"
+    "for lay, (fkw, dkw) in layouts.items():\n"
+    "    for C in (2, 3):\n"
+    "        for dt in ('<f4', '>f4', '<f8', '>f8'):\n"
+    "            name = '%s/%s_%d_%s%s.h5' % (d, lay, C, 'le' if dt[0] == '<' else 'be', dt[2])\n"
+    "            kw = {k: (v() if callable(v) else v) for k, v in dkw.items()}\n"
+    "            with h5py.File(name, 'w', **fkw) as f:\n"
+    "                f.create_dataset('flow', data=hwc[..., :C].astype(dt), **kw)\n"
+    "V = hwc[..., :2].astype('<f4')\n"
+    "def patch(src, dst, old, new):\n"
+    "    b = open(src, 'rb').read()\n"
+    "    assert b.count(old) == 1, (src, b.count(old))\n"
+    "    open(dst, 'wb').write(b.replace(old, new))\n"
+    "src = d + '/contig_2_le4.h5'\n"
+    "with h5py.File(src, 'r') as f:\n"
+    "    off, size = f['flow'].id.get_offset(), f['flow'].id.get_storage_size()\n"
+    "n = len(open(src, 'rb').read())\n"
+    "patch(src, d + '/hostile_contig_addr.h5', struct.pack('<QQ', off, size), struct.pack('<QQ', n + 4096, size))\n"
+    "patch(src, d + '/hostile_contig_size.h5', struct.pack('<QQ', off, size), struct.pack('<QQ', off, 1 << 20))\n"
+    "src = d + '/chunked_2_le4.h5'\n"
+    "with h5py.File(src, 'r') as f:\n"
+    "    si = f['flow'].id.get_chunk_info(0)\n"
+    "n = len(open(src, 'rb').read())\n"
+    "key = struct.pack('<II4Q', si.size, 0, 0, 0, 0, 0)\n"
+    "patch(src, d + '/hostile_chunk_addr.h5', key + struct.pack('<Q', si.byte_offset), key + struct.pack('<Q', n + 4096))\n"
+    "patch(src, d + '/hostile_chunk_size.h5', key, struct.pack('<II4Q', 1 << 30, 0, 0, 0, 0, 0))\n"
+    "for name, kw in [('fletcher32', {'fletcher32': True}), ('lzf', {'compression': 'lzf'}),\n"
+    "                 ('scaleoffset', {'scaleoffset': 3})]:\n"
+    "    with h5py.File('%s/filter_%s.h5' % (d, name), 'w') as f:\n"
+    "        f.create_dataset('flow', data=V, chunks=(2, 3, 2), **kw)\n"
+    "with h5py.File(d + '/missing_chunk.h5', 'w') as f:\n"
+    "    f.create_dataset('flow', shape=V.shape, dtype='<f4', chunks=(2, 3, 2))[:2] = V[:2]\n"
+    "with h5py.File(d + '/external.h5', 'w') as f:\n"
+    "    f.create_dataset('flow', data=V, external=[(d + '/external.bin', 0, h5py.h5f.UNLIMITED)])\n"
+    "with h5py.File(d + '/odd_float.h5', 'w') as f:\n"
+    "    t = h5py.h5t.IEEE_F32LE.copy(); t.set_ebias(100)\n"
+    "    h5py.h5d.create(f.id, b'flow', t, h5py.h5s.create_simple(V.shape)).write(h5py.h5s.ALL, h5py.h5s.ALL, V)\n";
+
+static const char *storage_dir(void)
+{
+    static char dir[4096];
+    if (dir[0]) return dir;
+    if (!sp_test_have_python("numpy h5py")) sp_test_skip("python3 numpy/h5py not installed");
+    snprintf(dir, sizeof dir, "%s/storage", sp_test_tmpdir());
+    char script[4200], out[4096];
+    snprintf(script, sizeof script, "%s/storage.py", sp_test_tmpdir());
+    sp_test_write_file(script, k_storage_writer, strlen(k_storage_writer));
+    int const rc = sp_test_sh(out, sizeof out, "mkdir -p %s && /usr/bin/python3 %s %s 2>&1", dir, script, dir);
+    SP_EXPECT_MSG(rc == 0, "storage writer failed (%d): %s", rc, out);
+    return dir;
+}
+
+/* Both readers on `path`; the in-memory one is given the path as its name, which exists
+ * (libhdf5's core driver once refused such names). */
+static void read_h5_path_ok(const char *path, size_t channels)
+{
+    sp_flow f;
+    sp_error e;
+    sp_error_clear(&e);
+    SP_EXPECT_MSG(sp_h5_read_flow(path, &f, &e) == SP_OK, "%s", e.message);
+    expect_flow(&f, channels, path);
+    sp_flow_release(&f);
+    size_t n = 0;
+    unsigned char *const bytes = sp_test_read_file(path, &n);
+    SP_EXPECT_MSG(bytes != NULL, "cannot read %s", path);
+    SP_EXPECT_MSG(sp_h5_parse_flow(bytes, n, path, &f, &e) == SP_OK, "(memory) %s", e.message);
+    expect_flow(&f, channels, path);
+    sp_flow_release(&f);
+    free(bytes);
+}
+
+/* Both readers must refuse `path` with one line naming it and containing `needle`
+ * (`mem_needle` for the in-memory reader when not NULL). */
+static void h5_refused2(const char *path, const char *needle, const char *mem_needle)
+{
+    sp_flow f;
+    sp_error e;
+    sp_error_clear(&e);
+    expect_error(sp_h5_read_flow(path, &f, &e), &e, path, needle);
+    SP_EXPECT(f.data == NULL);
+    size_t n = 0;
+    unsigned char *const bytes = sp_test_read_file(path, &n);
+    SP_EXPECT_MSG(bytes != NULL, "cannot read %s", path);
+    sp_error_clear(&e);
+    expect_error(sp_h5_parse_flow(bytes, n, path, &f, &e), &e, path, mem_needle ? mem_needle : needle);
+    SP_EXPECT(f.data == NULL);
+    free(bytes);
+}
+
+static void h5_refused(const char *path, const char *needle)
+{
+    h5_refused2(path, needle, NULL);
+}
+
+SP_TEST(matio_h5_h5_storage_layouts_filters_and_byte_orders_round_trip)
+{
+    sp_test_need_feature("hdf5");
+    const char *const dir = storage_dir();
+    const char *const layouts[] = {"contig",       "compact",      "chunked",       "deflate",
+                                   "shuf_deflate", "shuffle",      "userblock",     "latest_fixed",
+                                   "latest_single", "latest_earray", "latest_implicit", "latest_btree2"};
+    const char *const types[] = {"le4", "be4", "le8", "be8"};
+    char path[4400];
+    for (size_t l = 0; l < sizeof layouts / sizeof layouts[0]; l++)
+        for (size_t c = 2; c <= 3; c++)
+            for (size_t t = 0; t < sizeof types / sizeof types[0]; t++) {
+                snprintf(path, sizeof path, "%s/%s_%zu_%s.h5", dir, layouts[l], c, types[t]);
+                read_h5_path_ok(path, c);
+            }
+}
+
+SP_TEST(matio_h5_h5_hostile_or_unsupported_storage_is_refused_by_name)
+{
+    sp_test_need_feature("hdf5");
+    const char *const dir = storage_dir();
+    const struct {
+        const char *file, *needle;
+    } cases[] = {
+        {"hostile_contig_addr.h5", "dataset 'flow' lies outside the file: 280 bytes at byte"},
+        {"hostile_contig_size.h5", "contiguous storage of 1048576 bytes, but its shape needs 280"},
+        {"hostile_chunk_addr.h5", "the chunk at (0, 0, 0) lies outside the file"},
+        {"hostile_chunk_size.h5", "the chunk at (0, 0, 0) lies outside the file: 1073741824 bytes"},
+        {"filter_fletcher32.h5", "uses the fletcher32 filter (id 3); supported: none, shuffle, deflate"},
+        {"filter_lzf.h5", "uses the lzf filter (id 32000); supported: none, shuffle, deflate"},
+        {"filter_scaleoffset.h5", "uses the scaleoffset filter (id 6)"},
+        {"missing_chunk.h5", "the chunk at (2, 0, 0) is not stored"},
+        {"external.h5", "keeps its data in external files"},
+        {"odd_float.h5", "non-standard number layout"},
+    };
+    char path[4400];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(path, sizeof path, "%s/%s", dir, cases[k].file);
+        h5_refused(path, cases[k].needle);
+    }
+}
+
+/* The fuzzer-found files on which libhdf5's H5Dread read past its heap buffers (see
+ * h5_raw.c), and the hostile files above as checked into the corpus: each is refused with
+ * one line naming it, before any data is read. fuzz_h5_in_process_replay runs the whole
+ * corpus in-process, where ASan sees any read outside a buffer. */
+SP_TEST(matio_h5_h5_fuzzer_found_out_of_bounds_files_are_refused)
+{
+    sp_test_need_feature("hdf5");
+    /* crash_m00841 read out of bounds only from memory: libhdf5's file driver (sec2)
+     * already refuses to open it, where the in-memory (core) driver does not. */
+    const struct {
+        const char *file, *needle, *mem_needle;
+    } cases[] = {
+        {"crash_m00176.h5", "the chunk at (0, 0, 0) holds 28 bytes, which cannot be a chunk of 96", NULL},
+        {"crash_m00895.h5", "the chunk at (0, 0, 0) holds 28 bytes, which cannot be a chunk of 96", NULL},
+        {"crash_m00387.h5", "the chunk at (0, 0, 0) holds 32 bytes, which cannot be a chunk of 16416", NULL},
+        {"crash_m00841.h5", "not a readable HDF5 file", "compact storage of 0 bytes, but its shape needs 96"},
+        {"hostile_contig_addr.h5", "lies outside the file", NULL},
+        {"hostile_contig_size.h5", "contiguous storage of 1048576 bytes", NULL},
+        {"hostile_chunk_addr.h5", "lies outside the file", NULL},
+        {"hostile_chunk_size.h5", "lies outside the file", NULL},
+        {"bad_missing_chunk.h5", "is not stored", NULL},
+        {"bad_filter_lzf.h5", "uses the lzf filter", NULL},
+    };
+    char path[4400];
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        snprintf(path, sizeof path, "%s/tests/corpus/h5/%s", sp_test_source_dir(), cases[k].file);
+        h5_refused2(path, cases[k].needle, cases[k].mem_needle);
+    }
 }
 
 SP_TEST(matio_h5_damaged_v73_matio_file_is_an_error)
