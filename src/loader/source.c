@@ -178,7 +178,7 @@ static sp_status expand_file_list(const sp_config *c, path_list *out, sp_error *
         if (S_ISDIR(sb.st_mode)) {
             size_t const before = out->count;
             SP_TRY(walk_dir(c->scheduler_class, entry, 0, out, &miss, err));
-            qsort(out->items + before, out->count - before, sizeof *out->items, cmp_str);
+            if (out->count > before) qsort(out->items + before, out->count - before, sizeof *out->items, cmp_str);
         } else {
             SP_TRY(list_push(out, entry, err));
         }
