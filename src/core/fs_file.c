@@ -384,6 +384,34 @@ static sp_status read_open_fd(int fd, const char *path, size_t max_len, unsigned
     return SP_OK;
 }
 
+sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err)
+{
+    buf->size = 0;
+    if (path == NULL) return sp_error_set(err, SP_ERR_INVALID, "(null path): cannot open");
+    int const fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sp_error_set(err, errno == ENOENT ? SP_ERR_NOTFOUND : SP_ERR_IO, "%s: cannot open: %s", path,
+                            strerror(errno));
+    struct stat st;
+    sp_status s = SP_OK;
+    if (fstat(fd, &st) != 0) s = sp_error_set(err, SP_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
+    else if (!S_ISREG(st.st_mode)) s = sp_error_set(err, SP_ERR_IO, "%s: not a regular file", path);
+    else if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max_len)
+        s = sp_error_set(err, SP_ERR_RANGE, "%s: file is %lld bytes, over the limit of %zu bytes", path,
+                         (long long)st.st_size, max_len);
+    size_t const n = s == SP_OK ? (size_t)st.st_size : 0;
+    if (s == SP_OK && (buf->data == NULL || buf->capacity < n)) {
+        size_t const cap = n > buf->capacity * 2 ? n : buf->capacity * 2; /* geometric: few regrowths */
+        unsigned char *const d = (unsigned char *)realloc(buf->data, cap ? cap : 1);
+        if (d == NULL) s = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+        else buf->data = d, buf->capacity = cap ? cap : 1;
+    }
+    if (s == SP_OK) s = read_fd(fd, path, buf->data, n, err);
+    if (s == SP_OK) buf->size = n;
+    close(fd);
+    return s;
+}
+
 sp_status sp__fs_read_whole(const char *path, size_t max_len, unsigned char **buf, size_t *len, sp_error *err)
 {
     *buf = NULL;

@@ -19,6 +19,7 @@
 
 #include "sp/sp_errors.h"
 #include "sp/sp_fs.h"
+#include "sp/sp_sink.h" /* sp_membuf */
 
 /* Marker of every temporary file or directory the library creates: "<final>.sp-tmp-...". */
 #define SP_FS_TMP_TAG ".sp-tmp-"
@@ -91,6 +92,10 @@ int sp__fs_rm_rf(const sp_fs *fs, const char *path);
  * SP_ERR_RANGE before anything is allocated. Plain POSIX: inputs are not fault-injected. */
 sp_status sp__fs_read_whole(const char *path, size_t max_len, unsigned char **buf, size_t *len,
                             sp_error *err);
+
+/* The same into a reused buffer: buf->data is kept when buf->capacity holds the file, grown
+ * (realloc) otherwise; buf->size receives the length. For the loader's steady state. */
+sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err);
 
 uint32_t sp__crc32c_portable(uint32_t crc, const void *data, size_t n);
 

@@ -23,6 +23,7 @@
 #include "sp_records.h"
 #include "sp/sp_config.h"
 #include "sp/sp_flow.h"
+#include "sp/sp_sink.h" /* sp_membuf */
 #include "sp/sp_pool.h"
 #include "sp/sp_rng.h"
 
@@ -61,8 +62,14 @@ typedef struct sp_source sp_source;
 sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err);
 void sp__source_free(sp_source *s);
 uint64_t sp__source_count(const sp_source *s);
-/* Thread-safe: loads record i into out (allocated here). */
-sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err);
+/* Thread-safe: loads record i into out, reusing its storage: out->data holds *cap floats
+ * (NULL/0 at first) and is kept when the record fits, grown otherwise; file records are read
+ * into *file (reused likewise). So once the buffers have grown to the largest record, a load
+ * allocates nothing (.mat and .h5 readers excepted: they run in a child process). A
+ * non-finite value is an error naming the record and its position. On error out keeps its
+ * storage (its contents are unspecified). */
+sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
+                          sp_error *err);
 /* The record's name: a file path, "analytic://KIND/i" or "kinematic://i". Valid while s lives. */
 const char *sp__source_name(const sp_source *s, uint64_t i);
 
@@ -75,10 +82,13 @@ typedef struct sp_prefetch sp_prefetch;
 sp_status sp__prefetch_create(sp_prefetch **out, const sp_source *src, const sp_loader *loader, unsigned threads,
                               size_t capacity, sp_error *err);
 void sp__prefetch_free(sp_prefetch *p); /* accepts NULL; joins the threads */
-/* The record at this shard's stream position i, moved into *out (release with
- * sp_flow_release), with the load's status and error. Positions are normally taken in
- * increasing order; any other position restarts the window there (restore, reset). */
-sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *err);
+/* The record at this shard's stream position i, swapped into out, cap and file: the caller
+ * gets the loaded flow and its storage, and hands its old storage to the prefetcher, which
+ * reuses it for a later position (no allocation in the steady state). With the load's
+ * status and error. Positions are normally taken in increasing order; any other position
+ * restarts the window there (restore, reset). */
+sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
+                            sp_error *err);
 
 /* ---- episodes (episodic.c) ---------------------------------------------------------- */
 
@@ -108,6 +118,8 @@ struct sp_records {
     const char **names;        /* kept in step with refs/valid: the source's name or "" */
     uint64_t *local_pos;       /* shard stream position of each (what the prefetcher is asked) */
     sp_flow *flows;
+    size_t *flow_cap;          /* floats each flows[f].data holds (reused storage) */
+    sp_membuf *files;          /* each record's file bytes (reused storage) */
     sp_status *load_status;    /* per record, written by the load of that record only */
     sp_error *load_err;
     /* Episodic mode (episodic.c). */

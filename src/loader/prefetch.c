@@ -3,9 +3,10 @@
  * The consumer (sp__records_load, at each refresh) takes records by stream position
  * i = 0, 1, 2, ... A window of `capacity` slots holds positions [head, tail): slot
  * i % capacity belongs to position i. Worker threads pick the lowest queued position, load
- * it (sp__loader_ref gives the record, sp__source_load reads it) and mark it ready; the
- * consumer waits for its position, moves the flow out and queues the next position at the
- * tail. A record's bytes depend only on its position, and positions are handed out by
+ * it into the slot's own storage (sp__loader_ref gives the record, sp__source_load reads it)
+ * and mark it ready; the consumer waits for its position, swaps the slot's storage with its
+ * own (so buffers circulate and the steady state allocates nothing) and queues the next
+ * position at the tail. A record's bytes depend only on its position, and positions are handed out by
  * position, never by which thread finished first, so the stream is identical for any
  * thread count (and to loading without a prefetcher). A take of a position other than head
  * (after a restore or reset) restarts the window there: the generation counter changes and
@@ -27,7 +28,9 @@ typedef struct slot {
     slot_state state;
     uint64_t pos;
     uint64_t gen;
-    sp_flow flow;
+    sp_flow flow;        /* with its reusable storage: cap floats, and the file's bytes */
+    size_t cap;
+    sp_membuf file;
     sp_status status;
     sp_error err;
 } slot;
@@ -57,6 +60,10 @@ static slot *next_queued(sp_prefetch *p)
     return NULL;
 }
 
+static void fill_window(sp_prefetch *p);
+
+/* Loads into the slot's own storage, which no other thread touches while the slot is
+ * LOADING (take and restart leave a LOADING slot's storage alone). */
 static void load_one(sp_prefetch *p, slot *s)
 {
     uint64_t const pos = s->pos, gen = s->gen;
@@ -64,20 +71,18 @@ static void load_one(sp_prefetch *p, slot *s)
     pthread_mutex_unlock(&p->mu);
     sp_record_ref ref;
     sp__loader_ref(&p->loader, pos, &ref);
-    sp_flow flow;
-    memset(&flow, 0, sizeof flow);
     sp_error err;
     sp_error_clear(&err);
-    sp_status const st = sp__source_load(p->src, ref.record, &flow, &err);
+    sp_status const st = sp__source_load(p->src, ref.record, &s->flow, &s->cap, &s->file, &err);
     pthread_mutex_lock(&p->mu);
     if (s->gen == gen && s->pos == pos && s->state == SLOT_LOADING) {
-        s->flow = flow;
         s->status = st;
         s->err = err;
         s->state = SLOT_READY;
         pthread_cond_broadcast(&p->ready);
-    } else {
-        sp_flow_release(&flow); /* the window moved on while loading */
+    } else if (s->state == SLOT_LOADING) {
+        s->state = SLOT_EMPTY; /* the window moved on while loading */
+        fill_window(p);
     }
 }
 
@@ -97,12 +102,13 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-/* Queues positions up to head + capacity. Called with mu held. */
+/* Queues positions up to head + capacity, as far as slots are free (a slot still LOADING
+ * for a discarded window is queued once its loader is done). Called with mu held. */
 static void fill_window(sp_prefetch *p)
 {
     while (p->tail < p->head + p->capacity && p->tail < p->end) {
         slot *const s = &p->slots[p->tail % p->capacity];
-        sp_flow_release(&s->flow);
+        if (s->state == SLOT_LOADING) break;
         s->state = SLOT_QUEUED;
         s->pos = p->tail;
         s->gen = p->gen;
@@ -114,14 +120,22 @@ static void fill_window(sp_prefetch *p)
 static void restart_window(sp_prefetch *p, uint64_t i)
 {
     p->gen++;
-    for (size_t k = 0; k < p->capacity; k++) {
-        sp_flow_release(&p->slots[k].flow);
-        p->slots[k].state = SLOT_EMPTY;
-    }
+    for (size_t k = 0; k < p->capacity; k++)
+        if (p->slots[k].state != SLOT_LOADING) p->slots[k].state = SLOT_EMPTY;
     p->head = p->tail = i;
 }
 
-sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *err)
+static void swap_storage(slot *s, sp_flow *out, size_t *cap, sp_membuf *file)
+{
+    sp_flow const f = s->flow;
+    size_t const c = s->cap;
+    sp_membuf const m = s->file;
+    s->flow = *out, s->cap = *cap, s->file = *file;
+    *out = f, *cap = c, *file = m;
+}
+
+sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
+                            sp_error *err)
 {
     SP_RETURN_IF(i >= p->end, err, SP_ERR_INTERNAL, "prefetch: position %llu is past the end of the stream",
                  (unsigned long long)i);
@@ -129,9 +143,11 @@ sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, sp_error *
     if (i != p->head || p->tail == p->head) restart_window(p, i);
     fill_window(p);
     slot *const s = &p->slots[i % p->capacity];
-    while (!(s->state == SLOT_READY && s->pos == i)) pthread_cond_wait(&p->ready, &p->mu);
-    *out = s->flow;
-    memset(&s->flow, 0, sizeof s->flow);
+    while (!(s->state == SLOT_READY && s->pos == i)) {
+        pthread_cond_wait(&p->ready, &p->mu);
+        fill_window(p); /* a discarded load may have freed the slot we wait for */
+    }
+    swap_storage(s, out, cap, file);
     sp_status const st = s->status;
     if (err && st != SP_OK) *err = s->err;
     s->state = SLOT_EMPTY;
@@ -180,7 +196,10 @@ void sp__prefetch_free(sp_prefetch *p)
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
     for (unsigned t = 0; t < p->started; t++) pthread_join(p->threads[t], NULL);
-    for (size_t k = 0; p->slots && k < p->capacity; k++) sp_flow_release(&p->slots[k].flow);
+    for (size_t k = 0; p->slots && k < p->capacity; k++) {
+        sp_flow_release(&p->slots[k].flow);
+        sp_membuf_free(&p->slots[k].file);
+    }
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->ready);
     pthread_mutex_destroy(&p->mu);

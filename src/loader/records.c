@@ -32,11 +32,14 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->names = (const char **)calloc(F, sizeof *r->names);
     r->local_pos = (uint64_t *)calloc(F, sizeof *r->local_pos);
     r->flows = (sp_flow *)calloc(F, sizeof *r->flows);
+    r->flow_cap = (size_t *)calloc(F, sizeof *r->flow_cap);
+    r->files = (sp_membuf *)calloc(F, sizeof *r->files);
     r->load_status = (sp_status *)calloc(F, sizeof *r->load_status);
     r->load_err = (sp_error *)calloc(F, sizeof *r->load_err);
     r->ep_refs = (sp_record_ref *)calloc(F, sizeof *r->ep_refs);
     r->ep_valid = (uint8_t *)calloc(F, 1);
-    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->local_pos || !r->flows || !r->load_status ||
+    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
+                     !r->load_status ||
                      !r->load_err || !r->ep_refs || !r->ep_valid,
                  err, SP_ERR_NOMEM, "out of memory for %zu records", F);
     sp__records_sync_names(r);
@@ -47,9 +50,13 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
 static sp_status probe_source(const sp_records *r, sp_error *err)
 {
     sp_flow f;
-    SP_TRY(sp__source_load(r->src, 0, &f, err));
+    memset(&f, 0, sizeof f);
+    size_t cap = 0;
+    sp_membuf file = {0};
+    sp_status const st = sp__source_load(r->src, 0, &f, &cap, &file, err);
     sp_flow_release(&f);
-    return SP_OK;
+    sp_membuf_free(&file);
+    return st;
 }
 
 static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_sampler_options *opt, sp_error *err)
@@ -98,7 +105,10 @@ void sp__records_free(sp_records *r)
     sp__prefetch_free(r->prefetch); /* first: its threads read the source */
     sp__episodes_free(r->episodes);
     for (size_t f = 0; r->flows && f < r->count; f++) sp_flow_release(&r->flows[f]);
+    for (size_t f = 0; r->files && f < r->count; f++) sp_membuf_free(&r->files[f]);
     free(r->flows);
+    free(r->flow_cap);
+    free(r->files);
     free(r->refs);
     free(r->valid);
     free(r->names);
@@ -153,27 +163,41 @@ void sp__records_reset(sp_records *r)
 
 /* ---- loading ------------------------------------------------------------------------------ */
 
+/* Padding (past the end of a finite stream): a zero 2x2 flow, in the record's storage. */
+static sp_status zero_flow(sp_records *r, size_t f, sp_error *err)
+{
+    sp_flow *const fl = &r->flows[f];
+    if (fl->data == NULL || r->flow_cap[f] < 8) {
+        sp_flow_release(fl);
+        SP_TRY(sp_flow_alloc(fl, 2, 2, 2, err));
+        r->flow_cap[f] = 8;
+    }
+    fl->height = fl->width = fl->channels = 2;
+    memset(fl->data, 0, 8 * sizeof(float));
+    return SP_OK;
+}
+
 static void load_item(void *ctx, size_t f, unsigned worker)
 {
     sp_records *const r = (sp_records *)ctx;
     (void)worker;
-    if (!r->valid[f]) { /* padding: a zero flow */
-        sp_flow_release(&r->flows[f]);
-        r->load_status[f] = sp_flow_alloc(&r->flows[f], 2, 2, 2, &r->load_err[f]);
+    if (!r->valid[f]) {
+        r->load_status[f] = zero_flow(r, f, &r->load_err[f]);
         return;
     }
     if (r->prefetch != NULL) return; /* taken in stream order already */
-    sp_flow_release(&r->flows[f]);
-    r->load_status[f] = sp__source_load(r->src, r->refs[f].record, &r->flows[f], &r->load_err[f]);
+    r->load_status[f] = sp__source_load(r->src, r->refs[f].record, &r->flows[f], &r->flow_cap[f], &r->files[f],
+                                        &r->load_err[f]);
 }
 
-/* Takes the current records from the prefetcher, in stream order, on this thread. */
+/* Takes the current records from the prefetcher, in stream order, on this thread; each
+ * record's old storage goes back to the prefetcher for reuse. */
 static void take_prefetched(sp_records *r)
 {
     for (size_t f = 0; f < r->count; f++) {
         if (!r->valid[f]) continue;
-        sp_flow_release(&r->flows[f]);
-        r->load_status[f] = sp__prefetch_take(r->prefetch, r->local_pos[f], &r->flows[f], &r->load_err[f]);
+        r->load_status[f] = sp__prefetch_take(r->prefetch, r->local_pos[f], &r->flows[f], &r->flow_cap[f],
+                                              &r->files[f], &r->load_err[f]);
     }
 }
 

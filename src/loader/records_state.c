@@ -121,6 +121,7 @@ sp_status sp__records_state_set(sp_records *r, const sp_records_state *st, int w
         /* Nothing fails past this point. */
         release_flows(r->flows, r->count);
         r->flows = flows;
+        for (size_t f = 0; f < r->count; f++) r->flow_cap[f] = flows[f].height * flows[f].width * flows[f].channels;
         memcpy(r->refs, st->refs, r->count * sizeof *r->refs);
         memcpy(r->valid, st->valid, r->count);
         sp__records_sync_names(r);

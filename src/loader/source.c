@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "loader_internal.h"
 #include "sp/sp_io.h"
@@ -46,6 +47,8 @@ struct sp_source {
 
 #define SP_NAME_MAX 64
 #define SP_SOURCE_MAX_FILES (1u << 26)
+/* Largest .npy/.flo flow file read: 16 GiB (a 100000 x 100000 .flo is 80 GB and refused). */
+#define SP_SOURCE_MAX_FILE_BYTES ((size_t)1 << 34)
 
 typedef struct path_list {
     char **items;
@@ -284,26 +287,36 @@ static void analytic_record(const sp_source *s, uint64_t i, sp_analytic_params *
     if (*w < 2) *w = 2;
 }
 
-static sp_status compute_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+/* out's storage holds h x w x c floats (reused when *cap suffices); the shape is set. */
+static sp_status shape_flow(sp_flow *out, size_t *cap, size_t h, size_t w, size_t c, sp_error *err)
+{
+    size_t const n = h * w * c;
+    if (out->data == NULL || *cap < n) {
+        float *const d = (float *)realloc(out->data, (n ? n : 1) * sizeof(float));
+        SP_RETURN_IF(d == NULL, err, SP_ERR_NOMEM, "out of memory for a %zux%zu flow", h, w);
+        out->data = d;
+        *cap = n;
+    }
+    out->height = h, out->width = w, out->channels = c;
+    return SP_OK;
+}
+
+static sp_status compute_analytic(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_error *err)
 {
     const sp_config *const c = &s->cfg;
     sp_analytic_params p;
     size_t h, w;
     analytic_record(s, i, &p, &h, &w);
-    SP_TRY(sp_flow_alloc(out, h, w, 2, err));
+    SP_TRY(shape_flow(out, cap, h, w, 2, err));
     sp_status const st = sp_analytic_fill(&p, c->flow_field_size[0], c->flow_field_size[1], (uint32_t)c->seed, i, out, err);
-    if (st != SP_OK) {
-        sp_flow_release(out);
-        return sp_error_prefix(err, "%s: ", sp__source_name(s, i));
-    }
-    return SP_OK;
+    return st == SP_OK ? SP_OK : sp_error_prefix(err, "%s: ", sp__source_name(s, i));
 }
 
-static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_error *err)
 {
     const sp_flow *const f = s->fixed ? &s->fixed[i % s->cfg.n_analytic] : NULL;
-    if (f == NULL || f->data == NULL) return compute_analytic(s, i, out, err);
-    SP_TRY(sp_flow_alloc(out, f->height, f->width, f->channels, err));
+    if (f == NULL || f->data == NULL) return compute_analytic(s, i, out, cap, err);
+    SP_TRY(shape_flow(out, cap, f->height, f->width, f->channels, err));
     memcpy(out->data, f->data, f->height * f->width * f->channels * sizeof(float));
     return SP_OK;
 }
@@ -325,7 +338,10 @@ static sp_status precompute_fixed(sp_source *s, sp_error *err)
     SP_RETURN_IF(s->fixed == NULL, err, SP_ERR_NOMEM, "out of memory");
     for (size_t e = 0; e < n; e++) {
         if (s->cfg.analytic[e].kind == SP_FLOW_KINEMATIC || s->cfg.analytic[e].random) continue;
-        SP_TRY(compute_analytic(s, e, &s->fixed[e], err));
+        size_t cap = 0;
+        sp_status const st = compute_analytic(s, e, &s->fixed[e], &cap, err);
+        if (st != SP_OK) sp_flow_release(&s->fixed[e]);
+        SP_TRY(st);
     }
     return SP_OK;
 }
@@ -336,27 +352,47 @@ static int has_suffix(const char *s, const char *suffix)
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+/* .mat and .h5 readers return a fresh flow: it replaces out's storage. */
+static void adopt(sp_flow *out, size_t *cap, sp_flow *fresh)
 {
-    const char *const path = s->names[i];
-    if (has_suffix(path, ".npy")) return sp_npy_read_flow(path, out, err);
-    if (has_suffix(path, ".flo")) return sp_flo_read_file(path, out, err);
-    if (has_suffix(path, ".mat")) return sp_mat_read_flow(path, 0, out, NULL, NULL, NULL, NULL, err);
-    if (has_suffix(path, ".h5")) return sp_h5_read_flow(path, out, err);
-    return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: no reader for this file type in this build", path);
+    sp_flow_release(out);
+    *out = *fresh;
+    *cap = fresh->height * fresh->width * fresh->channels;
 }
 
-sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, sp_error *err)
+static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
+                           int *nonfinite, sp_error *err)
 {
-    memset(out, 0, sizeof *out);
-    SP_RETURN_IF(i >= s->count, err, SP_ERR_RANGE, "record %llu out of range", (unsigned long long)i);
-    if (s->kind == SP_SOURCE_ANALYTIC || s->kind == SP_SOURCE_KINEMATIC) return load_analytic(s, i, out, err);
-    SP_TRY(load_file(s, i, out, err));
+    const char *const path = s->names[i];
+    int const npy = has_suffix(path, ".npy"), flo = has_suffix(path, ".flo");
+    if (npy || flo) {
+        SP_TRY(sp__fs_read_whole_into(path, SP_SOURCE_MAX_FILE_BYTES, file, err));
+        return npy ? sp_npy_decode_flow(file->data, file->size, path, out, cap, nonfinite, err)
+                   : sp_flo_decode(file->data, file->size, path, out, cap, nonfinite, err);
+    }
+    sp_flow fresh;
+    memset(&fresh, 0, sizeof fresh);
+    sp_status st = SP_ERR_UNSUPPORTED;
+    if (has_suffix(path, ".mat")) st = sp_mat_read_flow(path, 0, &fresh, NULL, NULL, NULL, NULL, err);
+    else if (has_suffix(path, ".h5")) st = sp_h5_read_flow(path, &fresh, err);
+    else return sp_error_set(err, SP_ERR_UNSUPPORTED, "%s: no reader for this file type in this build", path);
+    SP_TRY(st);
+    adopt(out, cap, &fresh);
     size_t bi, bj, bc;
-    if (sp_flow_find_nonfinite(out, &bi, &bj, &bc)) {
-        sp_flow_release(out);
+    *nonfinite = sp_flow_find_nonfinite(out, &bi, &bj, &bc);
+    return SP_OK;
+}
+
+sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
+                          sp_error *err)
+{
+    SP_RETURN_IF(i >= s->count, err, SP_ERR_RANGE, "record %llu out of range", (unsigned long long)i);
+    if (s->kind == SP_SOURCE_ANALYTIC || s->kind == SP_SOURCE_KINEMATIC) return load_analytic(s, i, out, cap, err);
+    int nonfinite = 0;
+    SP_TRY(load_file(s, i, out, cap, file, &nonfinite, err));
+    size_t bi, bj, bc;
+    if (nonfinite && sp_flow_find_nonfinite(out, &bi, &bj, &bc)) /* the error path only: where */
         return sp_error_set(err, SP_ERR_CORRUPT, "%s: non-finite flow value at (row %zu, column %zu, channel %zu)",
                             sp__source_name(s, i), bi, bj, bc);
-    }
     return SP_OK;
 }
