@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The shared library's exported interface (STYLE rule 19): libsynthpix.so is linked from
-# objects compiled with -fvisibility=hidden, so it must export exactly the functions the
-# public headers mark SP_API.
+# The shared library's exported interface (CONTRIBUTING.md, Public headers): libsynthpix.so
+# is linked from objects compiled with -fvisibility=hidden, so it must export exactly the
+# functions the public headers mark SP_API.
 #
 #   check_exports.sh LIB ROOT   LIB: the built libsynthpix.so; ROOT: the repository root
 #

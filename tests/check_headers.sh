@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every public header compiles on its own, as C11 and as C++ (STYLE.md rules 6 and 20).
+# Every public header compiles on its own, as C11 and as C++ (CONTRIBUTING.md, Public headers).
 set -u
 root=$1
 fail=0

@@ -1,5 +1,6 @@
 # Real flow data: .mat (libmatio, v5 and v7.3) and .h5 (libhdf5) readers, and the HDF5 dataset
-# shard writer used by `synthpix generate --format h5`. Uses core, flow and io; the sampler calls it.
+# shard writer used by `synthpix generate --format h5`. Uses core, flow and io; the loader
+# (flow records) and the dataset writer (HDF5 shards) call it (docs/ARCHITECTURE.md).
 sp_add_module(matio_h5 SOURCES
     src/matio_h5/mh_common.c
     src/matio_h5/h5_raw.c

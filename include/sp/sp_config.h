@@ -1,10 +1,10 @@
 /* synthpix: configuration.
  *
- * A configuration is SynthPix's YAML (reference/synthpix.md section 2: same keys, same
- * defaults, same validation) plus our extensions (PRODUCT.md section 3). Loading never stops
- * at the first mistake: every invalid value is reported as an error naming the key, the
- * value and the allowed range, every unknown key as a warning suggesting the nearest known
- * key, and the load fails when there is at least one error.
+ * A configuration is SynthPix's YAML (same keys, same defaults, same validation:
+ * docs/synthpix-compat.md, Configuration) plus our extensions (docs/configuration.md,
+ * Extensions). Loading never stops at the first mistake: every invalid value is reported as
+ * an error naming the key, the value and the allowed range, every unknown key as a warning
+ * suggesting the nearest known key, and the load fails when there is at least one error.
  *
  * Thread safety: an sp_config is a plain value; load/free one per thread. Reading a loaded
  * configuration from several threads is safe.
@@ -47,7 +47,7 @@ typedef enum sp_diameter_convention { SP_DIAMETER_SYNTHPIX = 0, SP_DIAMETER_E2 }
 typedef enum sp_advection { SP_ADVECT_EULER = 0, SP_ADVECT_RK4 } sp_advection;
 
 typedef struct sp_config {
-    /* ---- pipeline (reference 2.1) ---- */
+    /* ---- pipeline (docs/configuration.md, Pipeline keys) ---- */
     sp_source_kind scheduler_class;     /* required */
     int batch_size;                     /* B, required, > 0 */
     int flow_fields_per_batch;          /* F, required, 1..B */
@@ -63,7 +63,7 @@ typedef struct sp_config {
     int buffer_size;                    /* 0, >= 0 */
     int worker_count;                   /* 0, >= 0 */
     int num_threads;                    /* 16 */
-    /* ---- generation (reference 2.2) ---- */
+    /* ---- generation (docs/configuration.md, Image-generation keys) ---- */
     double dt;                          /* 1.0, > 0 */
     sp_range seeding_density_range;     /* (0.01, 0.02) */
     double p_hide_img1, p_hide_img2;    /* 0.01, [0, 1] */
@@ -82,18 +82,18 @@ typedef struct sp_config {
     double img_offset[2];               /* (128, 128) measure units, >= 0 */
     char *mask;                         /* path of a .npy (H, W) of 0/1, or NULL */
     char *histogram;                    /* path of a .npy (256,), or NULL */
-    /* ---- geometry (reference 2.3) ---- */
+    /* ---- geometry (docs/configuration.md, Geometry keys) ---- */
     double flow_field_size[2];          /* (Ly, Lx) measure units, > 0, required */
     double resolution;                  /* camera pixels per measure unit, > 0, required */
     double velocities_per_pixel;        /* > 0, required */
     double min_speed_x, max_speed_x;    /* required, max >= min */
     double min_speed_y, max_speed_y;
     sp_output_units output_units;       /* required: "pixels" | "measure units per second" */
-    /* ---- kinematic source (reference 2.4) ---- */
+    /* ---- kinematic source (docs/configuration.md, Kinematic source keys) ---- */
     size_t num_examples;                /* 18278 */
     sp_range filter_sigma_range;        /* (5, 100) */
     sp_range max_displacement_range;    /* (0, 16) */
-    /* ---- extensions (PRODUCT 3) ---- */
+    /* ---- extensions (docs/configuration.md, Extensions) ---- */
     sp_analytic_params analytic[SP_CONFIG_MAX_ANALYTIC]; /* scheduler_class "analytic": analytic_flow */
     size_t n_analytic;                  /* record i uses analytic[i mod n_analytic] */
     size_t analytic_num_examples;       /* records in one epoch of an analytic source; default n_analytic */
@@ -132,8 +132,9 @@ SP_API void sp_diag_print(const sp_diag *d, const char *source, FILE *f);
 /* ---- geometry ---- */
 
 /* The seeding region and grids, in pixels and measure units. The canvas (frame-1 seeding
- * region) extends the field of view by the largest upstream displacement plus a margin
- * of one particle patch, on all four sides (PRODUCT 4.2); canvas pixel (i, j) is at
+ * region) extends the field of view on each side by the largest displacement toward the
+ * image from that side, and by at least one particle patch, on all four sides
+ * (docs/synthpix-compat.md, Geometry and D2); canvas pixel (i, j) is at
  * physical (origin_y + i / r, origin_x + j / r); image pixel (i, j) is canvas pixel
  * (i + crop_y, j + crop_x), i.e. physical (img_offset_y + i / r, img_offset_x + j / r). */
 typedef struct sp_geometry {
@@ -156,7 +157,7 @@ SP_API sp_status sp_geometry_compute(const sp_config *cfg, sp_geometry *g, sp_er
 
 /* ---- loading ---- */
 
-/* Zeroes c and fills every default of reference 2 (required keys stay unset). */
+/* Zeroes c and fills every default of docs/configuration.md (required keys stay unset). */
 SP_API void sp_config_init(sp_config *c);
 /* Frees the owned strings (NULL allowed); c is re-initialised. */
 SP_API void sp_config_free(sp_config *c);

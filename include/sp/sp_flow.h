@@ -49,7 +49,7 @@ typedef enum sp_analytic_kind {
     SP_FLOW_SHEAR,        /* u = rate (y - cy), v = 0 */
     SP_FLOW_POISEUILLE,   /* u = A (1 - ((y - cy)/h)^2) for |y - cy| <= h, else 0; v = 0 */
     SP_FLOW_STAGNATION,   /* u = rate (x - cx), v = -rate (y - cy) */
-    SP_FLOW_KINEMATIC,    /* random smooth flow, reference section 8.4 */
+    SP_FLOW_KINEMATIC,    /* random smooth flow, docs/flows.md */
     SP_FLOW_KIND_COUNT_
 } sp_analytic_kind;
 

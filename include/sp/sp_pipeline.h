@@ -1,5 +1,5 @@
 /* synthpix: pause and resume of the generation stream (SynthPix's save_checkpoint and
- * make(config, load_from), PRODUCT section 8).
+ * make(config, load_from); docs/resume.md).
  *
  *     sp_save_checkpoint("ckpts", sampler, step, 3, &err);     every so often
  *     ...

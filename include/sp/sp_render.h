@@ -5,9 +5,9 @@
  * band, so its sum is taken in particle index order whatever the band size or the thread
  * that renders the band: results are byte-identical for any thread count.
  *
- * Each particle touches only its (2R+1)^2 footprint, clipped to the image (PRODUCT 4.1:
- * particles off the image are clipped at the edge of their patch, never moved). The
- * Gaussian is
+ * Each particle touches only its (2R+1)^2 footprint, clipped to the image
+ * (docs/synthpix-compat.md, D1: particles off the image are clipped at the edge of their
+ * patch, never moved). The Gaussian is
  *     I(X, Y) = A exp(-(X^2/sx^2 + Y^2/sy^2 - 2 rho X Y/(sx sy)) / (2 (1 - rho^2)))
  * with X = col - x, Y = row - y; render.c explains how each PSF evaluates it.
  *   psf point:      the Gaussian sampled at the pixel centre (SynthPix).
@@ -92,7 +92,7 @@ SP_API void sp_render_band(const sp_render_geometry *g, const sp_particles *p, c
 /* Bins and renders a whole frame on the calling thread. */
 SP_API sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err);
 
-/* ---- post-processing (reference section 5): noise, clip, mask, histogram ----------- */
+/* ---- post-processing (docs/synthpix-compat.md, Pair kernel): noise, clip, mask, histogram */
 
 typedef struct sp_noise_params {
     float uniform;       /* U[0, uniform) added per pixel (0 = none) */

@@ -8,7 +8,7 @@
  *     while (sp_sampler_next(s, &b, &err) == SP_OK) { use b->images1 ... }
  *     sp_sampler_free(s);
  *
- * Batching (reference section 7): every batch has B = batch_size pairs; F =
+ * Batching (docs/synthpix-compat.md, Batching): every batch has B = batch_size pairs; F =
  * flow_fields_per_batch records are loaded per refresh and reused for
  * batches_per_flow_batch consecutive batches (the repetition index counts them); pair k
  * of a batch uses flow k mod F. Records come from the source in loader order (sequential,
@@ -18,7 +18,8 @@
  * Every random draw of a pair derives from that key (see docs/determinism.md), so pair n
  * is byte-identical whatever the thread count or the number of pairs requested.
  *
- * Geometry: reference sections 3-4 with PRODUCT section 4's fixes (see sp_geometry).
+ * Geometry: SynthPix's, with our fixes D1 and D2 (docs/synthpix-compat.md, Geometry and Flow
+ * adapter; see sp_geometry).
  *
  * Thread safety: a sampler is used by one thread at a time; it runs its own work on the
  * thread pool it was given (or creates). Batches stay valid until the next call on the
@@ -41,7 +42,7 @@ extern "C" {
 #endif
 
 
-/* The parameters chosen for one pair (reference section 5, "params"). */
+/* The parameters chosen for one pair (docs/synthpix-compat.md, Pair kernel: "params"). */
 typedef struct sp_pair_params {
     float seeding_density;   /* particles per canvas pixel */
     float diameter_range[2]; /* the range picked from diameter_ranges */
@@ -74,11 +75,12 @@ typedef struct sp_batch {
 typedef struct sp_sampler_options {
     unsigned threads;  /* 0 = cfg->threads (0 there = all cores) */
     sp_pool *pool;     /* borrowed shared pool, or NULL to create one */
-    /* Sharding (PRODUCT 10): this sampler reads shard shard_index of shard_count. In every
-     * epoch shard s reads the epoch's positions s, s + count, s + 2 count, ... of the
-     * (shuffled) record order, so shards are disjoint and together cover each epoch; each
-     * record keeps the seed of its global position. 0 or 1 = no sharding. Part of the
-     * stream's identity: a checkpoint restores only into the same shard. */
+    /* Sharding (docs/resume.md, The loader): this sampler reads shard shard_index of
+     * shard_count. In every epoch shard s reads the epoch's positions s, s + count,
+     * s + 2 count, ... of the (shuffled) record order, so shards are disjoint and together
+     * cover each epoch; each record keeps the seed of its global position. 0 or 1 = no
+     * sharding. Part of the stream's identity: a checkpoint restores only into the same
+     * shard. */
     unsigned shard_index, shard_count;
     /* Records loaded ahead on dedicated threads while batches render: 0 = none (records are
      * loaded at each refresh on the pool). Order and bytes never depend on this value. */
@@ -101,9 +103,10 @@ SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error
 /* Back to the start of the stream (epoch 0, no cached flows). */
 SP_API void sp_sampler_reset(sp_sampler *s);
 
-/* Episodic mode (episode_length L > 0; reference 8.7 with PRODUCT 4.5). Every leaf
- * directory of the file list is a sequence, its files sorted by name are time steps, and an
- * episode is L consecutive files of one directory (every start s = 0 .. n_dir - L). The
+/* Episodic mode (episode_length L > 0; docs/synthpix-compat.md, Episodic mode, with D5).
+ * Every leaf directory of the file list is a sequence, its files sorted by name are time
+ * steps, and an episode is L consecutive files of one directory (every start s = 0 ..
+ * n_dir - L). The
  * episodes are the loader's records: with `randomize` whole episodes are shuffled per epoch
  * while time order inside each is kept; epochs, shards and finite streams apply to episodes.
  * F = min(batch_size, flow_fields_per_batch) episodes run in parallel (pair k follows

@@ -1,7 +1,7 @@
 /* config_geometry.c: the frame-1 seeding region (canvas), the image crop and the output grid,
  * and the checks that a configuration's geometry is possible.
  *
- * SynthPix's seeding region (docs/synthpix-compat.md, geometry), with our fix: the canvas
+ * SynthPix's seeding region (docs/synthpix-compat.md, Geometry), with our fix (D2): the canvas
  * extends the field of view upstream by the largest displacement (vy+ dt above, |vy-| dt
  * below, likewise in x) and, on all four sides, by at least one particle patch (2R + 1
  * pixels), so particles just outside the view appear, disappear and contribute their tails

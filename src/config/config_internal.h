@@ -16,7 +16,8 @@
 
 #include "sp/sp_config.h"
 
-/* Limits that keep hostile input bounded (PRODUCT 9: every reader treats input as hostile).
+/* Limits that keep hostile input bounded (every reader treats its input as hostile; the
+ * limits are listed in docs/configuration.md, "How a file is checked").
  * A real configuration has a few hundred nodes and a nesting depth below 5. */
 #define SP_CFG_MAX_DEPTH 64
 #define SP_CFG_MAX_NODES 100000u       /* including nodes copied by aliases */

@@ -2,13 +2,13 @@
  *
  * Map:
  *   sp__cfg_keys       the key table (name, type, field, bounds); one row per key of
- *                      reference/synthpix.md 2.1-2.4 and of our extensions (PRODUCT 3).
+ *                      docs/configuration.md (SynthPix's keys and our extensions).
  *   apply_key          converts one top-level value through the table (config_value.c).
  *   load_mapping       walks the top-level mapping: known keys, deprecated aliases
- *                      (noise_level, scheduler_files), keys SynthPix ignores (2.5), unknown keys
+ *                      (noise_level, scheduler_files), keys SynthPix ignores, unknown keys
  *                      (warning + nearest key by edit distance), duplicates (last one wins,
  *                      as in PyYAML, with a warning).
- *   check_required     the keys each mode needs (reference 2.1-2.3, 10.1).
+ *   check_required     the keys each mode needs (docs/synthpix-compat.md, Configuration).
  *   check_cross        rules between keys (F <= B, include_images only with .mat, ...).
  *   resolve_paths      file_list, mask and histogram relative to base_dir.
  * Every check reports and goes on, so one load lists every mistake. A load with at least one
@@ -47,7 +47,7 @@ static const char *const advection_names[] = {"euler", "rk4"};
 #define COUNTED(key, type, field, count, bounds) {key, type, OFF(field), OFF(count), bounds, NULL, 0}
 
 const sp__key_desc sp__cfg_keys[] = {
-    /* reference 2.1: pipeline */
+    /* pipeline (docs/configuration.md, Pipeline keys) */
     ENUM("scheduler_class", scheduler_class, source_names),
     SIMPLE("batch_size", SP_K_INT, batch_size, GE(1)),
     SIMPLE("flow_fields_per_batch", SP_K_INT, flow_fields_per_batch, GE(1)),
@@ -63,7 +63,7 @@ const sp__key_desc sp__cfg_keys[] = {
     SIMPLE("worker_count", SP_K_INT, worker_count, GE(0)),
     SIMPLE("num_threads", SP_K_INT, num_threads, GE(0)),
     SIMPLE("device_ids", SP_K_DEVICES, seed, NONE), /* offset unused: nothing is stored */
-    /* reference 2.2: image generation */
+    /* image generation (docs/configuration.md, Image-generation keys) */
     SIMPLE("dt", SP_K_NUMBER, dt, GT(0)),
     SIMPLE("seeding_density_range", SP_K_RANGE, seeding_density_range, GE(0)),
     SIMPLE("p_hide_img1", SP_K_NUMBER, p_hide_img1, IN(0, 1)),
@@ -80,7 +80,7 @@ const sp__key_desc sp__cfg_keys[] = {
     SIMPLE("img_offset", SP_K_PAIR, img_offset, GE(0)),
     SIMPLE("mask", SP_K_PATH, mask, NONE),
     SIMPLE("histogram", SP_K_PATH, histogram, NONE),
-    /* reference 2.3: geometry */
+    /* geometry (docs/configuration.md, Geometry keys) */
     SIMPLE("flow_field_size", SP_K_PAIR, flow_field_size, GT(0)),
     SIMPLE("resolution", SP_K_NUMBER, resolution, GT(0)),
     SIMPLE("velocities_per_pixel", SP_K_NUMBER, velocities_per_pixel, GT(0)),
@@ -89,11 +89,11 @@ const sp__key_desc sp__cfg_keys[] = {
     SIMPLE("min_speed_y", SP_K_NUMBER, min_speed_y, NONE),
     SIMPLE("max_speed_y", SP_K_NUMBER, max_speed_y, NONE),
     ENUM("output_units", output_units, units_names),
-    /* reference 2.4: kinematic source */
+    /* kinematic source (docs/configuration.md, Kinematic source keys) */
     SIMPLE("num_examples", SP_K_SIZE, num_examples, GE(1)),
     SIMPLE("filter_sigma_range", SP_K_RANGE, filter_sigma_range, IN(0, SP_CFG_MAX_SIGMA)),
     SIMPLE("max_displacement_range", SP_K_RANGE, max_displacement_range, IN(0, SP_CFG_MAX_DISPLACEMENT)),
-    /* extensions (PRODUCT 3) */
+    /* our extensions (docs/configuration.md, Extensions) */
     SIMPLE("analytic_flow", SP_K_ANALYTIC, analytic, NONE),
     SIMPLE("analytic_num_examples", SP_K_SIZE, analytic_num_examples, GE(1)),
     ENUM("psf", psf, psf_names),
@@ -111,10 +111,11 @@ _Static_assert(sizeof(sp_source_kind) == sizeof(int) && sizeof(sp_output_units) 
                    sizeof(sp_diameter_convention) == sizeof(int),
                "enum fields are stored through int-sized copies");
 
-/* Deprecated names (reference 2.5) and the keys they map to. */
+/* Deprecated names (docs/synthpix-compat.md, Configuration) and the keys they map to. */
 static const char *const alias_old[] = {"noise_level", "scheduler_files"};
 static const char *const alias_new[] = {"noise_uniform", "file_list"};
-/* Keys seen in SynthPix configurations that its code ignores (reference 2.5). */
+/* Keys seen in SynthPix configurations that its code ignores (docs/synthpix-compat.md,
+ * Configuration). */
 static const char *const ignored_keys[] = {"output_shape", "identifiable_flow", "REPETITIONS"};
 
 int sp__cfg_key_index(const char *name)
@@ -533,7 +534,8 @@ static void check_geometry(loader *L)
     const sp_config *const c = L->x.c;
     check_speeds(L, "min_speed_x", "max_speed_x", c->min_speed_x, c->max_speed_x);
     check_speeds(L, "min_speed_y", "max_speed_y", c->min_speed_y, c->max_speed_y);
-    /* The output flow has (int(H * vpp), int(W * vpp)) points (reference 3 step 8). */
+    /* The output flow has (int(H * vpp), int(W * vpp)) points (docs/synthpix-compat.md,
+     * Geometry). */
     if (!c->include_images && ok_key(L, "velocities_per_pixel") && ok_key(L, "image_shape") &&
         L->given[IDX("velocities_per_pixel")] &&
         ((double)c->image_shape[0] * c->velocities_per_pixel < 1.0 ||

@@ -3,8 +3,8 @@
  * Ownership: an sp_config owns its strings (file_list and its entries, mask, histogram,
  * source_name); everything else is stored inline. sp_config_free releases them and leaves a
  * freshly initialised value, so a freed configuration can be freed or loaded again.
- * Defaults are those of reference/synthpix.md 2.1-2.4 and PRODUCT 3; keys that SynthPix
- * requires stay zero here and are checked by the loader.
+ * Defaults are those of docs/configuration.md (SynthPix's, and our extensions'); keys that
+ * SynthPix requires stay zero here and are checked by the loader.
  */
 #include "config_keys.h"
 

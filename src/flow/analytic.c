@@ -25,7 +25,7 @@
  *   poiseuille    u = A (1 - (Y/h)^2) for |Y| <= h, else 0; v = 0.
  *   stagnation    u = rate X, v = -rate Y.
  *
- * Kinematic (reference section 8.4, random smooth flow), for record r and seed s:
+ * Kinematic (random smooth flow, docs/flows.md), for record r and seed s:
  *   key   = fold_in(PRNGKey(s), r mod 2^32); when r >= 2^32, fold_in(key, r >> 32) too
  *   sigma = uniform(split(key)[0], 0, smin, smax)   (grid cells, float32)
  *   a     = uniform(split(key)[1], 0, amin, amax)   (float32)

@@ -84,7 +84,7 @@ void sp_analytic_params_init(sp_analytic_params *p, sp_analytic_kind kind)
     p->wavelength = 1.0;
     p->rate = 1.0;
     p->half_width = (double)NAN; /* half the domain height */
-    p->filter_sigma_range[0] = 5.0; /* SynthPix's kinematic defaults (reference 2.4) */
+    p->filter_sigma_range[0] = 5.0; /* SynthPix's kinematic defaults (docs/configuration.md) */
     p->filter_sigma_range[1] = 100.0;
     p->max_displacement_range[0] = 0.0;
     p->max_displacement_range[1] = 16.0;

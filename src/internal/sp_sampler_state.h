@@ -21,7 +21,7 @@
 #include "sp/sp_sampler.h"
 #include "sp_records.h"
 
-/* Everything a sampler needs to continue its stream exactly (PRODUCT 8). Filled by
+/* Everything a sampler needs to continue its stream exactly (docs/resume.md). Filled by
  * sp__sampler_state_get with pointers BORROWED from the sampler and its loader (valid until
  * the next call on the sampler); given to sp__sampler_state_set with pointers borrowed for
  * the call. */

@@ -2,8 +2,8 @@
  *
  * Supported subset (the whole format): a 12-byte header of float32 tag 202021.25 ("PIEH"),
  * int32 width, int32 height, then width*height*2 float32 (u, v) pairs in row-major order,
- * everything little-endian. Width and height must lie in [1, 100000] (reference section
- * 8.3). The file must end exactly after the data: short data and trailing bytes are errors.
+ * everything little-endian. Width and height must lie in [1, 100000] (docs/formats.md,
+ * .flo). The file must end exactly after the data: short data and trailing bytes are errors.
  * Non-finite values are passed through (the caller decides; sp_flow_find_nonfinite).
  * The writer emits channels 0 and 1 of a 2- or 3-channel flow in the same layout.
  *

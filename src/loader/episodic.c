@@ -1,4 +1,5 @@
-/* episodic.c: episodic mode (episode_length L > 0), reference 8.7 with PRODUCT 4.5.
+/* episodic.c: episodic mode (episode_length L > 0): docs/synthpix-compat.md, Episodic mode,
+ * with D5.
  *
  * Sequences: the source's records grouped by directory (the name up to its last '/'),
  * sorted by name inside each group; file i+1 of a group is the time step after file i.

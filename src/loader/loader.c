@@ -8,8 +8,9 @@
  * The permutation is a 6-round balanced Feistel network on the smallest even-bit domain
  * 2^(2h) >= n, round function = Threefry keyed by the epoch key, restricted to [0, n) by
  * cycle walking. A Feistel network is a bijection of its domain and cycle walking keeps a
- * bijection on the subset, so this is a true permutation for every n (PRODUCT 4.7), and
- * the expected number of walks is below 4 because the domain is less than 4n.
+ * bijection on the subset, so this is a true permutation for every n
+ * (docs/synthpix-compat.md, D7), and the expected number of walks is below 4 because the
+ * domain is less than 4n.
  *
  * Record seeds: seed(p) = random_bits(fold_in(PRNGKey(seed), SEED_TAG), p), 32 bits.
  *

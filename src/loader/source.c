@@ -6,11 +6,12 @@
  *              name "analytic://KIND/i". analytic_num_examples records per epoch. Entries
  *              that do not depend on the record (no ranges, not kinematic) are computed
  *              once at creation (up to 512 MiB) and copied at each load.
- *   kinematic  record i = the random smooth flow (reference 8.4) of (seed, i) on an
+ *   kinematic  record i = the random smooth flow (docs/flows.md) of (seed, i) on an
  *              image_shape grid; name "kinematic://i"; num_examples records.
  *   files      file_list entries: files as given; directories expanded recursively and
- *              sorted (reference 8.5: *.mat and *.h5 at any depth, flow_*.npy in the
- *              directory itself, and *.flo at any depth for our .flo class). One record
+ *              sorted (docs/synthpix-compat.md, Directory globs: *.mat and *.h5 at any
+ *              depth, flow_*.npy in the directory itself, and *.flo at any depth for our
+ *              .flo class). One record
  *              per file, read by extension (.npy, .flo; .mat and .h5 through the matio_h5
  *              module: docs/real-data.md).
  * Every loaded flow is checked for NaN or infinite values; the error names the file and

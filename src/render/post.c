@@ -1,4 +1,4 @@
-/* post.c: what happens to a rendered frame after the crop (reference section 5):
+/* post.c: what happens to a rendered frame after the crop (docs/synthpix-compat.md, Pair kernel):
  * noise + clip, then mask, then histogram matching, in SynthPix's order (so masked zeros
  * are histogram-matched too, as in SynthPix).
  *

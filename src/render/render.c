@@ -13,12 +13,13 @@
  *         integrated, 0 < |rho| <= 0.6  Y marginal x conditional X Gaussian, erf per row;
  *         integrated, |rho| > 0.6       4x4 samples per pixel of the whole exponent (the
  *                          separated factors would under- or overflow there).
- * Why (2R+1)^2 exponentials for the point PSF, not PRODUCT 6's O(R) (separable factors and
- * a cross term advancing by a constant factor along each row): at the radii PIV uses (R ~ 3)
- * the per-pixel work dominates, and the row progression is a serial multiply chain that
- * keeps the row loop scalar. The vectorised whole-exponent pass executes 25% fewer
- * instructions in the stamp (callgrind, `generate -n 8` of bench/synthpix_like_1216x1936.yaml:
- * 1.08e9 against 1.43e9) and handles every rho without a second path.
+ * Why (2R+1)^2 exponentials for the point PSF, not the textbook O(R) (separable factors and
+ * a cross term advancing by a constant factor along each row; docs/performance.md): at the
+ * radii PIV uses (R ~ 3) the per-pixel work dominates, and the row progression is a serial
+ * multiply chain that keeps the row loop scalar. The vectorised whole-exponent pass
+ * executes 25% fewer instructions in the stamp (callgrind, `generate -n 8` of
+ * bench/synthpix_like_1216x1936.yaml: 1.08e9 against 1.43e9) and handles every rho without
+ * a second path.
  * Invariants: a particle with a non-finite position or amplitude 0 is never binned; the
  * footprint of a binned particle intersects the image; |radius| <= SP_RENDER_MAX_RADIUS.
  */

@@ -7,9 +7,10 @@
  *   sub[5] and sub[6] frame-1 and frame-2 noise (split into uniform, gaussian), sub[7],
  *   sub[8], sub[9] the diameter, intensity and rho range indices.
  * Particle j's values depend only on (key, j), so chunks of particles can be drawn by any
- * thread. The transforms follow reference section 5: dy1 = clip(dx1 + U(-1, 1)), frame-2
- * values = clip(frame-1 value + sqrt(var) N(0, 1)) to the pair's range, visibility
- * Bernoulli(1 - p_hide). Variances of 0 and p_hide of 0 skip their draws (same values).
+ * thread. The transforms follow SynthPix's (docs/synthpix-compat.md, Pair kernel):
+ * dy1 = clip(dx1 + U(-1, 1)), frame-2 values = clip(frame-1 value + sqrt(var) N(0, 1)) to
+ * the pair's range, visibility Bernoulli(1 - p_hide). Variances of 0 and p_hide of 0 skip
+ * their draws (same values).
  *
  * Advection: one explicit Euler step (SynthPix) or classical RK4 with the flow bilinearly
  * interpolated on its own grid at the particle's physical position.

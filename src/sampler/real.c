@@ -1,11 +1,12 @@
-/* real.c: real image pairs (include_images: true; reference 7.3, RealImageSampler).
+/* real.c: real image pairs (include_images: true; docs/synthpix-compat.md, Real image pairs).
  *
  * Each batch takes the next B = batch_size records from the loader (src/loader: same order,
  * epochs, shuffling and record seeds as synthetic batches; the loader reads each record with
  * its images) and returns what the .mat files hold:
  * images1 = I0, images2 = I1 (float32 as stored, not rescaled), flow_fields = V on its own
- * grid. There is no resampling (PRODUCT 4.6), so the batch shape is the shape of the first
- * record (read when the sampler is created) and every record of the stream must match it;
+ * grid. There is no resampling (docs/synthpix-compat.md, D6), so the batch shape is the
+ * shape of the first record (read when the sampler is created) and every record of the
+ * stream must match it;
  * a record that does not is an error naming its file and both shapes. Pair metadata is
  * filled as for synthetic batches: record seed, epoch, mask, record index, file name and
  * key fold_in(fold_in(PRNGKey(seed), k), 0); params stay zero (nothing is drawn).

@@ -1,4 +1,4 @@
-/* sampler.c: batches of image pairs from a configuration (reference section 7).
+/* sampler.c: batches of image pairs from a configuration (docs/synthpix-compat.md, Batching).
  *
  * One call of sp_sampler_next runs these stages, each a parallel-for on the pool whose
  * work items write disjoint memory:

@@ -27,7 +27,7 @@
 /* ---- flow sampling -------------------------------------------------------------- */
 
 /* Bilinear sample of channels 0 and 1 at grid coordinates (gy, gx), edge-clamped
- * (reference section 4's sampler). */
+ * (SynthPix's sampler: docs/synthpix-compat.md, Flow adapter). */
 void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v);
 
 #endif

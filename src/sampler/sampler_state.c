@@ -1,7 +1,8 @@
 /* sampler_state.c: the sampler's whole stream state, read out and put back.
  *
- * What continues a stream exactly (PRODUCT 8, reference 9.2 with the fix of PRODUCT 4.4)
- * comes from two owners (src/internal/sp_sampler_state.h):
+ * What continues a stream exactly (docs/resume.md; SynthPix's saved state with our fix:
+ * docs/synthpix-compat.md, Checkpoint state and D4) comes from two owners
+ * (src/internal/sp_sampler_state.h):
  *   loader     (src/loader, records_state.c) the stream identity of the records, the next
  *              position, the episode state, and the F current records: references
  *              (position, record, epoch, record seed), masks, names and record flows (each
@@ -11,9 +12,10 @@
  *              whether the cache is valid, and the F output flows, so a restore taken
  *              mid-repetition returns the same flows without touching the flow files.
  * The identity (seed, record count and fingerprint of the record names, batch geometry,
- * shapes, episode length, randomize/loop and the shard) defines the stream (PRODUCT 5): a
- * state whose identity differs is refused, naming the field. Both parts are compared here,
- * in one fixed order, so the message names the same field whichever part differs.
+ * shapes, episode length, randomize/loop and the shard) defines the stream
+ * (docs/determinism.md, The stream's identity): a state whose identity differs is refused,
+ * naming the field. Both parts are compared here, in one fixed order, so the message names
+ * the same field whichever part differs.
  * Nothing here knows about files or the checkpoint format: the pipeline module maps this
  * struct onto a checkpoint tree. Restores are all-or-nothing: every check happens first,
  * then the loader puts its part back (all its checks and copies before it changes), then

@@ -1,9 +1,10 @@
 /* test_ckpt.c: the checkpoint manager (sp_ckpt.h).
  *
  * Expectations are independent of the code under test: retention lists are hand-computed
- * from reference/checkpoints.md §1.4 (with our "latest is never deleted" rule applied by
- * hand), CRC32C known answers come from RFC 3720, zarr output is read back by python3-zarr,
- * and corruption is made by editing files directly on disk.
+ * from the rules and Orbax's worked examples in docs/checkpoints.md, Retention (with our
+ * "latest is never deleted" rule applied by hand), CRC32C known answers come from RFC 3720,
+ * zarr output is read back by python3-zarr, and corruption is made by editing files
+ * directly on disk.
  */
 #include "sp_test.h"
 
@@ -242,7 +243,8 @@ SP_TEST(ckpt_names_on_disk_are_prefixed_and_padded)
     SP_EXPECT_MSG(path_exists(p), "missing %s", p);
     snprintf(p, sizeof p, "%s/step_12345/sampler/flows/.zarray", root);
     SP_EXPECT_MSG(path_exists(p), "missing %s", p);
-    /* An unpadded manager does not see padded names (reference §2.2), a padded one does. */
+    /* An unpadded manager does not see padded names (docs/checkpoints.md, On-disk layout), a
+     * padded one does. */
     sp_ckpt_options plain;
     sp_ckpt_options_init(&plain);
     plain.step_prefix = "step";
@@ -300,7 +302,8 @@ SP_TEST(ckpt_tree_paths_and_lookups)
     sp_tree_free(NULL);
 }
 
-/* ---- retention (reference §1.4 examples, our latest-is-kept rule applied by hand) ---- */
+/* ---- retention (docs/checkpoints.md, Retention: Orbax's examples, our latest-is-kept rule
+ * applied by hand) ---- */
 
 SP_TEST(ckpt_retention_max_to_keep_and_keep_period)
 {
@@ -463,7 +466,8 @@ SP_TEST(ckpt_retention_best_without_metrics_keeps_all)
 
 SP_TEST(ckpt_retention_pure_function)
 {
-    /* The decision function alone, on the §1.4 first example's final state plus extras. */
+    /* The decision function alone, on the final state of the first retention example
+     * (docs/checkpoints.md, Retention) plus extras. */
     sp_ckpt_options opt;
     sp_ckpt_options_init(&opt);
     opt.max_to_keep = 2;

@@ -3,7 +3,7 @@
  * Validation rules are table-driven: each row takes a valid base configuration, removes or
  * overrides keys, and states the key the error must name and a fragment of its message.
  * Expected values (defaults, messages, resolved paths) are written out by hand from
- * reference/synthpix.md section 2 and PRODUCT.md section 3, never copied from the code.
+ * docs/configuration.md and docs/synthpix-compat.md, Configuration, never copied from the code.
  */
 #include "sp_test.h"
 
@@ -359,7 +359,8 @@ SP_TEST(config_warnings_for_soft_rules)
 {
     sp_config c;
     sp_diag d;
-    /* B % F != 0 (reference 3 step 11) and episodes with batches_per_flow_batch > 1 (8.1 step 4). */
+    /* B % F != 0 and episodes with batches_per_flow_batch > 1 are warnings
+     * (docs/synthpix-compat.md, Configuration, Rules between keys). */
     SP_ASSERT_OK(load_text(&c, build_yaml(base_npy, NULL, "flow_fields_per_batch: 3\nepisode_length: 4"), &d));
     SP_ASSERT_STR_CONTAINS(diag_msg(&d, SP_DIAG_WARNING, "flow_fields_per_batch"), "not a multiple of 3");
     SP_EXPECT(find_diag(&d, SP_DIAG_WARNING, "batches_per_flow_batch") != NULL);
@@ -378,19 +379,21 @@ SP_TEST(config_warnings_for_soft_rules)
 
 SP_TEST(config_real_images_need_less)
 {
-    /* include_images: geometry and batches_per_flow_batch are not required (reference 2.1). */
+    /* include_images: geometry and batches_per_flow_batch are not required
+     * (docs/synthpix-compat.md, Configuration, Required keys). */
     sp_config c;
     sp_diag d;
     SP_ASSERT_OK(load_text(&c, "scheduler_class: .mat\ninclude_images: true\nfile_list: x/\nbatch_size: 10\n"
                                "flow_fields_per_batch: 10\n", &d));
     SP_ASSERT_EQ_INT(d.count, 0);
     SP_ASSERT_EQ_INT(c.include_images, 1);
-    SP_ASSERT_EQ_INT(c.image_shape[0], 256); /* real-image default (reference 2.1) */
+    SP_ASSERT_EQ_INT(c.image_shape[0], 256); /* real-image default (docs/configuration.md) */
     SP_ASSERT_EQ_INT(c.image_shape[1], 256);
     SP_ASSERT_EQ_INT(c.file_list_len, 1); /* a single string is a one-entry list */
     sp_diag_free(&d);
     sp_config_free(&c);
-    /* SynthPix's docs/examples/npy form: include_images with .npy is refused (8.1 step 2). */
+    /* SynthPix's docs/examples/npy form: include_images with .npy is refused
+     * (docs/synthpix-compat.md, Configuration, Rules between keys). */
     SP_ASSERT_STATUS(load_text(&c, "scheduler_class: .npy\ninclude_images: true\nfile_list: npy/\n"
                                    "batch_size: 10\nflow_fields_per_batch: 10\n", &d), SP_ERR_CONFIG);
     SP_EXPECT(find_diag(&d, SP_DIAG_ERROR, "include_images") != NULL);
@@ -405,7 +408,7 @@ SP_TEST(config_defaults_match_reference)
     sp_config c;
     sp_diag d;
     SP_ASSERT_OK(load_text(&c, build_yaml(base_npy, NULL, NULL), &d));
-    /* reference 2.1 */
+    /* docs/configuration.md, Pipeline keys */
     SP_ASSERT_EQ_INT(c.include_images, 0);
     SP_ASSERT_EQ_INT(c.randomize, 0);
     SP_ASSERT_EQ_INT(c.loop, 1);
@@ -414,7 +417,7 @@ SP_TEST(config_defaults_match_reference)
     SP_ASSERT_EQ_INT(c.buffer_size, 0);
     SP_ASSERT_EQ_INT(c.worker_count, 0);
     SP_ASSERT_EQ_INT(c.num_threads, 16);
-    /* reference 2.2 */
+    /* docs/configuration.md, Image-generation keys */
     SP_ASSERT_NEAR(c.dt, 1.0, 0);
     SP_ASSERT_NEAR(c.seeding_density_range.min, 0.01, 0);
     SP_ASSERT_NEAR(c.seeding_density_range.max, 0.02, 0);
@@ -436,13 +439,13 @@ SP_TEST(config_defaults_match_reference)
     SP_ASSERT_NEAR(c.noise_gaussian_mean, 0, 0);
     SP_ASSERT_NEAR(c.noise_gaussian_std, 0, 0);
     SP_EXPECT(c.mask == NULL && c.histogram == NULL);
-    /* reference 2.4 */
+    /* docs/configuration.md, Kinematic source keys */
     SP_ASSERT_EQ_INT(c.num_examples, 18278);
     SP_ASSERT_NEAR(c.filter_sigma_range.min, 5.0, 0);
     SP_ASSERT_NEAR(c.filter_sigma_range.max, 100.0, 0);
     SP_ASSERT_NEAR(c.max_displacement_range.min, 0.0, 0);
     SP_ASSERT_NEAR(c.max_displacement_range.max, 16.0, 0);
-    /* PRODUCT 3 extensions keep SynthPix behaviour by default */
+    /* the extensions keep SynthPix behaviour by default (docs/configuration.md, Extensions) */
     SP_ASSERT_EQ_INT(c.psf, SP_PSF_POINT);
     SP_ASSERT_EQ_INT(c.diameter_convention, SP_DIAMETER_SYNTHPIX);
     SP_ASSERT_EQ_INT(c.advection, SP_ADVECT_EULER);
@@ -642,7 +645,7 @@ SP_TEST(config_fixtures_load_and_round_trip)
 
 SP_TEST(config_fixture_values)
 {
-    /* Spot checks against reference 2.6's table. */
+    /* Spot checks against docs/synthpix-compat.md, Example configurations. */
     char path[1024];
     sp_config c;
     snprintf(path, sizeof path, "%s/tests/data/configs/JHTDB.yaml", sp_test_source_dir());
@@ -859,7 +862,7 @@ SP_TEST(config_load_without_diag_still_fails)
     sp_config c;
     const char *const yaml = build_yaml(base_npy, NULL, "p_hide_img1: 7");
     SP_ASSERT_STATUS(sp_config_load_string(&c, yaml, strlen(yaml), "t", NULL, NULL), SP_ERR_CONFIG);
-    /* A failed load leaves an initialised value (reference defaults, no owned strings). */
+    /* A failed load leaves an initialised value (the defaults, no owned strings). */
     SP_EXPECT(c.file_list == NULL && c.source_name == NULL);
     SP_ASSERT_EQ_INT(c.num_threads, 16);
     sp_config_free(&c);

@@ -1,5 +1,5 @@
-/* test_config_compat.c: every SynthPix example configuration of reference 2.6
- * (the YAML files of tests/data/configs) runs unchanged.
+/* test_config_compat.c: every SynthPix example configuration (the YAML files of
+ * tests/data/configs; docs/synthpix-compat.md, Example configurations) runs unchanged.
  *
  * Each fixture is copied byte for byte into a temporary directory; small flow files are
  * written next to it at the relative paths its file_list names (.mat v5 from scipy, .mat

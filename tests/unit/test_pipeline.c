@@ -614,7 +614,7 @@ SP_TEST(pipeline_episodic_restore_after_every_batch_gives_the_uninterrupted_stre
     sp_config_free(&c);
 }
 
-/* ---- the shuffle: a true permutation for every length (PRODUCT 4.7) ------------------------ */
+/* ---- the shuffle: a true permutation for every length (docs/synthpix-compat.md, D7) ------- */
 
 /* Calling sp__permute for every t of every n up to 2^17+2 is 8.6e9 calls (about 25 minutes),
  * so lengths sharing a Feistel domain share one table: for a key K and half-width h,

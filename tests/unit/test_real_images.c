@@ -1,5 +1,5 @@
-/* test_real_images.c: include_images: true (reference 7.3): batches hold the image pairs and
- * flows stored in .mat files, not synthetic ones.
+/* test_real_images.c: include_images: true (docs/synthpix-compat.md, Real image pairs):
+ * batches hold the image pairs and flows stored in .mat files, not synthetic ones.
  *
  * Three files in three encodings (scipy v5, MATLAB-layout v7.3 written by libmatio, h5py
  * HDF5) hold non-square images and flows whose values encode (file, i, j), so the test

@@ -1,5 +1,5 @@
-/* test_rng.c: Threefry known answers (Random123, PRODUCT.md section 5), JAX key operations,
- * and the draw transforms against hand-computed values and statistics. */
+/* test_rng.c: Threefry known answers (Random123; docs/determinism.md, Known answers), JAX
+ * key operations, and the draw transforms against hand-computed values and statistics. */
 #include "sp_test.h"
 
 #include "sp/sp_rng.h"
