@@ -1,4 +1,4 @@
-/* flow_h5.c: .h5 flow files (reference 8.3/8.4, the Grain path): the whole first dataset is
+/* flow_h5.c: .h5 flow files (docs/synthpix-compat.md, Flow sources): the whole first dataset is
  * one record.
  *
  * Format subset: the first link of the root group in name order (h5py's first key) must be

@@ -1,4 +1,4 @@
-/* flow_mat.c: MATLAB .mat flow files (reference 8.2-8.3, PRODUCT 4.6 and 9).
+/* flow_mat.c: MATLAB .mat flow files (docs/synthpix-compat.md, Flow sources and D6; docs/formats.md).
  *
  * Format subset:
  *   v5 files, compressed or not, through libmatio: variable V, a real float32 or
@@ -12,12 +12,12 @@
  *       absent (h5py / NumPy): row-major, the NumPy shape is the HDF5 shape; read through
  *         libhdf5. SynthPix's own download scripts write such files as (H, W, 2).
  *     This is what makes a MATLAB-written (H, W, 2) flow come out untransposed, where
- *     SynthPix (reference 8.3, AMBIGUITY) transposes it.
+ *     SynthPix transposes it (docs/synthpix-compat.md, D6).
  *     "Through libhdf5" means that libhdf5 parses the metadata and h5_raw.c reads the data,
  *     so these variables take h5_raw.c's storage subset (contiguous, compact, or chunked
  *     with shuffle/deflate; standard float and integer types). Files read through libmatio
  *     still reach libhdf5's own data path (in the child process).
- *   Flows keep their own grid (no 256x256 resample, PRODUCT 4.6).
+ *   Flows keep their own grid (no 256x256 resample: docs/synthpix-compat.md, D6).
  *
  * Hostile input: every read runs in a child process (mh_isolate.c), because libhdf5 and
  * libmatio crash on some damaged files. A v5 file is walked element by element first
