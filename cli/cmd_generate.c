@@ -49,8 +49,8 @@ static void generate_usage(FILE *f)
             "                      shard I takes positions I, I+N, I+2N, ... of the shuffled record order, so\n"
             "                      N runs (on N machines) read disjoint records that together cover each\n"
             "                      epoch; pair numbers start at 0 in every shard (default: unsharded)\n"
-            "      --prefetch T    load flow records ahead on T extra threads (default 0); the output\n"
-            "                      bytes never depend on T\n"
+            "      --prefetch T    load flow records ahead on T extra threads, 0 = none (default: one for\n"
+            "                      flow files, none for built-in flows); the output bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --overwrite     replace a dataset found in DIR: its files (pairs, shards, params.jsonl,\n"
             "                      dataset.json) are removed first, and nothing else; without it such a DIR\n"
@@ -115,7 +115,7 @@ static int take_option(gen_cli *c, int ch, const char *arg)
         return parse_data_shard(arg, &c->g.sampler) ? usage_error("data-shard", arg, "I/N with integers 0 <= I < N <= 65536") : 0;
     case 2003:
         if (parse_range(arg, 0, 64, &v)) return usage_error("prefetch", arg, "an integer in [0, 64]");
-        c->g.sampler.prefetch_threads = (unsigned)v;
+        c->g.sampler.prefetch_threads = v == 0 ? SP_PREFETCH_OFF : (unsigned)v;
         return SP_EXIT_OK;
     case 1001: c->g.checkpoint_dir = arg; return SP_EXIT_OK;
     case 1002: return parse_range(arg, 1, (uint64_t)1 << 40, &c->g.checkpoint_every) ? usage_error("checkpoint-every", arg, "an integer in [1, 2^40]") : 0;

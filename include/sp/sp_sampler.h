@@ -82,10 +82,15 @@ typedef struct sp_sampler_options {
      * sharding. Part of the stream's identity: a checkpoint restores only into the same
      * shard. */
     unsigned shard_index, shard_count;
-    /* Records loaded ahead on dedicated threads while batches render: 0 = none (records are
-     * loaded at each refresh on the pool). Order and bytes never depend on this value. */
+    /* Records loaded ahead on dedicated threads while batches render: SP_PREFETCH_AUTO (0,
+     * the default) is one thread for flow files and none for built-in flows; SP_PREFETCH_OFF
+     * loads the records at each refresh on the pool; 1..64 threads otherwise. Order and bytes
+     * never depend on this value. */
     unsigned prefetch_threads;
 } sp_sampler_options;
+
+#define SP_PREFETCH_AUTO 0u
+#define SP_PREFETCH_OFF 0xffffffffu
 
 SP_API void sp_sampler_options_init(sp_sampler_options *o);
 

@@ -59,6 +59,16 @@ static sp_status probe_source(const sp_records *r, sp_error *err)
     return st;
 }
 
+/* SP_PREFETCH_AUTO: one thread for flow files (their loads are I/O and parsing the
+ * rendering can overlap), none for built-in flows (computed once, or cheap to compute). */
+static unsigned prefetch_threads(const sp_config *cfg, const sp_sampler_options *opt)
+{
+    unsigned const want = opt ? opt->prefetch_threads : SP_PREFETCH_AUTO;
+    if (want == SP_PREFETCH_OFF) return 0;
+    if (want != SP_PREFETCH_AUTO) return want;
+    return cfg->scheduler_class == SP_SOURCE_ANALYTIC || cfg->scheduler_class == SP_SOURCE_KINEMATIC ? 0 : 1;
+}
+
 static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_sampler_options *opt, sp_error *err)
 {
     r->randomize = cfg->randomize;
@@ -76,8 +86,9 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. Real
      * pairs are read with their images (sp__records_read_pair); episodic steps map positions
      * to records differently. */
-    if (opt && opt->prefetch_threads && !cfg->include_images && cfg->episode_length == 0)
-        SP_TRY(sp__prefetch_create(&r->prefetch, r->src, &r->order, opt->prefetch_threads, 2 * r->count, err));
+    unsigned const threads = prefetch_threads(cfg, opt);
+    if (threads && !cfg->include_images && cfg->episode_length == 0)
+        SP_TRY(sp__prefetch_create(&r->prefetch, r->src, &r->order, threads, 2 * r->count, err));
     return SP_OK;
 }
 

@@ -57,7 +57,9 @@ void sp__pair_setup(sp_pair_slot *p, const sp_pair_context *ctx, sp_key key)
 sp_status sp__pair_reserve(sp_pair_slot *p, sp_error *err)
 {
     if (p->count <= p->capacity && p->buf) return SP_OK;
-    size_t const cap = p->count + p->count / 8 + 64;
+    /* Sized once for the densest pair the configuration allows, so pairs never reallocate. */
+    size_t const most = p->ctx.geom ? p->ctx.geom->max_particles : 0;
+    size_t const cap = (p->count > most ? p->count : most) + 64;
     size_t bytes = 0;
     SP_RETURN_IF(!sp__mul_size(cap, SP_PAIR_ARRAYS * sizeof(float), &bytes), err, SP_ERR_NOMEM, "too many particles");
     float *const b = (float *)realloc(p->buf, bytes);

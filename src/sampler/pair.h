@@ -4,7 +4,9 @@
 
 #include "sampler_internal.h"
 
-#define SP_PAIR_CHUNK 4096
+/* Particles per work item: small enough that one pair of a 256x256 image (~2,500
+ * particles) splits over the threads, large enough to amortise the item overhead. */
+#define SP_PAIR_CHUNK 1024
 #define SP_PAIR_ARRAYS 12
 
 /* What every pair of a batch shares. */

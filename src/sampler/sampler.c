@@ -3,8 +3,9 @@
  * One call of sp_sampler_next runs these stages, each a parallel-for on the pool whose
  * work items write disjoint memory:
  *   refresh   (every batches_per_flow_batch batches, or every episode step) the loader
- *             takes and loads the next F records (src/loader, sp_records.h), then their
- *             output flows are computed on the velocities_per_pixel grid  items: F
+ *             takes and loads the next F records (src/loader, sp_records.h; file records
+ *             come from the prefetcher), then their output flows are computed on the
+ *             velocities_per_pixel grid, table-driven       items: F * row blocks
  *   setup     pair k: key, parameters, particle count, output flow copy   items: B
  *   particles chunks of SP_PAIR_CHUNK particles: draws and advection      items: sum N/chunk
  *   bins      the band lists of each frame                                items: 2B
@@ -57,23 +58,60 @@ static void grid_scale(const sp_sampler *s, const sp_flow *f, double *res_y, dou
     *res_x = (double)f->width / s->cfg.flow_field_size[1];
 }
 
-/* Output flow sample (k, l) sits at image pixel (k, l) / vpp, i.e. physical
- * img_offset + (k, l) / (vpp r); values in units/s, times r dt for "pixels". */
-static void compute_output_flow(const sp_sampler *s, const sp_flow *f, float *out)
+/* One axis of the output grid: for each output sample, the two flow-grid indices and the
+ * weight of the second, exactly as sp__flow_bilinear computes them (clamped coordinate,
+ * floor, fraction), so the table-driven resampling below gives the same bits. */
+typedef struct axis_tap {
+    uint32_t i0, i1;
+    float w;
+} axis_tap;
+
+static void axis_taps(double origin, double step, double res, size_t n, size_t len, axis_tap *t)
+{
+    float const max = (float)(len - 1);
+    for (size_t k = 0; k < n; k++) {
+        float const g = (float)((origin + (double)k * step) * res);
+        float const c = g < 0.0f ? 0.0f : (g > max ? max : g);
+        size_t const i0 = (size_t)c;
+        t[k].i0 = (uint32_t)i0;
+        t[k].i1 = (uint32_t)(i0 + 1 < len ? i0 + 1 : i0);
+        t[k].w = c - (float)i0;
+    }
+}
+
+/* Output rows [k0, k1) of record flow f: sample (k, l) sits at image pixel (k, l) / vpp,
+ * i.e. physical img_offset + (k, l) / (vpp r); values in units/s, times r dt for "pixels".
+ * Where a sample falls on a grid point (weights 0: the identity resampling of a flow given
+ * on the image grid) its value is the grid value itself, which is what the bilinear sum
+ * 1 p00 + 0 p01 + 0 p10 + 0 p11 gives for every non-zero p00; zeros take the full sum,
+ * whose sign of zero depends on the neighbours. */
+static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_t k0, size_t k1, axis_tap *xt)
 {
     const sp_geometry *const g = &s->geom;
     double ry, rx;
     grid_scale(s, f, &ry, &rx);
     double const step = g->flow_step / g->resolution;
     float const scale = s->cfg.output_units == SP_UNITS_PIXELS ? (float)(g->resolution * s->cfg.dt) : 1.0f;
-    for (size_t k = 0; k < g->flow_h; k++) {
-        float const gy = (float)((s->cfg.img_offset[0] + (double)k * step) * ry);
+    axis_taps(s->cfg.img_offset[1], step, rx, g->flow_w, f->width, xt);
+    size_t const C = f->channels, W = f->width;
+    for (size_t k = k0; k < k1; k++) {
+        axis_tap yt;
+        axis_taps(s->cfg.img_offset[0] + (double)k * step, 0.0, ry, 1, f->height, &yt);
+        float const wy = yt.w;
+        const float *const r0 = f->data + (size_t)yt.i0 * W * C, *const r1 = f->data + (size_t)yt.i1 * W * C;
+        float *const o = out + 2 * k * g->flow_w;
         for (size_t l = 0; l < g->flow_w; l++) {
-            float const gx = (float)((s->cfg.img_offset[1] + (double)l * step) * rx);
-            float u, v;
-            sp__flow_bilinear(f, gy, gx, &u, &v);
-            out[2 * (k * g->flow_w + l)] = u * scale;
-            out[2 * (k * g->flow_w + l) + 1] = v * scale;
+            float const wx = xt[l].w;
+            const float *const p00 = r0 + xt[l].i0 * C, *const p01 = r0 + xt[l].i1 * C;
+            const float *const p10 = r1 + xt[l].i0 * C, *const p11 = r1 + xt[l].i1 * C;
+            float u = p00[0], v = p00[1];
+            if (wx != 0.0f || wy != 0.0f || u == 0.0f || v == 0.0f) {
+                float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
+                u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
+                v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+            }
+            o[2 * l] = u * scale;
+            o[2 * l + 1] = v * scale;
         }
     }
 }
@@ -85,13 +123,27 @@ static size_t flow_floats(const sp_sampler *s)
     return s->geom.flow_h * s->geom.flow_w * 2;
 }
 
-static void output_flow_item(void *ctx, size_t f, unsigned worker)
+/* Output-flow work items: SP_OUTPUT_ROWS rows of one record's output flow each, so even a
+ * single record (F = 1) is resampled by every thread. */
+#define SP_OUTPUT_ROWS 32
+
+static size_t output_blocks(const sp_sampler *s)
+{
+    return (s->geom.flow_h + SP_OUTPUT_ROWS - 1) / SP_OUTPUT_ROWS;
+}
+
+static void output_flow_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
-    (void)worker;
+    size_t const f = item / output_blocks(s), k0 = item % output_blocks(s) * SP_OUTPUT_ROWS;
+    size_t const k1 = k0 + SP_OUTPUT_ROWS < s->geom.flow_h ? k0 + SP_OUTPUT_ROWS : s->geom.flow_h;
     float *const out = s->out_flows + f * flow_floats(s);
-    if (!sp__records_valid(s->records, f)) memset(out, 0, flow_floats(s) * sizeof *out); /* padding */
-    else compute_output_flow(s, sp__records_flow(s->records, f), out);
+    if (!sp__records_valid(s->records, f)) { /* padding */
+        memset(out + 2 * k0 * s->geom.flow_w, 0, 2 * (k1 - k0) * s->geom.flow_w * sizeof *out);
+        return;
+    }
+    axis_tap *const xt = (axis_tap *)(void *)(s->scratch + (size_t)worker * s->scratch_floats);
+    output_rows(s, sp__records_flow(s->records, f), out, k0, k1, xt);
 }
 
 /* The loader has taken the refresh's records (or an episode step's): loads their flows,
@@ -100,7 +152,7 @@ static sp_status load_refresh(sp_sampler *s, sp_error *err)
 {
     s->have_flows = 0;
     SP_TRY(sp__records_load(s->records, err));
-    sp_pool_run(s->pool, s->F, output_flow_item, s);
+    sp_pool_run(s->pool, s->F * output_blocks(s), output_flow_item, s);
     s->have_flows = 1;
     s->rep = 0;
     return SP_OK;
@@ -374,7 +426,10 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     b->timestep = -1;
     s->slots = (sp_pair_slot *)calloc(B, sizeof *s->slots);
     s->out_flows = (float *)malloc(F * nf * sizeof(float));
+    /* per worker: a particle chunk's temporaries, a row of noise, or an output-flow x table */
+    size_t const taps = (s->geom.flow_w * sizeof(axis_tap) + sizeof(float) - 1) / sizeof(float);
     s->scratch_floats = 2 * SP_PAIR_CHUNK + s->geom.width + 16;
+    if (taps + 16 > s->scratch_floats) s->scratch_floats = taps + 16;
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
     SP_RETURN_IF(!b->images1 || !b->images2 || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
                      !b->mask || !b->records || !b->files || !s->slots || !s->out_flows || !s->scratch || !b->done,

@@ -32,7 +32,7 @@ static void open_loader(fixture *x, const char *yaml, size_t count, unsigned pre
     SP_ASSERT_OK(sp_pool_create(&x->pool, 2));
     sp_sampler_options o;
     memset(&o, 0, sizeof o); /* sp_sampler_options_init's defaults; it lives in the sampler */
-    o.prefetch_threads = prefetch;
+    o.prefetch_threads = prefetch ? prefetch : SP_PREFETCH_OFF; /* 0 here: loads on the pool */
     sp_error e;
     sp_status const st = sp__records_create(&x->r, &x->cfg, &o, count, x->pool, &e);
     SP_EXPECT_MSG(st == SP_OK, "sp__records_create: %s", e.message);

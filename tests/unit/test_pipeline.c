@@ -154,7 +154,7 @@ static const sp_batch *next_ok(sp_sampler *s)
 static snap *reference(const sp_config *c, int n)
 {
     snap *const ref = (snap *)calloc((size_t)n, sizeof *ref);
-    sp_sampler *const s = make(c, NULL, 1, 0);
+    sp_sampler *const s = make(c, NULL, 1, SP_PREFETCH_OFF);
     for (int i = 0; i < n; i++) take(&ref[i], next_ok(s));
     sp_sampler_free(s);
     return ref;
@@ -452,7 +452,7 @@ SP_TEST(pipeline_prefetch_threads_do_not_change_the_stream)
     sp_config c;
     file_config(&c, dir, "batches_per_flow_batch: 1\n");
     enum { N = 12 };
-    snap *const ref = reference(&c, N); /* no prefetcher */
+    snap *const ref = reference(&c, N); /* no prefetcher: SP_PREFETCH_OFF */
     static const unsigned prefetch[] = {1, 4};
     for (size_t p = 0; p < ARRAY_LEN(prefetch); p++) {
         sp_sampler *const s = make(&c, NULL, 2, prefetch[p]);
@@ -460,6 +460,29 @@ SP_TEST(pipeline_prefetch_threads_do_not_change_the_stream)
         /* A reset restarts the window at position 0. */
         sp_sampler_reset(s);
         expect_same(&ref[0], next_ok(s), "prefetch-reset", 0);
+        sp_sampler_free(s);
+    }
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+/* One flow file per pair (B = F = 1, a new record every batch: SynthPix's own configurations)
+ * is the same stream for 1, 2 and 4 threads, with the prefetcher off, automatic (one thread
+ * for flow files) or four threads. */
+SP_TEST(pipeline_one_record_per_pair_is_identical_for_threads_and_prefetch)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n");
+    enum { N = 12 };
+    snap *const ref = reference(&c, N); /* 1 thread, no prefetcher */
+    static const struct {
+        unsigned threads, prefetch;
+    } runs[] = {{2, SP_PREFETCH_OFF}, {2, SP_PREFETCH_AUTO}, {4, SP_PREFETCH_AUTO}, {4, 4}, {1, SP_PREFETCH_AUTO}};
+    for (size_t r = 0; r < ARRAY_LEN(runs); r++) {
+        sp_sampler *const s = make(&c, NULL, runs[r].threads, runs[r].prefetch);
+        for (int i = 0; i < N; i++) expect_same(&ref[i], next_ok(s), "B=1", (int)r);
         sp_sampler_free(s);
     }
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
