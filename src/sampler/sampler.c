@@ -79,6 +79,27 @@ static void axis_taps(double origin, double step, double res, size_t n, size_t l
     }
 }
 
+/* The x taps fall on consecutive grid points (weights 0). */
+static int xt_is_identity(const axis_tap *xt, size_t n)
+{
+    for (size_t l = 0; l < n; l++)
+        if (xt[l].w != 0.0f || xt[l].i0 != xt[0].i0 + l) return 0;
+    return 1;
+}
+
+/* A row on grid points: the values times scale, in one vectorisable pass. Returns 0 (the
+ * caller then takes the full bilinear sum) when the row holds a zero, whose sign the full
+ * sum decides. */
+static int copy_row(const float *src, size_t n, float scale, float *dst)
+{
+    int zero = 0;
+    for (size_t i = 0; i < n; i++) {
+        zero |= src[i] == 0.0f;
+        dst[i] = src[i] * scale;
+    }
+    return !zero;
+}
+
 /* Output rows [k0, k1) of record flow f: sample (k, l) sits at image pixel (k, l) / vpp,
  * i.e. physical img_offset + (k, l) / (vpp r); values in units/s, times r dt for "pixels".
  * Where a sample falls on a grid point (weights 0: the identity resampling of a flow given
@@ -94,12 +115,14 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
     float const scale = s->cfg.output_units == SP_UNITS_PIXELS ? (float)(g->resolution * s->cfg.dt) : 1.0f;
     axis_taps(s->cfg.img_offset[1], step, rx, g->flow_w, f->width, xt);
     size_t const C = f->channels, W = f->width;
+    int const x_identity = C == 2 && xt_is_identity(xt, g->flow_w);
     for (size_t k = k0; k < k1; k++) {
         axis_tap yt;
         axis_taps(s->cfg.img_offset[0] + (double)k * step, 0.0, ry, 1, f->height, &yt);
         float const wy = yt.w;
         const float *const r0 = f->data + (size_t)yt.i0 * W * C, *const r1 = f->data + (size_t)yt.i1 * W * C;
         float *const o = out + 2 * k * g->flow_w;
+        if (x_identity && wy == 0.0f && copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) continue;
         for (size_t l = 0; l < g->flow_w; l++) {
             float const wx = xt[l].w;
             const float *const p00 = r0 + xt[l].i0 * C, *const p01 = r0 + xt[l].i1 * C;
@@ -193,7 +216,8 @@ static void setup_item(void *ctx, size_t k, unsigned worker)
     sp__pair_setup(p, &p->ctx, b->keys[k]);
     b->params[k] = p->params;
     p->status = sp__pair_reserve(p, &p->err);
-    memcpy(b->flow_fields + k * flow_floats(s), s->out_flows + f * flow_floats(s), flow_floats(s) * sizeof(float));
+    if (s->out_flows != b->flow_fields) /* F == B: the cache is the batch's array already */
+        memcpy(b->flow_fields + k * flow_floats(s), s->out_flows + f * flow_floats(s), flow_floats(s) * sizeof(float));
 }
 
 static void chunk_item(void *ctx, size_t c, unsigned worker)
@@ -425,7 +449,9 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     b->done = (uint8_t *)calloc(B, 1);
     b->timestep = -1;
     s->slots = (sp_pair_slot *)calloc(B, sizeof *s->slots);
-    s->out_flows = (float *)malloc(F * nf * sizeof(float));
+    /* With a record per pair (F == B) pair k's output flow is record k's: the cache is the
+     * batch's own flow array, so no copy is made per batch. */
+    s->out_flows = F == B ? b->flow_fields : (float *)malloc(F * nf * sizeof(float));
     /* per worker: a particle chunk's temporaries, a row of noise, or an output-flow x table */
     size_t const taps = (s->geom.flow_w * sizeof(axis_tap) + sizeof(float) - 1) / sizeof(float);
     s->scratch_floats = 2 * SP_PAIR_CHUNK + s->geom.width + 16;
@@ -501,7 +527,7 @@ void sp_sampler_free(sp_sampler *s)
     free(b->done);
     for (size_t k = 0; s->slots && k < s->B; k++) sp__pair_slot_release(&s->slots[k]);
     free(s->slots);
-    free(s->out_flows);
+    if (s->out_flows != b->flow_fields) free(s->out_flows);
     free(s->chunk_pair);
     free(s->chunk_first);
     free(s->scratch);
