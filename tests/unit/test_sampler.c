@@ -13,16 +13,22 @@
 #include "sp/sp_io.h"
 #include "sp/sp_sampler.h"
 
-static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
+static sp_sampler *make_sampler_prefetch(const sp_config *c, unsigned threads, unsigned prefetch)
 {
     sp_sampler_options o;
     sp_sampler_options_init(&o);
     o.threads = threads;
+    o.prefetch_threads = prefetch;
     sp_sampler *s = NULL;
     sp_error e;
     sp_status const st = sp_sampler_create(&s, c, &o, &e);
     SP_EXPECT_MSG(st == SP_OK, "sp_sampler_create: %s", e.message);
     return s;
+}
+
+static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
+{
+    return make_sampler_prefetch(c, threads, SP_PREFETCH_AUTO);
 }
 
 SP_TEST(sampler_default_batch_shapes_and_ranges)
@@ -475,7 +481,7 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
              dir);
     sp_config c;
     sp_test_load_yaml(&c, yaml);
-    sp_sampler *const s = make_sampler(&c, 1);
+    sp_sampler *const s = make_sampler_prefetch(&c, 1, SP_PREFETCH_OFF); /* no record read ahead */
     next_ok(s);
     unlink(p1); /* deleted after start: the batch that needs it names it */
     const sp_batch *b;
