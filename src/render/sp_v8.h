@@ -1,0 +1,55 @@
+/* sp_v8.h - 8-lane float helpers for the render kernels (private to src/render).
+ *
+ * Map: sp_v8f/sp_v8i (GCC/clang vector extensions), sp__v8_select, sp__v8_splat,
+ * sp__expf_v8 (lane i has the bits of sp_math.h's sp__expf(x[i])).
+ *
+ * Why a module header and not sp_math.h: functions that return 32-byte vectors draw
+ * -Wpsabi in any file built without AVX; render.c, whose kernels are AVX2/default clones,
+ * is the only user and is built with -Wno-psabi (cmake/modules/render.cmake). The
+ * functions are static inline, so no vector ever crosses a real call boundary. */
+#ifndef SP_V8_H
+#define SP_V8_H
+
+#include <stdint.h>
+
+/* The same operations, in the same order, on 8 floats at once: element i of
+ * sp__expf_v8(x) has the bits of sp__expf(x[i]). The compiler emits one AVX2 instruction
+ * per operation in the AVX2 clones and two SSE instructions in the baseline ones, so the
+ * hot kernels vectorise whatever the loop shapes around them. */
+#if defined(__GNUC__) || defined(__clang__)
+#define SP_HAVE_V8 1
+typedef float sp_v8f __attribute__((vector_size(32)));
+typedef int32_t sp_v8i __attribute__((vector_size(32)));
+
+/* m ? a : b, m a comparison result (all ones or all zeros per lane). */
+static inline sp_v8f sp__v8_select(sp_v8i m, sp_v8f a, sp_v8f b)
+{
+    return (sp_v8f)((m & (sp_v8i)a) | (~m & (sp_v8i)b));
+}
+
+static inline sp_v8f sp__v8_splat(float v)
+{
+    sp_v8f const r = {v, v, v, v, v, v, v, v};
+    return r;
+}
+
+static inline sp_v8f sp__expf_v8(sp_v8f x)
+{
+    sp_v8f const lo = sp__v8_splat(-87.0f), hi = sp__v8_splat(88.0f);
+    sp_v8f const xc = sp__v8_select(x < lo, lo, sp__v8_select(x > hi, hi, x));
+    sp_v8f const shifter = sp__v8_splat(12582912.0f);
+    sp_v8f const t = xc * 1.44269504089f + shifter;
+    sp_v8f const k = t - shifter;
+    sp_v8i const ki = (sp_v8i)t - (sp_v8i)shifter;
+    sp_v8f const r = (xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+    sp_v8f const p = 1.0f + r * (1.0f + r * (0.5f + r * (0.166666672f + r * (0.0416666679f +
+                                                                   r * (0.00833333377f + r * 0.00138888892f)))));
+    sp_v8f const scale = (sp_v8f)((ki + 127) << 23);
+    sp_v8f const y = p * scale;
+    return sp__v8_select(x < lo, sp__v8_splat(0.0f), y);
+}
+#else
+#define SP_HAVE_V8 0
+#endif
+
+#endif /* SP_V8_H */
