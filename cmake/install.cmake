@@ -33,7 +33,7 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/sp DESTINATION ${CMAKE_INSTALL_INC
 # ---- pkg-config ---------------------------------------------------------------------------
 # The optional libraries are listed only when this build uses them. Debian's libhdf5-dev
 # ships hdf5.pc; without one, libhdf5 goes to Libs.private by path.
-set(SP_PC_REQUIRES "yaml-0.1 libpng libtiff-4 jansson zlib")
+set(SP_PC_REQUIRES "yaml-0.1 libdeflate libtiff-4 jansson zlib")
 set(SP_PC_LIBS_PRIVATE "")
 if(SP_HAVE_MATIO)
     string(APPEND SP_PC_REQUIRES " matio")

@@ -7,10 +7,11 @@
 # build-essential brings the compiler, nm and readelf; pkg-config is needed by the build and
 # by the test that uses the installed package from outside the tree.
 set -euo pipefail
-BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
+BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libdeflate-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
+# libpng-dev: only the tests (an independent PNG reader for our PNG files).
 # Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5, AUTO by default): .mat and .h5 files.
 OPTIONAL_PKGS="libhdf5-dev libmatio-dev"
-TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy"
+TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy python3-pil"
 
 missing() {
     local out="" p

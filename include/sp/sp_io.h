@@ -14,7 +14,7 @@
  * flows filled by a reader own their data; release them with sp_npy_array_release or
  * sp_flow_release.
  *
- * Thread safety: every function is re-entrant and uses no global mutable state (libpng and
+ * Thread safety: every function is re-entrant and uses no global mutable state (libdeflate and
  * libtiff are used through per-call handles with per-call error handlers), so any function
  * may run concurrently on distinct arguments. An sp_npy_array, sp_flow or sp_sink is used by
  * one thread at a time.
@@ -136,14 +136,24 @@ SP_API sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error
 
 /* Grayscale PNG, bit depth 8 or 16. pixels: height rows of width uint8_t or uint16_t
  * (native byte order) values, rows stride_bytes apart (>= width * bytes per sample),
- * borrowed. compression_level: zlib level 0-9 (default strategy), or -1 for the fast default
- * used by the generator (level 1, strategy Z_RLE). Row filter: always None (measured fastest
- * and smallest for particle images; docs/formats.md). 16-bit
- * samples are written big-endian as PNG requires. Width and height in [1, 2^31 - 1].
- * Errors: SP_ERR_INVALID (arguments), SP_ERR_NOMEM, SP_ERR_INTERNAL (libpng), sink errors. */
+ * borrowed. compression_level: libdeflate level 0-12 (0 stores), or -1 for the fast default
+ * used by the generator (level 1). Row filter: always None (measured fastest and smallest
+ * for particle images; docs/formats.md). 16-bit samples are written big-endian as PNG
+ * requires. Width and height in [1, 2^31 - 1]. Chunks: IHDR, IDAT..., IEND.
+ * Errors: SP_ERR_INVALID (arguments), SP_ERR_NOMEM, SP_ERR_INTERNAL, sink errors. */
 SP_API sp_status sp_png_write_gray(const sp_sink *sink, size_t width, size_t height, int bit_depth,
                                    const void *pixels, size_t stride_bytes, int compression_level,
                                    sp_error *err);
+
+/* A reusable PNG encoder: the compressor and its buffers are kept from one image to the
+ * next, so writing many images allocates nothing once the largest has been seen. Not
+ * thread-safe: one encoder per thread. Same arguments, checks and output bytes as
+ * sp_png_write_gray with the encoder's level. */
+typedef struct sp_png_encoder sp_png_encoder;
+SP_API sp_status sp_png_encoder_create(sp_png_encoder **out, int compression_level, sp_error *err);
+SP_API void sp_png_encoder_free(sp_png_encoder *e);
+SP_API sp_status sp_png_encode_gray(sp_png_encoder *e, const sp_sink *sink, size_t width, size_t height,
+                                    int bit_depth, const void *pixels, size_t stride_bytes, sp_error *err);
 
 /* Grayscale baseline TIFF, uncompressed, little-endian ("II"), bit depth 8 or 16, one strip
  * per N rows (N chosen so that a strip holds about 64 KiB). Arguments as for PNG. The file is

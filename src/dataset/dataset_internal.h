@@ -26,6 +26,7 @@
 #include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "sp/sp_dataset.h"
+#include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 #include "sp/sp_sink.h"
 
@@ -34,7 +35,8 @@
 /* One pool worker's encoding buffers. */
 typedef struct sp__pair_job {
     sp_membuf buf;
-    void *pixels; /* one quantised image, H*W*2 bytes */
+    void *pixels;       /* one quantised image, H*W*2 bytes */
+    sp_png_encoder *png; /* PNG output only */
 } sp__pair_job;
 
 struct sp_dataset_writer {

@@ -1,7 +1,7 @@
 /* dataset_pairs.c: the pairs of a batch as files.
  *
- * Per-pair formats: each pool worker owns one sp__pair_job (an encoding buffer and a
- * quantised image), encodes a pair's two images (PNG/TIFF at 8/16 bits, or float32 .npy)
+ * Per-pair formats: each pool worker owns one sp__pair_job (an encoding buffer, a
+ * quantised image and, for PNG, an encoder), encodes a pair's two images (PNG/TIFF at 8/16 bits, or float32 .npy)
  * and its flow (.flo, or .npy with npy), and commits each file with sp__fs_write_atomic
  * without fsync: the writer makes a whole batch of files durable at once (syncfs) before a
  * checkpoint or dataset.json relies on them. Pairs are independent, so the order in which
@@ -24,6 +24,7 @@ sp_status sp__pairs_jobs_create(sp_dataset_writer *w, sp_error *err)
     for (unsigned j = 0; j < w->njobs; j++) {
         w->jobs[j].pixels = malloc(w->height * w->width * 2);
         if (w->jobs[j].pixels == NULL) return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", w->dir);
+        if (w->opt.format == SP_DATASET_PNG) SP_TRY(sp_png_encoder_create(&w->jobs[j].png, -1, err));
     }
     return SP_OK;
 }
@@ -32,6 +33,7 @@ void sp__pairs_jobs_free(sp_dataset_writer *w)
 {
     for (unsigned j = 0; w->jobs && j < w->njobs; j++) {
         free(w->jobs[j].pixels);
+        sp_png_encoder_free(w->jobs[j].png);
         sp_membuf_free(&w->jobs[j].buf);
     }
     free(w->jobs);
@@ -51,7 +53,7 @@ static sp_status encode_image(const sp_dataset_writer *w, sp__pair_job *j, const
     if (bpp == 2) sp_quantize_u16(img, npx, (uint16_t *)j->pixels);
     else sp_quantize_u8(img, npx, (uint8_t *)j->pixels);
     if (w->opt.format == SP_DATASET_TIFF) return sp_tiff_write_gray(&sink, W, H, w->bit_depth, j->pixels, W * bpp, err);
-    return sp_png_write_gray(&sink, W, H, w->bit_depth, j->pixels, W * bpp, -1, err);
+    return sp_png_encode_gray(j->png, &sink, W, H, w->bit_depth, j->pixels, W * bpp, err);
 }
 
 static sp_status encode_flow(const sp_dataset_writer *w, sp__pair_job *j, float *data, sp_error *err)

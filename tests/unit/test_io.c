@@ -9,6 +9,7 @@
 #include <png.h>
 #include <setjmp.h>
 #include <tiffio.h>
+#include <zlib.h>
 
 #include "sp/sp_io.h"
 
@@ -756,6 +757,135 @@ SP_TEST(io_png_16bit_pixel_exact_big_endian)
     sp_membuf_free(&mb);
 }
 
+static uint32_t be32_at(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Walks the chunks as the PNG specification lays them out (length, type, data, CRC-32 of
+ * type and data, checked with zlib's crc32), concatenates the IDAT data and inflates it with
+ * zlib: the filtered rows must be a 0 byte and the row's big-endian samples. */
+static void check_png_structure(const unsigned char *d, size_t n, size_t w, size_t h, int depth,
+                                const unsigned char *rows_be)
+{
+    SP_EXPECT(n >= 8 + 25 + 12 && memcmp(d, "\x89PNG\r\n\x1a\n", 8) == 0);
+    size_t pos = 8, idat_n = 0;
+    unsigned char *idat = (unsigned char *)malloc(n);
+    int seen_end = 0, nchunk = 0;
+    while (pos + 12 <= n && !seen_end) {
+        uint32_t const len = be32_at(d + pos);
+        SP_EXPECT(pos + 12 + len <= n);
+        uint32_t const crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), d + pos + 4, 4 + len);
+        SP_EXPECT_MSG(crc == be32_at(d + pos + 8 + len), "chunk %d: CRC mismatch", nchunk);
+        if (nchunk == 0) {
+            SP_EXPECT(memcmp(d + pos + 4, "IHDR", 4) == 0 && len == 13);
+            SP_EXPECT(be32_at(d + pos + 8) == w && be32_at(d + pos + 12) == h);
+            SP_EXPECT(d[pos + 16] == depth && d[pos + 17] == 0 && d[pos + 18] == 0 && d[pos + 19] == 0 &&
+                      d[pos + 20] == 0);
+        } else if (memcmp(d + pos + 4, "IDAT", 4) == 0) {
+            memcpy(idat + idat_n, d + pos + 8, len);
+            idat_n += len;
+        } else {
+            SP_EXPECT(memcmp(d + pos + 4, "IEND", 4) == 0 && len == 0);
+            seen_end = 1;
+        }
+        pos += 12 + len;
+        nchunk++;
+    }
+    SP_EXPECT(seen_end && pos == n);
+    size_t const rb = w * (size_t)(depth / 8) + 1;
+    uLongf out_n = (uLongf)(rb * h);
+    unsigned char *const raw = (unsigned char *)malloc(out_n);
+    SP_ASSERT_EQ_INT(uncompress(raw, &out_n, idat, (uLong)idat_n), Z_OK);
+    SP_ASSERT_EQ_INT(out_n, rb * h);
+    for (size_t y = 0; y < h; y++) {
+        SP_EXPECT(raw[y * rb] == 0);
+        SP_EXPECT(memcmp(raw + y * rb + 1, rows_be + y * (rb - 1), rb - 1) == 0);
+    }
+    free(raw);
+    free(idat);
+}
+
+SP_TEST(io_png_chunks_crcs_and_zlib_stream_follow_the_format)
+{
+    /* One encoder reused across sizes and depths writes what a fresh one-shot call writes,
+     * and every file has valid chunks, CRCs and a zlib stream of filter-None rows. */
+    sp_png_encoder *enc = NULL;
+    SP_ASSERT_OK(sp_png_encoder_create(&enc, -1, NULL));
+    static const size_t dims[][2] = {{1, 1}, {300, 7}, {64, 64}, {3, 200}, {513, 129}};
+    for (int depth = 8; depth <= 16; depth += 8)
+        for (size_t d = 0; d < ARRAY_LEN(dims); d++) {
+            size_t const w = dims[d][0], h = dims[d][1], bps = (size_t)depth / 8;
+            unsigned char *const px = (unsigned char *)malloc(w * h * bps);
+            unsigned char *const be = (unsigned char *)malloc(w * h * bps);
+            uint32_t st = (uint32_t)(d * 77 + (size_t)depth);
+            for (size_t i = 0; i < w * h; i++) {
+                st = st * 1664525u + 1013904223u;
+                uint16_t const v = (uint16_t)((st >> 20) % 7 == 0 ? st >> 16 : 0); /* sparse, like particles */
+                if (bps == 1) {
+                    px[i] = be[i] = (unsigned char)v;
+                } else {
+                    memcpy(px + 2 * i, &v, 2);
+                    be[2 * i] = (unsigned char)(v >> 8), be[2 * i + 1] = (unsigned char)v;
+                }
+            }
+            sp_membuf a = {0}, b = {0};
+            sp_sink const sa = sp_sink_membuf(&a), sb = sp_sink_membuf(&b);
+            SP_ASSERT_OK(sp_png_encode_gray(enc, &sa, w, h, depth, px, w * bps, NULL));
+            SP_ASSERT_OK(sp_png_write_gray(&sb, w, h, depth, px, w * bps, -1, NULL));
+            SP_EXPECT_MSG(a.size == b.size && memcmp(a.data, b.data, a.size) == 0, "%zux%zu/%d: reuse changed bytes",
+                          w, h, depth);
+            check_png_structure(a.data, a.size, w, h, depth, be);
+            sp_membuf_free(&a);
+            sp_membuf_free(&b);
+            free(px);
+            free(be);
+        }
+    sp_png_encoder_free(enc);
+    sp_error e;
+    SP_ASSERT_STATUS(sp_png_encoder_create(&enc, 13, &e), SP_ERR_INVALID);
+    SP_ASSERT_STR_CONTAINS(e.message, "13");
+}
+
+SP_TEST(io_png_pillow_reads_the_pixels)
+{
+    /* A third reader: Pillow decodes 8- and 16-bit files to the values that were written
+     * (Python computes them itself from the same formula). */
+    if (!sp_test_have_python("numpy PIL")) sp_test_skip("/usr/bin/python3 lacks numpy or PIL (python3-pil)");
+    size_t const w = 131, h = 47;
+    static uint8_t p8[47 * 131];
+    static uint16_t p16[47 * 131];
+    for (size_t i = 0; i < w * h; i++) {
+        p8[i] = (uint8_t)((i * 37) % 251);
+        p16[i] = (uint16_t)((i * 2617) % 65521);
+    }
+    char path[2][512];
+    for (int k = 0; k < 2; k++) {
+        snprintf(path[k], sizeof path[k], "%s/pil%d.png", sp_test_tmpdir(), k ? 16 : 8);
+        sp_membuf mb = {0};
+        sp_sink const sink = sp_sink_membuf(&mb);
+        SP_ASSERT_OK(sp_png_write_gray(&sink, w, h, k ? 16 : 8, k ? (const void *)p16 : (const void *)p8,
+                                       w * (k ? 2u : 1u), -1, NULL));
+        FILE *const f = fopen(path[k], "wb");
+        SP_EXPECT(f != NULL && fwrite(mb.data, 1, mb.size, f) == mb.size && fclose(f) == 0);
+        sp_membuf_free(&mb);
+    }
+    char out[4096];
+    int const rc = sp_test_sh(out, sizeof out,
+        "/usr/bin/python3 - '%s' '%s' <<'EOF' 2>&1\n"
+        "import sys, numpy as np\n"
+        "from PIL import Image\n"
+        "i = np.arange(131 * 47, dtype=np.int64)\n"
+        "a = np.asarray(Image.open(sys.argv[1]))\n"
+        "assert a.shape == (47, 131) and np.array_equal(a.ravel().astype(np.int64), (i * 37) %% 251), a\n"
+        "b = np.asarray(Image.open(sys.argv[2])).astype(np.int64)\n"
+        "assert b.shape == (47, 131) and np.array_equal(b.ravel(), (i * 2617) %% 65521), b\n"
+        "print('pil-ok')\n"
+        "EOF",
+        path[0], path[1]);
+    SP_EXPECT_MSG(rc == 0 && strstr(out, "pil-ok"), "Pillow: rc %d: %s", rc, out);
+}
+
 static sp_status failing_write(void *ctx, const void *data, size_t n, sp_error *err)
 {
     int *const budget = (int *)ctx;
@@ -782,7 +912,7 @@ SP_TEST(io_png_and_tiff_report_sink_and_argument_errors)
     SP_ASSERT_STATUS(sp_png_write_gray(&ok, 8, 8, 12, img, 8, 1, NULL), SP_ERR_INVALID);
     SP_ASSERT_STATUS(sp_png_write_gray(&ok, 8, 8, 8, img, 7, 1, NULL), SP_ERR_INVALID);
     SP_ASSERT_STATUS(sp_png_write_gray(&ok, 0, 8, 8, img, 8, 1, NULL), SP_ERR_INVALID);
-    SP_ASSERT_STATUS(sp_png_write_gray(&ok, 8, 8, 8, img, 8, 10, NULL), SP_ERR_INVALID);
+    SP_ASSERT_STATUS(sp_png_write_gray(&ok, 8, 8, 8, img, 8, 13, NULL), SP_ERR_INVALID);
     SP_ASSERT_STATUS(sp_tiff_write_gray(&ok, 8, 8, 16, img, 8, NULL), SP_ERR_INVALID);
     SP_ASSERT_EQ_INT(mb.size, 0);
     sp_membuf_free(&mb);
