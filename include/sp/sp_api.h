@@ -22,6 +22,13 @@
 #define SP_VERSION_STRING_X_(a, b, c) SP_VERSION_STRING_(a, b, c)
 #define SP_VERSION_STRING SP_VERSION_STRING_X_(SP_VERSION_MAJOR, SP_VERSION_MINOR, SP_VERSION_PATCH)
 
+/* The version of the stream: the bytes a configuration produces (images, flows, params,
+ * record seeds). Any change of output bytes for some configuration bumps it, whatever the
+ * library version does. Recorded in dataset.json ("stream_version") and in checkpoints; a
+ * checkpoint of another stream version is refused. 1: up to synthpix 0.1.0's noise (erfinv
+ * normals, one block per value); 2: paired noise draws (Box-Muller), docs/determinism.md. */
+#define SP_STREAM_VERSION 2
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -31,6 +38,8 @@ extern "C" {
  * "major.minor.patch" (static). */
 SP_API unsigned sp_version_number(void);
 SP_API const char *sp_version_string(void);
+/* SP_STREAM_VERSION of the library actually linked. */
+SP_API unsigned sp_stream_version(void);
 
 /* Optional features of the library actually linked, fixed when it was built:
  *   "matio"  .mat flow files (libmatio)

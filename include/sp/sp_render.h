@@ -100,10 +100,12 @@ typedef struct sp_noise_params {
     float gaussian_std;  /* N(0, 1) * std added per pixel (0 = none) */
 } sp_noise_params;
 
-/* Rows [r0, r1) of a width-W image: img += U(ku, p, 0, uniform); img += mean;
- * img += std * N(kg, p); clip to [0, 255]; img *= mask (NULL = no mask). p = i * W + j is
- * the pixel's flat index, so the result does not depend on how rows are split between
- * threads. scratch holds W floats (borrowed). */
+/* Rows [r0, r1) of a width-W image, each pixel in this float32 order:
+ *   v = ((img + u) + mean) + z * std,  u = sp_pair_uniform(ku, p, uniform) (0 when uniform
+ *   <= 0), z = sp_pair_normal(kg, p) (0 when std <= 0); img = clip(v, 0, 255) * mask
+ * (NULL = no mask; NaN clips to 0). p = i * W + j is the pixel's flat index, so the result
+ * does not depend on how rows are split between threads. scratch is unused since stream
+ * version 2 (NULL allowed). */
 SP_API void sp_post_rows(float *img, size_t width, size_t r0, size_t r1, const sp_noise_params *noise, sp_key ku,
                          sp_key kg, const float *mask, float *scratch);
 

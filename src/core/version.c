@@ -1,6 +1,7 @@
-/* version.c: the version and the optional features of the library actually linked
- * (sp_api.h). The features are fixed at build time: SP_HAVE_MATIO and SP_HAVE_HDF5 are
- * always defined to 0 or 1 by the build (CMakeLists.txt, SP_WITH_MATIO / SP_WITH_HDF5). */
+/* version.c: the version, the stream version and the optional features of the library
+ * actually linked (sp_api.h). The features are fixed at build time: SP_HAVE_MATIO and
+ * SP_HAVE_HDF5 are always defined to 0 or 1 by the build (CMakeLists.txt, SP_WITH_MATIO /
+ * SP_WITH_HDF5). */
 #include "sp/sp_api.h"
 
 #include <stddef.h>
@@ -14,6 +15,11 @@ unsigned sp_version_number(void)
 const char *sp_version_string(void)
 {
     return SP_VERSION_STRING;
+}
+
+unsigned sp_stream_version(void)
+{
+    return SP_STREAM_VERSION;
 }
 
 static const struct {

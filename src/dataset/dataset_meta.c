@@ -109,6 +109,7 @@ static json_t *dataset_doc(const sp_dataset_writer *w)
     json_t *const root = json_object();
     json_object_set_new(root, "format", json_string("synthpix-dataset"));
     json_object_set_new(root, "synthpix_version", json_string(SP_VERSION_STRING));
+    json_object_set_new(root, "stream_version", json_integer(SP_STREAM_VERSION));
     json_object_set_new(root, "pairs", json_integer((json_int_t)w->written));
     if (w->opt.data_shard_count > 1)
         json_object_set_new(root, "data_shard", json_pack("{s:I, s:I}", "index", (json_int_t)w->opt.data_shard_index,

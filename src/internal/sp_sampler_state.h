@@ -26,6 +26,11 @@
  * the next call on the sampler); given to sp__sampler_state_set with pointers borrowed for
  * the call. */
 typedef struct sp_sampler_state {
+    /* The stream version the state continues (SP_STREAM_VERSION of sp_api.h). A property of
+     * the build, not of either owner: sp__sampler_state_get leaves it 0 and the pipeline
+     * writes SP_STREAM_VERSION; a parsed checkpoint carries its own (1 when absent), and
+     * the pipeline refuses one of another version before the identity is compared. */
+    uint32_t stream_version;
     sp_records_state loader;     /* the loader's part (identity, position, episodes, records) */
     /* The sampler's part. Identity: a restore into a sampler whose identity (this and the
      * loader's) differs is refused, naming the field. */

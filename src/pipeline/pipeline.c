@@ -7,7 +7,7 @@
  *   sampler               JSON {"version", "batch_size", "flow_fields_per_batch",
  *                         "batches_per_flow_batch", "image_shape", "flow_shape",
  *                         "episode_length", "batch_index", "repetition", "have_flows",
- *                         "episode", "timestep"}
+ *                         "episode", "timestep", "stream_version"}
  *   cache/positions       uint64 (F,)  stream positions of the cached records   } only when
  *   cache/records         uint64 (F,)  record indices                            } the sampler
  *   cache/epochs          uint32 (F,)                                            } holds
@@ -30,6 +30,10 @@
  * CRC32C), parses it into an sp_sampler_state and hands that to the sampler, which refuses
  * a different stream identity naming the field. Loader JSON "version" other than
  * SP_PIPELINE_STATE_VERSION is refused (a C reader should check it; Grain does not).
+ * "stream_version" (SP_STREAM_VERSION; absent in checkpoints written before it existed,
+ * which are version 1) is checked first: a checkpoint of another stream version would
+ * continue its dataset with other bytes, so it is refused with SP_ERR_MISMATCH. It is not a
+ * format version: the layout above is unchanged, and "version" stays 1.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -62,13 +66,14 @@ static char *loader_json(const sp_records_state *st)
 static char *sampler_json(const sp_sampler_state *st)
 {
     json_t *const o = json_pack(
-        "{s:i, s:I, s:I, s:I, s:[I, I], s:[I, I], s:I, s:I, s:I, s:b, s:I, s:I}", "version",
+        "{s:i, s:I, s:I, s:I, s:[I, I], s:[I, I], s:I, s:I, s:I, s:b, s:I, s:I, s:I}", "version",
         SP_PIPELINE_STATE_VERSION, "batch_size", (json_int_t)st->batch_size, "flow_fields_per_batch",
         (json_int_t)st->flow_fields_per_batch, "batches_per_flow_batch", (json_int_t)st->batches_per_flow_batch,
         "image_shape", (json_int_t)st->image_h, (json_int_t)st->image_w, "flow_shape", (json_int_t)st->flow_h,
         (json_int_t)st->flow_w, "episode_length", (json_int_t)st->loader.episode_length, "batch_index",
         (json_int_t)st->batch_index, "repetition", (json_int_t)st->repetition, "have_flows", st->have_flows,
-        "episode", (json_int_t)st->loader.episode, "timestep", (json_int_t)st->loader.timestep);
+        "episode", (json_int_t)st->loader.episode, "timestep", (json_int_t)st->loader.timestep, "stream_version",
+        (json_int_t)st->stream_version);
     char *const text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
     json_decref(o);
     return text;
@@ -140,6 +145,7 @@ static sp_status fill_tree(sp_tree *t, const sp_sampler *s, const char *user_jso
 {
     sp_sampler_state st;
     sp__sampler_state_get(s, &st);
+    st.stream_version = SP_STREAM_VERSION;
     SP_TRY(add_json_text(t, "loader", loader_json(&st.loader), err));
     SP_TRY(add_json_text(t, "sampler", sampler_json(&st), err));
     if (st.have_flows) SP_TRY(add_cache(t, &st, err));
@@ -253,6 +259,26 @@ static sp_status parse_loader(const json_t *o, sp_records_state *st, sp_error *e
     return SP_OK;
 }
 
+/* "stream_version" of the sampler item: 1 when absent (checkpoints written before it). */
+static sp_status get_stream_version(const json_t *o, uint32_t *out, sp_error *err)
+{
+    int64_t v = 1;
+    if (json_object_get(o, "stream_version") != NULL) SP_TRY(get_int(o, "sampler", "stream_version", &v, err));
+    SP_RETURN_IF(v < 1 || v > UINT32_MAX, err, SP_ERR_CORRUPT, "checkpoint: sampler: bad stream_version %lld",
+                 (long long)v);
+    *out = (uint32_t)v;
+    return SP_OK;
+}
+
+static sp_status check_stream_version(const sp_sampler_state *st, sp_error *err)
+{
+    SP_RETURN_IF(st->stream_version != SP_STREAM_VERSION, err, SP_ERR_MISMATCH,
+                 "stream_version: the checkpoint was written by stream version %u; this build produces stream "
+                 "version %d; finish that dataset with the synthpix release that started it, or start afresh",
+                 (unsigned)st->stream_version, SP_STREAM_VERSION);
+    return SP_OK;
+}
+
 static sp_status parse_sampler(const json_t *o, sp_sampler_state *st, sp_error *err)
 {
     int64_t v[9];
@@ -266,6 +292,7 @@ static sp_status parse_sampler(const json_t *o, sp_sampler_state *st, sp_error *
     SP_TRY(get_pair(o, "sampler", "image_shape", &st->image_h, &st->image_w, err));
     SP_TRY(get_pair(o, "sampler", "flow_shape", &st->flow_h, &st->flow_w, err));
     SP_TRY(get_int(o, "sampler", "timestep", &st->loader.timestep, err));
+    SP_TRY(get_stream_version(o, &st->stream_version, err));
     SP_RETURN_IF(v[6] < 0 || v[6] > UINT32_MAX, err, SP_ERR_CORRUPT, "checkpoint: sampler: bad repetition");
     st->batch_size = (uint64_t)v[1];
     st->flow_fields_per_batch = (uint64_t)v[2];
@@ -378,8 +405,10 @@ static sp_status parse_state(const sp_tree *t, const sp_sampler *s, sp_sampler_s
     if (rc == SP_OK) rc = parse_sampler(sampler, st, err);
     json_decref(loader);
     json_decref(sampler);
-    /* The identity is checked before the cache is read: a checkpoint of another stream is
-     * refused by name, not by a shape error deep in its arrays. */
+    /* The stream version, then the identity, are checked before the cache is read: a
+     * checkpoint of another stream is refused by name, not by a shape error deep in its
+     * arrays. */
+    if (rc == SP_OK) rc = check_stream_version(st, err);
     if (rc == SP_OK) rc = sp__sampler_state_check(s, st, err);
     if (rc == SP_OK) rc = parse_cache(t, s, st, c, err);
     return rc;

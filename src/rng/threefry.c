@@ -18,43 +18,11 @@
 
 #include "sp_internal.h"
 #include "sp_math.h"
-
-static inline uint32_t rotl32(uint32_t x, unsigned r)
-{
-    return (x << r) | (x >> (32u - r));
-}
-
-#define SP_TF_ROUND(x0, x1, r)                                                                \
-    do {                                                                                      \
-        x0 += x1;                                                                             \
-        x1 = rotl32(x1, r);                                                                   \
-        x1 ^= x0;                                                                             \
-    } while (0)
-
-/* The 20-round function on (c0, c1) with key (k0, k1), written out so that compilers
- * vectorise loops over counters. */
-static inline void threefry_core(uint32_t k0, uint32_t k1, uint32_t c0, uint32_t c1, uint32_t *o0,
-                                 uint32_t *o1)
-{
-    uint32_t const k2 = k0 ^ k1 ^ 0x1BD11BDAu;
-    uint32_t x0 = c0 + k0, x1 = c1 + k1;
-    SP_TF_ROUND(x0, x1, 13); SP_TF_ROUND(x0, x1, 15); SP_TF_ROUND(x0, x1, 26); SP_TF_ROUND(x0, x1, 6);
-    x0 += k1; x1 += k2 + 1u;
-    SP_TF_ROUND(x0, x1, 17); SP_TF_ROUND(x0, x1, 29); SP_TF_ROUND(x0, x1, 16); SP_TF_ROUND(x0, x1, 24);
-    x0 += k2; x1 += k0 + 2u;
-    SP_TF_ROUND(x0, x1, 13); SP_TF_ROUND(x0, x1, 15); SP_TF_ROUND(x0, x1, 26); SP_TF_ROUND(x0, x1, 6);
-    x0 += k0; x1 += k1 + 3u;
-    SP_TF_ROUND(x0, x1, 17); SP_TF_ROUND(x0, x1, 29); SP_TF_ROUND(x0, x1, 16); SP_TF_ROUND(x0, x1, 24);
-    x0 += k1; x1 += k2 + 4u;
-    SP_TF_ROUND(x0, x1, 13); SP_TF_ROUND(x0, x1, 15); SP_TF_ROUND(x0, x1, 26); SP_TF_ROUND(x0, x1, 6);
-    x0 += k2; x1 += k0 + 5u;
-    *o0 = x0;
-    *o1 = x1;
-}
+#include "sp_threefry.h"
 
 void sp_threefry2x32(const uint32_t key[2], const uint32_t ctr[2], uint32_t out[2])
 {
-    threefry_core(key[0], key[1], ctr[0], ctr[1], &out[0], &out[1]);
+    sp__threefry2x32_20(key[0], key[1], ctr[0], ctr[1], &out[0], &out[1]);
 }
 
 sp_key sp_key_from_seed(uint64_t seed)
@@ -68,14 +36,14 @@ sp_key sp_key_from_seed(uint64_t seed)
 sp_key sp_key_fold_in(sp_key key, uint32_t data)
 {
     sp_key r;
-    threefry_core(key.k[0], key.k[1], 0u, data, &r.k[0], &r.k[1]);
+    sp__threefry2x32_20(key.k[0], key.k[1], 0u, data, &r.k[0], &r.k[1]);
     return r;
 }
 
 sp_key sp_key_split_at(sp_key key, uint64_t i)
 {
     sp_key r;
-    threefry_core(key.k[0], key.k[1], (uint32_t)(i >> 32), (uint32_t)i, &r.k[0], &r.k[1]);
+    sp__threefry2x32_20(key.k[0], key.k[1], (uint32_t)(i >> 32), (uint32_t)i, &r.k[0], &r.k[1]);
     return r;
 }
 
@@ -91,10 +59,10 @@ static uint32_t legacy_word(sp_key key, size_t n, size_t f)
 {
     uint32_t a, b;
     if (f < n) {
-        threefry_core(key.k[0], key.k[1], (uint32_t)f, (uint32_t)(n + f), &a, &b);
+        sp__threefry2x32_20(key.k[0], key.k[1], (uint32_t)f, (uint32_t)(n + f), &a, &b);
         return a;
     }
-    threefry_core(key.k[0], key.k[1], (uint32_t)(f - n), (uint32_t)f, &a, &b);
+    sp__threefry2x32_20(key.k[0], key.k[1], (uint32_t)(f - n), (uint32_t)f, &a, &b);
     return b;
 }
 
@@ -111,7 +79,7 @@ void sp_key_split_legacy(sp_key key, size_t n, sp_key *out)
 static inline uint32_t bits_at(uint32_t k0, uint32_t k1, uint64_t i)
 {
     uint32_t a, b;
-    threefry_core(k0, k1, (uint32_t)(i >> 32), (uint32_t)i, &a, &b);
+    sp__threefry2x32_20(k0, k1, (uint32_t)(i >> 32), (uint32_t)i, &a, &b);
     return a ^ b;
 }
 
@@ -189,4 +157,62 @@ SP_MULTIVERSION void sp_normal_fill(sp_key key, uint64_t first, size_t n, float 
 {
     uint32_t const k0 = key.k[0], k1 = key.k[1];
     for (size_t j = 0; j < n; j++) out[j] = normal_from_bits(bits_at(k0, k1, first + j));
+}
+
+/* ---- paired draws (sp_threefry.h) ------------------------------------------------------ */
+
+static inline void pair_block_at(sp_key key, uint64_t index, uint32_t w[2])
+{
+    uint64_t const q = index >> 1;
+    sp__threefry2x32_20(key.k[0], key.k[1], (uint32_t)(q >> 32), (uint32_t)q, &w[0], &w[1]);
+}
+
+float sp_pair_uniform(sp_key key, uint64_t index, float scale)
+{
+    uint32_t w[2];
+    pair_block_at(key, index, w);
+    return sp__u24_scaled(w[index & 1], scale);
+}
+
+float sp_pair_normal(sp_key key, uint64_t index)
+{
+    uint32_t w[2];
+    float z[2];
+    pair_block_at(key, index, w);
+    sp__box_muller(w[0], w[1], &z[0], &z[1]);
+    return z[index & 1];
+}
+
+void sp_box_muller(uint32_t w0, uint32_t w1, float z[2])
+{
+    sp__box_muller(w0, w1, &z[0], &z[1]);
+}
+
+/* out[j] = element first + j: a leading odd element and a trailing even one take their
+ * block alone, the whole blocks between are written in place. */
+SP_INLINE_ALWAYS void pair_fill(sp_key key, uint64_t first, size_t n, int normal, float scale, float *out)
+{
+    uint32_t const k0 = key.k[0], k1 = key.k[1];
+    float two[2];
+    if (n > 0 && (first & 1)) {
+        sp__pair_span(k0, k1, first >> 1, 1, normal, scale, two);
+        *out++ = two[1];
+        first++;
+        n--;
+    }
+    sp__pair_span(k0, k1, first >> 1, n / 2, normal, scale, out);
+    if (n & 1) {
+        sp__pair_span(k0, k1, (first + n) >> 1, 1, normal, scale, two);
+        out[n - 1] = two[0];
+    }
+}
+
+SP_MULTIVERSION void sp_pair_uniform_fill(sp_key key, uint64_t first, size_t n, float scale, float *out)
+{
+    pair_fill(key, first, n, 0, scale, out);
+}
+
+SP_MULTIVERSION void sp_pair_normal_fill(sp_key key, uint64_t first, size_t n, float *out)
+{
+    pair_fill(key, first, n, 1, 0.0f, out);
 }

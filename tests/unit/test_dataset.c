@@ -214,6 +214,7 @@ static void formats_case(sp_dataset_format fmt, int bits, const char *name)
     SP_ASSERT_EQ_U64(json_integer_value(json_object_get(d, "pairs")), PAIRS);
     SP_ASSERT_EQ_INT(json_integer_value(json_array_get(json_object_get(d, "image_shape"), 0)), 64);
     SP_EXPECT(strcmp(json_string_value(json_object_get(d, "format")), "synthpix-dataset") == 0);
+    SP_ASSERT_EQ_INT(json_integer_value(json_object_get(d, "stream_version")), SP_STREAM_VERSION);
     json_decref(d);
     /* 3 files per pair, params.jsonl, dataset.json; no temporaries, no pair 10 or 11. */
     SP_ASSERT_EQ_INT(entries(f.dir, "^pair_"), 3 * PAIRS);

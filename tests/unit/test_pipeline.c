@@ -308,6 +308,83 @@ SP_TEST(pipeline_refuses_another_stream_naming_the_field)
     sp_config_free(&c);
 }
 
+/* A copy of tree t with the "sampler" item's text replaced by `sampler`. */
+static sp_tree *copy_with_sampler(const sp_tree *t, const char *sampler)
+{
+    sp_tree *c = NULL;
+    SP_ASSERT_OK(sp_tree_create(&c));
+    for (size_t i = 0; i < sp_tree_count(t); i++) {
+        sp_leaf_view v;
+        SP_ASSERT_OK(sp_tree_at(t, i, &v));
+        if (v.kind == SP_LEAF_ARRAY) SP_ASSERT_OK(sp_tree_add_array(c, v.path, v.dtype, v.ndim, v.shape, v.data, NULL));
+        else if (v.kind == SP_LEAF_I64) SP_ASSERT_OK(sp_tree_add_i64(c, v.path, v.i64, NULL));
+        else if (v.kind == SP_LEAF_F64) SP_ASSERT_OK(sp_tree_add_f64(c, v.path, v.f64, NULL));
+        else if (v.kind == SP_LEAF_STRING) SP_ASSERT_OK(sp_tree_add_string(c, v.path, v.text, NULL));
+        else SP_ASSERT_OK(sp_tree_add_json(c, v.path, strcmp(v.path, "sampler") ? v.text : sampler, NULL));
+    }
+    return c;
+}
+
+static void save_tree(const char *root, const sp_tree *t)
+{
+    sp_ckpt_options o;
+    sp_ckpt_options_init(&o);
+    o.create = 1;
+    sp_ckpt_manager *m = NULL;
+    sp_error e;
+    SP_ASSERT_OK(sp_ckpt_manager_open(&m, root, &o, &e));
+    sp_ckpt_save_args a;
+    sp_ckpt_save_args_init(&a);
+    a.force = 1;
+    SP_ASSERT_OK(sp_ckpt_save(m, 1, t, &a, NULL, &e));
+    SP_ASSERT_OK(sp_ckpt_manager_close(m, -1, &e));
+}
+
+/* Checkpoints record the stream version; one written by another (edited to 1, or without
+ * the field as before it existed) is refused: its dataset would go on with other bytes. */
+SP_TEST(pipeline_refuses_a_checkpoint_of_another_stream_version)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    next_ok(a);
+    sp_tree *t = NULL;
+    sp_error e;
+    SP_ASSERT_OK(sp_pipeline_state_tree(a, NULL, &t, &e));
+    const char *text = NULL;
+    SP_ASSERT_OK(sp_tree_get_text(t, "sampler", &text, &e));
+    SP_ASSERT_EQ_INT(sp_stream_version(), 2);
+    SP_ASSERT_STR_CONTAINS(text, ",\"stream_version\":2}");
+    char edited[3][4096];
+    size_t const cut = strlen(text) - strlen(",\"stream_version\":2}");
+    snprintf(edited[0], sizeof edited[0], "%s", text);                                  /* as written */
+    snprintf(edited[1], sizeof edited[1], "%.*s,\"stream_version\":1}", (int)cut, text); /* version 1 */
+    snprintf(edited[2], sizeof edited[2], "%.*s}", (int)cut, text);                      /* no field */
+    for (int i = 0; i < 3; i++) {
+        char ck[700];
+        snprintf(ck, sizeof ck, "%s/ckpt_%d", sp_test_tmpdir(), i);
+        sp_tree *const ti = copy_with_sampler(t, edited[i]);
+        save_tree(ck, ti);
+        sp_tree_free(ti);
+        sp_sampler *s = NULL;
+        sp_status const st = sp_make(&c, ck, SP_CKPT_LATEST, NULL, &s, &e);
+        if (i == 0) {
+            SP_EXPECT_MSG(st == SP_OK, "the unedited copy: %s", e.message);
+            sp_sampler_free(s);
+            continue;
+        }
+        SP_ASSERT_STATUS(st, SP_ERR_MISMATCH);
+        SP_EXPECT(s == NULL);
+        SP_ASSERT_STR_CONTAINS(e.message, "stream_version: the checkpoint was written by stream version 1; this "
+                                          "build produces stream version 2; finish that dataset with the synthpix "
+                                          "release that started it, or start afresh");
+    }
+    sp_tree_free(t);
+    sp_sampler_free(a);
+    sp_config_free(&c);
+}
+
 SP_TEST(pipeline_deleted_file_is_named_at_the_batch_that_needs_it_after_restore)
 {
     const char *const dir = write_flows();

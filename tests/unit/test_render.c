@@ -1,9 +1,11 @@
 /* test_render.c: the particle renderer against the analytic Gaussian, computed here in
  * double precision: pixel values, peak, integral, centroid, correlated particles, edge
- * clipping, and byte-identity across band sizes. */
+ * clipping, and byte-identity across band sizes; post-processing (noise, clip, mask)
+ * against the same sum computed pixel by pixel, and byte-identity across row splits. */
 #include "sp_test.h"
 
 #include "sp/sp_render.h"
+#include "sp/sp_rng.h"
 
 #define SP_ARRAY_LEN_T(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -211,4 +213,101 @@ SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
         for (int i = 0; i < 64; i++)
             SP_EXPECT_MSG(memcmp(narrow + i * WN, wide + i * WW, WN * sizeof(float)) == 0, "R %d: row %d differs", R, i);
     }
+}
+
+/* ---- post-processing: noise, clip, mask ------------------------------------------------- */
+
+enum { PH = 29, PW = 601 }; /* odd width: every other row starts at an odd pixel index; rows
+                                 * span several of post.c's 256-pixel chunks */
+
+/* A frame with values in [-20, 280) (so both clip bounds act) and a mask of 0, 1 and 0.5. */
+static void post_frame(float *img, float *mask)
+{
+    uint32_t st = 99;
+    for (int k = 0; k < PH * PW; k++) {
+        st = st * 1664525u + 1013904223u;
+        img[k] = (float)(st >> 8) / 16777216.0f * 300.0f - 20.0f;
+        mask[k] = (k % 11) == 0 ? 0.0f : ((k % 7) == 0 ? 0.5f : 1.0f);
+    }
+}
+
+/* Pixel p separately, in the documented float32 order: ((x + u) + mean) + z * std, clipped
+ * to [0, 255], times the mask. Draws come from the scalar element functions. */
+static float post_pixel(float x, uint64_t p, const sp_noise_params *n, sp_key ku, sp_key kg, float m)
+{
+    float const u = n->uniform > 0.0f ? sp_pair_uniform(ku, p, n->uniform) : 0.0f;
+    float const z = n->gaussian_std > 0.0f ? sp_pair_normal(kg, p) : 0.0f;
+    float const sd = n->gaussian_std > 0.0f ? n->gaussian_std : 0.0f;
+    float const v = ((x + u) + n->gaussian_mean) + z * sd;
+    /* The same sum in double: the float order loses at most 3 roundings of values < 2^9. */
+    double const dv = (double)x + (double)u + (double)n->gaussian_mean + (double)z * (double)sd;
+    SP_ASSERT_NEAR(v, dv, 1e-4);
+    float const c = v > 0.0f ? (v < 255.0f ? v : 255.0f) : 0.0f;
+    return c * m;
+}
+
+SP_TEST(render_post_fused_pass_equals_the_separate_sum)
+{
+    static float img[PH * PW], mask[PH * PW], want[PH * PW];
+    static const sp_noise_params cases[] = {
+        {4.0f, 2.0f, 3.0f}, {4.0f, 0.0f, 0.0f}, {0.0f, 2.0f, 1.5f}, {0.0f, 0.0f, 0.0f}, {0.5f, 300.0f, 40.0f}};
+    sp_key const ku = sp_key_from_seed(21), kg = sp_key_from_seed(22);
+    for (size_t c = 0; c < SP_ARRAY_LEN_T(cases); c++)
+        for (int masked = 0; masked < 2; masked++) {
+            post_frame(img, mask);
+            for (int k = 0; k < PH * PW; k++)
+                want[k] = post_pixel(img[k], (uint64_t)k, &cases[c], ku, kg, masked ? mask[k] : 1.0f);
+            sp_post_rows(img, PW, 0, PH, &cases[c], ku, kg, masked ? mask : NULL, NULL);
+            for (int k = 0; k < PH * PW; k++)
+                SP_EXPECT_MSG(memcmp(&img[k], &want[k], sizeof(float)) == 0,
+                              "case %zu masked %d pixel %d: %.9g, want %.9g", c, masked, k, (double)img[k],
+                              (double)want[k]);
+        }
+}
+
+SP_TEST(render_post_bytes_independent_of_row_split)
+{
+    static float ref[PH * PW], img[PH * PW], mask[PH * PW];
+    sp_noise_params const n = {4.0f, 2.0f, 3.0f};
+    sp_key const ku = sp_key_from_seed(31), kg = sp_key_from_seed(32);
+    post_frame(ref, mask);
+    sp_post_rows(ref, PW, 0, PH, &n, ku, kg, mask, NULL);
+    static const size_t bands[] = {1, 2, 3, 7};
+    for (size_t b = 0; b < SP_ARRAY_LEN_T(bands); b++) {
+        post_frame(img, mask);
+        /* Bands in reverse order: any thread may take any band. */
+        for (size_t r1 = PH; r1 > 0;) {
+            size_t const r0 = r1 > bands[b] ? r1 - bands[b] : 0;
+            sp_post_rows(img, PW, r0, r1, &n, ku, kg, mask, NULL);
+            r1 = r0;
+        }
+        SP_EXPECT_MSG(memcmp(ref, img, sizeof img) == 0, "bands of %zu rows changed the bytes", bands[b]);
+    }
+}
+
+SP_TEST(render_post_noise_ranges_and_skipped_draws)
+{
+    static float img[PH * PW], other[PH * PW];
+    sp_key const ku = sp_key_from_seed(41), kg = sp_key_from_seed(42);
+    /* Uniform noise alone on a black frame: every pixel is its draw, in [0, uniform). */
+    sp_noise_params const u = {6.5f, 0.0f, 0.0f};
+    memset(img, 0, sizeof img);
+    sp_post_rows(img, PW, 0, PH, &u, ku, kg, NULL, NULL);
+    double sum = 0;
+    for (int k = 0; k < PH * PW; k++) {
+        SP_EXPECT_MSG(img[k] >= 0.0f && img[k] < 6.5f, "pixel %d: %.9g", k, (double)img[k]);
+        SP_EXPECT(img[k] == sp_pair_uniform(ku, (uint64_t)k, 6.5f));
+        sum += (double)img[k];
+    }
+    SP_ASSERT_NEAR(sum / (PH * PW), 3.25, 5 * 6.5 / sqrt(12.0 * PH * PW));
+    /* A zero amplitude skips its draw: the other key does not matter. */
+    memset(other, 0, sizeof other);
+    sp_post_rows(other, PW, 0, PH, &u, ku, sp_key_from_seed(43), NULL, NULL);
+    SP_EXPECT(memcmp(img, other, sizeof img) == 0);
+    sp_noise_params const g = {0.0f, 100.0f, 5.0f};
+    memset(img, 0, sizeof img);
+    memset(other, 0, sizeof other);
+    sp_post_rows(img, PW, 0, PH, &g, ku, kg, NULL, NULL);
+    sp_post_rows(other, PW, 0, PH, &g, sp_key_from_seed(44), kg, NULL, NULL);
+    SP_EXPECT(memcmp(img, other, sizeof img) == 0);
 }
