@@ -277,7 +277,9 @@ int sp__dataset_json_matches(const sp_dataset_writer *w)
     free(buf);
     json_t *const shard = json_object_get(d, "data_shard");
     json_int_t const bits = json_integer_value(json_object_get(d, "bit_depth"));
+    /* A dataset of another stream version (docs/determinism.md) has other bytes: not this one. */
     int const ok = d && same_string(d, "format", "synthpix-dataset") && same_string(d, "configuration", w->config_yaml) &&
+                   json_integer_value(json_object_get(d, "stream_version")) == SP_STREAM_VERSION &&
                    same_string(d, "image_format", sp__dataset_ext(w->opt.format)) &&
                    (w->opt.format == SP_DATASET_NPY || bits == w->bit_depth) &&
                    json_integer_value(json_object_get(d, "pairs")) == (json_int_t)w->opt.pairs &&

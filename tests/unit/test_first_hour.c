@@ -55,6 +55,10 @@ SP_TEST(first_hour_resume_reports_this_runs_work_only)
     SP_ASSERT_EQ_INT(cli(out, sizeof out, "generate -c %s -n 40 -o d --checkpoint-dir ck --checkpoint-every 1 --resume", cfg), 0);
     SP_ASSERT_STR_CONTAINS(out, "already holds this dataset (40 pairs, complete): nothing to do");
     SP_EXPECT_MSG(strstr(out, "pairs/s") == NULL, "a finished dataset reported a rate: %s", out);
+    /* The same configuration under another stream version is another dataset. */
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "cd '%s' && sed -i 's/\"stream_version\": [0-9]*/\"stream_version\": 1/' d/dataset.json && grep -c '\"stream_version\": 1' d/dataset.json", sp_test_tmpdir()), 0);
+    SP_ASSERT_EQ_INT(cli(out, sizeof out, "generate -c %s -n 40 -o d", cfg), 2);
+    SP_ASSERT_STR_CONTAINS(out, "already holds another dataset");
 }
 
 SP_TEST(first_hour_every_ckpt_subcommand_has_its_own_help)
