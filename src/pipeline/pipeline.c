@@ -427,6 +427,21 @@ sp_status sp_pipeline_restore(sp_ckpt_manager *m, int64_t step, sp_sampler *s, i
     return rc;
 }
 
+sp_status sp_pipeline_restore_dir(sp_sampler *s, const char *dir, int64_t step, int64_t *restored_step,
+                                  sp_error *err)
+{
+    SP_RETURN_IF(s == NULL || dir == NULL, err, SP_ERR_INVALID, "sp_pipeline_restore_dir: NULL argument");
+    sp_ckpt_options o;
+    sp_ckpt_options_init(&o);
+    o.create = 0;
+    o.read_only = 1;
+    sp_ckpt_manager *m = NULL;
+    sp_status rc = sp_ckpt_manager_open(&m, dir, &o, err);
+    if (rc == SP_OK) rc = sp_pipeline_restore(m, step, s, restored_step, NULL, err);
+    sp_ckpt_manager_close(m, -1, NULL);
+    return rc;
+}
+
 sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, const sp_sampler_options *opt,
                   sp_sampler **out, sp_error *err)
 {
@@ -437,14 +452,7 @@ sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, con
         *out = s;
         return SP_OK;
     }
-    sp_ckpt_options o;
-    sp_ckpt_options_init(&o);
-    o.create = 0;
-    o.read_only = 1;
-    sp_ckpt_manager *m = NULL;
-    sp_status rc = sp_ckpt_manager_open(&m, load_from, &o, err);
-    if (rc == SP_OK) rc = sp_pipeline_restore(m, step, s, NULL, NULL, err);
-    sp_ckpt_manager_close(m, -1, NULL);
+    sp_status const rc = sp_pipeline_restore_dir(s, load_from, step, NULL, err);
     if (rc != SP_OK) {
         sp_sampler_free(s);
         return rc;

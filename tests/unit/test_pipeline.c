@@ -251,6 +251,44 @@ SP_TEST(pipeline_restore_chosen_step_and_retention)
     sp_config_free(&c);
 }
 
+SP_TEST(pipeline_restore_dir_restores_an_existing_sampler_and_leaves_it_on_error)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    enum { N = 6 };
+    snap *const ref = reference(&c, N);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    sp_error e;
+    for (int i = 0; i < 4; i++) {
+        if (i == 1 || i == 3) SP_ASSERT_OK(sp_save_checkpoint(ck, a, i, -1, &e));
+        next_ok(a);
+    }
+    sp_sampler_free(a);
+    /* The latest step (3), reported back; the stream goes on from batch 3. */
+    sp_sampler *const s = make(&c, NULL, 2, 0);
+    int64_t step = -1;
+    SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, SP_CKPT_LATEST, &step, &e));
+    SP_ASSERT_EQ_INT(step, 3);
+    expect_same(&ref[3], next_ok(s), "restore_dir", 3);
+    /* A chosen step rewinds the same sampler. */
+    SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, 1, NULL, &e));
+    expect_same(&ref[1], next_ok(s), "restore_dir", 1);
+    /* Errors leave the sampler where it was: batch 2 comes next. */
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/nowhere", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, missing, SP_CKPT_LATEST, NULL, &e), SP_ERR_NOTFOUND);
+    SP_ASSERT_STR_CONTAINS(e.message, "nowhere");
+    SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, ck, 2, NULL, &e), SP_ERR_NOTFOUND);
+    expect_same(&ref[2], next_ok(s), "after errors", 2);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------ */
 
 static void expect_refused(const char *ck, const sp_config *c, const char *field)
