@@ -549,6 +549,91 @@ static const sp_batch *episode_step(sp_sampler *s)
     return b;
 }
 
+/* ---- skipping ------------------------------------------------------------------------------ */
+
+static void skip_ok(sp_sampler *s, uint64_t n)
+{
+    uint64_t got = 99;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_sampler_skip(s, n, &got, &e);
+    SP_EXPECT_MSG(st == SP_OK, "skip %llu: %s", (unsigned long long)n, e.message);
+    SP_ASSERT_EQ_U64(got, n);
+}
+
+SP_TEST(pipeline_skip_leaves_the_state_rendering_would)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, ""); /* B=4, F=2, batches_per_flow_batch=3: skips end inside and at refreshes */
+    enum { N = 12 };
+    snap *const ref = reference(&c, N);
+    for (int j = 0; j <= 8; j++) {
+        /* skip(j) from the start, then the stream goes on as rendered. */
+        sp_sampler *const s = make(&c, NULL, 2, 0);
+        skip_ok(s, (uint64_t)j);
+        expect_same(&ref[j], next_ok(s), "skip", j);
+        /* render, skip, render: a worker's pattern when N workers split the stream. */
+        skip_ok(s, 2);
+        if (j + 3 < N) expect_same(&ref[j + 3], next_ok(s), "skip-after-render", j);
+        sp_sampler_free(s);
+        /* A checkpoint taken right after a skip restores to the same place. */
+        char ck[700];
+        snprintf(ck, sizeof ck, "%s/ckpt_skip_%d", sp_test_tmpdir(), j);
+        sp_sampler *const a = make(&c, NULL, 1, 0);
+        skip_ok(a, (uint64_t)j);
+        sp_error e;
+        SP_ASSERT_OK(sp_save_checkpoint(ck, a, 0, 1, &e));
+        sp_sampler_free(a);
+        sp_sampler *const b = make(&c, ck, 1, 0);
+        expect_same(&ref[j], next_ok(b), "restore-after-skip", j);
+        sp_sampler_free(b);
+    }
+    /* The prefetcher takes the same records ahead whatever was skipped. */
+    sp_sampler *const p = make(&c, NULL, 2, 2);
+    skip_ok(p, 5);
+    expect_same(&ref[5], next_ok(p), "skip-prefetch", 5);
+    sp_sampler_free(p);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_skip_stops_at_the_end_of_a_finite_stream_and_of_an_episode)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: false\n"); /* 9 batches, then SP_ERR_END */
+    sp_sampler *s = make(&c, NULL, 1, 0);
+    uint64_t got = 0;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_skip(s, 20, &got, &e), SP_ERR_END);
+    SP_ASSERT_EQ_U64(got, 9);
+    const sp_batch *b;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+
+    const char *const list = write_sequences();
+    file_config(&c, list, "episode_length: 3\n");
+    enum { N = 6 };
+    snap ref[N];
+    s = make(&c, NULL, 1, 0);
+    for (int i = 0; i < N; i++) take(&ref[i], episode_step(s));
+    sp_sampler_free(s);
+    s = make(&c, NULL, 1, 0);
+    SP_ASSERT_STATUS(sp_sampler_skip(s, 5, &got, &e), SP_ERR_EPISODE_END);
+    SP_ASSERT_EQ_U64(got, 3);
+    SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+    skip_ok(s, 1);
+    b = next_ok(s);
+    expect_same(&ref[4], b, "episodic-skip", 4);
+    SP_ASSERT_EQ_INT(b->timestep, 1);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    sp_config_free(&c);
+}
+
 SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
 {
     const char *const list = write_sequences();
