@@ -250,10 +250,10 @@ typedef struct sp_ckpt_restore_args {
     int fallback;         /* step == SP_CKPT_LATEST and it is damaged: try older steps */
     int metadata_only;    /* return leaves without array data (data NULL) */
     int64_t *restored_step; /* NULL or receives the step actually restored */
-    int structure_only;   /* with a target: compare leaf paths and kinds only, so array
-                           * leaves come back with their stored dtype and shape (Orbax and
-                           * Flax use a target for its structure); default 0: dtype and
-                           * shape must match too */
+    int scalar_placeholders; /* with a target: a rank-0 array leaf of the target stands
+                              * for an array of its dtype and any shape, which comes back
+                              * with its stored shape (Orbax and Flax targets such as
+                              * np.array(0)); default 0: shapes must match exactly */
 } sp_ckpt_restore_args;
 
 SP_API void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);

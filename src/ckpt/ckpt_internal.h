@@ -169,7 +169,7 @@ sp_status sp__step_write(const sp__step_ctx *c, const char *name, int64_t step, 
  * (mf->step), a checkpoint written by sp_ckpt_save_at or a manager's step directory. */
 sp_status sp__step_manifest(const sp_fs *fs, const char *root, const char *name, int64_t step,
                             sp__manifest *mf, sp_error *err);
-/* Restore of one step; see sp_ckpt_restore (a->partial, metadata_only, structure_only are
+/* Restore of one step; see sp_ckpt_restore (a->partial, metadata_only, scalar_placeholders are
  * read; restored_step is not). step < 0 as for sp__step_manifest; *step_out (NULL allowed)
  * receives the step the manifest records. */
 sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int64_t step,

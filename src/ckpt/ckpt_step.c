@@ -511,7 +511,7 @@ static void shape_str(const sp__leaf *l, char *buf, size_t cap)
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-static sp_status check_target(const sp_tree *meta, const sp_tree *target, int partial, int structure_only,
+static sp_status check_target(const sp_tree *meta, const sp_tree *target, int partial, int placeholders,
                               int64_t step, sp_error *err)
 {
     for (size_t i = 0; i < target->n; i++) {
@@ -521,9 +521,10 @@ static sp_status check_target(const sp_tree *meta, const sp_tree *target, int pa
                      t->path, (long long)step);
         SP_RETURN_IF(m->kind != t->kind, err, SP_ERR_MISMATCH, "leaf '%s': kind differs from the target",
                      t->path);
-        if (t->kind != SP_LEAF_ARRAY || structure_only) continue;
-        int same = m->dtype == t->dtype && m->ndim == t->ndim;
-        for (size_t d = 0; same && d < t->ndim; d++) same = m->shape[d] == t->shape[d];
+        if (t->kind != SP_LEAF_ARRAY) continue;
+        int const any_shape = placeholders && t->ndim == 0;
+        int same = m->dtype == t->dtype && (any_shape || m->ndim == t->ndim);
+        for (size_t d = 0; same && !any_shape && d < t->ndim; d++) same = m->shape[d] == t->shape[d];
         if (!same) {
             char a[256], b[256];
             shape_str(m, a, sizeof a);
@@ -614,7 +615,7 @@ sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int
     if (step_out) *step_out = step;
     sp_tree *meta = NULL;
     sp_status s = read_meta_files(&r, step, &meta, err);
-    if (s == SP_OK && target) s = check_target(meta, target, a->partial, a->structure_only, step, err);
+    if (s == SP_OK && target) s = check_target(meta, target, a->partial, a->scalar_placeholders, step, err);
     if (s == SP_OK) s = read_leaves(&r, meta, target, a->metadata_only, out, err);
     if (s == SP_OK && !a->metadata_only && !(target && a->partial)) s = verify_unused(&r, err);
     if (s != SP_OK) {

@@ -176,7 +176,7 @@ SP_TEST(ckpt_at_round_trip_with_and_without_target)
     sp_tree_free(t);
 }
 
-SP_TEST(ckpt_at_target_shapes_are_checked_unless_structure_only)
+SP_TEST(ckpt_at_target_shapes_are_checked_except_scalar_placeholders)
 {
     const char *const path = in_tmp("ckpt");
     save_gen(NULL, path, 1, 0);
@@ -200,18 +200,33 @@ SP_TEST(ckpt_at_target_shapes_are_checked_unless_structure_only)
     SP_ASSERT_STATUS(sp_ckpt_restore_at(path, target, NULL, &out, &e), SP_ERR_MISMATCH);
     SP_ASSERT_STR_CONTAINS(e.message, "model/w");
     SP_ASSERT_STR_CONTAINS(e.message, "float32[256,256]");
-    /* ... but with structure_only the target gives the leaves and the stored arrays come back. */
+    /* ... but with scalar_placeholders the 0-d target w stands for any shape of float32. */
     sp_ckpt_restore_args r;
     sp_ckpt_restore_args_init(&r);
-    r.structure_only = 1;
+    r.scalar_placeholders = 1;
     SP_ASSERT_OK(sp_ckpt_restore_at(path, target, &r, &out, &e));
     SP_ASSERT_EQ_INT(whole_generation(out), 1);
     sp_tree_free(out);
-    /* A kind mismatch is still refused with structure_only. */
+    /* A placeholder of another dtype, a non-scalar target of another shape and a kind
+     * mismatch are still refused. */
+    sp_tree *other = NULL;
+    double zero64 = 0;
+    SP_ASSERT_OK(sp_tree_create(&other));
+    SP_ASSERT_OK(sp_tree_add_array(other, "model/w", SP_DTYPE_F64, 0, NULL, &zero64, NULL));
+    r.partial = 1;
+    SP_ASSERT_STATUS(sp_ckpt_restore_at(path, other, &r, &out, &e), SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "float64");
+    sp_tree_free(other);
+    SP_ASSERT_OK(sp_tree_create(&other));
+    int64_t const b2[2] = {0, 0};
+    uint64_t const b2shape[1] = {2};
+    SP_ASSERT_OK(sp_tree_add_array(other, "model/b", SP_DTYPE_I64, 1, b2shape, b2, NULL));
+    SP_ASSERT_STATUS(sp_ckpt_restore_at(path, other, &r, &out, &e), SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "model/b");
+    sp_tree_free(other);
     sp_tree *bad = NULL;
     SP_ASSERT_OK(sp_tree_create(&bad));
     SP_ASSERT_OK(sp_tree_add_string(bad, "g", "not an integer", NULL));
-    r.partial = 1;
     SP_ASSERT_STATUS(sp_ckpt_restore_at(path, bad, &r, &out, &e), SP_ERR_MISMATCH);
     SP_ASSERT_STR_CONTAINS(e.message, "'g'");
     sp_tree_free(bad);
