@@ -166,6 +166,9 @@ sp_status sp_pipeline_state_tree(const sp_sampler *s, const char *user_json, sp_
 sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_t step, int64_t max_to_keep,
                              sp_error *err)
 {
+    /* Arguments the manager would refuse are refused before it creates the root. */
+    SP_RETURN_IF(dir == NULL || s == NULL, err, SP_ERR_INVALID, "sp_save_checkpoint: NULL argument");
+    SP_RETURN_IF(step < 0, err, SP_ERR_INVALID, "step %lld out of range (steps are >= 0)", (long long)step);
     sp_tree *t = NULL;
     SP_TRY(sp_pipeline_state_tree(s, NULL, &t, err));
     sp_ckpt_options o;

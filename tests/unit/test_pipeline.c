@@ -283,6 +283,12 @@ SP_TEST(pipeline_restore_dir_restores_an_existing_sampler_and_leaves_it_on_error
     SP_ASSERT_STR_CONTAINS(e.message, "nowhere");
     SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, ck, 2, NULL, &e), SP_ERR_NOTFOUND);
     expect_same(&ref[2], next_ok(s), "after errors", 2);
+    /* A save refused for its arguments creates nothing. */
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/fresh", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp_save_checkpoint(fresh, s, -1, 1, &e), SP_ERR_INVALID);
+    SP_ASSERT_STR_CONTAINS(e.message, "step -1");
+    SP_EXPECT(access(fresh, F_OK) != 0);
     sp_sampler_free(s);
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
     free(ref);
