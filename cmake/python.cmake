@@ -75,9 +75,12 @@ if(sp_python_ok)
     set_tests_properties(python python_timing python_install PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 900
         LABELS python)
     set_tests_properties(python PROPERTIES COST 1000)
+    add_test(NAME readme_python COMMAND bash ${CMAKE_SOURCE_DIR}/tests/check_readme.sh ${CMAKE_SOURCE_DIR}
+        ${CMAKE_BINARY_DIR} python "${SP_PYTHON}")
+    set_tests_properties(readme_python PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 300 LABELS python)
     set_tests_properties(python_timing PROPERTIES RUN_SERIAL TRUE)
 else()
-    foreach(t python python_timing python_install)
+    foreach(t python python_timing python_install readme_python)
         sp_add_skipped_test(${t} "${sp_python_why}")
     endforeach()
 endif()
