@@ -12,8 +12,9 @@
  *            the caller allocated (numpy arrays), so every batch the package returns owns
  *            its memory (docs/python.md, "Arrays")
  *   Manager  an sp_ckpt_manager
- * Functions: save_at / restore_at / metadata_at (sp_ckpt_*_at), options_from_flax, and
- * small queries (version, features, dtypes, the params layout).
+ * Functions: save_at / restore_at / metadata_at (sp_ckpt_*_at), options_from_flax, generate
+ * (sp_generate: the dataset job), and small queries (version, features, dtypes, the params
+ * layout).
  *
  * Checkpoint trees cross the boundary as lists of leaves, one tuple per leaf:
  *   (path, "array", descr, shape, buffer)   saving: a C-contiguous buffer in native order
@@ -41,9 +42,9 @@
 
 /* Classes defined in synthpix/errors.py, handed over by _register_exceptions at import. */
 static PyObject *exc_error, *exc_config, *exc_config_warning, *exc_flow, *exc_episode_end, *exc_ckpt,
-    *exc_ckpt_notfound, *exc_ckpt_exists, *exc_ckpt_mismatch;
+    *exc_ckpt_notfound, *exc_ckpt_exists, *exc_ckpt_mismatch, *exc_dataset;
 
-typedef enum err_ctx { CTX_GENERAL, CTX_SAMPLER, CTX_CKPT } err_ctx;
+typedef enum err_ctx { CTX_GENERAL, CTX_SAMPLER, CTX_CKPT, CTX_DATASET } err_ctx;
 
 static PyObject *class_for(err_ctx ctx, sp_status st)
 {
@@ -55,6 +56,8 @@ static PyObject *class_for(err_ctx ctx, sp_status st)
         return exc_ckpt;
     }
     if (st == SP_ERR_CONFIG) return exc_config;
+    if (ctx == CTX_DATASET) /* sp_generate after its checks: the output, its lock, its checkpoints */
+        return st == SP_ERR_INVALID || st == SP_ERR_RANGE ? exc_config : exc_dataset;
     if (ctx == CTX_SAMPLER) {
         switch (st) {
         case SP_ERR_EPISODE_END: return exc_episode_end;
@@ -95,12 +98,12 @@ static PyObject *raise_status(err_ctx ctx, sp_status st, const sp_error *e)
 static PyObject *register_exceptions(PyObject *mod, PyObject *args)
 {
     (void)mod;
-    PyObject *v[9];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8]))
+    PyObject *v[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7], &v[8], &v[9]))
         return NULL;
-    PyObject **const slot[9] = {&exc_error, &exc_config, &exc_config_warning, &exc_flow, &exc_episode_end,
-                                &exc_ckpt, &exc_ckpt_notfound, &exc_ckpt_exists, &exc_ckpt_mismatch};
-    for (int i = 0; i < 9; i++) {
+    PyObject **const slot[10] = {&exc_error, &exc_config, &exc_config_warning, &exc_flow, &exc_episode_end,
+                                 &exc_ckpt, &exc_ckpt_notfound, &exc_ckpt_exists, &exc_ckpt_mismatch, &exc_dataset};
+    for (int i = 0; i < 10; i++) {
         Py_INCREF(v[i]);
         Py_XSETREF(*slot[i], v[i]);
     }
@@ -1491,6 +1494,102 @@ static PyTypeObject ManagerType = {
     .tp_getset = Manager_getset,
 };
 
+/* ---- the dataset job ---------------------------------------------------------------------- */
+
+typedef struct notes {
+    char **v;
+    size_t n;
+} notes;
+
+static void collect_note(void *ctx, const char *line)
+{
+    notes *const d = (notes *)ctx;
+    char **const v = (char **)realloc(d->v, (d->n + 1) * sizeof *v);
+    if (v == NULL) return;
+    d->v = v;
+    if ((d->v[d->n] = strdup(line)) != NULL) d->n++;
+}
+
+static PyObject *notes_list(notes *d)
+{
+    PyObject *list = PyList_New(0);
+    for (size_t i = 0; i < d->n; i++) {
+        PyObject *const s = list ? PyUnicode_DecodeUTF8(d->v[i], (Py_ssize_t)strlen(d->v[i]), "replace") : NULL;
+        if (s == NULL || PyList_Append(list, s) < 0) Py_CLEAR(list);
+        Py_XDECREF(s);
+        free(d->v[i]);
+    }
+    free(d->v);
+    return list;
+}
+
+/* generate(config, dir, pairs, format, bit_depth, shard_size, threads, prefetch, shard_index,
+ * shard_count, checkpoint_dir, checkpoint_every, max_to_keep, resume, overwrite) -> dict
+ * (sp_generate). Errors before the job started writing are the sampler's (configuration,
+ * flow files); after, the dataset writer's and the checkpoint manager's. */
+static PyObject *py_generate(PyObject *mod, PyObject *args, PyObject *kw)
+{
+    (void)mod;
+    static char *kwlist[] = {"config", "dir", "pairs", "format", "bit_depth", "shard_size", "threads", "prefetch",
+                             "shard_index", "shard_count", "checkpoint_dir", "checkpoint_every", "max_to_keep",
+                             "resume", "overwrite", NULL};
+    PyObject *cfg = NULL, *dir_obj = NULL;
+    unsigned long long pairs = 64, shard_size = 256, every = 100;
+    const char *format = "png", *ckpt = NULL;
+    int bit_depth = 0, resume = 0, overwrite = 0;
+    unsigned threads = 0, prefetch = 0, shard_index = 0, shard_count = 0;
+    long long keep = 2;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O&|KsiKIIIIzKLpp", kwlist, &ConfigType, &cfg, PyUnicode_FSConverter,
+                                     &dir_obj, &pairs, &format, &bit_depth, &shard_size, &threads, &prefetch,
+                                     &shard_index, &shard_count, &ckpt, &every, &keep, &resume, &overwrite))
+        return NULL;
+    sp_generate_options o;
+    sp_generate_options_init(&o);
+    if (!sp_dataset_format_parse(format, &o.dataset.format)) {
+        Py_DECREF(dir_obj);
+        return PyErr_Format(PyExc_ValueError, "format '%s': expected png, tiff, npy or h5", format);
+    }
+    o.dataset.pairs = pairs;
+    o.dataset.bit_depth = bit_depth;
+    o.dataset.shard_size = shard_size;
+    o.dataset.overwrite = overwrite;
+    o.sampler.threads = threads;
+    o.sampler.prefetch_threads = prefetch;
+    o.sampler.shard_index = shard_index;
+    o.sampler.shard_count = shard_count;
+    o.checkpoint_dir = ckpt;
+    o.checkpoint_every = every;
+    o.max_to_keep = keep;
+    o.resume = resume;
+    notes n = {NULL, 0};
+    o.note = collect_note;
+    o.note_ctx = &n;
+    sp_generate_result r;
+    memset(&r, 0, sizeof r);
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status st;
+    const char *const dir = PyBytes_AS_STRING(dir_obj);
+    Py_BEGIN_ALLOW_THREADS;
+    st = sp_generate(&((ConfigObject *)cfg)->cfg, dir, &o, &r, &e);
+    Py_END_ALLOW_THREADS;
+    Py_DECREF(dir_obj);
+    PyObject *const lines = notes_list(&n);
+    if (st != SP_OK) {
+        Py_XDECREF(lines);
+        /* Before it started: the sampler's errors (configuration, flow files) are told apart
+         * from the output folder's and the checkpoints' by their status. */
+        int const input = st == SP_ERR_NOTFOUND || st == SP_ERR_CORRUPT || st == SP_ERR_UNSUPPORTED ||
+                          st == SP_ERR_EPISODE_END;
+        return raise_status(!r.started && input ? CTX_SAMPLER : CTX_DATASET, st, &e);
+    }
+    if (lines == NULL) return NULL;
+    return Py_BuildValue("{s:K,s:K,s:K,s:I,s:O,s:N}", "pairs_written", (unsigned long long)r.pairs_written,
+                         "start_pairs", (unsigned long long)r.start_pairs, "pairs_this_run",
+                         (unsigned long long)r.pairs_this_run, "threads", r.threads, "already_complete",
+                         r.already_complete ? Py_True : Py_False, "notes", lines);
+}
+
 /* ---- module functions --------------------------------------------------------------------- */
 
 /* options_from_flax(keep, keep_every_n_steps, prefix) -> (max_to_keep, keep_period, step_prefix) */
@@ -1573,6 +1672,7 @@ static PyMethodDef module_methods[] = {
     {"restore_at", (PyCFunction)(void (*)(void))py_restore_at, METH_VARARGS | METH_KEYWORDS, "sp_ckpt_restore_at"},
     {"metadata_at", py_metadata_at, METH_VARARGS, "sp_ckpt_metadata_at"},
     {"options_from_flax", py_options_from_flax, METH_VARARGS, "sp_ckpt_options_from_flax"},
+    {"generate", (PyCFunction)(void (*)(void))py_generate, METH_VARARGS | METH_KEYWORDS, "sp_generate"},
     {"version", py_version, METH_NOARGS, "sp_version_string"},
     {"features", py_features, METH_NOARGS, "sp_have_feature for every sp_feature_name"},
     {"default_config_yaml", py_default_config_yaml, METH_NOARGS, "sp_config_default_yaml"},

@@ -23,6 +23,7 @@ from synthpix.errors import (
     CheckpointNotFoundError,
     ConfigError,
     ConfigWarning,
+    DatasetError,
     EpisodeEndError,
     Error,
     FlowFileError,
@@ -38,6 +39,7 @@ _core._register_exceptions(
     CheckpointNotFoundError,
     CheckpointExistsError,
     CheckpointMismatchError,
+    DatasetError,
 )
 
 from synthpix import checkpoint  # noqa: E402  (the exceptions are registered first)
@@ -47,6 +49,7 @@ from synthpix._sampler import (  # noqa: E402
     Config,
     Sampler,
     default_config_yaml,
+    generate,
     make,
     save_checkpoint,
 )
@@ -80,6 +83,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigWarning",
+    "DatasetError",
     "EpisodeEndError",
     "Error",
     "FlowFileError",
@@ -89,6 +93,7 @@ __all__ = [
     "default_config_yaml",
     "dtypes",
     "features",
+    "generate",
     "make",
     "save_checkpoint",
 ]

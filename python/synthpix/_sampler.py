@@ -329,4 +329,38 @@ def save_checkpoint(checkpoint_dir: PathLike, sampler: Sampler, step: int, max_t
     sampler.save_checkpoint(checkpoint_dir, step, max_to_keep)
 
 
-__all__ = ["Batch", "Config", "PARAMS_DTYPE", "Sampler", "default_config_yaml", "make", "save_checkpoint"]
+def generate(
+    config: ConfigLike,
+    output_dir: PathLike,
+    pairs: int,
+    *,
+    format: str = "png",
+    bit_depth: int = 0,
+    shard_size: int = 256,
+    threads: int = 0,
+    prefetch: int = 0,
+    shard: Optional[Tuple[int, int]] = None,
+    checkpoint_dir: Optional[PathLike] = None,
+    checkpoint_every: int = 100,
+    max_to_keep: int = 2,
+    resume: bool = False,
+    overwrite: bool = False,
+) -> Dict[str, Any]:
+    """Writes a dataset of ``pairs`` pairs into ``output_dir``: ``synthpix generate`` as a call
+    (``sp_generate``; the same files, checkpoints and guarantees, docs/formats.md). ``format``:
+    png, tiff, npy or h5; ``bit_depth`` 0 (the configuration's), 8, 16 (32 with h5). With
+    ``checkpoint_dir`` the job commits a checkpoint every ``checkpoint_every`` batches, and
+    ``resume=True`` continues a killed job from its last one, rewriting identical bytes.
+    Returns ``pairs_written``, ``start_pairs``, ``pairs_this_run``, ``threads``,
+    ``already_complete`` and ``notes`` (lines about a resume or a damaged step skipped).
+    Errors before the job starts writing leave the disk untouched."""
+    cfg = config if isinstance(config, Config) else Config(config)
+    index, count = shard if shard is not None else (0, 0)
+    return dict(
+        _core.generate(cfg._c, os.fspath(output_dir), pairs, format, bit_depth, shard_size, threads, prefetch, index,
+                       count, None if checkpoint_dir is None else os.fspath(checkpoint_dir), checkpoint_every,
+                       max_to_keep, resume, overwrite)
+    )
+
+
+__all__ = ["Batch", "Config", "PARAMS_DTYPE", "Sampler", "default_config_yaml", "generate", "make", "save_checkpoint"]

@@ -60,7 +60,14 @@ class CheckpointMismatchError(CheckpointError, ValueError):
     the field: seed, file_list, batch_size, ...) or another tree (the leaf)."""
 
 
+class DatasetError(Error, OSError):
+    """``synthpix.generate`` could not write its dataset: the output folder holds another
+    dataset or is locked by another job, its checkpoints belong to another dataset, or a
+    write failed (the message names the file and the reason)."""
+
+
 __all__ = [
+    "DatasetError",
     "Error",
     "ConfigError",
     "ConfigWarning",

@@ -116,3 +116,27 @@ def test_yaml_text_and_bad_input_writes_nothing(small, tmp_path):
         synthpix.checkpoint.CheckpointManager(tmp_path / "m").save(0, {"x": object()})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"] and not any(
         p.name[0].isdigit() for p in (tmp_path / "m").iterdir())
+
+
+def test_generate_writes_what_the_cli_writes_and_resumes(small, tmp_path, cli):
+    cfg = config_file(small, tmp_path)
+    subprocess.run([cli, "generate", "-c", str(cfg), "-n", "10", "--format", "npy", "-o", str(tmp_path / "cli")],
+                   check=True, capture_output=True)
+    r = synthpix.generate(cfg, tmp_path / "py", 10, format="npy", checkpoint_dir=tmp_path / "py.ckpt",
+                          checkpoint_every=1)
+    assert r["pairs_written"] == 10 and r["pairs_this_run"] == 10 and not r["already_complete"]
+    names = sorted(p.name for p in (tmp_path / "cli").iterdir() if p.name.startswith("pair_"))
+    assert len(names) == 30 and names == sorted(p.name for p in (tmp_path / "py").iterdir() if p.name.startswith("pair_"))
+    for name in names + ["params.jsonl"]:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "py" / name).read_bytes(), name
+    again = synthpix.generate(cfg, tmp_path / "py", 10, format="npy", checkpoint_dir=tmp_path / "py.ckpt",
+                              checkpoint_every=1, resume=True)
+    assert again["already_complete"] and again["pairs_this_run"] == 0
+    with pytest.raises(synthpix.DatasetError, match="already holds checkpoints") as e:
+        synthpix.generate(cfg, tmp_path / "py", 10, format="npy", checkpoint_dir=tmp_path / "py.ckpt")
+    assert isinstance(e.value, OSError)
+    with pytest.raises(synthpix.ConfigError, match="batch_size"):
+        synthpix.generate(small(batch_size=0), tmp_path / "never", 4)
+    with pytest.raises(ValueError, match="format"):
+        synthpix.generate(cfg, tmp_path / "never", 4, format="gif")
+    assert not (tmp_path / "never").exists()

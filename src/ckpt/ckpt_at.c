@@ -54,7 +54,7 @@ static sp_status split_path(const char *path, at_path *p, sp_error *err)
     SP_RETURN_IF(strstr(base, SP_CKPT_TMP_TAG) || strstr(base, SP_CKPT_OLD_TAG), err, SP_ERR_INVALID,
                  "checkpoint path %s: names containing '%s' or '%s' are reserved for temporaries", path,
                  SP_CKPT_TMP_TAG, SP_CKPT_OLD_TAG);
-    snprintf(p->base, sizeof p->base, "%s", base);
+    memcpy(p->base, base, strlen(base) + 1); /* fits: checked above */
     if (slash == NULL) {
         snprintf(p->parent, sizeof p->parent, ".");
     } else if (slash == p->full) {
@@ -123,7 +123,7 @@ static int find_old_entry(void *ctx, const char *entry, int is_dir)
     sp__manifest mf;
     if (sp__step_manifest(f->fs, f->p->parent, entry, -1, &mf, NULL) != SP_OK) return 0;
     if (f->best[0] == 0 || mf.commit_ns > f->best_ns) {
-        snprintf(f->best, sizeof f->best, "%s", entry);
+        memcpy(f->best, entry, strlen(entry) + 1); /* fits: checked above */
         f->best_ns = mf.commit_ns;
     }
     sp__manifest_free(&mf);
