@@ -15,8 +15,12 @@ fi
 tmp=$(mktemp -d /tmp/synthpix-venv.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 "$py" -m venv --system-site-packages "$tmp/venv"
+# A copy of what the build reads with SYNTHPIX_BUILD_DIR set (pip builds in the tree it is
+# given: this keeps build-python/ and the egg-info out of the source tree).
+mkdir "$tmp/src"
+cp -r "$src/setup.py" "$src/pyproject.toml" "$src/README.md" "$src/include" "$src/python" "$tmp/src/"
 SYNTHPIX_BUILD_DIR="$build" PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    "$tmp/venv/bin/pip" install -q --no-build-isolation --no-index "$src"
+    "$tmp/venv/bin/pip" install -q --no-build-isolation --no-index "$tmp/src"
 cd "$tmp"
 "$tmp/venv/bin/python" - <<'PY'
 import os, synthpix
