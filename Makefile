@@ -11,6 +11,7 @@
 #   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
 #   make tsan       threaded tests under ThreadSanitizer (build-tsan/)
 #   make bench      synthpix bench on the embedded default
+#   make bench-python  the Python binding next to synthpix bench (bench/bench_python.py)
 #   make deps       install the Debian packages the build needs (deps-test: and the tests)
 
 BUILD      ?= build
@@ -21,7 +22,7 @@ RUN_ARGS   ?= -o synthpix-out
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 
-.PHONY: all build run test test-full test-minimal install asan tsan bench deps deps-test check-deps clean
+.PHONY: all build run test test-full test-minimal install asan tsan bench bench-python deps deps-test check-deps clean
 
 all: build
 
@@ -69,6 +70,9 @@ tsan:
 bench: build
 	./$(BUILD)/synthpix bench
 
+bench-python: build
+	PYTHONPATH=$(BUILD)/python SP_CLI=$(BUILD)/synthpix /usr/bin/python3 bench/bench_python.py
+
 deps:
 	@bash scripts/deps.sh install
 
@@ -80,4 +84,4 @@ check-deps:
 	@bash scripts/deps.sh check
 
 clean:
-	rm -rf build build-asan build-tsan build-minimal synthpix-out
+	rm -rf build build-asan build-tsan build-minimal build-python python/synthpix.egg-info synthpix-out

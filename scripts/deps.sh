@@ -4,6 +4,7 @@
 #                    missing optional package only prints what the build will leave out
 #   deps.sh install  install what is missing, optional packages included (as root with
 #                    apt-get; otherwise print the line and fail)
+#   deps.sh install-test  the same plus what the tests and the Python package need
 # build-essential brings the compiler, nm and readelf; pkg-config is needed by the build and
 # by the test that uses the installed package from outside the tree.
 set -euo pipefail
@@ -12,6 +13,9 @@ BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libdeflate-dev libpng-d
 # Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5, AUTO by default): .mat and .h5 files.
 OPTIONAL_PKGS="libhdf5-dev libmatio-dev"
 TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy python3-pil"
+# The Python package (built with the library when these are present; docs/python.md) and its
+# tests. torch is optional (python3-torch): its tests are skipped without it.
+PY_PKGS="python3-dev python3-setuptools python3-wheel python3-venv python3-pip python3-pytest"
 
 missing() {
     local out="" p
@@ -36,7 +40,7 @@ check)
     fi ;;
 install|install-test)
     pkgs="$BUILD_PKGS $OPTIONAL_PKGS"
-    [ "$1" = install-test ] && pkgs="$pkgs $TEST_PKGS"
+    [ "$1" = install-test ] && pkgs="$pkgs $TEST_PKGS $PY_PKGS"
     m=$(missing $pkgs)
     [ -z "$m" ] && exit 0
     if [ "$(id -u)" -ne 0 ]; then

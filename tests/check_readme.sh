@@ -2,11 +2,16 @@
 # The README's tour runs as written: every block after a "<!-- readme-tour: sh -->" marker
 # is run line by line, top to bottom, in a scratch directory whose build/ is the build tree;
 # every block after "<!-- readme-tour: c -->" is compiled against the built library and run.
+# With a third argument, python, only the "<!-- readme-tour: py -->" blocks run instead, as one
+# script, with the package this build made (build/python) and the default configuration as
+# my.yaml (exit 77 when the build has no package).
 #
-#   check_readme.sh SOURCE_DIR BUILD_DIR
+#   check_readme.sh SOURCE_DIR BUILD_DIR [python [INTERPRETER]]
 set -euo pipefail
 src=$1
 build=$(cd "$2" && pwd)
+mode=${3:-}
+py=${4:-/usr/bin/python3}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ln -s "$build" "$work/build"
@@ -20,6 +25,19 @@ blocks() {
         inside { print }
     ' "$src/README.md"
 }
+
+if [ "$mode" = python ]; then
+    if [ ! -f "$build/python/synthpix/__init__.py" ] || ! "$py" -c "import numpy" 2>/dev/null; then
+        echo "SKIP: no Python package in $build/python, or $py lacks numpy"
+        exit 77
+    fi
+    blocks py | sed '/^#--- end of block/d' > "$work/tour.py"
+    [ -s "$work/tour.py" ] || { echo "not ok: no Python block found in README.md"; exit 1; }
+    (cd "$work" && build/synthpix config default > my.yaml &&
+        PYTHONPATH="$build/python" "$py" tour.py) || { echo "not ok: the README's Python example"; exit 1; }
+    echo "ok: the README's Python example ran as written"
+    exit 0
+fi
 
 n=0
 while IFS= read -r line; do

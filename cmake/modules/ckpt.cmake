@@ -5,7 +5,8 @@ sp_add_module(ckpt SOURCES
     src/ckpt/ckpt_manifest.c
     src/ckpt/ckpt_step.c
     src/ckpt/ckpt_manager.c
-    src/ckpt/ckpt_async.c)
+    src/ckpt/ckpt_async.c
+    src/ckpt/ckpt_at.c)
 list(APPEND SP_CLI_SOURCES cli/cmd_ckpt.c)
 
 # Measured figures for docs/checkpoints.md (not a test).

@@ -250,6 +250,10 @@ typedef struct sp_ckpt_restore_args {
     int fallback;         /* step == SP_CKPT_LATEST and it is damaged: try older steps */
     int metadata_only;    /* return leaves without array data (data NULL) */
     int64_t *restored_step; /* NULL or receives the step actually restored */
+    int scalar_placeholders; /* with a target: a rank-0 array leaf of the target stands
+                              * for an array of its dtype and any shape, which comes back
+                              * with its stored shape (Orbax and Flax targets such as
+                              * np.array(0)); default 0: shapes must match exactly */
 } sp_ckpt_restore_args;
 
 SP_API void sp_ckpt_restore_args_init(sp_ckpt_restore_args *a);
@@ -328,6 +332,56 @@ SP_API sp_status sp_ckpt_verify(sp_ckpt_manager *m, int64_t step, sp_ckpt_damage
 
 /* The root directory (owned by the manager). */
 SP_API const char *sp_ckpt_root(const sp_ckpt_manager *m);
+
+/* ---------------------------------------------------------------------------------------
+ * A checkpoint at a path, without a manager (Orbax's Checkpointer: save(path, item, force),
+ * restore(path, item)). The directory `path` itself is one step (the same layout, manifest
+ * and checks as a manager's step; it records step 0), written with the same commit
+ * protocol: a temporary "<path>.sp-tmp-<pid>-<n>" next to it, every file fsync'd, one
+ * rename. No lock is taken: one writer per path at a time.
+ * ------------------------------------------------------------------------------------- */
+
+/* Saves tree (borrowed for the call) as the checkpoint `path`; missing parent directories
+ * are created. args may be NULL (defaults); its custom_metadata_json and metrics are stored
+ * as in sp_ckpt_save, timeout_ms is not used, and force means:
+ *   0: an existing `path` is SP_ERR_EXISTS and nothing is written;
+ *   1: an existing checkpoint at `path` is replaced crash-safely: the new one is written
+ *      and made durable beside it, then the two are swapped in one atomic rename
+ *      (RENAME_EXCHANGE) and the old one is removed, so a kill at any moment leaves either
+ *      the old or the new checkpoint whole at `path`. On a file system that cannot swap,
+ *      the old one is renamed to "<path>.sp-old-<pid>-<n>" before the new one is renamed
+ *      into place; a kill between those two renames leaves the old one whole under that
+ *      name, and sp_ckpt_restore_at restores it from there.
+ * Only a synthpix checkpoint (a directory with a readable _MANIFEST) is replaced: a file, a
+ * symbolic link or another directory at `path` is SP_ERR_EXISTS and left untouched. After a
+ * successful save, temporaries and old copies of `path` left by writers that no longer run
+ * are removed. On any error the checkpoint that was at `path` (if any) is unchanged. */
+SP_API sp_status sp_ckpt_save_at(const char *path, const sp_tree *tree, const sp_ckpt_save_args *args,
+                                 sp_error *err);
+/* Restores the checkpoint at `path`: one written by sp_ckpt_save_at or a manager's step
+ * directory. target, args and *out as for sp_ckpt_restore (args->fallback is not used;
+ * *args->restored_step receives the step the checkpoint records). Every file is checked
+ * against the manifest. When `path` is missing but a forced save was killed between its two
+ * renames (see sp_ckpt_save_at), the old checkpoint is restored from "<path>.sp-old-*".
+ * Errors: SP_ERR_NOTFOUND (no checkpoint at path), SP_ERR_MISMATCH (target), SP_ERR_CHECKSUM
+ * and SP_ERR_CORRUPT naming the damaged file. A restore that runs while another process
+ * replaces the same path may fail with such an error; it never returns mixed data. */
+SP_API sp_status sp_ckpt_restore_at(const char *path, const sp_tree *target, const sp_ckpt_restore_args *args,
+                                    sp_tree **out, sp_error *err);
+/* Metadata of the checkpoint at `path` (found as by sp_ckpt_restore_at): info (step,
+ * times, sizes, items, dir_name) and, when metadata_json is not NULL, the verified
+ * _CHECKPOINT_METADATA text (free with free(); its "custom_metadata" holds what the save
+ * was given). Errors as sp_ckpt_restore_at. */
+SP_API sp_status sp_ckpt_metadata_at(const char *path, sp_ckpt_step_info *info, char **metadata_json,
+                                     sp_error *err);
+
+#if defined(SP_EXPERIMENTAL_API)
+/* The same calls through a file-system table (fault injection in tests). fs is borrowed. */
+SP_API sp_status sp_ckpt_save_at_fs(const sp_fs *fs, const char *path, const sp_tree *tree,
+                                    const sp_ckpt_save_args *args, sp_error *err);
+SP_API sp_status sp_ckpt_restore_at_fs(const sp_fs *fs, const char *path, const sp_tree *target,
+                                       const sp_ckpt_restore_args *args, sp_tree **out, sp_error *err);
+#endif
 
 
 #ifdef __cplusplus

@@ -59,6 +59,11 @@ typedef struct sp_fs {
     int (*syncfs)(void *ctx, int fd);
     /* lstat's file type: 1 when path is a symbolic link, 0 when it is anything else. */
     int (*is_link)(void *ctx, const char *path);
+    /* Swaps two existing names in one atomic step (Linux renameat2 RENAME_EXCHANGE): after
+     * it, a names what b named and b what a named. May be NULL; a table or a file system
+     * that cannot do it returns -ENOSYS, -EINVAL or -EOPNOTSUPP, and callers fall back to
+     * two renames (sp_ckpt_save_at says what that changes). */
+    int (*exchange)(void *ctx, const char *a, const char *b);
 } sp_fs;
 
 /* The POSIX file system (stateless; the returned pointer is static and immutable). */
@@ -82,7 +87,7 @@ enum {
     SP_FS_OP_CLOSE = 1u << 6,
     SP_FS_OP_TRUNCATE = 1u << 7,
     SP_FS_OP_SYNCFS = 1u << 8,
-    SP_FS_OP_ALL = 0x1ffu
+    SP_FS_OP_ALL = 0x1ffu /* exchange counts as a rename */
 };
 
 /* Wraps another fs and fails the Nth counted call. Counters live in the object (no global

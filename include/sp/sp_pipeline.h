@@ -53,6 +53,14 @@ SP_API sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_
 SP_API sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, const sp_sampler_options *opt,
                          sp_sampler **out, sp_error *err);
 
+/* sp_make's restore half for a sampler that already exists (a binding creates the sampler
+ * and restores it as two steps, so that a configuration error and a checkpoint error are
+ * told apart): opens the root `dir` read-only and restores checkpoint `step` of it
+ * (SP_CKPT_LATEST = the newest committed step) into s. *restored_step (NULL allowed)
+ * receives the step restored. Errors as sp_make's restore; on error s is untouched. */
+SP_API sp_status sp_pipeline_restore_dir(sp_sampler *s, const char *dir, int64_t step, int64_t *restored_step,
+                                         sp_error *err);
+
 /* ---- advanced: building blocks for callers that manage the checkpoint root ------------ */
 
 /* The tree a checkpoint step holds for s. user_json (NULL = none) is any JSON document

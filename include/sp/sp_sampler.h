@@ -107,6 +107,16 @@ SP_API void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
 /* Back to the start of the stream (epoch 0, no cached flows). */
 SP_API void sp_sampler_reset(sp_sampler *s);
+/* Advances the stream by n batches without rendering them: afterwards the sampler is in the
+ * state n calls of sp_sampler_next would have left (the next batch, and a checkpoint taken
+ * now, are the same bytes). Only the flows of the last refresh skipped are loaded (those the
+ * next batches reuse), so skipping is far cheaper than rendering; a reader that splits one
+ * stream between workers by batch (worker w of N renders batches w, w + N, ...) skips N - 1
+ * batches between two renders. Stops early with SP_ERR_END (a finite stream ran out) or
+ * SP_ERR_EPISODE_END (episodic mode: the episode ended; call sp_sampler_next_episode), as
+ * sp_sampler_next would at that batch. *skipped (NULL allowed) receives the batches skipped.
+ * The batch returned by the last sp_sampler_next is no longer valid. */
+SP_API sp_status sp_sampler_skip(sp_sampler *s, uint64_t n, uint64_t *skipped, sp_error *err);
 
 /* Episodic mode (episode_length L > 0; docs/synthpix-compat.md, Episodic mode, with D5).
  * Every leaf directory of the file list is a sequence, its files sorted by name are time

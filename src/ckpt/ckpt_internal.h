@@ -7,6 +7,7 @@
  *   ckpt_step.c      the commit protocol (write a step) and verified reads (restore, verify)
  *   ckpt_manager.c   options, naming, listing, retention, should_save, public methods
  *   ckpt_async.c     the background worker, its FIFO and the sticky error
+ *   ckpt_at.c        a checkpoint at a path without a manager (save_at, restore_at)
  * Dependencies go down this list only (the manager uses everything above it). Files are
  * touched only through the sp_fs table and the helpers of src/internal/sp_fsutil.h (core).
  */
@@ -116,6 +117,8 @@ sp_status sp__manifest_parse(const char *text, size_t n, sp__manifest *mf, sp_er
 void sp__manifest_free(sp__manifest *mf);
 sp__mfile *sp__manifest_find(sp__manifest *mf, const char *path);
 const sp__metric *sp__manifest_metric(const sp__manifest *mf, const char *name);
+/* The top-level item names, comma-separated, into buf (truncated to cap). */
+void sp__manifest_items_join(const sp__manifest *mf, char *buf, size_t cap);
 
 char *sp__treemeta_dump(const sp_tree *t, size_t *len);
 /* Array leaves get dtype/shape (data NULL), scalars and strings their values, JSON leaves
@@ -147,20 +150,31 @@ typedef struct sp__step_ctx {
     size_t chunk_bytes;
     atomic_int *cancel; /* NULL or a flag checked between files */
     uint64_t nonce;     /* makes the temporary name unique */
+    /* NULL: publish by renaming the complete temporary to a free final name (SP_ERR_EXISTS
+     * when it is taken). Otherwise called instead, with the temporary and the final path
+     * (ckpt_at.c replaces an existing checkpoint this way); SP_OK means published. */
+    sp_status (*publish)(void *publish_ctx, const char *tmp, const char *final_path, sp_error *err);
+    void *publish_ctx;
 } sp__step_ctx;
+
+/* Copies the metrics and custom metadata of save args (validated) into meta. */
+sp_status sp__save_meta_copy(const sp_ckpt_save_args *a, sp__save_meta *meta, sp_error *err);
 
 /* The commit protocol. name is the final directory name. *mf_out (NULL allowed) receives
  * the manifest built so far (free it); *published is 1 once the rename succeeded. */
 sp_status sp__step_write(const sp__step_ctx *c, const char *name, int64_t step, const sp_tree *t,
                          const sp__save_meta *meta, sp__manifest *mf_out, int *published,
                          sp_error *err);
-/* Reads and checks <root>/<name>/_MANIFEST. */
+/* Reads and checks <root>/<name>/_MANIFEST; step < 0 accepts the step it records
+ * (mf->step), a checkpoint written by sp_ckpt_save_at or a manager's step directory. */
 sp_status sp__step_manifest(const sp_fs *fs, const char *root, const char *name, int64_t step,
                             sp__manifest *mf, sp_error *err);
-/* Restore of one step; see sp_ckpt_restore. */
+/* Restore of one step; see sp_ckpt_restore (a->partial, metadata_only, scalar_placeholders are
+ * read; restored_step is not). step < 0 as for sp__step_manifest; *step_out (NULL allowed)
+ * receives the step the manifest records. */
 sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int64_t step,
-                        const sp_tree *target, int partial, int metadata_only, sp_tree **out,
-                        sp_error *err);
+                        const sp_tree *target, const sp_ckpt_restore_args *a, sp_tree **out,
+                        int64_t *step_out, sp_error *err);
 sp_status sp__step_verify(const sp_fs *fs, const char *root, const char *name, int64_t step,
                           sp_ckpt_damage_fn cb, void *cb_ctx, sp_error *err);
 /* Reads a file of a step through the manifest check; *buf malloc'd (+NUL). */

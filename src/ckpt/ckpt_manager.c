@@ -417,7 +417,7 @@ sp_status sp__mgr_commit(sp_ckpt_manager *m, int64_t step, const sp_tree *t, con
     stale_ctx sc = {m, name};
     (void)m->fs->list(m->fs->ctx, m->root, stale_entry, &sc);
     sp__step_ctx const c = {m->fs,           m->root, m->opt.durable, m->opt.compression_level,
-                            m->opt.chunk_bytes, &m->cancel, next_nonce(m)};
+                            m->opt.chunk_bytes, &m->cancel, next_nonce(m), NULL, NULL};
     sp__manifest mf;
     int published = 0;
     sp_status s = sp__step_write(&c, name, step, t, meta, &mf, &published, err);
@@ -741,38 +741,6 @@ static int have_step(sp_ckpt_manager *m, int64_t step, int *damaged)
 
 /* ---- save ---- */
 
-static sp_status copy_save_meta(const sp_ckpt_save_args *a, sp__save_meta *meta, sp_error *err)
-{
-    memset(meta, 0, sizeof *meta);
-    if (a->n_metrics) {
-        SP_RETURN_IF(a->metrics == NULL || a->n_metrics > 4096, err, SP_ERR_INVALID, "bad metrics");
-        meta->metrics = (sp__metric *)calloc(a->n_metrics, sizeof *meta->metrics);
-        SP_RETURN_IF(meta->metrics == NULL, err, SP_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < a->n_metrics; i++) {
-            SP_RETURN_IF(a->metrics[i].name == NULL || a->metrics[i].name[0] == 0, err, SP_ERR_INVALID,
-                         "metric %zu has no name", i);
-            SP_RETURN_IF(a->metrics[i].value != a->metrics[i].value || a->metrics[i].value - a->metrics[i].value != 0.0,
-                         err, SP_ERR_INVALID, "metric '%s' is not finite", a->metrics[i].name);
-            meta->metrics[i].value = a->metrics[i].value;
-            SP_RETURN_IF((meta->metrics[i].name = strdup(a->metrics[i].name)) == NULL, err, SP_ERR_NOMEM,
-                         "out of memory");
-            meta->n_metrics++;
-        }
-    }
-    if (a->custom_metadata_json) {
-        sp_tree *probe = NULL;
-        SP_RETURN_IF(sp_tree_create(&probe) != SP_OK, err, SP_ERR_NOMEM, "out of memory");
-        sp_status const s = sp_tree_add_json(probe, "custom", a->custom_metadata_json, err);
-        sp_tree_free(probe);
-        SP_TRY(s);
-        SP_RETURN_IF(a->custom_metadata_json[strspn(a->custom_metadata_json, " \t\r\n")] != '{', err,
-                     SP_ERR_INVALID, "custom_metadata_json is not a JSON object");
-        SP_RETURN_IF((meta->custom_json = strdup(a->custom_metadata_json)) == NULL, err, SP_ERR_NOMEM,
-                     "out of memory");
-    }
-    return SP_OK;
-}
-
 static int is_queued(sp_ckpt_manager *m, int64_t step)
 {
     pthread_mutex_lock(&m->mu);
@@ -801,7 +769,7 @@ sp_status sp_ckpt_save(sp_ckpt_manager *m, int64_t step, const sp_tree *tree, co
     SP_RETURN_IF(have_step(m, step, NULL) || is_queued(m, step), err, SP_ERR_EXISTS,
                  "step %lld already exists (saves never overwrite)", (long long)step);
     sp__save_meta meta;
-    sp_status s = copy_save_meta(a, &meta, err);
+    sp_status s = sp__save_meta_copy(a, &meta, err);
     if (s == SP_OK && m->have_worker) {
         s = sp__async_enqueue(m, step, tree, &meta, a->timeout_ms, err); /* takes meta */
     } else if (s == SP_OK) {
@@ -829,7 +797,7 @@ static sp_status restore_one(sp_ckpt_manager *m, int64_t step, const sp_tree *ta
     int damaged = 0;
     SP_RETURN_IF(!have_step(m, step, &damaged), err, SP_ERR_NOTFOUND, "step %lld is not a committed step of %s",
                  (long long)step, m->root);
-    sp_status const s = sp__step_read(m->fs, m->root, name, step, target, a->partial, a->metadata_only, out, err);
+    sp_status const s = sp__step_read(m->fs, m->root, name, step, target, a, out, NULL, err);
     if (s == SP_OK && a->restored_step) *a->restored_step = step;
     return s;
 }
@@ -920,14 +888,6 @@ sp_status sp_ckpt_reload(sp_ckpt_manager *m, sp_error *err)
     return list_steps(m, err);
 }
 
-static void join_items(const sp__manifest *mf, char *buf, size_t cap)
-{
-    size_t n = 0;
-    buf[0] = 0;
-    for (size_t i = 0; i < mf->n_items && n < cap; i++)
-        n += (size_t)snprintf(buf + n, cap - n, i ? ",%s" : "%s", mf->items[i]);
-}
-
 static sp_status metadata_impl(sp_ckpt_manager *m, int64_t step, sp_ckpt_step_info *info, char **json,
                                sp_error *err)
 {
@@ -946,7 +906,7 @@ static sp_status metadata_impl(sp_ckpt_manager *m, int64_t step, sp_ckpt_step_in
     const sp__metric *const mt = sp__manifest_metric(&mf, m->best_metric);
     info->has_metric = mt != NULL;
     info->metric = mt ? mt->value : 0.0;
-    join_items(&mf, info->items, sizeof info->items);
+    sp__manifest_items_join(&mf, info->items, sizeof info->items);
     char path[SP_CKPT_PATH_MAX];
     uint64_t msize = 0;
     snprintf(path, sizeof path, "%s/%s/%s", m->root, name, SP_CKPT_MANIFEST);

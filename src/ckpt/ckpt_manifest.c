@@ -570,3 +570,11 @@ sp_status sp__rootmeta_parse(const char *text, size_t n, char *prefix_buf, size_
     json_decref(o);
     return s;
 }
+
+void sp__manifest_items_join(const sp__manifest *mf, char *buf, size_t cap)
+{
+    size_t n = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < mf->n_items && n < cap; i++)
+        n += (size_t)snprintf(buf + n, cap - n, i ? ",%s" : "%s", mf->items[i]);
+}

@@ -38,6 +38,38 @@ void sp__save_meta_free(sp__save_meta *s)
     memset(s, 0, sizeof *s);
 }
 
+sp_status sp__save_meta_copy(const sp_ckpt_save_args *a, sp__save_meta *meta, sp_error *err)
+{
+    memset(meta, 0, sizeof *meta);
+    if (a->n_metrics) {
+        SP_RETURN_IF(a->metrics == NULL || a->n_metrics > 4096, err, SP_ERR_INVALID, "bad metrics");
+        meta->metrics = (sp__metric *)calloc(a->n_metrics, sizeof *meta->metrics);
+        SP_RETURN_IF(meta->metrics == NULL, err, SP_ERR_NOMEM, "out of memory");
+        for (size_t i = 0; i < a->n_metrics; i++) {
+            SP_RETURN_IF(a->metrics[i].name == NULL || a->metrics[i].name[0] == 0, err, SP_ERR_INVALID,
+                         "metric %zu has no name", i);
+            SP_RETURN_IF(a->metrics[i].value != a->metrics[i].value || a->metrics[i].value - a->metrics[i].value != 0.0,
+                         err, SP_ERR_INVALID, "metric '%s' is not finite", a->metrics[i].name);
+            meta->metrics[i].value = a->metrics[i].value;
+            SP_RETURN_IF((meta->metrics[i].name = strdup(a->metrics[i].name)) == NULL, err, SP_ERR_NOMEM,
+                         "out of memory");
+            meta->n_metrics++;
+        }
+    }
+    if (a->custom_metadata_json) {
+        sp_tree *probe = NULL;
+        SP_RETURN_IF(sp_tree_create(&probe) != SP_OK, err, SP_ERR_NOMEM, "out of memory");
+        sp_status const s = sp_tree_add_json(probe, "custom", a->custom_metadata_json, err);
+        sp_tree_free(probe);
+        SP_TRY(s);
+        SP_RETURN_IF(a->custom_metadata_json[strspn(a->custom_metadata_json, " \t\r\n")] != '{', err,
+                     SP_ERR_INVALID, "custom_metadata_json is not a JSON object");
+        SP_RETURN_IF((meta->custom_json = strdup(a->custom_metadata_json)) == NULL, err, SP_ERR_NOMEM,
+                     "out of memory");
+    }
+    return SP_OK;
+}
+
 /* ---- write side ---- */
 
 typedef struct writer {
@@ -260,6 +292,7 @@ static sp_status publish(writer *w, sp_error *err)
     const sp_fs *const fs = w->c->fs;
     char final_path[SP_CKPT_PATH_MAX];
     SP_TRY(path_join(final_path, sizeof final_path, w->c->root, w->name, err));
+    if (w->c->publish) return w->c->publish(w->c->publish_ctx, w->tmp, final_path, err);
     /* The caller holds the root lock and checked the name is free; rename(2) would
      * silently replace an empty directory, so check again right before. */
     int is_dir = 0;
@@ -319,7 +352,7 @@ sp_status sp__step_manifest(const sp_fs *fs, const char *root, const char *name,
     s = sp__manifest_parse((const char *)buf, n, mf, err);
     free(buf);
     if (s != SP_OK) return sp_error_prefix(err, "%s: ", shown);
-    if (mf->step != step) {
+    if (step >= 0 && mf->step != step) {
         sp__manifest_free(mf);
         return sp_error_set(err, SP_ERR_CORRUPT, "%s: records step %lld, directory is step %lld", shown,
                             (long long)mf->step, (long long)step);
@@ -478,8 +511,8 @@ static void shape_str(const sp__leaf *l, char *buf, size_t cap)
     if (n < cap) snprintf(buf + n, cap - n, "]");
 }
 
-static sp_status check_target(const sp_tree *meta, const sp_tree *target, int partial, int64_t step,
-                              sp_error *err)
+static sp_status check_target(const sp_tree *meta, const sp_tree *target, int partial, int placeholders,
+                              int64_t step, sp_error *err)
 {
     for (size_t i = 0; i < target->n; i++) {
         const sp__leaf *const t = &target->v[i];
@@ -489,8 +522,9 @@ static sp_status check_target(const sp_tree *meta, const sp_tree *target, int pa
         SP_RETURN_IF(m->kind != t->kind, err, SP_ERR_MISMATCH, "leaf '%s': kind differs from the target",
                      t->path);
         if (t->kind != SP_LEAF_ARRAY) continue;
-        int same = m->dtype == t->dtype && m->ndim == t->ndim;
-        for (size_t d = 0; same && d < t->ndim; d++) same = m->shape[d] == t->shape[d];
+        int const any_shape = placeholders && t->ndim == 0;
+        int same = m->dtype == t->dtype && (any_shape || m->ndim == t->ndim);
+        for (size_t d = 0; same && !any_shape && d < t->ndim; d++) same = m->shape[d] == t->shape[d];
         if (!same) {
             char a[256], b[256];
             shape_str(m, a, sizeof a);
@@ -571,17 +605,19 @@ static sp_status verify_unused(reader *r, sp_error *err)
 }
 
 sp_status sp__step_read(const sp_fs *fs, const char *root, const char *name, int64_t step,
-                        const sp_tree *target, int partial, int metadata_only, sp_tree **out,
-                        sp_error *err)
+                        const sp_tree *target, const sp_ckpt_restore_args *a, sp_tree **out,
+                        int64_t *step_out, sp_error *err)
 {
     *out = NULL;
     reader r = {fs, root, name, {0}};
     SP_TRY(sp__step_manifest(fs, root, name, step, &r.mf, err));
+    step = r.mf.step;
+    if (step_out) *step_out = step;
     sp_tree *meta = NULL;
     sp_status s = read_meta_files(&r, step, &meta, err);
-    if (s == SP_OK && target) s = check_target(meta, target, partial, step, err);
-    if (s == SP_OK) s = read_leaves(&r, meta, target, metadata_only, out, err);
-    if (s == SP_OK && !metadata_only && !(target && partial)) s = verify_unused(&r, err);
+    if (s == SP_OK && target) s = check_target(meta, target, a->partial, a->scalar_placeholders, step, err);
+    if (s == SP_OK) s = read_leaves(&r, meta, target, a->metadata_only, out, err);
+    if (s == SP_OK && !a->metadata_only && !(target && a->partial)) s = verify_unused(&r, err);
     if (s != SP_OK) {
         sp_tree_free(*out);
         *out = NULL;

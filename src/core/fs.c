@@ -179,12 +179,18 @@ static int px_is_link(void *ctx, const char *path)
     return lstat(path, &st) == 0 && S_ISLNK(st.st_mode);
 }
 
+static int px_exchange(void *ctx, const char *a, const char *b)
+{
+    (void)ctx;
+    return renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) < 0 ? -errno : 0;
+}
+
 static const sp_fs posix_fs = {
     .ctx = NULL,       .open = px_open,     .read = px_read,     .write = px_write,
     .fsync = px_fsync, .close = px_close,   .mkdir = px_mkdir,   .rename = px_rename,
     .unlink = px_unlink, .rmdir = px_rmdir, .list = px_list,     .stat = px_stat,
     .lock = px_lock,   .now_ns = px_now,    .truncate = px_truncate, .syncfs = px_syncfs,
-    .is_link = px_is_link};
+    .is_link = px_is_link, .exchange = px_exchange};
 
 const sp_fs *sp_fs_posix(void)
 {
@@ -312,6 +318,14 @@ static int ff_is_link(void *ctx, const char *path)
     return f->base->is_link(f->base->ctx, path);
 }
 
+static int ff_exchange(void *ctx, const char *a, const char *b)
+{
+    sp_fs_faulty *const f = (sp_fs_faulty *)ctx;
+    if (f->base->exchange == NULL) return -ENOSYS;
+    int const e = fault(f, SP_FS_OP_RENAME);
+    return e ? e : f->base->exchange(f->base->ctx, a, b);
+}
+
 void sp_fs_faulty_init(sp_fs_faulty *f, const sp_fs *base, unsigned ops_mask)
 {
     memset(f, 0, sizeof *f);
@@ -322,7 +336,7 @@ void sp_fs_faulty_init(sp_fs_faulty *f, const sp_fs *base, unsigned ops_mask)
                      .fsync = ff_fsync,  .close = ff_close, .mkdir = ff_mkdir,   .rename = ff_rename,
                      .unlink = ff_unlink, .rmdir = ff_rmdir, .list = ff_list,    .stat = ff_stat,
                      .lock = ff_lock,    .now_ns = ff_now,  .truncate = ff_truncate,
-                     .syncfs = ff_syncfs, .is_link = ff_is_link};
+                     .syncfs = ff_syncfs, .is_link = ff_is_link, .exchange = ff_exchange};
     f->fs = t;
 }
 

@@ -172,6 +172,9 @@ sp_status sp_pipeline_state_tree(const sp_sampler *s, const char *user_json, sp_
 sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_t step, int64_t max_to_keep,
                              sp_error *err)
 {
+    /* Arguments the manager would refuse are refused before it creates the root. */
+    SP_RETURN_IF(dir == NULL || s == NULL, err, SP_ERR_INVALID, "sp_save_checkpoint: NULL argument");
+    SP_RETURN_IF(step < 0, err, SP_ERR_INVALID, "step %lld out of range (steps are >= 0)", (long long)step);
     sp_tree *t = NULL;
     SP_TRY(sp_pipeline_state_tree(s, NULL, &t, err));
     sp_ckpt_options o;
@@ -456,6 +459,21 @@ sp_status sp_pipeline_restore(sp_ckpt_manager *m, int64_t step, sp_sampler *s, i
     return rc;
 }
 
+sp_status sp_pipeline_restore_dir(sp_sampler *s, const char *dir, int64_t step, int64_t *restored_step,
+                                  sp_error *err)
+{
+    SP_RETURN_IF(s == NULL || dir == NULL, err, SP_ERR_INVALID, "sp_pipeline_restore_dir: NULL argument");
+    sp_ckpt_options o;
+    sp_ckpt_options_init(&o);
+    o.create = 0;
+    o.read_only = 1;
+    sp_ckpt_manager *m = NULL;
+    sp_status rc = sp_ckpt_manager_open(&m, dir, &o, err);
+    if (rc == SP_OK) rc = sp_pipeline_restore(m, step, s, restored_step, NULL, err);
+    sp_ckpt_manager_close(m, -1, NULL);
+    return rc;
+}
+
 sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, const sp_sampler_options *opt,
                   sp_sampler **out, sp_error *err)
 {
@@ -466,14 +484,7 @@ sp_status sp_make(const sp_config *cfg, const char *load_from, int64_t step, con
         *out = s;
         return SP_OK;
     }
-    sp_ckpt_options o;
-    sp_ckpt_options_init(&o);
-    o.create = 0;
-    o.read_only = 1;
-    sp_ckpt_manager *m = NULL;
-    sp_status rc = sp_ckpt_manager_open(&m, load_from, &o, err);
-    if (rc == SP_OK) rc = sp_pipeline_restore(m, step, s, NULL, NULL, err);
-    sp_ckpt_manager_close(m, -1, NULL);
+    sp_status const rc = sp_pipeline_restore_dir(s, load_from, step, NULL, err);
     if (rc != SP_OK) {
         sp_sampler_free(s);
         return rc;

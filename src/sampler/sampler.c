@@ -350,6 +350,38 @@ sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
     return SP_OK;
 }
 
+/* The batch loop of sp_sampler_next without the rendering: the loader takes records at
+ * every refresh (cheap: stream arithmetic), and only the last refresh's flows are loaded,
+ * keeping the repetition index as next() leaves it. */
+sp_status sp_sampler_skip(sp_sampler *s, uint64_t n, uint64_t *skipped, sp_error *err)
+{
+    if (skipped) *skipped = 0;
+    int const episodic = s->cfg.episode_length > 0;
+    uint32_t const bpfb = (uint32_t)s->cfg.batches_per_flow_batch;
+    int pending = 0; /* records taken whose flows are not loaded */
+    sp_status st = SP_OK;
+    for (uint64_t i = 0; i < n && st == SP_OK; i++) {
+        int const take = s->cfg.include_images || episodic || (!pending && !s->have_flows) || s->rep >= bpfb;
+        if (take) st = episodic ? sp__records_step(s->records, err) : sp__records_take(s->records, err);
+        if (st != SP_OK) break;
+        if (take && !s->cfg.include_images) {
+            pending = 1;
+            s->rep = 0;
+        }
+        if (!s->cfg.include_images) s->rep++;
+        s->batch_index++;
+        if (episodic) sp__records_step_done(s->records);
+        if (skipped) (*skipped)++;
+    }
+    if (pending) {
+        uint32_t const rep = s->rep;
+        sp_status const ls = load_refresh(s, st == SP_OK ? err : NULL);
+        s->rep = rep;
+        if (st == SP_OK) st = ls;
+    }
+    return st;
+}
+
 void sp_sampler_reset(sp_sampler *s)
 {
     sp__records_reset(s->records);

@@ -251,6 +251,50 @@ SP_TEST(pipeline_restore_chosen_step_and_retention)
     sp_config_free(&c);
 }
 
+SP_TEST(pipeline_restore_dir_restores_an_existing_sampler_and_leaves_it_on_error)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "");
+    enum { N = 6 };
+    snap *const ref = reference(&c, N);
+    char ck[700];
+    snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
+    sp_sampler *const a = make(&c, NULL, 1, 0);
+    sp_error e;
+    for (int i = 0; i < 4; i++) {
+        if (i == 1 || i == 3) SP_ASSERT_OK(sp_save_checkpoint(ck, a, i, -1, &e));
+        next_ok(a);
+    }
+    sp_sampler_free(a);
+    /* The latest step (3), reported back; the stream goes on from batch 3. */
+    sp_sampler *const s = make(&c, NULL, 2, 0);
+    int64_t step = -1;
+    SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, SP_CKPT_LATEST, &step, &e));
+    SP_ASSERT_EQ_INT(step, 3);
+    expect_same(&ref[3], next_ok(s), "restore_dir", 3);
+    /* A chosen step rewinds the same sampler. */
+    SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, 1, NULL, &e));
+    expect_same(&ref[1], next_ok(s), "restore_dir", 1);
+    /* Errors leave the sampler where it was: batch 2 comes next. */
+    char missing[700];
+    snprintf(missing, sizeof missing, "%s/nowhere", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, missing, SP_CKPT_LATEST, NULL, &e), SP_ERR_NOTFOUND);
+    SP_ASSERT_STR_CONTAINS(e.message, "nowhere");
+    SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, ck, 2, NULL, &e), SP_ERR_NOTFOUND);
+    expect_same(&ref[2], next_ok(s), "after errors", 2);
+    /* A save refused for its arguments creates nothing. */
+    char fresh[700];
+    snprintf(fresh, sizeof fresh, "%s/fresh", sp_test_tmpdir());
+    SP_ASSERT_STATUS(sp_save_checkpoint(fresh, s, -1, 1, &e), SP_ERR_INVALID);
+    SP_ASSERT_STR_CONTAINS(e.message, "step -1");
+    SP_EXPECT(access(fresh, F_OK) != 0);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
 /* ---- refusals ------------------------------------------------------------------------------ */
 
 static void expect_refused(const char *ck, const sp_config *c, const char *field)
@@ -609,6 +653,91 @@ static const sp_batch *episode_step(sp_sampler *s)
     }
     SP_EXPECT_MSG(st == SP_OK, "episode step: %s (%s)", e.message, sp_strerror(st));
     return b;
+}
+
+/* ---- skipping ------------------------------------------------------------------------------ */
+
+static void skip_ok(sp_sampler *s, uint64_t n)
+{
+    uint64_t got = 99;
+    sp_error e;
+    sp_error_clear(&e);
+    sp_status const st = sp_sampler_skip(s, n, &got, &e);
+    SP_EXPECT_MSG(st == SP_OK, "skip %llu: %s", (unsigned long long)n, e.message);
+    SP_ASSERT_EQ_U64(got, n);
+}
+
+SP_TEST(pipeline_skip_leaves_the_state_rendering_would)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, ""); /* B=4, F=2, batches_per_flow_batch=3: skips end inside and at refreshes */
+    enum { N = 12 };
+    snap *const ref = reference(&c, N);
+    for (int j = 0; j <= 8; j++) {
+        /* skip(j) from the start, then the stream goes on as rendered. */
+        sp_sampler *const s = make(&c, NULL, 2, 0);
+        skip_ok(s, (uint64_t)j);
+        expect_same(&ref[j], next_ok(s), "skip", j);
+        /* render, skip, render: a worker's pattern when N workers split the stream. */
+        skip_ok(s, 2);
+        if (j + 3 < N) expect_same(&ref[j + 3], next_ok(s), "skip-after-render", j);
+        sp_sampler_free(s);
+        /* A checkpoint taken right after a skip restores to the same place. */
+        char ck[700];
+        snprintf(ck, sizeof ck, "%s/ckpt_skip_%d", sp_test_tmpdir(), j);
+        sp_sampler *const a = make(&c, NULL, 1, 0);
+        skip_ok(a, (uint64_t)j);
+        sp_error e;
+        SP_ASSERT_OK(sp_save_checkpoint(ck, a, 0, 1, &e));
+        sp_sampler_free(a);
+        sp_sampler *const b = make(&c, ck, 1, 0);
+        expect_same(&ref[j], next_ok(b), "restore-after-skip", j);
+        sp_sampler_free(b);
+    }
+    /* The prefetcher takes the same records ahead whatever was skipped. */
+    sp_sampler *const p = make(&c, NULL, 2, 2);
+    skip_ok(p, 5);
+    expect_same(&ref[5], next_ok(p), "skip-prefetch", 5);
+    sp_sampler_free(p);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_skip_stops_at_the_end_of_a_finite_stream_and_of_an_episode)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: false\n"); /* 9 batches, then SP_ERR_END */
+    sp_sampler *s = make(&c, NULL, 1, 0);
+    uint64_t got = 0;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_skip(s, 20, &got, &e), SP_ERR_END);
+    SP_ASSERT_EQ_U64(got, 9);
+    const sp_batch *b;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+
+    const char *const list = write_sequences();
+    file_config(&c, list, "episode_length: 3\n");
+    enum { N = 6 };
+    snap ref[N];
+    s = make(&c, NULL, 1, 0);
+    for (int i = 0; i < N; i++) take(&ref[i], episode_step(s));
+    sp_sampler_free(s);
+    s = make(&c, NULL, 1, 0);
+    SP_ASSERT_STATUS(sp_sampler_skip(s, 5, &got, &e), SP_ERR_EPISODE_END);
+    SP_ASSERT_EQ_U64(got, 3);
+    SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
+    skip_ok(s, 1);
+    b = next_ok(s);
+    expect_same(&ref[4], b, "episodic-skip", 4);
+    SP_ASSERT_EQ_INT(b->timestep, 1);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    sp_config_free(&c);
 }
 
 SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)

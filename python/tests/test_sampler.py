@@ -1,0 +1,189 @@
+"""The generation loop: batches, their array contract, errors, episodes, shards."""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import synthpix
+from conftest import npy_config, write_flow
+
+ARRAYS = ("images1", "images2", "flow_fields", "params", "keys", "seeds", "epoch", "mask", "records")
+
+
+def same_batch(a: synthpix.Batch, b: synthpix.Batch) -> bool:
+    return (
+        all(np.array_equal(getattr(a, k), getattr(b, k)) for k in ARRAYS)
+        and a.files == b.files
+        and (a.batch_index, a.first_pair, a.repetition, a.timestep) == (b.batch_index, b.first_pair, b.repetition, b.timestep)
+    )
+
+
+def test_batch_shapes_dtypes_and_fields(small):
+    with synthpix.make(small()) as s:
+        b = next(s)
+        assert s.batch_size == 4 and s.image_shape == (64, 64) and s.flow_shape == (64, 64, 2)
+    assert b.images1.shape == b.images2.shape == (4, 64, 64) and b.images1.dtype == np.float32
+    assert b.flow_fields.shape == (4, 64, 64, 2) and b.flow_fields.dtype == np.float32
+    assert b.params.dtype == synthpix.PARAMS_DTYPE and b.params["diameter_range"].shape == (4, 2)
+    assert b.keys.shape == (4, 2) and b.keys.dtype == np.uint32
+    assert b.mask.dtype == np.bool_ and b.mask.all()
+    assert b.seeds.dtype == np.uint32 and b.epoch.dtype == np.int32 and b.records.dtype == np.uint64
+    assert len(b.files) == 4 and all(f.startswith("analytic://") for f in b.files)
+    assert b.done is None and b.timestep is None and b.batch_index == 0 and b.first_pair == 0
+    assert 0 < b.images1.max() <= 255 and (b.params["particles"] > 0).all()
+
+
+def test_stream_is_deterministic_and_independent_of_threads(small):
+    with synthpix.make(small(), threads=1) as a, synthpix.make(small(), threads=2) as b:
+        for _ in range(3):
+            assert same_batch(next(a), next(b))
+
+
+def test_batches_equal_what_the_cli_writes(small, tmp_path, cli):
+    """The binding adds nothing and drops nothing: pair n of the Python stream is the pair
+    n that `synthpix generate --format npy` writes, bit for bit."""
+    cfg = synthpix.Config(small())
+    path = tmp_path / "c.yaml"
+    path.write_text(cfg.yaml)
+    out = tmp_path / "out"
+    subprocess.run([cli, "generate", "-c", str(path), "-n", "8", "--format", "npy", "-o", str(out)],
+                   check=True, capture_output=True)
+    with synthpix.make(cfg) as s:
+        batches = [next(s), next(s)]
+    for n in range(8):
+        b, k = batches[n // 4], n % 4
+        assert np.array_equal(np.load(out / f"pair_{n:06d}_img1.npy"), b.images1[k])
+        assert np.array_equal(np.load(out / f"pair_{n:06d}_img2.npy"), b.images2[k])
+        assert np.array_equal(np.load(out / f"pair_{n:06d}_flow.npy"), b.flow_fields[k])
+
+
+def test_batches_own_their_arrays(small):
+    """The contract (docs/python.md): each batch's arrays are fresh copies, valid forever
+    and writable; the next batch never changes them, and writing them changes nothing else."""
+    with synthpix.make(small()) as s:
+        first = next(s)
+        kept = {k: getattr(first, k).copy() for k in ARRAYS}
+        for k in ARRAYS:
+            a = getattr(first, k)
+            assert a.flags.owndata and a.flags.writeable and a.flags.c_contiguous
+        first.images1[:] = -1
+        second = next(s)
+    assert all(np.array_equal(getattr(first, k), kept[k]) for k in ARRAYS if k != "images1")
+    with synthpix.make(small()) as fresh:
+        next(fresh)
+        assert same_batch(next(fresh), second)
+    assert not np.shares_memory(first.images1, second.images1)
+
+
+def test_next_out_reuses_the_arrays_of_a_batch(small):
+    with synthpix.make(small()) as s, synthpix.make(small()) as ref:
+        b = s.next()
+        arrays = {k: getattr(b, k) for k in ARRAYS}
+        b2 = s.next(out=b)
+        next(ref)
+        assert same_batch(b2, next(ref))
+        assert all(getattr(b2, k) is arrays[k] for k in ARRAYS)
+        with pytest.raises(ValueError, match="images1"):
+            s.next(out=synthpix.Batch(**{**b2.__dict__, "images1": np.zeros((4, 64, 64), np.float64)}))
+
+
+def test_finite_stream_pads_then_stops_and_reset_restarts(small):
+    cfg = small(loop=False, analytic_num_examples=6, batches_per_flow_batch=1, randomize=False)
+    with synthpix.make(cfg) as s:
+        batches = list(s)
+        assert len(batches) == 3  # 6 records, F = 2 per batch
+        assert [b.mask.tolist() for b in batches] == [[True] * 4] * 3
+        with pytest.raises(StopIteration):
+            next(s)
+        s.reset()
+        assert same_batch(next(s), batches[0])
+
+
+def test_flow_file_errors_are_os_errors_naming_the_file(flow_files, tmp_path):
+    missing = tmp_path / "gone" / "flow.npy"
+    with pytest.raises(synthpix.FlowFileError) as e:
+        synthpix.make(npy_config([missing]))
+    assert isinstance(e.value, OSError) and "flow.npy" in str(e.value) and e.value.status == "SP_ERR_NOTFOUND"
+    bad = tmp_path / "bad.npy"
+    bad.write_bytes(b"not numpy")
+    with pytest.raises(synthpix.FlowFileError, match="bad.npy"):
+        synthpix.make(npy_config([bad]))
+    # A file damaged after the start is named at the batch that reads it.
+    with synthpix.make(npy_config(flow_files, loop=False)) as s:
+        flow_files[3].write_bytes(b"damaged")
+        with pytest.raises(synthpix.FlowFileError, match="flow_3.npy"):
+            for _ in s:
+                pass
+
+
+def test_geometry_errors_are_config_errors(small):
+    with pytest.raises(synthpix.ConfigError, match="flow_field_size"):
+        synthpix.make(small(flow_field_size=[0.2, 0.2]))
+
+
+def test_episodes_end_with_episode_end_error_until_next_episode(tmp_path):
+    files = []
+    for seq in range(3):
+        d = tmp_path / f"seq{seq}"
+        d.mkdir()
+        for t in range(4):
+            write_flow(d / f"t{t}.npy", shift=0.1 * t)
+            files.append(d / f"t{t}.npy")
+    with synthpix.make(npy_config(files, episode_length=3, batch_size=2, flow_fields_per_batch=2)) as s:
+        assert s.episode_length == 3
+        steps = [next(s) for _ in range(3)]
+        assert [b.timestep for b in steps] == [0, 1, 2]
+        assert [b.done.tolist() for b in steps] == [[False, False], [False, False], [True, True]]
+        with pytest.raises(synthpix.EpisodeEndError):
+            next(s)
+        s.next_episode()
+        assert next(s).timestep == 0
+    with synthpix.make(npy_config(files)) as s, pytest.raises(AttributeError):
+        s.next_episode()
+
+
+def test_shards_are_disjoint_and_cover_the_epoch(flow_files):
+    cfg = npy_config(flow_files, loop=False, randomize=True, batches_per_flow_batch=1)
+    seen = []
+    for index in range(2):
+        with synthpix.make(cfg, shard=(index, 2)) as s:
+            seen.append({int(r) for b in s for r, m in zip(b.records, b.mask) if m})
+    assert not seen[0] & seen[1] and seen[0] | seen[1] == set(range(5))
+
+
+def test_closed_sampler_and_one_thread_per_sampler(small):
+    s = synthpix.make(small())
+    errors = []
+
+    def run():
+        try:
+            for _ in range(10):
+                next(s)
+        except RuntimeError as e:  # the other thread held the sampler
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all("in use by another thread" in str(e) for e in errors)
+    s.close()
+    assert s.closed
+    with pytest.raises(ValueError, match="closed"):
+        next(s)
+
+
+def test_properties(small):
+    with synthpix.make(small()) as s:
+        assert s.records == 1000
+        g = s.geometry
+        assert g["image_shape"] == (64, 64) and g["resolution"] == 200.0
+        assert "batch_size: 4" in s.config_yaml
+    assert synthpix.__version__.count(".") == 2
+    assert set(synthpix.features()) >= {"matio", "hdf5"}
