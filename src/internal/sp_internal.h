@@ -60,6 +60,13 @@
 #define SP_MULTIVERSION
 #endif
 
+/* 1 where the host stores integers and floats little-endian (the file formats' order). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SP_LITTLE_ENDIAN 1
+#else
+#define SP_LITTLE_ENDIAN 0
+#endif
+
 /* *out = a * b; returns 0 on overflow. */
 static inline int sp__mul_size(size_t a, size_t b, size_t *out)
 {
