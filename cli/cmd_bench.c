@@ -6,6 +6,11 @@
  * buffer, split between the threads, best of several passes after a first touch), renders
  * batches in memory for --seconds, and reports pairs/s, the bandwidth-bound pairs/s and
  * the fraction reached. Nothing is written to disk.
+ *
+ * The bandwidth probe runs before the timed region (and not at all with --no-bandwidth, so
+ * that profiles and instruction counts see only rendering). --breakdown turns on the
+ * library's stage timers (sp_sampler_options.stage_timers) and prints the seconds of work
+ * per pair in each stage, summed over threads, for the timed batches only.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,12 +29,15 @@ typedef struct bench_options {
     double seconds;
     uint64_t pairs; /* 0 = run for `seconds` */
     int json;
+    int no_bandwidth;
+    int breakdown;
 } bench_options;
 
 static void bench_usage(FILE *f)
 {
     fprintf(f,
-            "usage: synthpix bench [-c FILE] [--threads N] [--seconds S | --pairs N] [--json]\n\n"
+            "usage: synthpix bench [-c FILE] [--threads N] [--seconds S | --pairs N] [--json]\n"
+            "                      [--no-bandwidth] [--breakdown]\n\n"
             "Renders batches in memory (nothing is written to disk), measures the machine's memory\n"
             "write bandwidth in the same run, and reports pairs/s against the bandwidth bound\n"
             "(bytes a pair writes: two float32 images and the float32 flow).\n\n"
@@ -39,6 +47,9 @@ static void bench_usage(FILE *f)
             "      --pairs N       render exactly N pairs after a warm-up batch instead (fixed work,\n"
             "                      for instruction counts: perf stat -e instructions:u ...)\n"
             "      --json          print one JSON object instead of text\n"
+            "      --no-bandwidth  skip the bandwidth probe (for profiles and instruction counts)\n"
+            "      --breakdown     time each stage (load, flow, particles, bins, render, noise, post)\n"
+            "                      with the library's timers: work per pair, summed over threads\n"
             "  -h, --help          this help\n");
 }
 
@@ -49,6 +60,8 @@ static int parse_bench(int argc, char **argv, bench_options *o)
                                            {"seconds", required_argument, NULL, 's'},
                                            {"json", no_argument, NULL, 'j'},
                                            {"pairs", required_argument, NULL, 'p'},
+                                           {"no-bandwidth", no_argument, NULL, 'n'},
+                                           {"breakdown", no_argument, NULL, 'b'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
@@ -77,6 +90,8 @@ static int parse_bench(int argc, char **argv, bench_options *o)
             break;
         }
         case 'j': o->json = 1; break;
+        case 'n': o->no_bandwidth = 1; break;
+        case 'b': o->breakdown = 1; break;
         case 'p':
             if (sp_cli_parse_u64(optarg, &o->pairs) != 0 || o->pairs == 0) {
                 fprintf(stderr, "synthpix bench: --pairs: '%s' is not a positive integer\n", optarg);
@@ -136,6 +151,7 @@ static int render_for(sp_sampler *s, double seconds, uint64_t target, uint64_t *
     const sp_batch *b = NULL;
     sp_error e;
     sp_status st = sp_sampler_next(s, &b, &e); /* warm-up: allocations, first flows */
+    sp_sampler_stage_times_reset(s);
     double const t0 = sp_cli_now();
     *pairs = 0;
     while (st == SP_OK && (target ? *pairs < target : sp_cli_now() - t0 < seconds)) {
@@ -154,24 +170,53 @@ static int render_for(sp_sampler *s, double seconds, uint64_t target, uint64_t *
     return SP_EXIT_OK;
 }
 
+static void report_breakdown(const bench_options *o, const sp_stage_times *t)
+{
+    double total = 0;
+    for (int k = 0; k < SP_STAGE_COUNT; k++) total += t->seconds[k];
+    double const per = t->pairs ? 1e3 / (double)t->pairs : 0;
+    if (o->json) {
+        printf(", \"breakdown_ms_per_pair\": {");
+        for (int k = 0; k < SP_STAGE_COUNT; k++)
+            printf("%s\"%s\": %.6f", k ? ", " : "", sp_stage_name((sp_stage)k), t->seconds[k] * per);
+        printf("}, \"wall_ms_per_pair\": %.6f", t->wall * per);
+        return;
+    }
+    printf("  stage          ms/pair   share   (work summed over threads; %llu pairs)\n",
+           (unsigned long long)t->pairs);
+    for (int k = 0; k < SP_STAGE_COUNT; k++)
+        printf("    %-10s %10.4f %6.1f%%\n", sp_stage_name((sp_stage)k), t->seconds[k] * per,
+               total > 0 ? 100.0 * t->seconds[k] / total : 0.0);
+    printf("    %-10s %10.4f          (time in sp_sampler_next; work/wall = %.2f threads busy)\n", "wall",
+           t->wall * per, t->wall > 0 ? total / t->wall : 0.0);
+}
+
+/* bw 0: not measured (--no-bandwidth). */
 static void report(const bench_options *o, const sp_geometry *g, size_t B, unsigned threads, double pps,
-                   double bw, uint64_t pairs, double secs)
+                   double bw, uint64_t pairs, double secs, const sp_stage_times *t)
 {
     double const bytes = 2.0 * (double)(g->height * g->width) * 4.0 + (double)(g->flow_h * g->flow_w) * 8.0;
     double const bound = bw / bytes;
     if (o->json) {
-        printf("{\"pairs_per_second\": %.3f, \"bandwidth_bound_pairs_per_second\": %.3f, \"fraction_of_bound\": %.6g, "
-               "\"threads\": %u, \"image_shape\": [%zu, %zu], \"flow_shape\": [%zu, %zu, 2], \"batch_size\": %zu, "
-               "\"bytes_per_pair\": %.0f, \"write_bandwidth_bytes_per_second\": %.0f, \"pairs\": %llu, \"seconds\": %.3f}\n",
-               pps, bound, pps / bound, threads, g->height, g->width, g->flow_h, g->flow_w, B, bytes, bw,
-               (unsigned long long)pairs, secs);
+        printf("{\"pairs_per_second\": %.3f, \"threads\": %u, \"image_shape\": [%zu, %zu], \"flow_shape\": [%zu, %zu, 2], "
+               "\"batch_size\": %zu, \"bytes_per_pair\": %.0f, \"pairs\": %llu, \"seconds\": %.3f",
+               pps, threads, g->height, g->width, g->flow_h, g->flow_w, B, bytes, (unsigned long long)pairs, secs);
+        if (bw > 0)
+            printf(", \"bandwidth_bound_pairs_per_second\": %.3f, \"fraction_of_bound\": %.6g, "
+                   "\"write_bandwidth_bytes_per_second\": %.0f",
+                   bound, pps / bound, bw);
+        if (o->breakdown) report_breakdown(o, t);
+        printf("}\n");
         return;
     }
     printf("synthpix bench: %zux%zu images, batch %zu, %u thread%s\n", g->height, g->width, B, threads, threads == 1 ? "" : "s");
     printf("  rendered          %10.1f pairs/s (%llu pairs in %.2f s)\n", pps, (unsigned long long)pairs, secs);
-    printf("  write bandwidth   %10.2f GB/s (memset, %u threads)\n", bw / 1e9, threads);
-    printf("  bandwidth bound   %10.1f pairs/s (%.0f bytes per pair)\n", bound, bytes);
-    printf("  fraction of bound %10.3f\n", pps / bound);
+    if (bw > 0) {
+        printf("  write bandwidth   %10.2f GB/s (memset, %u threads)\n", bw / 1e9, threads);
+        printf("  bandwidth bound   %10.1f pairs/s (%.0f bytes per pair)\n", bound, bytes);
+        printf("  fraction of bound %10.3f\n", pps / bound);
+    }
+    if (o->breakdown) report_breakdown(o, t);
 }
 
 int sp_cmd_bench(int argc, char **argv)
@@ -189,6 +234,7 @@ int sp_cmd_bench(int argc, char **argv)
     sp_sampler_options so;
     sp_sampler_options_init(&so);
     so.pool = pool;
+    so.stage_timers = o.breakdown;
     sp_error e;
     if (rc == SP_EXIT_OK && sp_sampler_create(&s, &cfg, &so, &e) != SP_OK) {
         fprintf(stderr, "synthpix bench: %s\n", e.message);
@@ -197,11 +243,13 @@ int sp_cmd_bench(int argc, char **argv)
     uint64_t pairs = 0;
     double secs = 0;
     if (rc == SP_EXIT_OK) {
-        double const bw = write_bandwidth(pool);
+        double const bw = o.no_bandwidth ? 0.0 : write_bandwidth(pool);
         rc = render_for(s, o.seconds, o.pairs, &pairs, &secs);
+        sp_stage_times t;
+        sp_sampler_stage_times(s, &t);
         if (rc == SP_EXIT_OK)
             report(&o, sp_sampler_geometry(s), (size_t)cfg.batch_size, sp_pool_size(pool), (double)pairs / secs, bw,
-                   pairs, secs);
+                   pairs, secs, &t);
     }
     sp_sampler_free(s);
     sp_pool_free(pool);

@@ -87,7 +87,37 @@ typedef struct sp_sampler_options {
      * loads the records at each refresh on the pool; 1..64 threads otherwise. Order and bytes
      * never depend on this value. */
     unsigned prefetch_threads;
+    /* Nonzero: time every stage of every batch (sp_sampler_stage_times); two clock reads a
+     * work item, so off by default. Never changes a byte. */
+    int stage_timers;
 } sp_sampler_options;
+
+/* The stages of a batch, as sp_sampler_next runs them (include/sp/sp_sampler.h's
+ * sp_sampler_stage_times; docs/performance.md shows a breakdown). */
+typedef enum sp_stage {
+    SP_STAGE_LOAD = 0,  /* taking records and getting their flows: decoding on the pool, or
+                           waiting for the prefetch threads (their own decoding overlaps) */
+    SP_STAGE_FLOW,      /* output flows on the velocities_per_pixel grid */
+    SP_STAGE_PARTICLES, /* pair setup, particle draws and advection */
+    SP_STAGE_BINS,      /* the band lists of each frame */
+    SP_STAGE_RENDER,    /* splatting the particles */
+    SP_STAGE_NOISE,     /* camera noise, clip and mask (one fused pass) */
+    SP_STAGE_POST,      /* histogram matching */
+    SP_STAGE_COUNT
+} sp_stage;
+
+/* Seconds of work per stage, summed over the threads that ran it (a stage that kept two
+ * threads busy for 1 s counts 2 s), since the sampler was created or the last reset; wall
+ * is the time spent inside sp_sampler_next. All zero unless stage_timers was set. Real
+ * image pairs (include_images) time their whole batch as SP_STAGE_LOAD. */
+typedef struct sp_stage_times {
+    double seconds[SP_STAGE_COUNT];
+    double wall;
+    uint64_t batches, pairs;
+} sp_stage_times;
+
+/* "load", "flow", "particles", "bins", "render", "noise", "post"; NULL out of range. */
+SP_API const char *sp_stage_name(sp_stage stage);
 
 #define SP_PREFETCH_AUTO 0u
 #define SP_PREFETCH_OFF 0xffffffffu
@@ -105,6 +135,10 @@ SP_API void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 /* The next batch. *batch points into the sampler and stays valid until the next call.
  * Returns SP_ERR_END when a finite stream (loop: false) is exhausted. */
 SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
+/* The stage times so far (see sp_stage_times); reset clears them. Not while another
+ * thread is inside sp_sampler_next on this sampler. */
+SP_API void sp_sampler_stage_times(const sp_sampler *s, sp_stage_times *out);
+SP_API void sp_sampler_stage_times_reset(sp_sampler *s);
 /* Back to the start of the stream (epoch 0, no cached flows). */
 SP_API void sp_sampler_reset(sp_sampler *s);
 /* Advances the stream by n batches without rendering them: afterwards the sampler is in the

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define SP_TRY(expr)                                                                          \
     do {                                                                                      \
@@ -59,6 +60,14 @@
 #else
 #define SP_MULTIVERSION
 #endif
+
+/* Monotonic seconds (for durations only). */
+static inline double sp__now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* 1 where the host stores integers and floats little-endian (the file formats' order). */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

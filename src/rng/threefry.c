@@ -88,7 +88,9 @@ uint32_t sp_random_bits(sp_key key, uint64_t index)
     return bits_at(key.k[0], key.k[1], index);
 }
 
-float sp_bits_to_unit_float(uint32_t bits)
+/* Inline, so that the fill loops below vectorise (a call to the exported function goes
+ * through the PLT once per value: callgrind counted ~94 instructions a uniform). */
+static inline float unit_float(uint32_t bits)
 {
     uint32_t const u = (bits >> 9) | 0x3F800000u;
     float f;
@@ -96,9 +98,14 @@ float sp_bits_to_unit_float(uint32_t bits)
     return f - 1.0f;
 }
 
+float sp_bits_to_unit_float(uint32_t bits)
+{
+    return unit_float(bits);
+}
+
 static inline float uniform_from_bits(uint32_t bits, float lo, float hi)
 {
-    float const x = sp_bits_to_unit_float(bits) * (hi - lo) + lo;
+    float const x = unit_float(bits) * (hi - lo) + lo;
     return x > lo ? x : lo;
 }
 

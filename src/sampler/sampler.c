@@ -33,6 +33,42 @@ void sp_sampler_options_init(sp_sampler_options *o)
     memset(o, 0, sizeof *o);
 }
 
+/* ---- stage timers ------------------------------------------------------------------ */
+
+const char *sp_stage_name(sp_stage stage)
+{
+    static const char *const names[SP_STAGE_COUNT] = {"load", "flow", "particles", "bins", "render", "noise", "post"};
+    return (unsigned)stage < SP_STAGE_COUNT ? names[stage] : NULL;
+}
+
+static double timer_start(const sp_sampler *s)
+{
+    return s->timers ? sp__now() : 0.0;
+}
+
+/* Worker `worker` spent the time since t0 in `stage`; returns now (the next start). */
+static double timer_add(sp_sampler *s, unsigned worker, sp_stage stage, double t0)
+{
+    if (!s->timers) return 0.0;
+    double const t = sp__now();
+    s->worker_seconds[(size_t)worker * SP_TIMER_STRIDE + stage] += t - t0;
+    return t;
+}
+
+void sp_sampler_stage_times(const sp_sampler *s, sp_stage_times *out)
+{
+    *out = s->times;
+    if (!s->timers) return;
+    for (unsigned w = 0; w < sp_pool_size(s->pool); w++)
+        for (int k = 0; k < SP_STAGE_COUNT; k++) out->seconds[k] += s->worker_seconds[(size_t)w * SP_TIMER_STRIDE + k];
+}
+
+void sp_sampler_stage_times_reset(sp_sampler *s)
+{
+    memset(&s->times, 0, sizeof s->times);
+    if (s->timers) memset(s->worker_seconds, 0, sp_pool_size(s->pool) * SP_TIMER_STRIDE * sizeof(double));
+}
+
 /* ---- flow sampling ---------------------------------------------------------------- */
 
 void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v)
@@ -87,17 +123,42 @@ static int xt_is_identity(const axis_tap *xt, size_t n)
     return 1;
 }
 
-/* A row on grid points: the values times scale, in one vectorisable pass. Returns 0 (the
- * caller then takes the full bilinear sum) when the row holds a zero, whose sign the full
- * sum decides. */
+/* -0.0f: the one grid value whose bilinear sum 1 p00 + 0 p01 + 0 p10 + 0 p11 may differ from
+ * p00 itself (+0 when a neighbour is positive); +0 and every non-zero value come back as
+ * they are. */
+static inline int is_neg_zero(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    return u == 0x80000000u;
+}
+
+/* A row on grid points: the values times scale, in one vectorisable pass. Returns 0 when
+ * the row holds a -0 (the caller then recomputes those samples with the full sum). */
 static int copy_row(const float *src, size_t n, float scale, float *dst)
 {
-    int zero = 0;
+    int neg_zero = 0;
     for (size_t i = 0; i < n; i++) {
-        zero |= src[i] == 0.0f;
+        neg_zero |= is_neg_zero(src[i]);
         dst[i] = src[i] * scale;
     }
-    return !zero;
+    return !neg_zero;
+}
+
+/* Sample l of a row between flow rows r0 and r1 (weight wy of r1): the grid value itself
+ * where the sample falls on a non-zero grid point, else the bilinear sum (see output_rows). */
+static inline void sample_px(const float *r0, const float *r1, const axis_tap *t, float wy, size_t C, float *u,
+                             float *v)
+{
+    float const wx = t->w;
+    const float *const p00 = r0 + t->i0 * C, *const p01 = r0 + t->i1 * C;
+    const float *const p10 = r1 + t->i0 * C, *const p11 = r1 + t->i1 * C;
+    *u = p00[0], *v = p00[1];
+    if (wx != 0.0f || wy != 0.0f || *u == 0.0f || *v == 0.0f) {
+        float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
+        *u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
+        *v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+    }
 }
 
 /* Output rows [k0, k1) of record flow f: sample (k, l) sits at image pixel (k, l) / vpp,
@@ -105,7 +166,9 @@ static int copy_row(const float *src, size_t n, float scale, float *dst)
  * Where a sample falls on a grid point (weights 0: the identity resampling of a flow given
  * on the image grid) its value is the grid value itself, which is what the bilinear sum
  * 1 p00 + 0 p01 + 0 p10 + 0 p11 gives for every non-zero p00; zeros take the full sum,
- * whose sign of zero depends on the neighbours. */
+ * whose sign of zero depends on the neighbours (only a -0 can change: +0 + (-0) = +0). A
+ * row on grid points is copied in one vectorised pass and only its -0 samples are
+ * recomputed. */
 static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_t k0, size_t k1, axis_tap *xt)
 {
     const sp_geometry *const g = &s->geom;
@@ -122,17 +185,13 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
         float const wy = yt.w;
         const float *const r0 = f->data + (size_t)yt.i0 * W * C, *const r1 = f->data + (size_t)yt.i1 * W * C;
         float *const o = out + 2 * k * g->flow_w;
-        if (x_identity && wy == 0.0f && copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) continue;
+        int const grid_row = x_identity && wy == 0.0f;
+        if (grid_row && copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) continue;
         for (size_t l = 0; l < g->flow_w; l++) {
-            float const wx = xt[l].w;
-            const float *const p00 = r0 + xt[l].i0 * C, *const p01 = r0 + xt[l].i1 * C;
-            const float *const p10 = r1 + xt[l].i0 * C, *const p11 = r1 + xt[l].i1 * C;
-            float u = p00[0], v = p00[1];
-            if (wx != 0.0f || wy != 0.0f || u == 0.0f || v == 0.0f) {
-                float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
-                u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
-                v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
-            }
+            const float *const p00 = r0 + xt[l].i0 * C;
+            if (grid_row && !is_neg_zero(p00[0]) && !is_neg_zero(p00[1])) continue; /* copied */
+            float u, v;
+            sample_px(r0, r1, &xt[l], wy, C, &u, &v);
             o[2 * l] = u * scale;
             o[2 * l + 1] = v * scale;
         }
@@ -161,12 +220,14 @@ static void output_flow_item(void *ctx, size_t item, unsigned worker)
     size_t const f = item / output_blocks(s), k0 = item % output_blocks(s) * SP_OUTPUT_ROWS;
     size_t const k1 = k0 + SP_OUTPUT_ROWS < s->geom.flow_h ? k0 + SP_OUTPUT_ROWS : s->geom.flow_h;
     float *const out = s->out_flows + f * flow_floats(s);
+    double const t0 = timer_start(s);
     if (!sp__records_valid(s->records, f)) { /* padding */
         memset(out + 2 * k0 * s->geom.flow_w, 0, 2 * (k1 - k0) * s->geom.flow_w * sizeof *out);
-        return;
+    } else {
+        axis_tap *const xt = (axis_tap *)(void *)(s->scratch + (size_t)worker * s->scratch_floats);
+        output_rows(s, sp__records_flow(s->records, f), out, k0, k1, xt);
     }
-    axis_tap *const xt = (axis_tap *)(void *)(s->scratch + (size_t)worker * s->scratch_floats);
-    output_rows(s, sp__records_flow(s->records, f), out, k0, k1, xt);
+    timer_add(s, worker, SP_STAGE_FLOW, t0);
 }
 
 /* The loader has taken the refresh's records (or an episode step's): loads their flows,
@@ -174,7 +235,10 @@ static void output_flow_item(void *ctx, size_t item, unsigned worker)
 static sp_status load_refresh(sp_sampler *s, sp_error *err)
 {
     s->have_flows = 0;
-    SP_TRY(sp__records_load(s->records, err));
+    double const t0 = timer_start(s);
+    sp_status const st = sp__records_load(s->records, err);
+    if (s->timers) s->times.seconds[SP_STAGE_LOAD] += sp__now() - t0;
+    SP_TRY(st);
     sp_pool_run(s->pool, s->F * output_blocks(s), output_flow_item, s);
     s->have_flows = 1;
     s->rep = 0;
@@ -183,8 +247,11 @@ static sp_status load_refresh(sp_sampler *s, sp_error *err)
 
 static sp_status refresh(sp_sampler *s, sp_error *err)
 {
-    if (s->cfg.episode_length > 0) SP_TRY(sp__records_step(s->records, err)); /* one time step per batch */
-    else SP_TRY(sp__records_take(s->records, err));
+    double const t0 = timer_start(s);
+    sp_status const st = s->cfg.episode_length > 0 ? sp__records_step(s->records, err) /* one time step per batch */
+                                                   : sp__records_take(s->records, err);
+    if (s->timers) s->times.seconds[SP_STAGE_LOAD] += sp__now() - t0;
+    SP_TRY(st);
     return load_refresh(s, err);
 }
 
@@ -207,7 +274,7 @@ static void pair_context(const sp_sampler *s, const sp_flow *f, sp_pair_context 
 static void setup_item(void *ctx, size_t k, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
-    (void)worker;
+    double const t0 = timer_start(s);
     sp_pair_slot *const p = &s->slots[k];
     size_t const f = k % s->F;
     sp_batch *const b = &s->batch;
@@ -218,6 +285,7 @@ static void setup_item(void *ctx, size_t k, unsigned worker)
     p->status = sp__pair_reserve(p, &p->err);
     if (s->out_flows != b->flow_fields) /* F == B: the cache is the batch's array already */
         memcpy(b->flow_fields + k * flow_floats(s), s->out_flows + f * flow_floats(s), flow_floats(s) * sizeof(float));
+    timer_add(s, worker, SP_STAGE_PARTICLES, t0);
 }
 
 static void chunk_item(void *ctx, size_t c, unsigned worker)
@@ -226,18 +294,21 @@ static void chunk_item(void *ctx, size_t c, unsigned worker)
     sp_pair_slot *const p = &s->slots[s->chunk_pair[c]];
     size_t const j0 = s->chunk_first[c];
     size_t const j1 = j0 + SP_PAIR_CHUNK < p->count ? j0 + SP_PAIR_CHUNK : p->count;
+    double const t0 = timer_start(s);
     sp__pair_chunk(p, &p->ctx, j0, j1, s->scratch + (size_t)worker * s->scratch_floats);
+    timer_add(s, worker, SP_STAGE_PARTICLES, t0);
 }
 
 static void bins_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
-    (void)worker;
+    double const t0 = timer_start(s);
     sp_pair_slot *const p = &s->slots[item / 2];
     sp_particles pts;
     sp__pair_particles(p, (int)(item % 2), &pts);
     sp_status const st = sp_frame_bins_build(&p->bins[item % 2], &s->rg, &pts, &p->err);
     if (st != SP_OK) p->status = st;
+    timer_add(s, worker, SP_STAGE_BINS, t0);
 }
 
 static float *frame_image(const sp_sampler *s, size_t k, int frame)
@@ -255,19 +326,23 @@ static void band_item(void *ctx, size_t item, unsigned worker)
     sp_particles pts;
     sp__pair_particles(p, (int)frame, &pts);
     float *const img = frame_image(s, k, (int)frame);
+    double const t0 = timer_start(s);
     sp_render_band(&s->rg, &pts, &p->bins[frame], band, img);
+    double const t1 = timer_add(s, worker, SP_STAGE_RENDER, t0);
     size_t const r0 = band * SP_BAND_ROWS;
     size_t const r1 = r0 + SP_BAND_ROWS < s->geom.height ? r0 + SP_BAND_ROWS : s->geom.height;
     sp_key const nk = p->sub[5 + frame];
     sp_post_rows(img, s->geom.width, r0, r1, &s->noise, sp_key_split_at(nk, 0), sp_key_split_at(nk, 1), s->mask,
                  s->scratch + (size_t)worker * s->scratch_floats);
+    timer_add(s, worker, SP_STAGE_NOISE, t1);
 }
 
 static void histogram_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
-    (void)worker;
+    double const t0 = timer_start(s);
     sp_histogram_match(frame_image(s, item / 2, (int)(item % 2)), s->geom.height * s->geom.width, s->target_cdf);
+    timer_add(s, worker, SP_STAGE_POST, t0);
 }
 
 static sp_status first_slot_error(const sp_sampler *s, sp_error *err)
@@ -328,10 +403,23 @@ static void fill_metadata(sp_sampler *s)
     b->first_pair = s->batch_index * s->B;
 }
 
+static sp_status sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err);
+
 sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
-    if (s->cfg.include_images) return sp__real_next(s, out, err);
+    double const t0 = timer_start(s);
+    sp_status const st = s->cfg.include_images ? sp__real_next(s, out, err) : sampler_next(s, out, err);
+    if (!s->timers) return st;
+    double const dt = sp__now() - t0;
+    s->times.wall += dt;
+    if (s->cfg.include_images) s->times.seconds[SP_STAGE_LOAD] += dt;
+    if (st == SP_OK) s->times.batches++, s->times.pairs += s->B;
+    return st;
+}
+
+static sp_status sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
+{
     int const episodic = s->cfg.episode_length > 0; /* batches_per_flow_batch does not apply */
     if (episodic || !s->have_flows || s->rep >= (uint32_t)s->cfg.batches_per_flow_batch) SP_TRY(refresh(s, err));
     fill_metadata(s);
@@ -520,6 +608,11 @@ static sp_status sampler_init(sp_sampler *s, const sp_config *cfg, const sp_samp
     }
     /* Source, order, shard, episodes and prefetch threads: a bad source fails here. */
     SP_TRY(sp__records_create(&s->records, &s->cfg, opt, s->F, s->pool, err));
+    if (opt && opt->stage_timers) {
+        s->worker_seconds = (double *)calloc((size_t)sp_pool_size(s->pool) * SP_TIMER_STRIDE, sizeof(double));
+        SP_RETURN_IF(s->worker_seconds == NULL, err, SP_ERR_NOMEM, "out of memory");
+        s->timers = 1;
+    }
     if (s->cfg.include_images) SP_TRY(sp__real_probe(s, err));
     if (s->cfg.mask) SP_TRY(load_mask(s, err));
     if (s->cfg.histogram) SP_TRY(load_histogram(s, err));
@@ -563,6 +656,7 @@ void sp_sampler_free(sp_sampler *s)
     free(s->chunk_pair);
     free(s->chunk_first);
     free(s->scratch);
+    free(s->worker_seconds);
     free(s->mask);
     if (s->own_pool) sp_pool_free(s->pool);
     sp_config_free(&s->cfg);

@@ -40,7 +40,14 @@ struct sp_sampler {
     float *mask;
     double target_cdf[256];
     int have_histogram;
+    /* stage timers (opt->stage_timers): per worker rows of SP_TIMER_STRIDE doubles (one
+     * cache line apart, so workers never share a line), plus the calling thread's */
+    int timers;
+    double *worker_seconds;
+    sp_stage_times times;
 };
+
+#define SP_TIMER_STRIDE 8 /* >= SP_STAGE_COUNT doubles: 64 bytes */
 
 /* Real image pairs (real.c, include_images: true). probe reads the first record and sets
  * the geometry's image and flow shapes from it; next fills the batch from the next B

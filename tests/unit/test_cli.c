@@ -241,6 +241,39 @@ SP_TEST(cli_bench_json_reports_fraction_of_bound)
     json_decref(j);
 }
 
+SP_TEST(cli_bench_breakdown_and_no_bandwidth)
+{
+    char out[8192];
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "%s bench --pairs 16 --threads 2 --json --no-bandwidth --breakdown",
+                                sp_test_cli()), 0);
+    json_error_t je;
+    json_t *const j = json_loads(out, 0, &je);
+    SP_EXPECT_MSG(j != NULL, "bench --json printed: %s", out);
+    SP_EXPECT_MSG(json_object_get(j, "bandwidth_bound_pairs_per_second") == NULL &&
+                      json_object_get(j, "write_bandwidth_bytes_per_second") == NULL,
+                  "--no-bandwidth still reported a bandwidth: %s", out);
+    json_t *const bd = json_object_get(j, "breakdown_ms_per_pair");
+    double sum = 0;
+    static const char *const stages[] = {"load", "flow", "particles", "bins", "render", "noise", "post"};
+    for (size_t k = 0; k < 7; k++) {
+        json_t *const v = json_object_get(bd, stages[k]);
+        SP_EXPECT_MSG(json_is_number(v), "no %s in %s", stages[k], out);
+        sum += json_number_value(v);
+    }
+    double const wall = json_number_value(json_object_get(j, "wall_ms_per_pair"));
+    double const pps = json_number_value(json_object_get(j, "pairs_per_second"));
+    SP_EXPECT_MSG(json_number_value(json_object_get(bd, "render")) > 0 && sum > 0 && sum <= 2.0 * wall + 0.05,
+                  "stages sum to %.4f ms against %.4f ms of wall per pair", sum, wall);
+    /* The timed region is the pairs counted: wall per pair is about 1000 / pairs per second. */
+    SP_EXPECT_MSG(wall > 0 && wall <= 1000.0 / pps * 1.05 + 0.01, "wall %.4f ms/pair at %.1f pairs/s", wall, pps);
+    SP_ASSERT_EQ_INT(json_integer_value(json_object_get(j, "pairs")), 16);
+    json_decref(j);
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "%s bench --pairs 8 --threads 1 --breakdown", sp_test_cli()), 0);
+    SP_ASSERT_STR_CONTAINS(out, "render");
+    SP_ASSERT_STR_CONTAINS(out, "threads busy");
+    SP_EXPECT_MSG(strstr(out, "write bandwidth") != NULL, "the text report lost the bandwidth: %s", out);
+}
+
 SP_TEST(cli_h5_shards_are_byte_identical_across_runs)
 {
     /* HDF5 records object times unless told not to; runs a second apart (the times'

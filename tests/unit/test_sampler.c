@@ -6,9 +6,11 @@
 #include "sp_test.h"
 #include "test_fixtures.h"
 
+#include <math.h>
 #include <unistd.h>
 
 #include "loader_internal.h"
+#include "sampler_internal.h"
 #include "sp/sp_config.h"
 #include "sp/sp_io.h"
 #include "sp/sp_sampler.h"
@@ -613,5 +615,100 @@ SP_TEST(sampler_default_stream_has_a_new_flow_per_pair)
     SP_EXPECT_MSG(distinct >= 900, "only %zu distinct flow fields among 1000 pairs", distinct);
     free(h);
     sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_stage_timers_account_for_every_stage_and_change_no_byte)
+{
+    double hist[256] = {0};
+    hist[10] = hist[200] = 128 * 128 / 2;
+    char path[600];
+    snprintf(path, sizeof path, "%s/hist_t.npy", sp_test_tmpdir());
+    size_t const shape[1] = {256};
+    sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n",
+                 "batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 1\nhistogram: hist_t.npy\n"
+                 "noise_uniform: 3\n");
+    sp_sampler *plain = make_sampler(&c, 2), *timed = NULL;
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.threads = 2;
+    o.stage_timers = 1;
+    SP_ASSERT_OK(sp_sampler_create(&timed, &c, &o, NULL));
+    for (int i = 0; i < 3; i++) {
+        const sp_batch *const a = next_ok(plain), *const b = next_ok(timed);
+        size_t const n = a->batch_size * a->height * a->width;
+        SP_EXPECT_MSG(memcmp(a->images1, b->images1, n * sizeof(float)) == 0 &&
+                          memcmp(a->images2, b->images2, n * sizeof(float)) == 0,
+                      "batch %d: the timers changed the images", i);
+    }
+    sp_stage_times t, off;
+    sp_sampler_stage_times(timed, &t);
+    sp_sampler_stage_times(plain, &off);
+    SP_ASSERT_EQ_U64(t.batches, 3);
+    SP_ASSERT_EQ_U64(t.pairs, 6);
+    double sum = 0;
+    for (int k = 0; k < SP_STAGE_COUNT; k++) {
+        SP_EXPECT_MSG(t.seconds[k] > 0, "stage %s was not timed", sp_stage_name((sp_stage)k));
+        SP_EXPECT_MSG(off.seconds[k] == 0, "stage %s timed without stage_timers", sp_stage_name((sp_stage)k));
+        sum += t.seconds[k];
+    }
+    /* Work summed over 2 threads fits in 2 x the wall time (with the clock's granularity). */
+    SP_EXPECT_MSG(t.wall > 0 && sum <= 2.0 * t.wall + 1e-3, "work %.6f s against wall %.6f s", sum, t.wall);
+    SP_EXPECT(off.wall == 0 && off.batches == 0);
+    sp_sampler_stage_times_reset(timed);
+    sp_sampler_stage_times(timed, &t);
+    SP_EXPECT(t.wall == 0 && t.pairs == 0 && t.seconds[SP_STAGE_RENDER] == 0);
+    static const char *const names[] = {"load", "flow", "particles", "bins", "render", "noise", "post"};
+    for (int k = 0; k < SP_STAGE_COUNT; k++) SP_ASSERT_STR_CONTAINS(sp_stage_name((sp_stage)k), names[k]);
+    SP_EXPECT(sp_stage_name(SP_STAGE_COUNT) == NULL);
+    sp_sampler_free(plain);
+    sp_sampler_free(timed);
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_output_flow_on_the_flow_grid_keeps_every_bit_of_the_bilinear_sum)
+{
+    /* A flow given on the image grid is copied, not resampled, except where the sum
+     * 1 p00 + 0 p01 + 0 p10 + 0 p11 differs from p00: the output must equal that sum, bit
+     * for bit, with +0, -0, negative and positive neighbours (the pattern puts each kind
+     * next to each other along both axes). */
+    enum { N = 24 };
+    static float flow[N * N * 2];
+    static const float vals[] = {0.0f, -0.0f, -1.5f, 2.25f, -0.0f, 0.0f, 3.0f, -0.0f, -2.0f};
+    for (size_t i = 0; i < N * N * 2; i++) flow[i] = vals[(i * 7 + i / (2 * N) * 3) % (sizeof vals / sizeof vals[0])];
+    for (size_t i = 0; i < N * 2; i++) flow[5 * N * 2 + i] = 1.0f + (float)i; /* a row without zeros */
+    char dir[600], p0[700], yaml[2048];
+    snprintf(dir, sizeof dir, "%s/signed_zero", sp_test_tmpdir());
+    SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
+    snprintf(p0, sizeof p0, "%s/flow_0.npy", dir);
+    size_t const shape[3] = {N, N, 2};
+    sp_test_write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [%d, %d]\nflow_field_size: [%d, %d]\n"
+             "resolution: 1\nimg_offset: [0, 0]\ndt: 0.5\nvelocities_per_pixel: 1\noutput_units: pixels\n"
+             "min_speed_x: 0\nmax_speed_x: 0\nmin_speed_y: 0\nmax_speed_y: 0\nseed: 1\n"
+             "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\ndiameter_ranges: [[1, 2]]\n",
+             dir, N, N, N, N);
+    sp_config c;
+    sp_test_load_yaml(&c, yaml);
+    for (unsigned threads = 1; threads <= 2; threads++) {
+        sp_sampler *const s = make_sampler(&c, threads);
+        const sp_batch *const b = next_ok(s);
+        sp_flow const f = {N, N, 2, flow};
+        for (size_t k = 0; k < N; k++)
+            for (size_t l = 0; l < N; l++) {
+                float u, v;
+                sp__flow_bilinear(&f, (float)k, (float)l, &u, &v);
+                float const want[2] = {u * 0.5f, v * 0.5f};
+                const float *const got = b->flow_fields + (k * N + l) * 2;
+                SP_EXPECT_MSG(memcmp(got, want, sizeof want) == 0,
+                              "sample (%zu, %zu): got (%g, %g) want (%g, %g), signs %d%d / %d%d", k, l, (double)got[0],
+                              (double)got[1], (double)want[0], (double)want[1], signbit(got[0]) != 0, signbit(got[1]) != 0,
+                              signbit(want[0]) != 0, signbit(want[1]) != 0);
+            }
+        sp_sampler_free(s);
+    }
     sp_config_free(&c);
 }
