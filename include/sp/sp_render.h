@@ -75,6 +75,9 @@ typedef struct sp_frame_bins {
     uint32_t *index; /* particle indices, a particle appears once per band it touches */
     size_t capacity;
     size_t start_capacity;
+    int32_t *center; /* per particle: footprint centre row and column (2 values), or
+                        INT32_MIN when the particle is not drawn; computed once */
+    size_t center_capacity;
 } sp_frame_bins;
 
 /* Bins the particles of one frame. bins is reused across calls (zero-initialise once;

@@ -64,13 +64,19 @@ static void band_span(const sp_render_geometry *g, size_t band_rows, long cy, si
     *b1 = (size_t)bottom / band_rows;
 }
 
-static sp_status bins_reserve(sp_frame_bins *bins, size_t nbands, size_t nidx, sp_error *err)
+static sp_status bins_reserve(sp_frame_bins *bins, size_t nbands, size_t ncenter, size_t nidx, sp_error *err)
 {
     if (nbands + 1 > bins->start_capacity) {
         uint32_t *const s = (uint32_t *)realloc(bins->start, (nbands + 1) * sizeof *s);
         SP_RETURN_IF(s == NULL, err, SP_ERR_NOMEM, "out of memory binning particles");
         bins->start = s;
         bins->start_capacity = nbands + 1;
+    }
+    if (ncenter > bins->center_capacity) {
+        int32_t *const c = (int32_t *)realloc(bins->center, ncenter * 2 * sizeof *c);
+        SP_RETURN_IF(c == NULL, err, SP_ERR_NOMEM, "out of memory binning %zu particles", ncenter);
+        bins->center = c;
+        bins->center_capacity = ncenter;
     }
     if (nidx > bins->capacity) {
         uint32_t *const ix = (uint32_t *)realloc(bins->index, (nidx ? nidx : 1) * sizeof *ix);
@@ -94,23 +100,32 @@ sp_status sp_frame_bins_build(sp_frame_bins *bins, const sp_render_geometry *g, 
     SP_RETURN_IF(p->count >= UINT32_MAX / 2, err, SP_ERR_RANGE, "too many particles (%zu)", p->count);
     size_t const rows = sp__render_band_rows(g);
     size_t const nbands = (g->height + rows - 1) / rows;
-    SP_TRY(bins_reserve(bins, nbands, 0, err));
+    SP_RETURN_IF(g->height > INT32_MAX / 2 || g->width > INT32_MAX / 2, err, SP_ERR_RANGE,
+                 "image %zux%zu too large to render", g->height, g->width);
+    SP_TRY(bins_reserve(bins, nbands, p->count, 0, err));
     bins->nbands = nbands;
     bins->band_rows = rows;
     memset(bins->start, 0, (nbands + 1) * sizeof *bins->start);
     long cy, cx;
     size_t b0, b1;
+    /* Each footprint once: the centre (|centre| <= size + R + 1) is kept for the fill and
+     * for sp_render_band. */
+    int32_t *const c = bins->center;
     for (size_t i = 0; i < p->count; i++) {
-        if (!footprint(g, p, i, &cy, &cx)) continue;
+        if (!footprint(g, p, i, &cy, &cx)) {
+            c[2 * i] = INT32_MIN;
+            continue;
+        }
+        c[2 * i] = (int32_t)cy, c[2 * i + 1] = (int32_t)cx;
         band_span(g, rows, cy, &b0, &b1);
         for (size_t b = b0; b <= b1; b++) bins->start[b + 1]++;
     }
     for (size_t b = 0; b < nbands; b++) bins->start[b + 1] += bins->start[b];
-    SP_TRY(bins_reserve(bins, nbands, bins->start[nbands], err));
+    SP_TRY(bins_reserve(bins, nbands, p->count, bins->start[nbands], err));
     /* Fill: start[b] is used as the write cursor of band b, then restored. */
     for (size_t i = 0; i < p->count; i++) {
-        if (!footprint(g, p, i, &cy, &cx)) continue;
-        band_span(g, rows, cy, &b0, &b1);
+        if (c[2 * i] == INT32_MIN) continue;
+        band_span(g, rows, c[2 * i], &b0, &b1);
         for (size_t b = b0; b <= b1; b++) bins->index[bins->start[b]++] = (uint32_t)i;
     }
     for (size_t b = nbands; b > 0; b--) bins->start[b] = bins->start[b - 1];
@@ -123,6 +138,7 @@ void sp_frame_bins_release(sp_frame_bins *bins)
     if (bins == NULL) return;
     free(bins->start);
     free(bins->index);
+    free(bins->center);
     memset(bins, 0, sizeof *bins);
 }
 
@@ -394,11 +410,11 @@ static void splat_point(const sp_render_geometry *g, const particle_frame *q, in
     }
 }
 
-static void render_particle(const sp_render_geometry *g, const sp_particles *p, size_t i, long r0, long r1,
-                            float *dst)
+static void render_particle(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins, size_t i,
+                            long r0, long r1, float *dst)
 {
     /* Binned particles passed footprint(): finite, visible and touching the image. */
-    long const cy = (long)floorf(p->y[i] + 0.5f), cx = (long)floorf(p->x[i] + 0.5f);
+    long const cy = bins->center[2 * i], cx = bins->center[2 * i + 1];
     int const R = g->radius;
     particle_frame q;
     particle_setup(p, i, cy, cx, &q);
@@ -433,7 +449,7 @@ SP_MULTIVERSION __attribute__((flatten)) void sp_render_band(const sp_render_geo
     size_t const r1 = r0 + bins->band_rows < g->height ? r0 + bins->band_rows : g->height;
     memset(dst + r0 * g->width, 0, (r1 - r0) * g->width * sizeof *dst);
     for (uint32_t k = bins->start[band]; k < bins->start[band + 1]; k++)
-        render_particle(g, p, bins->index[k], (long)r0, (long)r1, dst);
+        render_particle(g, p, bins, bins->index[k], (long)r0, (long)r1, dst);
 }
 
 sp_status sp_render_frame(const sp_render_geometry *g, const sp_particles *p, float *dst, sp_error *err)
