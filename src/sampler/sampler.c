@@ -161,6 +161,27 @@ static inline void sample_px(const float *r0, const float *r1, const axis_tap *t
     }
 }
 
+/* After copy_row on a grid row (2 channels, taps on consecutive grid points): the samples
+ * whose grid value is -0 get the full sum. Blocks of 8 samples are tested at once, so a
+ * row with one -0 (a flow's edge) costs a vectorised scan, not a scalar pass. */
+static void fix_neg_zeros(const float *r0, const float *r1, const axis_tap *xt, size_t n, float scale, float *o)
+{
+    const float *const src = r0 + xt[0].i0 * 2;
+    for (size_t l0 = 0; l0 < n; l0 += 8) {
+        size_t const l1 = l0 + 8 < n ? l0 + 8 : n;
+        int any = 0;
+        for (size_t i = 2 * l0; i < 2 * l1; i++) any |= is_neg_zero(src[i]);
+        if (!any) continue;
+        for (size_t l = l0; l < l1; l++) {
+            if (!is_neg_zero(src[2 * l]) && !is_neg_zero(src[2 * l + 1])) continue;
+            float u, v;
+            sample_px(r0, r1, &xt[l], 0.0f, 2, &u, &v);
+            o[2 * l] = u * scale;
+            o[2 * l + 1] = v * scale;
+        }
+    }
+}
+
 /* Output rows [k0, k1) of record flow f: sample (k, l) sits at image pixel (k, l) / vpp,
  * i.e. physical img_offset + (k, l) / (vpp r); values in units/s, times r dt for "pixels".
  * Where a sample falls on a grid point (weights 0: the identity resampling of a flow given
@@ -185,11 +206,11 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
         float const wy = yt.w;
         const float *const r0 = f->data + (size_t)yt.i0 * W * C, *const r1 = f->data + (size_t)yt.i1 * W * C;
         float *const o = out + 2 * k * g->flow_w;
-        int const grid_row = x_identity && wy == 0.0f;
-        if (grid_row && copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) continue;
+        if (x_identity && wy == 0.0f) {
+            if (!copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) fix_neg_zeros(r0, r1, xt, g->flow_w, scale, o);
+            continue;
+        }
         for (size_t l = 0; l < g->flow_w; l++) {
-            const float *const p00 = r0 + xt[l].i0 * C;
-            if (grid_row && !is_neg_zero(p00[0]) && !is_neg_zero(p00[1])) continue; /* copied */
             float u, v;
             sample_px(r0, r1, &xt[l], wy, C, &u, &v);
             o[2 * l] = u * scale;
@@ -214,7 +235,7 @@ static size_t output_blocks(const sp_sampler *s)
     return (s->geom.flow_h + SP_OUTPUT_ROWS - 1) / SP_OUTPUT_ROWS;
 }
 
-static void output_flow_item(void *ctx, size_t item, unsigned worker)
+SP_MULTIVERSION __attribute__((flatten)) static void output_flow_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
     size_t const f = item / output_blocks(s), k0 = item % output_blocks(s) * SP_OUTPUT_ROWS;
