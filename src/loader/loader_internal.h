@@ -70,8 +70,15 @@ uint64_t sp__source_count(const sp_source *s);
  * storage (its contents are unspecified). */
 sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
                           sp_error *err);
-/* The record's name: a file path, "analytic://KIND/i" or "kinematic://i". Valid while s lives. */
-const char *sp__source_name(const sp_source *s, uint64_t i);
+/* The record's name: a file path (valid while s lives), or for built-in records
+ * "analytic://KIND/i" or "kinematic://i", written into buf (SP_SOURCE_NAME_MAX bytes) and
+ * returned. Built-in names are not stored: a million records would take 64 MB. */
+#define SP_SOURCE_NAME_MAX 64
+const char *sp__source_name(const sp_source *s, uint64_t i, char *buf);
+/* FNV-1a 64 over every record's name (with its NUL) and then the count; computed once. */
+uint64_t sp__source_fingerprint(const sp_source *s);
+/* 1 for analytic and kinematic sources (names made on demand), 0 for files. */
+int sp__source_is_builtin(const sp_source *s);
 
 /* ---- prefetch (prefetch.c): records loaded ahead on dedicated threads ------------ */
 
@@ -116,6 +123,7 @@ struct sp_records {
     sp_record_ref *refs;
     uint8_t *valid;
     const char **names;        /* kept in step with refs/valid: the source's name or "" */
+    char (*name_store)[SP_SOURCE_NAME_MAX]; /* F: built-in records' names */
     uint64_t *local_pos;       /* shard stream position of each (what the prefetcher is asked) */
     sp_flow *flows;
     size_t *flow_cap;          /* floats each flows[f].data holds (reused storage) */

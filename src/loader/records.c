@@ -30,6 +30,7 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->refs = (sp_record_ref *)calloc(F, sizeof *r->refs);
     r->valid = (uint8_t *)calloc(F, 1);
     r->names = (const char **)calloc(F, sizeof *r->names);
+    r->name_store = (char (*)[SP_SOURCE_NAME_MAX])calloc(F, sizeof *r->name_store);
     r->local_pos = (uint64_t *)calloc(F, sizeof *r->local_pos);
     r->flows = (sp_flow *)calloc(F, sizeof *r->flows);
     r->flow_cap = (size_t *)calloc(F, sizeof *r->flow_cap);
@@ -38,7 +39,7 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->load_err = (sp_error *)calloc(F, sizeof *r->load_err);
     r->ep_refs = (sp_record_ref *)calloc(F, sizeof *r->ep_refs);
     r->ep_valid = (uint8_t *)calloc(F, 1);
-    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
+    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->name_store || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
                      !r->load_status ||
                      !r->load_err || !r->ep_refs || !r->ep_valid,
                  err, SP_ERR_NOMEM, "out of memory for %zu records", F);
@@ -123,6 +124,7 @@ void sp__records_free(sp_records *r)
     free(r->refs);
     free(r->valid);
     free(r->names);
+    free(r->name_store);
     free(r->local_pos);
     free(r->load_status);
     free(r->load_err);
@@ -142,7 +144,7 @@ uint64_t sp__records_source_count(const sp_records *r)
 void sp__records_sync_names(sp_records *r)
 {
     for (size_t f = 0; f < r->count; f++)
-        r->names[f] = r->valid[f] ? sp__source_name(r->src, r->refs[f].record) : "";
+        r->names[f] = r->valid[f] ? sp__source_name(r->src, r->refs[f].record, r->name_store[f]) : "";
 }
 
 sp_status sp__records_take(sp_records *r, sp_error *err)
@@ -228,7 +230,8 @@ sp_status sp__records_load(sp_records *r, sp_error *err)
 sp_status sp__records_read_pair(const sp_records *r, uint64_t record, sp_flow *flow, float **i1, float **i2,
                                 size_t *ih, size_t *iw, sp_error *err)
 {
-    return sp_mat_read_flow(sp__source_name(r->src, record), 1, flow, i1, i2, ih, iw, err);
+    char name[SP_SOURCE_NAME_MAX];
+    return sp_mat_read_flow(sp__source_name(r->src, record, name), 1, flow, i1, i2, ih, iw, err);
 }
 
 /* ---- the current records ------------------------------------------------------------- */

@@ -21,22 +21,6 @@
 #include "sp_internal.h"
 #include "loader_internal.h"
 
-/* FNV-1a 64 over the names of every record of the source, and the count. */
-static uint64_t fingerprint(const sp_source *src)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
-    uint64_t const n = sp__source_count(src);
-    for (uint64_t i = 0; i < n; i++) {
-        /* The terminating NUL is hashed too, so name boundaries count. */
-        for (const unsigned char *c = (const unsigned char *)sp__source_name(src, i);; c++) {
-            h = (h ^ *c) * 0x100000001b3ull;
-            if (*c == 0) break;
-        }
-    }
-    for (int b = 0; b < 8; b++) h = (h ^ ((n >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
-    return h;
-}
-
 void sp__records_state_get(const sp_records *r, sp_records_state *st)
 {
     memset(st, 0, sizeof *st);
@@ -45,7 +29,7 @@ void sp__records_state_get(const sp_records *r, sp_records_state *st)
     st->loop = r->loop != 0;
     st->episode_length = r->episode_length;
     st->records = sp__source_count(r->src); /* files, not episodes: the episode count follows from L */
-    st->fingerprint = fingerprint(r->src);
+    st->fingerprint = sp__source_fingerprint(r->src);
     st->shard_index = r->order.shard_index;
     st->shard_count = r->order.shard_count;
     st->next = r->order.next;
