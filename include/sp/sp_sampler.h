@@ -100,6 +100,14 @@ SP_API void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
 /* Back to the start of the stream (epoch 0, no cached flows). */
 SP_API void sp_sampler_reset(sp_sampler *s);
+/* Random access: the next sp_sampler_next returns batch `batch_index` of the stream, the
+ * same bytes as if batches 0 .. batch_index - 1 had been taken first (with a shard, of
+ * that shard's stream). Nothing is loaded until then: the next call reads the records of
+ * the flow batch holding that batch (files must still be there) and continues at its
+ * repetition. Cheap: use it to split a stream between processes (sp_generate does, see
+ * docs/scale-out.md). Past the end of a finite stream, the next call returns SP_ERR_END.
+ * Errors: SP_ERR_UNSUPPORTED in episodic mode; SP_ERR_RANGE past 2^64 positions. */
+SP_API sp_status sp_sampler_seek(sp_sampler *s, uint64_t batch_index, sp_error *err);
 
 /* Episodic mode (episode_length L > 0; reference 8.7 with PRODUCT 4.5). Every leaf
  * directory of the file list is a sequence, its files sorted by name are time steps, and an

@@ -81,6 +81,9 @@ sp_status sp__records_take(sp_records *r, sp_error *err);
 sp_status sp__records_load(sp_records *r, sp_error *err);
 /* Back to the start of the stream: position 0, no episode started, time step 0. */
 void sp__records_reset(sp_records *r);
+/* The next take starts at this shard's stream position `position` (non-episodic streams;
+ * the current records are left as they are until then). Prefetched records restart there. */
+void sp__records_seek(sp_records *r, uint64_t position);
 
 /* Episodic mode (episode_length L > 0). The current records become time step t of the
  * `count` running episodes, starting new ones at t = 0 (a finite stream pads, SP_ERR_END

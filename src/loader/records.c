@@ -4,7 +4,8 @@
  * It owns the source, the order (the stream position), the prefetcher, the episodes and
  * the F = `count` current records: the records of the sampler's last refresh (or episode
  * step, or real-image batch). A take moves the order by F positions and fills refs,
- * validity, names and the shard positions (local_pos) the prefetcher is asked for; a load
+ * validity, names and the shard positions (local_pos) the prefetcher is asked for (a seek
+ * only moves the position: the sampler's random access); a load
  * reads the record flows, each on its own grid, without resampling them: the output grid
  * is the sampler's business.
  *
@@ -149,6 +150,12 @@ void sp__records_reset(sp_records *r)
     r->order.next = 0;
     r->episode = 0;
     r->timestep = 0;
+}
+
+void sp__records_seek(sp_records *r, uint64_t position)
+{
+    SP_ASSERT(r->episodes == NULL);
+    r->order.next = position;
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
