@@ -40,7 +40,7 @@ static void generate_usage(FILE *f)
     fprintf(f,
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
-            "                         [--data-shard I/N] [--prefetch T] [--overwrite]\n"
+            "                         [--data-shard I/N|auto] [--prefetch T] [--overwrite]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
@@ -53,10 +53,12 @@ static void generate_usage(FILE *f)
             "                      (default: the configuration's bit_depth)\n"
             "      --shard-size N  pairs per HDF5 shard with --format h5 (default 256)\n"
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
-            "      --data-shard I/N  read shard I (0-based) of N of the flow records: in every epoch\n"
-            "                      shard I takes positions I, I+N, I+2N, ... of the shuffled record order, so\n"
-            "                      N runs (on N machines) read disjoint records that together cover each\n"
-            "                      epoch; pair numbers start at 0 in every shard (default: unsharded)\n"
+            "      --data-shard I/N  write shard I (0-based) of N of the stream: shard I takes the flow\n"
+            "                      batches I, I+N, I+2N, ... (F records each) of the one-process stream, so N\n"
+            "                      runs (on N machines) write disjoint parts of the one-process dataset, with\n"
+            "                      the same pair bytes; pair numbers start at 0 in every shard (default:\n"
+            "                      unsharded). auto: I and N from the launcher (torchrun RANK/WORLD_SIZE,\n"
+            "                      Open MPI, SLURM or PMI variables)\n"
             "      --prefetch T    load flow records ahead on T extra threads (default 0); the output\n"
             "                      bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
@@ -85,16 +87,22 @@ static int parse_range(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return sp_cli_parse_u64(s, out) != 0 || *out < lo || *out > hi ? -1 : 0;
 }
 
-/* "I/N" with 0 <= I < N <= 65536; 0 on success. */
+/* "I/N" with 0 <= I < N <= 65536, or "auto" (the launcher's rank and size); 0 on success. */
 static int parse_data_shard(const char *text, sp_sampler_options *so)
 {
+    if (strcmp(text, "auto") == 0) {
+        sp_error e;
+        if (sp_sampler_options_shard_from_env(so, &e) == SP_OK) return 0;
+        fprintf(stderr, "synthpix generate: --data-shard auto: %s\n", e.message);
+        return 1;
+    }
     const char *const slash = strchr(text, '/');
-    if (slash == NULL || slash == text || (size_t)(slash - text) >= 32) return -1;
+    if (slash == NULL || slash == text || (size_t)(slash - text) >= 32) return 2;
     char first[32];
     memcpy(first, text, (size_t)(slash - text));
     first[slash - text] = '\0';
     uint64_t i = 0, n = 0;
-    if (sp_cli_parse_u64(first, &i) != 0 || parse_range(slash + 1, 1, 65536, &n) != 0 || i >= n) return -1;
+    if (sp_cli_parse_u64(first, &i) != 0 || parse_range(slash + 1, 1, 65536, &n) != 0 || i >= n) return 2;
     so->shard_index = (unsigned)i;
     so->shard_count = (unsigned)n;
     return 0;
@@ -120,7 +128,9 @@ static int take_option(gen_cli *c, int ch, const char *arg)
         return SP_EXIT_OK;
     case 2001: return parse_range(arg, 1, 1000000, &d->shard_size) ? usage_error("shard-size", arg, "an integer in [1, 1000000]") : 0;
     case 2002:
-        return parse_data_shard(arg, &c->g.sampler) ? usage_error("data-shard", arg, "I/N with integers 0 <= I < N <= 65536") : 0;
+        v = (uint64_t)parse_data_shard(arg, &c->g.sampler);
+        if (v == 1) return SP_EXIT_USAGE; /* auto: the reason is printed */
+        return v ? usage_error("data-shard", arg, "I/N with integers 0 <= I < N <= 65536, or auto") : 0;
     case 2003:
         if (parse_range(arg, 0, 64, &v)) return usage_error("prefetch", arg, "an integer in [0, 64]");
         c->g.sampler.prefetch_threads = (unsigned)v;

@@ -74,11 +74,16 @@ typedef struct sp_batch {
 typedef struct sp_sampler_options {
     unsigned threads;  /* 0 = cfg->threads (0 there = all cores) */
     sp_pool *pool;     /* borrowed shared pool, or NULL to create one */
-    /* Sharding (PRODUCT 10): this sampler reads shard shard_index of shard_count. In every
-     * epoch shard s reads the epoch's positions s, s + count, s + 2 count, ... of the
-     * (shuffled) record order, so shards are disjoint and together cover each epoch; each
-     * record keeps the seed of its global position. 0 or 1 = no sharding. Part of the
-     * stream's identity: a checkpoint restores only into the same shard. */
+    /* Sharding (PRODUCT 10, Grain's elastic rule): this sampler reads shard shard_index of
+     * shard_count. Shard s takes the refreshes (flow batches: F records each) s, s + count,
+     * s + 2 count, ... of the one stream, so its pairs are pairs of the unsharded stream
+     * (same records, seeds, keys and bytes; numbered by the shard from 0), shards are
+     * disjoint and together produce the whole stream. A checkpoint records the global
+     * position the shards have reached in lockstep; restored with another shard (index or
+     * count), the sampler continues the global stream from there as its own shard: shard i
+     * of N takes refreshes n + i, n + i + N, ... (one shard: exactly the unsharded stream
+     * from n). A checkpoint taken inside a refresh, or in episodic mode, continues only on
+     * its own shard. 0 or 1 = no sharding. docs/resume.md. */
     unsigned shard_index, shard_count;
     /* Records loaded ahead on dedicated threads while batches render: 0 = none (records are
      * loaded at each refresh on the pool). Order and bytes never depend on this value. */
@@ -86,6 +91,13 @@ typedef struct sp_sampler_options {
 } sp_sampler_options;
 
 SP_API void sp_sampler_options_init(sp_sampler_options *o);
+/* Sets o->shard_index and o->shard_count from the launcher's environment: torchrun (RANK,
+ * WORLD_SIZE), Open MPI (OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE), SLURM (SLURM_PROCID,
+ * SLURM_NTASKS) or PMI (PMI_RANK, PMI_SIZE), the first whose rank is set. SP_ERR_CONFIG
+ * naming the variable (and its value) when one is bad, or every variable looked for when
+ * none is set; o is then unchanged. Reads the environment: not safe against a concurrent
+ * setenv. */
+SP_API sp_status sp_sampler_options_shard_from_env(sp_sampler_options *o, sp_error *err);
 
 typedef struct sp_sampler sp_sampler;
 

@@ -63,15 +63,19 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */
     sp__loader_init(&r->order, r->episodes ? sp__episodes_count(r->episodes) : n, cfg->randomize, cfg->loop, cfg->seed);
+    /* Shards take whole refreshes (blocks of F records): a shard's refresh is one of the
+     * unsharded stream. */
     if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
-        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
+        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, r->count, err));
     if (!cfg->include_images) SP_TRY(probe_source(r, err)); /* real pairs: the sampler's probe reads it */
     SP_TRY(alloc_current(r, err));
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. Real
      * pairs are read with their images (sp__records_read_pair); episodic steps map positions
      * to records differently. */
-    if (opt && opt->prefetch_threads && !cfg->include_images && cfg->episode_length == 0)
+    if (opt && opt->prefetch_threads && !cfg->include_images && cfg->episode_length == 0) {
+        r->prefetch_threads = opt->prefetch_threads;
         SP_TRY(sp__prefetch_create(&r->prefetch, r->src, &r->order, opt->prefetch_threads, 2 * r->count, err));
+    }
     return SP_OK;
 }
 
