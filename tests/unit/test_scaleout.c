@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "sp/sp.h"
@@ -49,6 +50,7 @@ typedef struct job {
     int full_rank;            /* >= 0: this rank's disk is full from write number full_at */
     uint64_t full_at;
     uint64_t die_at;          /* > 0 (one process): SIGKILL itself once this many pairs are covered */
+    int slow_rank;            /* >= 0: this rank writes and syncs slowly (watch_fs below) */
 } job;
 
 static void job_init(job *j, const char *name, uint64_t pairs)
@@ -61,7 +63,7 @@ static void job_init(job *j, const char *name, uint64_t pairs)
     j->shard_size = 24;
     j->every = 12; /* batches: a step every few rounds (a unit is one flow batch of 3 batches) */
     j->examples = 25;
-    j->odd_rank = j->broken_rank = j->late_rank = j->full_rank = -1;
+    j->odd_rank = j->broken_rank = j->late_rank = j->full_rank = j->slow_rank = -1;
 }
 
 static void with_checkpoints(job *j, const char *name)
@@ -74,6 +76,99 @@ static void die_at(void *ctx, uint64_t covered, uint64_t total, uint64_t start)
     (void)total;
     (void)start;
     if (covered >= *(const uint64_t *)ctx) raise(SIGKILL);
+}
+
+/* ---- a slowed rank, watched by rank 0 ----------------------------------------------------- */
+
+/* The slowed rank's file system: every write takes 2 ms more and every file-system sync
+ * 100 ms more; after each sync it records how many it has completed (<res>.synced). Rank
+ * 0's: at each step commit (the rename of a step's temporary directory to a step name, N
+ * batches of 4 pairs) it checks that the slowed rank has completed a sync for this step
+ * and every earlier one, and that every pair file below pair 4N has its final name; a
+ * violation is written to <res>.violation. */
+typedef struct watch {
+    sp_fs fs;
+    const job *j;
+    int synced, commits;
+} watch;
+
+static watch the_watch; /* one per rank process: each rank is its own process */
+
+static int64_t slow_write(void *ctx, int fd, const void *buf, size_t n)
+{
+    (void)ctx;
+    usleep(2000);
+    return sp_fs_posix()->write(sp_fs_posix()->ctx, fd, buf, n);
+}
+
+static int slow_syncfs(void *ctx, int fd)
+{
+    (void)ctx;
+    usleep(100000);
+    int const rc = sp_fs_posix()->syncfs(sp_fs_posix()->ctx, fd);
+    char path[700], text[32];
+    snprintf(path, sizeof path, "%s.synced", the_watch.j->res);
+    int const n = snprintf(text, sizeof text, "%d", ++the_watch.synced);
+    sp_test_write_file(path, text, (size_t)n);
+    return rc;
+}
+
+static void violation(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void violation(const char *fmt, ...)
+{
+    char path[700], text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int const n = vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    snprintf(path, sizeof path, "%s.violation", the_watch.j->res);
+    sp_test_write_file(path, text, (size_t)n);
+}
+
+static void check_commit(uint64_t step)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s.synced", the_watch.j->res);
+    size_t n = 0;
+    char *const text = (char *)sp_test_read_file(path, &n);
+    int const synced = text ? atoi(text) : 0;
+    free(text);
+    the_watch.commits++;
+    if (synced < the_watch.commits)
+        violation("step %llu committed while the slowed rank had synced %d rounds, not %d", (unsigned long long)step,
+                  synced, the_watch.commits);
+    for (uint64_t i = 0; i < 4 * step; i++) {
+        snprintf(path, sizeof path, "%s/pair_%06llu_flow.flo", the_watch.j->dir, (unsigned long long)i);
+        if (access(path, F_OK) != 0) violation("step %llu committed without %s", (unsigned long long)step, path);
+    }
+}
+
+static int watched_rename(void *ctx, const char *from, const char *to)
+{
+    (void)ctx;
+    size_t const root = strlen(the_watch.j->ck);
+    const char *const name = to + root + 1;
+    if (strncmp(to, the_watch.j->ck, root) == 0 && to[root] == '/' && strstr(from, ".sp-tmp-") &&
+        strspn(name, "0123456789") == strlen(name) && *name)
+        check_commit(strtoull(name, NULL, 10));
+    return sp_fs_posix()->rename(sp_fs_posix()->ctx, from, to);
+}
+
+static const sp_fs *watch_fs(const job *j, unsigned rank)
+{
+    memset(&the_watch, 0, sizeof the_watch);
+    the_watch.j = j;
+    the_watch.fs = *sp_fs_posix();
+    if ((int)rank == j->slow_rank) {
+        the_watch.fs.write = slow_write;
+        the_watch.fs.syncfs = slow_syncfs;
+        return &the_watch.fs;
+    }
+    if (rank == 0) {
+        the_watch.fs.rename = watched_rename;
+        return &the_watch.fs;
+    }
+    return NULL;
 }
 
 /* One rank: the job through sp_generate; its result as "status started complete written\n
@@ -110,6 +205,7 @@ static int rank_main(void *ctx, const sp_group *g)
         faulty.sticky = 1;
         o.dataset.fs = &faulty.fs;
     }
+    if (j->slow_rank >= 0) o.dataset.fs = watch_fs(j, rank);
     if (j->die_at) {
         o.progress = die_at;
         o.progress_ctx = &j->die_at;
@@ -286,6 +382,32 @@ SP_TEST(scaleout_a_finite_stream_ends_alike_on_every_rank)
     expect_success(3, &a);
     for (unsigned r = 0; r < 3; r++) SP_ASSERT_EQ_U64(result_of(&a, r).written, 240);
     sp_test_expect_same_dir(ref.dir, a.dir, 0);
+}
+
+/* A step is never committed while a rank's pairs are missing or unsynced: rank 2 of 3
+ * writes and syncs slowly, and at every commit rank 0's file system checks that rank 2 had
+ * completed its sync for the step and that every pair below the step is there. */
+SP_TEST(scaleout_a_step_waits_for_the_slowest_rank_to_be_durable)
+{
+    job ref, a;
+    job_init(&ref, "ref", 216);
+    expect_success(1, &ref);
+    job_init(&a, "a", 216);
+    with_checkpoints(&a, "a.ck");
+    a.every = 6;
+    a.slow_rank = 2;
+    expect_success(3, &a);
+    char path[700];
+    snprintf(path, sizeof path, "%s.violation", a.res);
+    size_t n = 0;
+    char *const v = (char *)sp_test_read_file(path, &n);
+    SP_EXPECT_MSG(v == NULL, "%.*s", (int)n, v ? v : "");
+    snprintf(path, sizeof path, "%s.synced", a.res);
+    char *const synced = (char *)sp_test_read_file(path, &n);
+    SP_EXPECT_MSG(synced && atoi(synced) >= 4, "the slowed rank synced %s times", synced ? synced : "no");
+    free(synced);
+    sp_test_expect_same_dir(ref.dir, a.dir, 0);
+    expect_steps_verify(a.ck);
 }
 
 /* ---- failures: every rank stops together ---------------------------------------------- */
