@@ -114,8 +114,20 @@ sp_status sp__dataset_writer_sync_part(sp_dataset_writer *w, sp_error *err);
 sp_status sp__dataset_writer_append(sp_dataset_writer *w, const void *lines, size_t n, uint64_t written,
                                     sp_error *err);
 void sp__dataset_writer_set_covered(sp_dataset_writer *w, uint64_t covered);
+/* Rank 0, once every rank's part is durable: fsyncs the params file and returns the
+ * progress record in *progress_json (free with free()); no file-system sync. */
+sp_status sp__dataset_writer_progress(sp_dataset_writer *w, char **progress_json, sp_error *err);
 
 /* ---- generate.c: the job, shared with generate_group.c ---- */
+
+/* What each committed checkpoint cost, in ms: making the data it covers durable (with a
+ * group: the slowest rank's), then committing the step (with a group: from every rank's
+ * report to the step on disk). */
+typedef struct sp__ckpt_times {
+    double *durable_ms, *commit_ms;
+    size_t n, cap;
+} sp__ckpt_times;
+
 typedef struct sp__gen_job {
     const sp_generate_options *opt;
     const sp_fs *fs;
@@ -128,7 +140,12 @@ typedef struct sp__gen_job {
     char tag[SP_DATASET_TAG_MAX + 1];
     int tag_existed;   /* the root's family tag predates this job */
     int ckpt_due;      /* checkpoint_every came round; with h5, waiting for a shard boundary */
+    sp__ckpt_times times;
 } sp__gen_job;
+
+/* A monotonic clock, ms. */
+double sp__clock_ms(void);
+void sp__ckpt_times_add(sp__ckpt_times *t, double durable_ms, double commit_ms);
 
 /* A one-line note for the caller (opt->note). */
 void sp__gen_note(const sp__gen_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -140,8 +157,12 @@ sp_status sp__gen_open_checkpoints(sp__gen_job *j, sp_error *err);
 /* Opens the dataset writer: fresh, or resumed from j->resume_json. */
 sp_status sp__gen_open_writer(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_error *err);
 /* Makes everything written durable, then commits step `step` holding the sampler's state
- * (as it stands) and the writer's progress record. */
-sp_status sp__gen_checkpoint(sp__gen_job *j, int64_t step, sp_error *err);
+ * (as it stands) and the writer's progress record; *durable_ms and *commit_ms (NULL
+ * allowed) receive the two phases' durations. */
+sp_status sp__gen_checkpoint(sp__gen_job *j, int64_t step, double *durable_ms, double *commit_ms, sp_error *err);
+/* Commits step `step`: the sampler's state and the progress record (everything it covers
+ * is durable already). */
+sp_status sp__gen_commit(sp__gen_job *j, int64_t step, const char *progress, sp_error *err);
 
 /* ---- generate_group.c ---- */
 /* sp_generate for opt->group of size > 1 (j set up as by sp_generate; freed by it). */

@@ -319,6 +319,16 @@ void sp__dataset_writer_set_covered(sp_dataset_writer *w, uint64_t covered)
     w->covered = covered;
 }
 
+sp_status sp__dataset_writer_progress(sp_dataset_writer *w, char **progress_json, sp_error *err)
+{
+    *progress_json = NULL;
+    SP_TRY(params_durable(w, err));
+    *progress_json = sp__progress_dump(w);
+    SP_RETURN_IF(*progress_json == NULL, err, SP_ERR_NOMEM, "%s: out of memory", w->dir);
+    w->keep_params = 1;
+    return SP_OK;
+}
+
 void sp_dataset_writer_free(sp_dataset_writer *w)
 {
     if (w == NULL) return;

@@ -63,6 +63,7 @@ typedef struct grp {
     uint64_t *lens;      /* params bytes of each of its units (one per round) */
     size_t nlens, cap;    /* rounds since the last sync round */
     uint64_t written;    /* real pairs */
+    double slowest_ms;   /* rank 0: the slowest rank's sync in this sync round */
     int ended;           /* its stream ended (loop: false) */
     sp_status st;        /* its first failure */
     sp_error err;
@@ -365,11 +366,13 @@ static int checkpoint_due(const grp *x, uint64_t covered)
 static char *report(grp *x, size_t *n)
 {
     sp_dataset_writer *const w = x->j->writer;
+    double const t0 = sp__clock_ms();
     if (x->st == SP_OK) {
         int const e = x->j->fs->fsync(x->j->fs->ctx, x->part_fd);
         x->st = e ? sp__fs_fail(&x->err, e, "fsync", x->part_path) : sp__dataset_writer_sync_part(w, &x->err);
     }
     json_t *const o = sp__wire_status(x->st, &x->err);
+    json_object_set_new(o, "sync_ms", json_real(sp__clock_ms() - t0));
     json_t *const lens = json_array();
     for (size_t i = 0; i < x->nlens; i++) json_array_append_new(lens, json_integer((json_int_t)x->lens[i]));
     const char *const slash = strrchr(x->part_path, '/');
@@ -434,6 +437,7 @@ static sp_status take_reports(grp *x, const unsigned char *all, size_t rounds, i
     sp_status st = reps && fds && paths ? SP_OK : sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     uint64_t written = 0;
     size_t off = 0;
+    x->slowest_ms = 0;
     for (unsigned r = 0; fds && r < P; r++) fds[r] = -1;
     for (unsigned r = 0; st == SP_OK && r < P; r++) {
         size_t rest = 0;
@@ -445,6 +449,8 @@ static sp_status take_reports(grp *x, const unsigned char *all, size_t rounds, i
             break;
         }
         written += (uint64_t)json_integer_value(json_object_get(reps[r], "written"));
+        double const ms = json_real_value(json_object_get(reps[r], "sync_ms"));
+        if (ms > x->slowest_ms) x->slowest_ms = ms;
         *ended |= json_is_true(json_object_get(reps[r], "ended"));
         snprintf(paths[r], SP_FS_PATH_MAX, "%s/%s", x->j->writer->dir, name);
         fds[r] = x->j->fs->open(x->j->fs->ctx, paths[r], 'r');
@@ -469,7 +475,11 @@ static sp_status commit(grp *x, uint64_t covered, sp_error *err)
     uint64_t const b = covered / x->B;
     if (x->next_batch != b) SP_TRY(sp_sampler_seek(x->j->sampler, b, err));
     x->next_batch = b;
-    return sp__gen_checkpoint(x->j, (int64_t)b, err);
+    char *progress = NULL; /* every rank synced its part: the params file is all that is left */
+    SP_TRY(sp__dataset_writer_progress(x->j->writer, &progress, err));
+    sp_status const st = sp__gen_commit(x->j, (int64_t)b, progress, err);
+    free(progress);
+    return st;
 }
 
 static json_t *judge(grp *x, const unsigned char *all, uint64_t covered, int due)
@@ -477,9 +487,11 @@ static json_t *judge(grp *x, const unsigned char *all, uint64_t covered, int due
     sp_error e;
     sp_error_clear(&e);
     int ended = 0;
+    double const t0 = sp__clock_ms(); /* every rank's part is durable */
     sp_status st = take_reports(x, all, x->nlens, &ended, &e);
     if (st == SP_OK) sp__dataset_writer_set_covered(x->j->writer, covered);
     if (st == SP_OK && due && !ended) st = commit(x, covered, &e);
+    if (st == SP_OK && due && !ended) sp__ckpt_times_add(&x->j->times, x->slowest_ms, sp__clock_ms() - t0);
     json_t *const v = sp__wire_status(st, &e);
     json_object_set_new(v, "ended", json_boolean(ended));
     return v;

@@ -111,6 +111,7 @@ struct sp_records {
     sp_pool *pool;             /* borrowed: runs the loads of sp__records_load */
     size_t count;              /* F: records handed out per take */
     int randomize, loop;       /* configuration, for the state's identity */
+    uint64_t fingerprint;      /* of the record names (sp__records_fingerprint) */
     int episode_length;        /* L; 0 = not episodic */
     /* The current records, `count` entries. */
     sp_record_ref *refs;
@@ -130,5 +131,8 @@ struct sp_records {
 
 /* records.c: names[f] from refs[f]/valid[f], for every f (after any change to them). */
 void sp__records_sync_names(sp_records *r);
+/* records_state.c: FNV-1a 64 over the names of every record of the source, and the count
+ * (computed once, at creation: a million names take tens of milliseconds). */
+uint64_t sp__records_fingerprint(const sp_source *src);
 
 #endif /* SP_LOADER_INTERNAL_H */

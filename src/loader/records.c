@@ -59,6 +59,7 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     r->loop = cfg->loop;
     r->episode_length = cfg->episode_length;
     SP_TRY(sp__source_create(&r->src, cfg, err));
+    r->fingerprint = sp__records_fingerprint(r->src);
     uint64_t const n = sp__source_count(r->src);
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */

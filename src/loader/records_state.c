@@ -3,9 +3,12 @@
  * What the loader contributes (sp_records_state; the sampler gathers it with its own part
  * in sampler_state.c, and the pipeline maps the whole onto a checkpoint tree):
  *   identity   seed, randomize/loop, episode length, record count, a fingerprint of the
- *              record names (the resolved file list) and the shard: they define the record
- *              stream; the sampler compares them, with its own, in one fixed order;
- *   position   the order's next stream position (and its epoch, informative);
+ *              record names (the resolved file list, hashed once at creation) and the
+ *              shard: they define the record stream; the sampler compares them, with its
+ *              own, in one fixed order;
+ *   position   the order's next stream position (and its epoch, informative) and the
+ *              global position shards in lockstep have read up to: a state of another
+ *              shard is placed there (the elastic restore: this shard's blocks from it);
  *   episodes   the episode counter, the time step and, while an episode is under way, the
  *              F running episodes;
  *   records    the F current records: refs, validity, names and record flows, so a
@@ -21,8 +24,7 @@
 #include "sp_internal.h"
 #include "loader_internal.h"
 
-/* FNV-1a 64 over the names of every record of the source, and the count. */
-static uint64_t fingerprint(const sp_source *src)
+uint64_t sp__records_fingerprint(const sp_source *src)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
     uint64_t const n = sp__source_count(src);
@@ -45,7 +47,7 @@ void sp__records_state_get(const sp_records *r, sp_records_state *st)
     st->loop = r->loop != 0;
     st->episode_length = r->episode_length;
     st->records = sp__source_count(r->src); /* files, not episodes: the episode count follows from L */
-    st->fingerprint = fingerprint(r->src);
+    st->fingerprint = r->fingerprint;
     st->shard_index = r->order.shard_index;
     st->shard_count = r->order.shard_count;
     st->next = r->order.next;
