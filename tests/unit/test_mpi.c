@@ -170,23 +170,38 @@ static int alive(pid_t pid)
 }
 
 /* SIGKILLs one process of the job: the single process, or one rank at random (mpirun then
- * ends the job). Waits until every process of the job is gone. 0 when it had ended. */
+ * ends the job), and waits until every process of the job is gone: 1. 0 when the job had
+ * ended by itself (not yet waited for: the caller reads its status). */
 static int kill_one(pid_t pid, unsigned P)
 {
     pid_t ranks[8];
     size_t n = P == 1 ? 0 : children(pid, ranks, 8);
-    for (int tries = 0; P > 1 && n < P && tries < 100; tries++) { /* mpirun still starting its ranks */
-        int status;
-        if (waitpid(pid, &status, WNOHANG) == pid) return 0;
+    /* mpirun still starting its ranks: wait for all of them (never kill mpirun itself, whose
+     * ranks would live on as orphans holding the locks) */
+    for (int tries = 0; P > 1 && n < P && tries < 1500; tries++) {
+        if (!alive(pid)) return 0;
         usleep(20000);
         n = children(pid, ranks, 8);
     }
-    kill(P == 1 || n == 0 ? pid : ranks[rand() % (int)n], SIGKILL);
+    SP_EXPECT_MSG(P == 1 || n == P, "mpirun started %zu of %u ranks in 30 s", n, P);
+    if (!alive(pid)) return 0; /* it ended by itself: the caller reads its status */
+    kill(P == 1 ? pid : ranks[rand() % (int)n], SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
     for (size_t i = 0; i < n; i++) /* mpirun has ended the others: wait for them to be gone */
         for (int tries = 0; alive(ranks[i]) && tries < 500; tries++) usleep(10000);
     return 1;
+}
+
+/* The end of a log, for a failure's message (static buffer). */
+static const char *log_tail(const char *log)
+{
+    static char tail[3000];
+    size_t n = 0;
+    char *const text = (char *)sp_test_read_file(log, &n);
+    snprintf(tail, sizeof tail, "%s", text ? text + (n > sizeof tail - 1 ? n - (sizeof tail - 1) : 0) : "(no log)");
+    free(text);
+    return tail;
 }
 
 static double now_s(void)
@@ -233,7 +248,8 @@ static void crash_and_resume(const char *format, int want)
         }
         int status = 0;
         waitpid(pid, &status, 0);
-        SP_EXPECT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a run on %u processes failed; see %s", P, log);
+        SP_EXPECT_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a run on %u processes failed:\n%s", P,
+                      log_tail(log));
         sp_test_expect_same_dir(ref, got, 0); /* it finished first: check, and start over */
         SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' '%s/ck'", got, tmp), 0);
     }
