@@ -226,7 +226,7 @@ static int hub_exchange(hub *h, uint64_t index, sp_test_group_result *res)
     }
     for (unsigned r = 1; r < h->P; r++) {
         if (strcmp(h->req[r].name, h->req[0].name) == 0 && h->req[r].root == h->req[0].root) continue;
-        snprintf(res->order_error, sizeof res->order_error, "exchange %llu: rank 0 called '%s' (root %d), rank %u '%s' (root %d)",
+        snprintf(res->order_error, sizeof res->order_error, "exchange %llu: rank 0 called '%.120s' (root %d), rank %u '%.120s' (root %d)",
                  (unsigned long long)index, h->req[0].name, h->req[0].root, r, h->req[r].name, h->req[r].root);
         kill_all(h);
         res->killed = 1;

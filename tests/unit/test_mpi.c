@@ -198,8 +198,11 @@ static const char *log_tail(const char *log)
 {
     static char tail[3000];
     size_t n = 0;
-    char *const text = (char *)sp_test_read_file(log, &n);
-    snprintf(tail, sizeof tail, "%s", text ? text + (n > sizeof tail - 1 ? n - (sizeof tail - 1) : 0) : "(no log)");
+    unsigned char *const text = sp_test_read_file(log, &n);
+    size_t const from = n > sizeof tail - 1 ? n - (sizeof tail - 1) : 0;
+    if (text) memcpy(tail, text + from, n - from);
+    tail[text ? n - from : 0] = '\0';
+    if (!text) snprintf(tail, sizeof tail, "(no log)");
     free(text);
     return tail;
 }

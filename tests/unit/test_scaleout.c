@@ -78,6 +78,20 @@ static void die_at(void *ctx, uint64_t covered, uint64_t total, uint64_t start)
     if (covered >= *(const uint64_t *)ctx) raise(SIGKILL);
 }
 
+/* A whole file as a NUL-terminated string (free()), or NULL when missing. */
+static char *read_text(const char *path)
+{
+    size_t n = 0;
+    unsigned char *const data = sp_test_read_file(path, &n);
+    char *const text = data ? (char *)malloc(n + 1) : NULL;
+    if (text) {
+        memcpy(text, data, n);
+        text[n] = '\0';
+    }
+    free(data);
+    return text;
+}
+
 /* ---- a slowed rank, watched by rank 0 ----------------------------------------------------- */
 
 /* The slowed rank's file system: every write takes 2 ms more and every file-system sync
@@ -129,8 +143,7 @@ static void check_commit(uint64_t step)
 {
     char path[700];
     snprintf(path, sizeof path, "%s.synced", the_watch.j->res);
-    size_t n = 0;
-    char *const text = (char *)sp_test_read_file(path, &n);
+    char *const text = read_text(path);
     int const synced = text ? atoi(text) : 0;
     free(text);
     the_watch.commits++;
@@ -235,8 +248,7 @@ static outcome result_of(const job *j, unsigned rank)
     memset(&o, 0, sizeof o);
     char path[700];
     snprintf(path, sizeof path, "%s.%u", j->res, rank);
-    size_t n = 0;
-    char *const text = (char *)sp_test_read_file(path, &n);
+    char *const text = read_text(path);
     SP_EXPECT_MSG(text != NULL, "rank %u left no result", rank);
     SP_EXPECT(sscanf(text, "%d %d %d %llu", &o.status, &o.started, &o.complete, &o.written) == 4);
     const char *const nl = strchr(text, '\n');
@@ -399,11 +411,10 @@ SP_TEST(scaleout_a_step_waits_for_the_slowest_rank_to_be_durable)
     expect_success(3, &a);
     char path[700];
     snprintf(path, sizeof path, "%s.violation", a.res);
-    size_t n = 0;
-    char *const v = (char *)sp_test_read_file(path, &n);
-    SP_EXPECT_MSG(v == NULL, "%.*s", (int)n, v ? v : "");
+    char *const v = read_text(path);
+    SP_EXPECT_MSG(v == NULL, "%s", v ? v : "");
     snprintf(path, sizeof path, "%s.synced", a.res);
-    char *const synced = (char *)sp_test_read_file(path, &n);
+    char *const synced = read_text(path);
     SP_EXPECT_MSG(synced && atoi(synced) >= 4, "the slowed rank synced %s times", synced ? synced : "no");
     free(synced);
     sp_test_expect_same_dir(ref.dir, a.dir, 0);
