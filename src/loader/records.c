@@ -4,7 +4,8 @@
  * It owns the source, the order (the stream position), the prefetcher, the episodes and
  * the F = `count` current records: the records of the sampler's last refresh (or episode
  * step, or real-image batch). A take moves the order by F positions and fills refs,
- * validity, names and the shard positions (local_pos) the prefetcher is asked for; a load
+ * validity, names and the shard positions (local_pos) the prefetcher is asked for (a seek
+ * only moves the position: the sampler's random access); a load
  * reads the record flows, each on its own grid, without resampling them: the output grid
  * is the sampler's business.
  *
@@ -80,16 +81,20 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */
     sp__loader_init(&r->order, r->episodes ? sp__episodes_count(r->episodes) : n, cfg->randomize, cfg->loop, cfg->seed);
+    /* Shards take whole refreshes (blocks of F records): a shard's refresh is one of the
+     * unsharded stream. */
     if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
-        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
+        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, r->count, err));
     if (!cfg->include_images) SP_TRY(probe_source(r, err)); /* real pairs: the sampler's probe reads it */
     SP_TRY(alloc_current(r, err));
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. Real
      * pairs are read with their images (sp__records_read_pair); episodic steps map positions
      * to records differently. */
     unsigned const threads = prefetch_threads(cfg, opt);
-    if (threads && !cfg->include_images && cfg->episode_length == 0)
+    if (threads && !cfg->include_images && cfg->episode_length == 0) {
+        r->prefetch_threads = threads;
         SP_TRY(sp__prefetch_create(&r->prefetch, r->src, &r->order, threads, 2 * r->count, err));
+    }
     return SP_OK;
 }
 
@@ -172,6 +177,12 @@ void sp__records_reset(sp_records *r)
     r->order.next = 0;
     r->episode = 0;
     r->timestep = 0;
+}
+
+void sp__records_seek(sp_records *r, uint64_t position)
+{
+    SP_ASSERT(r->episodes == NULL);
+    r->order.next = position;
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */

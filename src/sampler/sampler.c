@@ -11,6 +11,9 @@
  *   bins      the band lists of each frame                                items: 2B
  *   render    one band of one frame: splat, noise, clip, mask             items: 2B * bands
  *   histogram optional histogram matching of each frame                   items: 2B
+ * sp_sampler_seek moves to any batch without rendering: the loader goes to the start of
+ * its flow batch and the next refresh reloads that flow batch's records, continuing at the
+ * batch's repetition (a restored checkpoint that holds the position only does the same).
  * Every value depends only on (pair key, index), never on the item-to-thread mapping,
  * so batches are byte-identical for any thread count. Errors of a stage are collected
  * per item and the lowest-numbered one is reported, so error messages are deterministic
@@ -253,7 +256,7 @@ SP_MULTIVERSION __attribute__((flatten)) static void output_flow_item(void *ctx,
 
 /* The loader has taken the refresh's records (or an episode step's): loads their flows,
  * computes their output flows and starts a new repetition. */
-static sp_status load_refresh(sp_sampler *s, sp_error *err)
+static sp_status load_refresh(sp_sampler *s, uint32_t rep, sp_error *err)
 {
     s->have_flows = 0;
     double const t0 = timer_start(s);
@@ -262,18 +265,23 @@ static sp_status load_refresh(sp_sampler *s, sp_error *err)
     SP_TRY(st);
     sp_pool_run(s->pool, s->F * output_blocks(s), output_flow_item, s);
     s->have_flows = 1;
-    s->rep = 0;
+    s->rep = rep;
     return SP_OK;
 }
 
+/* A refresh starts repetition 0, except where the cache was never filled in the middle of
+ * a flow batch (a sampler sought there, or restored from a checkpoint that holds the
+ * position only): it reloads that flow batch's records and continues at its repetition. */
 static sp_status refresh(sp_sampler *s, sp_error *err)
 {
+    int const episodic = s->cfg.episode_length > 0;
+    uint32_t const rep = !episodic && !s->have_flows && s->rep < (uint32_t)s->cfg.batches_per_flow_batch ? s->rep : 0;
     double const t0 = timer_start(s);
-    sp_status const st = s->cfg.episode_length > 0 ? sp__records_step(s->records, err) /* one time step per batch */
-                                                   : sp__records_take(s->records, err);
+    sp_status const st = episodic ? sp__records_step(s->records, err) /* one time step per batch */
+                                  : sp__records_take(s->records, err);
     if (s->timers) s->times.seconds[SP_STAGE_LOAD] += sp__now() - t0;
     SP_TRY(st);
-    return load_refresh(s, err);
+    return load_refresh(s, rep, err);
 }
 
 /* ---- pairs ------------------------------------------------------------------------ */
@@ -483,9 +491,7 @@ sp_status sp_sampler_skip(sp_sampler *s, uint64_t n, uint64_t *skipped, sp_error
         if (skipped) (*skipped)++;
     }
     if (pending) {
-        uint32_t const rep = s->rep;
-        sp_status const ls = load_refresh(s, st == SP_OK ? err : NULL);
-        s->rep = rep;
+        sp_status const ls = load_refresh(s, s->rep, st == SP_OK ? err : NULL);
         if (st == SP_OK) st = ls;
     }
     return st;
@@ -497,6 +503,22 @@ void sp_sampler_reset(sp_sampler *s)
     s->have_flows = 0;
     s->rep = 0;
     s->batch_index = 0;
+}
+
+sp_status sp_sampler_seek(sp_sampler *s, uint64_t batch_index, sp_error *err)
+{
+    SP_RETURN_IF(s->cfg.episode_length > 0, err, SP_ERR_UNSUPPORTED,
+                 "seek: an episodic stream (episode_length %d) moves by episodes, not batches", s->cfg.episode_length);
+    /* Real image pairs take B records per batch and have no repetitions (real.c). */
+    uint64_t const per_refresh = s->cfg.include_images ? 1 : (uint64_t)s->cfg.batches_per_flow_batch;
+    uint64_t const flow_batch = batch_index / per_refresh;
+    SP_RETURN_IF(flow_batch > UINT64_MAX / s->F || batch_index > UINT64_MAX / s->B, err, SP_ERR_RANGE,
+                 "seek: batch %llu is beyond the stream's 64-bit positions", (unsigned long long)batch_index);
+    sp__records_seek(s->records, flow_batch * s->F);
+    s->have_flows = 0;
+    s->rep = (uint32_t)(batch_index % per_refresh);
+    s->batch_index = batch_index;
+    return SP_OK;
 }
 
 sp_status sp_sampler_next_episode(sp_sampler *s, sp_error *err)
