@@ -5,7 +5,7 @@ if(TARGET test_cli)
 endif()
 # The fault sweep: the generate command's own code, linked in, over a fault-injecting file
 # system (every Nth call fails with EIO or ENOSPC), then resumed.
-sp_add_unit_test(test_generate_faults SOURCES tests/unit/test_generate_faults.c cli/cmd_generate.c cli/cli_common.c
+sp_add_unit_test(test_generate_faults SOURCES tests/unit/test_generate_faults.c cli/cmd_generate.c cli/generate_opts.c cli/cli_common.c
     MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline dataset)
 target_include_directories(test_generate_faults PRIVATE ${CMAKE_SOURCE_DIR}/cli)
 add_dependencies(test_generate_faults synthpix_cli)

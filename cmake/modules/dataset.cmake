@@ -3,6 +3,8 @@
 sp_add_module(dataset SOURCES
     src/dataset/dataset_meta.c
     src/dataset/dataset_pairs.c
+    src/dataset/dataset_layouts.c
+    src/dataset/dataset_sides.c
     src/dataset/dataset_writer.c
     src/dataset/generate.c
     src/dataset/group_wire.c

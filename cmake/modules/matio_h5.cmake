@@ -8,7 +8,8 @@ sp_add_module(matio_h5 SOURCES
     src/matio_h5/mat_v5_check.c
     src/matio_h5/flow_mat.c
     src/matio_h5/flow_h5.c
-    src/matio_h5/h5_dataset.c)
+    src/matio_h5/h5_dataset.c
+    src/matio_h5/h5_file.c)
 # libFuzzer needs the reads in-process to see their coverage (src/matio_h5/mh_isolate.c).
 if(SP_LIBFUZZER AND TARGET sp_matio_h5)
     target_compile_definitions(sp_matio_h5 PRIVATE SP_MH_ISOLATE=0)

@@ -11,6 +11,9 @@
  * npy), or with h5 DIR/shard_%05d.h5 of shard_size pairs each; DIR/params.jsonl (one JSON
  * line per pair) and DIR/dataset.json (configuration echo, version, counts), written last.
  * Pair numbers are stream positions, so the first m pairs of any run are the same files.
+ * Other layouts put the pairs into the files other projects' loaders read (the Cai et al.
+ * 2019 PIV dataset, pykitPIV, PIV-LiteFlowNet; sp_dataset_layout below); params.jsonl and
+ * dataset.json are written alongside as for every layout.
  *
  * One job per folder: the writer holds an advisory lock on DIR/.synthpix.lock while it is
  * open (a second writer gets SP_ERR_LOCKED naming the holder's pid), never mixes its files
@@ -60,6 +63,33 @@ typedef enum sp_dataset_format {
 SP_API const char *sp_dataset_format_name(sp_dataset_format f);
 SP_API int sp_dataset_format_parse(const char *name, sp_dataset_format *out);
 
+/* Which files a dataset is made of (docs/formats.md, "Dataset layouts"). Every layout other
+ * than synthpix needs 2 frames, a flow grid equal to the image grid, output_units: pixels
+ * and one process (a group, synthpix-mpi, is refused); `format` and `shard_size` apply to
+ * the synthpix layout only. */
+typedef enum sp_dataset_layout {
+    SP_DATASET_LAYOUT_SYNTHPIX = 0, /* pair files or HDF5 shards, as `format` says (default) */
+    SP_DATASET_LAYOUT_CAI,          /* <case>_NNNNN_img1.tif, _img2.tif, _flow.flo and the lists
+                                     * FlowData_train.list, FlowData_test.list (Cai et al. 2019) */
+    SP_DATASET_LAYOUT_PYKITPIV,     /* pykitpiv.h5: I and targets, (N, 2, H, W) float32 */
+    SP_DATASET_LAYOUT_LITEFLOWNET,  /* liteflownet.h5: groups train and val, each with data1,
+                                     * data2 (n, H, W, 3) uint8 and label (n, H, W, 2) float32 */
+    SP_DATASET_LAYOUT_COUNT_
+} sp_dataset_layout;
+
+/* "synthpix", "cai", "pykitpiv", "liteflownet"; NULL for an invalid value. Parses those
+ * names: 1 on success. */
+SP_API const char *sp_dataset_layout_name(sp_dataset_layout l);
+SP_API int sp_dataset_layout_parse(const char *name, sp_dataset_layout *out);
+
+/* The split rule of the cai and liteflownet layouts: 1 when pair `index` of a stream seeded
+ * `seed` goes to the test (cai) or val (liteflownet) part for the test fraction `split` in
+ * [0, 1]. The draw is b = sp_random_bits(sp_key_fold_in(sp_key_from_seed(seed), 0x73706c74),
+ * index), a Threefry-2x32 word per pair; the pair is a test pair when b < split * 2^32
+ * (so split 0: none, split 1: all). Depends on nothing else: any subset of the pairs, in
+ * any order, on any number of processes, splits the same way. */
+SP_API int sp_dataset_split_is_test(uint64_t seed, uint64_t index, double split);
+
 typedef struct sp_dataset_options {
     size_t struct_size;          /* set by sp_dataset_options_init */
     sp_dataset_format format;    /* default SP_DATASET_PNG */
@@ -74,14 +104,19 @@ typedef struct sp_dataset_options {
     const char *tmp_tag;         /* marks this job's temporaries ("<final>.sp-tmp-<tag>-<rand>");
                                   * [0-9a-f], at most 16; NULL = a fresh random tag */
     int overwrite;               /* 1: a fresh dataset may replace one found in DIR: the files
-                                  * the layout names (pairs, shards, params.jsonl,
-                                  * dataset.json, their temporaries) are removed first, and
-                                  * nothing else. 0 (default): such a DIR is refused
+                                  * the layouts name (pairs, shards, params.jsonl,
+                                  * dataset.json, the other layouts' files, their
+                                  * temporaries) are removed first, and nothing else. 0 (default): such a DIR is refused
                                   * (SP_ERR_EXISTS), unless it already holds exactly this
                                   * dataset (sp_dataset_writer_complete). */
     int adopt_partial;           /* 1: the files found are this job family's own partial
                                   * output (a killed job that committed nothing): replaced
                                   * as with overwrite. Set by sp_generate. */
+    sp_dataset_layout layout;    /* default SP_DATASET_LAYOUT_SYNTHPIX (the files above) */
+    double split;                /* cai, liteflownet: the test (val) fraction in [0, 1], by
+                                  * sp_dataset_split_is_test; default 0.1 */
+    const char *case_name;       /* cai: the <case> of the file names, 1 to 64 characters of
+                                  * [A-Za-z0-9_-]; NULL (default) = "synthpix"; copied */
 } sp_dataset_options;
 
 SP_API void sp_dataset_options_init(sp_dataset_options *o);

@@ -21,7 +21,8 @@
  * (n, H, W) as uint8, uint16 or float32, flow_fields (n, Ho, Wo, 2) float32, params (n,)
  * compound, chunked one pair per chunk, with the configuration YAML as the root attribute
  * "configuration". The file is written under a temporary name and renamed on close, so a
- * shard under its final name is always complete.
+ * shard under its final name is always complete. sp_h5_file writes a whole file of
+ * fixed-size arrays (the pykitPIV and PIV-LiteFlowNet dataset layouts) the same way.
  *
  * Optional libraries: a build may leave out libmatio or libhdf5 (sp_have_feature("matio"),
  * sp_have_feature("hdf5")). The .mat reader then refuses the files that need the missing
@@ -43,6 +44,7 @@
 #include <stdint.h> /* uint32_t, uint64_t, int32_t */
 
 #include "sp/sp_api.h"
+#include "sp/sp_dtype.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_fs.h"
@@ -102,6 +104,35 @@ SP_API size_t sp_h5_dataset_pairs(const sp_h5_dataset *d);
 SP_API sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err);
 /* Discards an unfinished shard (removes the temporary file) and frees d. NULL allowed. */
 SP_API void sp_h5_dataset_abort(sp_h5_dataset *d);
+
+/* ---- whole HDF5 files of fixed-size arrays --------------------------------------------- */
+
+/* One array of a file: its shape is known when the file is created. */
+typedef struct sp_h5_array {
+    const char *name; /* "I", or "group/name" (one level of group, created when first
+                       * named); [A-Za-z0-9_-] and at most one '/'; borrowed for the call */
+    sp_dtype dtype;   /* SP_DTYPE_U8 or SP_DTYPE_F32, stored little-endian */
+    int rank;         /* 1..4 */
+    size_t dims[4];   /* dims[0] (rows) may be 0: an empty array; the others >= 1 */
+} sp_h5_array;
+
+typedef struct sp_h5_file sp_h5_file;
+
+/* Starts a file that will be renamed to `path` on close: the n arrays (contiguous, no
+ * filters, no object times, so the same rows give the same bytes), root attributes "format"
+ * (format_tag) and "configuration" (config_yaml; NULL = none). fs and tmp_tag as for
+ * sp_h5_dataset_create. Every row of every array must be written before the close. */
+SP_API sp_status sp_h5_file_create(sp_h5_file **out, const sp_fs *fs, const char *path, const char *tmp_tag,
+                                   const sp_h5_array *arrays, size_t n, const char *format_tag,
+                                   const char *config_yaml, sp_error *err);
+/* Writes row `row` of array `array`: the product of dims[1..] elements of its dtype, in
+ * native byte order (borrowed for the call). */
+SP_API sp_status sp_h5_file_write_row(sp_h5_file *f, size_t array, uint64_t row, const void *data, sp_error *err);
+/* Closes, fsyncs and renames the file into place, then fsyncs the directory, then frees f
+ * (always; on failure the temporary file is removed). */
+SP_API sp_status sp_h5_file_close(sp_h5_file *f, sp_error *err);
+/* Discards an unfinished file (removes the temporary) and frees f. NULL allowed. */
+SP_API void sp_h5_file_abort(sp_h5_file *f);
 
 #ifdef __cplusplus
 }

@@ -4,6 +4,10 @@
  *   dataset_meta.c    format names, params.jsonl lines, dataset.json, the progress record
  *   dataset_pairs.c   encoding one pair (PNG/TIFF/npy + .flo/npy) and writing its files on
  *                     the pool; appending pairs to HDF5 shards in index order
+ *   dataset_layouts.c the other layouts (cai, pykitpiv, liteflownet): names, checks, the
+ *                     split rule, file names, their part of dataset.json and the progress
+ *   dataset_sides.c   their side files (cai's lists, the HDF5 layouts' spools): create,
+ *                     append, sync, resume, and the finish (renames, HDF5 assembly)
  *   dataset_writer.c  the writer object: open (fresh or resumed), write, sync, finish, free
  *   generate.c        sp_generate: sampler + writer + checkpoint manager, the whole job
  *   group_wire.c      a group's messages (group_internal.h), sp_group_init, sp_group_agree
@@ -13,17 +17,22 @@
  *
  * Files of a dataset directory, and which of them this module may remove (docs/durability.md):
  *   pair_NNNNNN_*.EXT, shard_NNNNN.h5   final names, reached by rename only
+ *   <case>_NNNNN_*, FlowData_*.list,    the other layouts' final names (the case is the
+ *   pykitpiv.h5, liteflownet.h5         writer's), reached by rename only
  *   params.jsonl                        final name, reached by rename only
  *   dataset.json                        written last: its presence means complete
  *   <final>.sp-tmp-<tag>-<random>       our temporaries; removed only when <tag> is this job
- *                                       family's tag (the partial params file of a
- *                                       checkpointed job is kept: it is the progress)
+ *                                       family's tag (the partial params file and side
+ *                                       files of a checkpointed job are kept: they are the
+ *                                       progress)
  *   .synthpix.lock                      the writers' advisory lock (flock); never removed
  * With overwrite (or adopt_partial) a fresh job first removes the files the layout names
  * (sp__layout_name) and nothing else.
  */
 #ifndef SP_DATASET_INTERNAL_H
 #define SP_DATASET_INTERNAL_H
+
+#include <jansson.h>
 
 #include "sp_fsutil.h"
 #include "sp_internal.h"
@@ -34,6 +43,19 @@
 #include "sp/sp_sink.h"
 
 #define SP_DATASET_TAG_MAX 16
+#define SP_DATASET_CASE_MAX 64
+#define SP_DATASET_SIDE_MAX 2
+
+/* A layout's side file: appended to under a tagged temporary name during the job, made
+ * durable with the params file at every sync, cut back to its durable length on resume
+ * (exactly like the partial params file), and at the finish renamed into place (cai's
+ * lists) or assembled into the layout's HDF5 file and removed (the spools). */
+typedef struct sp__side {
+    int fd;                     /* -1 when closed */
+    char path[SP_FS_PATH_MAX];  /* the temporary ("" before it exists) */
+    uint64_t bytes;             /* bytes written so far */
+    uint64_t count;             /* lines or records written so far */
+} sp__side;
 
 /* One pool worker's encoding buffers. */
 typedef struct sp__pair_job {
@@ -70,6 +92,16 @@ struct sp_dataset_writer {
     int finished;
     int complete;                  /* DIR already held this dataset: nothing to do */
     int lock_fd;                   /* DIR/.synthpix.lock, held while open */
+    /* The layout (dataset_layouts.c; SP_DATASET_LAYOUT_SYNTHPIX: no side files). */
+    sp_dataset_layout layout;
+    double split;                  /* cai, liteflownet: the test (val) fraction */
+    char case_name[SP_DATASET_CASE_MAX + 1];
+    uint64_t seed;                 /* the configuration's seed: the split rule's key */
+    sp__side side[SP_DATASET_SIDE_MAX];
+    size_t nside;
+    int sides_done;                /* finished: renamed into place, or assembled and removed */
+    unsigned char *record;         /* one spool record (pykitpiv, liteflownet) */
+    size_t record_bytes;
     /* A group's job (generate_group.c): a rank's params lines are collected here instead
      * of being written, and rank 0 appends every rank's in stream order. */
     int part;                      /* a rank > 0's writer: no lock, no params file, no finish */
@@ -92,9 +124,9 @@ char *sp__progress_dump(const sp_dataset_writer *w);
 sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *params_name, size_t cap,
                              sp_error *err);
 
-/* 1 when name is a file of our layout (pairs, shards, params.jsonl, dataset.json) or the
- * temporary of one. */
-int sp__layout_name(const char *name);
+/* 1 when name is a file the layouts name (pairs, shards, params.jsonl, dataset.json, the
+ * other layouts' files, cai's with w's case) or the temporary of one. */
+int sp__layout_name(const sp_dataset_writer *w, const char *name);
 /* 1 when DIR/dataset.json describes exactly the dataset w would write. */
 int sp__dataset_json_matches(const sp_dataset_writer *w);
 
@@ -171,6 +203,55 @@ sp_status sp__gen_commit(sp__gen_job *j, int64_t step, const char *progress, sp_
 sp_status sp__generate_group(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_generate_result *res,
                              sp_error *err);
 
+/* ---- dataset_layouts.c ---- */
+/* Checks opt's layout fields against the configuration and geometry and resolves into *out
+ * (a copy of opt) what the layout fixes: the format (cai: TIFF; pykitpiv, liteflownet: h5)
+ * and the bit depth *bits (pykitpiv: 32, liteflownet: 8, cai: 8 or 16). */
+sp_status sp__layout_resolve(const sp_dataset_options *opt, const sp_config *cfg, const sp_geometry *geom,
+                             sp_dataset_options *out, int *bits, sp_error *err);
+/* Sets up w's layout fields (case name, split, seed, side files to be); no file is
+ * touched. */
+void sp__layout_init(sp_dataset_writer *w, const sp_config *cfg);
+/* The base name of side file i ("FlowData_train.list", "pykitpiv.h5", ...). */
+const char *sp__side_base(const sp_dataset_writer *w, size_t i);
+/* Checks a progress record's layout identity (layout, split, case) against w and takes its
+ * side files (names, durable bytes, counts): SP_ERR_MISMATCH naming what differs,
+ * SP_ERR_CORRUPT for a malformed record. */
+sp_status sp__layout_parse_progress(sp_dataset_writer *w, const json_t *u, sp_error *err);
+
+/* The layout's part of the progress record added to u: its identity (layout, split, case)
+ * and "side_files": [[name, bytes, count], ...]. Nothing for the synthpix layout. */
+void sp__layout_progress(const sp_dataset_writer *w, json_t *u);
+/* dataset.json's layout keys (layout, split, case, split counts) added to root (nothing
+ * for the synthpix layout), and the layout's file patterns (NULL for the synthpix layout). */
+void sp__layout_json(const sp_dataset_writer *w, json_t *root);
+json_t *sp__layout_files_json(const sp_dataset_writer *w);
+/* 1 when dataset.json's layout keys describe w's layout. */
+int sp__layout_json_matches(const sp_dataset_writer *w, const json_t *doc);
+/* The path of pair `index`'s file with `suffix` ("img1.png"): pair_%06llu_<suffix>, or
+ * cai's <case>_%05llu_<suffix> numbered from 1. 0 when it does not fit. */
+int sp__pair_path(const sp_dataset_writer *w, uint64_t index, const char *suffix, char *buf, size_t cap);
+
+/* ---- dataset_sides.c ---- */
+/* Creates the side files of a fresh dataset (temporaries with w's tag). */
+sp_status sp__sides_create(sp_dataset_writer *w, sp_error *err);
+/* Reopens the side files the progress record named, cut back to their durable lengths; a
+ * list renamed into place by a killed finish is taken back (dataset.json removed first). */
+sp_status sp__sides_reopen(sp_dataset_writer *w, sp_error *err);
+/* 1 when name is one of w's side files (kept when a family's temporaries are removed). */
+int sp__sides_keep(const sp_dataset_writer *w, const char *name);
+/* Appends the side records of pairs [0, count) of b (mask 0 skipped): cai's list lines,
+ * the spools' records. */
+sp_status sp__sides_write(sp_dataset_writer *w, const sp_batch *b, size_t count, sp_error *err);
+/* fsyncs every side file. */
+sp_status sp__sides_durable(sp_dataset_writer *w, sp_error *err);
+/* The finish: the lists renamed into place, or the spools assembled into the layout's HDF5
+ * file (everything durable before; called after the last sync). */
+sp_status sp__sides_finish(sp_dataset_writer *w, sp_error *err);
+/* After dataset.json: the spools removed. */
+sp_status sp__sides_remove(sp_dataset_writer *w, sp_error *err);
+/* Closes the side files (and removes them unless keep). */
+void sp__sides_free(sp_dataset_writer *w, int keep);
 /* ---- dataset_pairs.c ---- */
 sp_status sp__pairs_jobs_create(sp_dataset_writer *w, sp_error *err);
 void sp__pairs_jobs_free(sp_dataset_writer *w);

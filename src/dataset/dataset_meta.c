@@ -93,6 +93,7 @@ sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error 
 static json_t *file_patterns(const sp_dataset_writer *w)
 {
     sp_dataset_format const f = w->opt.format;
+    if (w->layout != SP_DATASET_LAYOUT_SYNTHPIX) return sp__layout_files_json(w);
     if (f == SP_DATASET_H5)
         return json_pack("{s:s, s:I, s:s}", "shards", "shard_%05d.h5", "shard_size", (json_int_t)w->opt.shard_size,
                          "params", "params.jsonl");
@@ -119,6 +120,7 @@ static json_t *dataset_doc(const sp_dataset_writer *w)
     json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)w->height, (json_int_t)w->width));
     json_object_set_new(root, "flow_shape",
                         json_pack("[I, I, I]", (json_int_t)w->flow_h, (json_int_t)w->flow_w, (json_int_t)2));
+    sp__layout_json(w, root); /* layouts other than synthpix only */
     return root;
 }
 
@@ -162,6 +164,7 @@ char *sp__progress_dump(const sp_dataset_writer *w)
     if (u && w->opt.data_shard_count > 1) /* a shard's dataset continues only as that shard */
         json_object_set_new(u, "data_shard", json_pack("[I, I]", (json_int_t)w->opt.data_shard_index,
                                                        (json_int_t)w->opt.data_shard_count));
+    sp__layout_progress(w, u);
     char *const text = u ? json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(u);
     return text;
@@ -223,6 +226,7 @@ sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *param
     sp_status st = ok && plain_name(pname) ? SP_OK
                                            : sp_error_set(err, SP_ERR_CORRUPT, "the checkpoint has no valid generate progress record");
     if (st == SP_OK) st = check_identity(w, u, v[3], v[0], err);
+    if (st == SP_OK) st = sp__layout_parse_progress(w, u, err);
     if (st == SP_OK) {
         w->covered = v[0];
         w->written = v[1];
@@ -260,14 +264,28 @@ static size_t final_part(const char *name)
     return (size_t)(t - name);
 }
 
-int sp__layout_name(const char *name)
+/* cai's pair files: <case>_<at least 5 digits>_{img1.tif, img2.tif, flow.flo}, for w's
+ * case only (another case's files are not recognised as ours). */
+static int cai_name(const sp_dataset_writer *w, const char *base)
 {
+    size_t const n = strlen(w->case_name);
+    const char *p;
+    if (strncmp(base, w->case_name, n) != 0 || base[n] != '_' || (p = digits(base + n + 1, 5)) == NULL) return 0;
+    return strcmp(p, "_img1.tif") == 0 || strcmp(p, "_img2.tif") == 0 || strcmp(p, "_flow.flo") == 0;
+}
+
+int sp__layout_name(const sp_dataset_writer *w, const char *name)
+{
+    static const char *const fixed[] = {"params.jsonl", "dataset.json", "FlowData_train.list", "FlowData_test.list",
+                                        "pykitpiv.h5", "liteflownet.h5"};
     char base[256];
     size_t const n = final_part(name);
     if (n == 0 || n >= sizeof base) return 0;
     memcpy(base, name, n);
     base[n] = '\0';
-    if (strcmp(base, "params.jsonl") == 0 || strcmp(base, "dataset.json") == 0) return 1;
+    for (size_t i = 0; i < SP_ARRAY_LEN(fixed); i++)
+        if (strcmp(base, fixed[i]) == 0) return 1;
+    if (cai_name(w, base)) return 1;
     const char *p;
     if (strncmp(base, "shard_", 6) == 0) return (p = digits(base + 6, 5)) != NULL && strcmp(p, ".h5") == 0;
     if (strncmp(base, "pair_", 5) != 0 || (p = digits(base + 5, 6)) == NULL) return 0;
@@ -301,9 +319,10 @@ int sp__dataset_json_matches(const sp_dataset_writer *w)
                    same_string(d, "image_format", sp__dataset_ext(w->opt.format)) &&
                    (w->opt.format == SP_DATASET_NPY || bits == w->bit_depth) &&
                    json_integer_value(json_object_get(d, "pairs")) == (json_int_t)w->opt.pairs &&
-                   (w->opt.format != SP_DATASET_H5 ||
+                   (w->layout != SP_DATASET_LAYOUT_SYNTHPIX || w->opt.format != SP_DATASET_H5 ||
                     json_integer_value(json_object_get(json_object_get(d, "files"), "shard_size")) ==
                         (json_int_t)w->opt.shard_size) &&
+                   sp__layout_json_matches(w, d) &&
                    (w->opt.data_shard_count > 1
                         ? json_integer_value(json_object_get(shard, "index")) == (json_int_t)w->opt.data_shard_index &&
                               json_integer_value(json_object_get(shard, "count")) == (json_int_t)w->opt.data_shard_count

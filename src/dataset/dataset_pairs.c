@@ -3,6 +3,7 @@
  * Per-pair formats: each pool worker owns one sp__pair_job (an encoding buffer, a
  * quantised image and, for PNG, an encoder), encodes a pair's two images (PNG/TIFF at 8/16 bits, or float32 .npy)
  * and its flow (.flo, or .npy with npy), and commits each file with sp__fs_write_atomic
+ * under pair_NNNNNN_* (or, in the cai layout, <case>_NNNNN_*: sp__pair_path)
  * without fsync: the writer makes a whole batch of files durable at once (syncfs) before a
  * checkpoint or dataset.json relies on them. Pairs are independent, so the order in which
  * workers finish never changes a byte; the first failure by pair index is reported.
@@ -72,7 +73,7 @@ static sp_status commit_file(const sp_dataset_writer *w, uint64_t index, const c
                              sp_error *err)
 {
     char path[SP_FS_PATH_MAX];
-    if ((size_t)snprintf(path, sizeof path, "%s/pair_%06llu_%s", w->dir, (unsigned long long)index, suffix) >= sizeof path)
+    if (!sp__pair_path(w, index, suffix, path, sizeof path))
         return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", w->dir);
     return sp__fs_write_atomic(w->fs, path, w->tag, b->data, b->size, 0, err);
 }

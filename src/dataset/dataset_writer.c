@@ -29,6 +29,8 @@ void sp_dataset_options_init(sp_dataset_options *o)
     o->format = SP_DATASET_PNG;
     o->shard_size = 256;
     o->pairs = 64;
+    o->layout = SP_DATASET_LAYOUT_SYNTHPIX;
+    o->split = 0.1;
 }
 
 static int tag_ok(const char *t)
@@ -61,6 +63,18 @@ static sp_status check_options(const sp_dataset_options *o, int bit_depth, sp_er
     return SP_OK;
 }
 
+/* The options with what the layout fixes resolved (format, bit depth), all checked. */
+static sp_status options_for(const sp_dataset_options *opt, const sp_config *cfg, const sp_geometry *geom,
+                             sp_dataset_options *out, sp_error *err)
+{
+    SP_RETURN_IF(opt->struct_size != sizeof *opt, err, SP_ERR_INVALID,
+                 "dataset options: struct_size %zu, expected %zu (call sp_dataset_options_init)", opt->struct_size,
+                 sizeof *opt);
+    int bits = 0;
+    SP_TRY(sp__layout_resolve(opt, cfg, geom, out, &bits, err));
+    return check_options(out, bits, err);
+}
+
 static sp_status echo_config(sp_dataset_writer *w, const sp_config *cfg, sp_error *err)
 {
     sp_membuf yaml = {0};
@@ -85,14 +99,16 @@ static int stale_entry(void *ctx, const char *name, int is_dir)
 {
     stale_ctx *const c = (stale_ctx *)ctx;
     const char *const at = strstr(name, c->marker);
-    if (is_dir || at == NULL || at == name || (c->keep && strcmp(name, c->keep) == 0)) return 0;
+    if (is_dir || at == NULL || at == name || (c->keep && strcmp(name, c->keep) == 0) || sp__sides_keep(c->w, name))
+        return 0;
     char path[SP_FS_PATH_MAX];
     if ((size_t)snprintf(path, sizeof path, "%s/%s", c->w->dir, name) < sizeof path) c->w->fs->unlink(c->w->fs->ctx, path);
     return 0;
 }
 
 /* A killed job of this family leaves the temporaries of the files it was writing; they
- * carry the family's tag, which nothing else uses, so they are ours to remove. */
+ * carry the family's tag, which nothing else uses, so they are ours to remove (all but the
+ * params file `keep` and the side files the progress record names). */
 static void remove_stale(const sp_dataset_writer *w, const char *keep)
 {
     stale_ctx c = {w, keep, {0}};
@@ -125,7 +141,7 @@ typedef struct scan_ctx {
 static int scan_entry(void *ctx, const char *name, int is_dir)
 {
     scan_ctx *const c = (scan_ctx *)ctx;
-    if (is_dir || !sp__layout_name(name)) return 0;
+    if (is_dir || !sp__layout_name(c->w, name)) return 0;
     if (c->found++ == 0) snprintf(c->first, sizeof c->first, "%s", name);
     if (!c->remove) return 0;
     char path[SP_FS_PATH_MAX];
@@ -232,6 +248,7 @@ static sp_status writer_init(sp_dataset_writer *w, const char *dir, const sp_con
     w->params_fd = -1;
     w->lock_fd = -1;
     w->bit_depth = opt->bit_depth ? opt->bit_depth : cfg->bit_depth;
+    sp__layout_init(w, cfg);
     w->height = geom->height, w->width = geom->width, w->flow_h = geom->flow_h, w->flow_w = geom->flow_w;
     w->flow_units_pixels = cfg->output_units == SP_UNITS_PIXELS;
     if (opt->tmp_tag) snprintf(w->tag, sizeof w->tag, "%s", opt->tmp_tag);
@@ -248,21 +265,27 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
     *out = NULL;
     SP_RETURN_IF(dir == NULL || cfg == NULL || geom == NULL || opt == NULL, err, SP_ERR_INVALID,
                  "dataset writer: NULL argument");
-    SP_TRY(check_options(opt, opt->bit_depth ? opt->bit_depth : cfg->bit_depth, err));
+    sp_dataset_options o;
+    SP_TRY(options_for(opt, cfg, geom, &o, err));
     sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
-    sp_status st = writer_init(w, dir, cfg, geom, opt, err);
+    sp_status st = writer_init(w, dir, cfg, geom, &o, err);
     if (st == SP_OK) st = sp__fs_mkdirs(w->fs, dir, err);
     if (st == SP_OK) st = lock_folder(w, err);
     char name[SP_FS_PATH_MAX];
     if (st == SP_OK && resume_json) st = sp__progress_parse(w, resume_json, name, sizeof name, err);
     if (st == SP_OK && sp__dataset_json_matches(w)) {
+        /* A job of this family killed between dataset.json and the removal of its spools
+         * left them behind: they carry the family's tag, so they are ours to remove. */
+        if (opt->tmp_tag) remove_stale(w, NULL);
         w->complete = 1;
         *out = w;
         return SP_OK;
     }
     if (st == SP_OK) st = resume_json ? params_reopen(w, name, err) : claim_folder(w, err);
+    if (st == SP_OK) st = resume_json ? sp__sides_reopen(w, err) : SP_OK;
     if (st == SP_OK) st = resume_json ? unclaim_complete(w, err) : params_create(w, err);
+    if (st == SP_OK && !resume_json) st = sp__sides_create(w, err);
     if (st == SP_OK) st = sp__pairs_jobs_create(w, err);
     if (st != SP_OK) {
         sp_dataset_writer_free(w);
@@ -277,12 +300,15 @@ sp_status sp__dataset_writer_open_part(sp_dataset_writer **out, const char *dir,
 {
     *out = NULL;
     SP_RETURN_IF(opt->tmp_tag == NULL, err, SP_ERR_INVALID, "dataset writer: a rank's writer needs the job's tag");
-    SP_TRY(check_options(opt, opt->bit_depth ? opt->bit_depth : cfg->bit_depth, err));
+    sp_dataset_options o;
+    SP_TRY(options_for(opt, cfg, geom, &o, err));
+    SP_RETURN_IF(o.layout != SP_DATASET_LAYOUT_SYNTHPIX, err, SP_ERR_UNSUPPORTED,
+                 "the %s layout is written by one process only", sp_dataset_layout_name(o.layout));
     sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
     w->part = 1;
     w->collect = 1;
-    sp_status st = writer_init(w, dir, cfg, geom, opt, err);
+    sp_status st = writer_init(w, dir, cfg, geom, &o, err);
     if (st == SP_OK) st = sp__fs_mkdirs(w->fs, dir, err);
     if (st == SP_OK) st = sp__pairs_jobs_create(w, err);
     if (st != SP_OK) {
@@ -335,6 +361,7 @@ void sp_dataset_writer_free(sp_dataset_writer *w)
     sp_h5_dataset_abort(w->shard); /* a failed job leaves no partial shard */
     if (w->params_fd >= 0) w->fs->close(w->fs->ctx, w->params_fd);
     if (!w->finished && !w->keep_params && w->params_path[0]) w->fs->unlink(w->fs->ctx, w->params_path);
+    sp__sides_free(w, w->finished || w->keep_params);
     sp__pairs_jobs_free(w);
     if (w->lock_fd >= 0) w->fs->close(w->fs->ctx, w->lock_fd); /* releases the lock */
     sp_membuf_free(&w->lines);
@@ -351,6 +378,16 @@ int sp_dataset_writer_complete(const sp_dataset_writer *w)
     return w->complete;
 }
 
+/* The files of pairs [0, count) of b, as the layout wants them. */
+static sp_status write_pairs(sp_dataset_writer *w, const sp_batch *b, size_t count, sp_error *err)
+{
+    if (w->layout == SP_DATASET_LAYOUT_SYNTHPIX)
+        return w->opt.format == SP_DATASET_H5 ? sp__pairs_write_h5(w, b, count, err)
+                                              : sp__pairs_write_files(w, b, count, err);
+    if (w->layout == SP_DATASET_LAYOUT_CAI) SP_TRY(sp__pairs_write_files(w, b, count, err));
+    return sp__sides_write(w, b, count, err);
+}
+
 sp_status sp_dataset_writer_write(sp_dataset_writer *w, const sp_batch *b, sp_error *err)
 {
     SP_RETURN_IF(w->finished || w->complete, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
@@ -360,8 +397,7 @@ sp_status sp_dataset_writer_write(sp_dataset_writer *w, const sp_batch *b, sp_er
     if (b->first_pair >= w->opt.pairs) return SP_OK;
     size_t const count = (size_t)(w->opt.pairs - b->first_pair < b->batch_size ? w->opt.pairs - b->first_pair
                                                                               : b->batch_size);
-    SP_TRY(w->opt.format == SP_DATASET_H5 ? sp__pairs_write_h5(w, b, count, err)
-                                          : sp__pairs_write_files(w, b, count, err));
+    SP_TRY(write_pairs(w, b, count, err));
     sp_membuf *const lines = w->collect ? &w->pending : &w->lines;
     if (!w->collect) lines->size = 0;
     uint64_t n = 0;
@@ -393,7 +429,8 @@ uint64_t sp_dataset_writer_written(const sp_dataset_writer *w)
 
 int sp_dataset_writer_can_sync(const sp_dataset_writer *w)
 {
-    return w->opt.format != SP_DATASET_H5 || w->covered % w->opt.shard_size == 0;
+    return w->layout != SP_DATASET_LAYOUT_SYNTHPIX || w->opt.format != SP_DATASET_H5 ||
+           w->covered % w->opt.shard_size == 0;
 }
 
 sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_error *err)
@@ -406,6 +443,7 @@ sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_
                  (unsigned long long)w->covered);
     SP_TRY(sp__shard_close(w, err)); /* a resumed job starts a new shard, never reopens one */
     SP_TRY(params_durable(w, err));
+    SP_TRY(sp__sides_durable(w, err));
     SP_TRY(sp__fs_sync_fs(w->fs, w->dir, err));
     *progress_json = sp__progress_dump(w);
     SP_RETURN_IF(*progress_json == NULL, err, SP_ERR_NOMEM, "%s: out of memory", w->dir);
@@ -419,14 +457,17 @@ sp_status sp_dataset_writer_finish(sp_dataset_writer *w, sp_error *err)
     SP_RETURN_IF(w->part, err, SP_ERR_INVALID, "%s: rank 0's writer finishes the dataset", w->dir);
     SP_TRY(sp__shard_close(w, err)); /* the last, possibly short, shard */
     SP_TRY(params_durable(w, err));
+    SP_TRY(sp__sides_durable(w, err));
     int const c = w->fs->close(w->fs->ctx, w->params_fd);
     w->params_fd = -1;
     if (c) return sp__fs_fail(err, c, "close", w->params_path);
     SP_TRY(sp__fs_sync_fs(w->fs, w->dir, err));
+    SP_TRY(sp__sides_finish(w, err)); /* lists into place, or the layout's HDF5 file assembled */
     char final[SP_FS_PATH_MAX];
     snprintf(final, sizeof final, "%s/params.jsonl", w->dir);
     int const r = w->fs->rename(w->fs->ctx, w->params_path, final);
     if (r) return sp__fs_fail(err, r, "rename to", final);
     w->finished = 1;
-    return sp__dataset_json_write(w, err);
+    SP_TRY(sp__dataset_json_write(w, err));
+    return sp__sides_remove(w, err); /* the spools, once dataset.json no longer needs them */
 }

@@ -289,6 +289,9 @@ static sp_status run_batches(sp__gen_job *j, sp_error *err)
 static sp_status run_job(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_generate_result *res, sp_error *err)
 {
     SP_TRY(sp__gen_make_sampler(j, cfg, err));
+    sp_dataset_options checked;
+    int bits = 0; /* the layout's needs, checked before the checkpoint root is touched */
+    SP_TRY(sp__layout_resolve(&j->opt->dataset, cfg, sp_sampler_geometry(j->sampler), &checked, &bits, err));
     if (j->opt->checkpoint_dir) SP_TRY(sp__gen_open_checkpoints(j, err));
     SP_TRY(sp__gen_open_writer(j, cfg, dir, err));
     if (sp_dataset_writer_complete(j->writer)) {
@@ -324,6 +327,12 @@ sp_status sp_generate(const sp_config *cfg, const char *dir, const sp_generate_o
     j.opt = opt;
     j.fs = opt->dataset.fs ? opt->dataset.fs : sp_fs_posix();
     int const grouped = opt->group && opt->group->size > 1;
+    /* One writer assembles the other layouts' lists and files: a group's ranks would each
+     * need their own part of them, merged in stream order, which only params.jsonl has. */
+    SP_RETURN_IF(grouped && opt->dataset.layout != SP_DATASET_LAYOUT_SYNTHPIX, err, SP_ERR_UNSUPPORTED,
+                 "the %s layout cannot be written by a group of processes (synthpix-mpi); write it with one process "
+                 "(synthpix generate), or use the synthpix layout",
+                 sp_dataset_layout_name(opt->dataset.layout) ? sp_dataset_layout_name(opt->dataset.layout) : "requested");
     sp_status st = grouped ? sp__generate_group(&j, cfg, dir, res, err) : run_job(&j, cfg, dir, res, err);
     if (st == SP_OK) note_times(&j);
     else free(j.times.durable_ms), free(j.times.commit_ms);

@@ -124,21 +124,6 @@ static hid_t make_growing(hid_t file, const char *name, hid_t type, int rank, co
     return d;
 }
 
-static herr_t write_string_attr(hid_t obj, const char *name, const char *text)
-{
-    hid_t const str = H5Tcopy(H5T_C_S1);
-    hid_t const space = H5Screate(H5S_SCALAR);
-    herr_t r = str < 0 || space < 0 ? -1 : 0;
-    if (r >= 0) r = H5Tset_size(str, H5T_VARIABLE);
-    if (r >= 0) r = H5Tset_cset(str, H5T_CSET_UTF8);
-    hid_t const a = r >= 0 ? H5Acreate2(obj, name, str, space, H5P_DEFAULT, H5P_DEFAULT) : -1;
-    if (a >= 0) r = H5Awrite(a, str, &text), H5Aclose(a);
-    else r = -1;
-    if (str >= 0) H5Tclose(str);
-    if (space >= 0) H5Sclose(space);
-    return r;
-}
-
 /* Lock held: creates the file and its datasets. */
 static sp_status create_locked(sp_h5_dataset *d, const char *config_yaml, sp_error *err)
 {
@@ -158,8 +143,8 @@ static sp_status create_locked(sp_h5_dataset *d, const char *config_yaml, sp_err
         H5Pclose(d->row_xfer), d->row_xfer = -1;
     SP_RETURN_IF(d->img[0] < 0 || d->img[1] < 0 || d->flow < 0 || d->params < 0 || d->row_xfer < 0, err, SP_ERR_IO,
                  "%s: cannot create the datasets", d->tmp);
-    SP_RETURN_IF(write_string_attr(d->file, "configuration", config_yaml ? config_yaml : "") < 0 ||
-                     write_string_attr(d->file, "format", "synthpix-h5-shard 1") < 0,
+    SP_RETURN_IF(sp__mh_h5_string_attr(d->file, "configuration", config_yaml ? config_yaml : "") < 0 ||
+                     sp__mh_h5_string_attr(d->file, "format", "synthpix-h5-shard 1") < 0,
                  err, SP_ERR_IO, "%s: cannot write the configuration attribute", d->tmp);
     return SP_OK;
 }
@@ -182,24 +167,6 @@ static void free_dataset(sp_h5_dataset *d)
     free(d->row_buf[0]);
     free(d->row_buf[1]);
     free(d);
-}
-
-/* Creates the temporary exclusively through the fs (never through a planted link). */
-static sp_status create_tmp(sp_h5_dataset *d, const char *tag, sp_error *err)
-{
-    int fd = -EEXIST;
-    for (int attempt = 0; attempt < 8 && fd == -EEXIST; attempt++) {
-        if (!sp__fs_tmp_name(d->tmp, SP_FS_PATH_MAX, d->path, tag))
-            return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", d->path);
-        fd = d->fs->open(d->fs->ctx, d->tmp, 'w');
-    }
-    if (fd < 0) return sp__fs_fail(err, fd, "create", d->tmp);
-    int const c = d->fs->close(d->fs->ctx, fd);
-    if (c < 0) {
-        d->fs->unlink(d->fs->ctx, d->tmp);
-        return sp__fs_fail(err, c, "close", d->tmp);
-    }
-    return SP_OK;
 }
 
 sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char *path, const char *tmp_tag,
@@ -228,7 +195,7 @@ sp_status sp_h5_dataset_create(sp_h5_dataset **out, const sp_fs *fs, const char 
         free_dataset(d);
         return sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory", path);
     }
-    sp_status const ts = create_tmp(d, tmp_tag, err);
+    sp_status const ts = sp__mh_h5_tmp_create(d->fs, d->path, tmp_tag ? tmp_tag : "0", d->tmp, err);
     if (ts != SP_OK) {
         free_dataset(d);
         return ts;
@@ -299,17 +266,6 @@ size_t sp_h5_dataset_pairs(const sp_h5_dataset *d)
     return d->n;
 }
 
-/* fsync of the closed file through the fs: its data reach the disk before the rename. */
-static sp_status fsync_file(const sp_h5_dataset *d, sp_error *err)
-{
-    int const fd = d->fs->open(d->fs->ctx, d->tmp, 'a');
-    if (fd < 0) return sp__fs_fail(err, fd, "open for sync", d->tmp);
-    int const e = d->fs->fsync(d->fs->ctx, fd);
-    int const c = d->fs->close(d->fs->ctx, fd);
-    if (e < 0) return sp__fs_fail(err, e, "fsync", d->tmp);
-    return c < 0 ? sp__fs_fail(err, c, "close", d->tmp) : SP_OK;
-}
-
 sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err)
 {
     sp__mh_lock_state ls;
@@ -318,19 +274,9 @@ sp_status sp_h5_dataset_close(sp_h5_dataset *d, sp_error *err)
     herr_t const r = H5Fclose(d->file);
     d->file = -1;
     sp__mh_unlock(&ls);
-    sp_status st = r < 0 ? sp_error_set(err, SP_ERR_IO, "%s: closing the HDF5 file failed", d->tmp) : SP_OK;
-    if (st == SP_OK) st = fsync_file(d, err);
-    if (st == SP_OK) {
-        int const e = d->fs->rename(d->fs->ctx, d->tmp, d->path);
-        if (e < 0) st = sp__fs_fail(err, e, "rename to", d->path);
-    }
-    if (st == SP_OK) {
-        char dir[SP_FS_PATH_MAX];
-        st = sp__fs_parent(d->path, dir, sizeof dir) ? sp__fs_fsync_dir(d->fs, dir, dir, err)
-                                                      : sp_error_set(err, SP_ERR_INVALID, "%s: path too long", d->path);
-    } else {
-        d->fs->unlink(d->fs->ctx, d->tmp);
-    }
+    sp_status const st = r < 0 ? sp_error_set(err, SP_ERR_IO, "%s: closing the HDF5 file failed", d->tmp)
+                               : sp__mh_h5_commit(d->fs, d->tmp, d->path, err);
+    if (r < 0) d->fs->unlink(d->fs->ctx, d->tmp);
     free_dataset(d);
     return st;
 }
@@ -343,7 +289,7 @@ void sp_h5_dataset_abort(sp_h5_dataset *d)
     close_handles(d);
     if (d->file >= 0) H5Fclose(d->file);
     sp__mh_unlock(&ls);
-    d->fs->unlink(d->fs->ctx, d->tmp); /* ours: created by create_tmp */
+    d->fs->unlink(d->fs->ctx, d->tmp); /* ours: created by sp__mh_h5_tmp_create */
     free_dataset(d);
 }
 #else /* !SP_HAVE_HDF5 */

@@ -31,6 +31,7 @@
 
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
+#include "sp/sp_fs.h"
 
 #define SP_MH_MAX_RANK 3
 /* At most 2^28 elements (1 GiB of float32) per array: far above any PIV flow or image,
@@ -96,7 +97,18 @@ sp_status sp__mh_array_to_image(const char *path, const char *what, const sp__mh
  * e.g. lib "libmatio", what ".mat files cannot be read". */
 sp_status sp__mh_unsupported(const char *path, const char *lib, const char *what, sp_error *err);
 
+/* h5_file.c: the commit of every HDF5 file we write (shards, whole layout files).
+ * Creates "<path>.sp-tmp-<tag>-<random>" exclusively through fs (tmp: SP_FS_PATH_MAX bytes)
+ * and closes it, for libhdf5 to open; the error names the file and the OS reason. */
+sp_status sp__mh_h5_tmp_create(const sp_fs *fs, const char *path, const char *tag, char *tmp, sp_error *err);
+/* The temporary, closed by libhdf5: fsync'd through fs, renamed to path, the directory
+ * fsync'd; on a failure before the rename the temporary is removed. */
+sp_status sp__mh_h5_commit(const sp_fs *fs, const char *tmp, const char *path, sp_error *err);
+
 #if SP_HAVE_HDF5
+/* A scalar variable-length UTF-8 string attribute (lock held). */
+herr_t sp__mh_h5_string_attr(hid_t obj, const char *name, const char *text);
+
 /* An open HDF5 file. libhdf5 parses its metadata (superblock, groups, object headers, chunk
  * indexes) through `id`; the raw data of a dataset is read by us (h5_raw.c) from the same
  * bytes: the caller's in-memory image, or libhdf5's own descriptor of the file (the sec2
