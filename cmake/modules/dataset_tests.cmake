@@ -8,3 +8,11 @@ sp_add_unit_test(test_dataset SOURCES tests/unit/test_dataset.c
 sp_add_unit_test(test_scaleout SOURCES tests/unit/test_scaleout.c tests/unit/test_group.c tests/unit/test_fixtures.c
     MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline dataset
     LONG_CASES scaleout_resume_on_any_number_of_processes scaleout_a_rank_with_a_full_disk_stops_every_rank)
+# The other projects' layouts (generate --layout cai|pykitpiv|liteflownet): each read back by
+# an independent Python reader (tests/unit/layout_readers.py) and compared with --format npy;
+# the split rule; refusals; what --overwrite removes. Runs the built CLI.
+sp_add_unit_test(test_layouts SOURCES tests/unit/test_layouts.c
+    MODULES core rng flow config io render matio_h5 loader sampler ckpt pipeline dataset)
+if(TARGET test_layouts)
+    add_dependencies(test_layouts synthpix_cli)
+endif()

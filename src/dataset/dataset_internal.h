@@ -96,6 +96,7 @@ struct sp_dataset_writer {
     sp_dataset_layout layout;
     double split;                  /* cai, liteflownet: the test (val) fraction */
     char case_name[SP_DATASET_CASE_MAX + 1];
+    char found_case[SP_DATASET_CASE_MAX + 1]; /* the cai case DIR/dataset.json names, or "" */
     uint64_t seed;                 /* the configuration's seed: the split rule's key */
     sp__side side[SP_DATASET_SIDE_MAX];
     size_t nside;
@@ -125,7 +126,7 @@ sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *param
                              sp_error *err);
 
 /* 1 when name is a file the layouts name (pairs, shards, params.jsonl, dataset.json, the
- * other layouts' files, cai's with w's case) or the temporary of one. */
+ * other layouts' files, cai's with w's case or found_case) or the temporary of one. */
 int sp__layout_name(const sp_dataset_writer *w, const char *name);
 /* 1 when DIR/dataset.json describes exactly the dataset w would write. */
 int sp__dataset_json_matches(const sp_dataset_writer *w);
@@ -212,6 +213,9 @@ sp_status sp__layout_resolve(const sp_dataset_options *opt, const sp_config *cfg
 /* Sets up w's layout fields (case name, split, seed, side files to be); no file is
  * touched. */
 void sp__layout_init(sp_dataset_writer *w, const sp_config *cfg);
+/* Reads the cai case the dataset.json in DIR names (a dataset of ours) into w->found_case,
+ * so that its files count as the layout's too; "" when there is none. */
+void sp__layout_find_case(sp_dataset_writer *w);
 /* The base name of side file i ("FlowData_train.list", "pykitpiv.h5", ...). */
 const char *sp__side_base(const sp_dataset_writer *w, size_t i);
 /* Checks a progress record's layout identity (layout, split, case) against w and takes its

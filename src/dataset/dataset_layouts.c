@@ -127,6 +127,25 @@ void sp__layout_init(sp_dataset_writer *w, const sp_config *cfg)
     for (size_t i = 0; i < SP_DATASET_SIDE_MAX; i++) w->side[i].fd = -1;
 }
 
+void sp__layout_find_case(sp_dataset_writer *w)
+{
+    char path[SP_FS_PATH_MAX];
+    snprintf(path, sizeof path, "%s/dataset.json", w->dir);
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    w->found_case[0] = '\0';
+    if (sp__fs_read_file(w->fs, path, (size_t)64 << 20, &buf, &n, path, NULL) != SP_OK) return;
+    json_t *const d = json_loadb((const char *)buf, n, 0, NULL);
+    free(buf);
+    const char *const format = json_string_value(json_object_get(d, "format"));
+    const char *const layout = json_string_value(json_object_get(d, "layout"));
+    const char *const case_name = json_string_value(json_object_get(d, "case"));
+    if (format && strcmp(format, "synthpix-dataset") == 0 && layout && strcmp(layout, "cai") == 0 && case_name &&
+        case_ok(case_name))
+        snprintf(w->found_case, sizeof w->found_case, "%s", case_name);
+    json_decref(d);
+}
+
 const char *sp__side_base(const sp_dataset_writer *w, size_t i)
 {
     if (w->layout == SP_DATASET_LAYOUT_CAI) return i == 0 ? "FlowData_train.list" : "FlowData_test.list";

@@ -264,13 +264,14 @@ static size_t final_part(const char *name)
     return (size_t)(t - name);
 }
 
-/* cai's pair files: <case>_<at least 5 digits>_{img1.tif, img2.tif, flow.flo}, for w's
- * case only (another case's files are not recognised as ours). */
-static int cai_name(const sp_dataset_writer *w, const char *base)
+/* cai's pair files: <case>_<at least 5 digits>_{img1.tif, img2.tif, flow.flo}, for the
+ * writer's case and the one DIR's dataset.json names only (a name alone does not make a
+ * file ours: a folder may hold the original Cai dataset's files). */
+static int cai_name(const char *case_name, const char *base)
 {
-    size_t const n = strlen(w->case_name);
+    size_t const n = strlen(case_name);
     const char *p;
-    if (strncmp(base, w->case_name, n) != 0 || base[n] != '_' || (p = digits(base + n + 1, 5)) == NULL) return 0;
+    if (n == 0 || strncmp(base, case_name, n) != 0 || base[n] != '_' || (p = digits(base + n + 1, 5)) == NULL) return 0;
     return strcmp(p, "_img1.tif") == 0 || strcmp(p, "_img2.tif") == 0 || strcmp(p, "_flow.flo") == 0;
 }
 
@@ -285,7 +286,7 @@ int sp__layout_name(const sp_dataset_writer *w, const char *name)
     base[n] = '\0';
     for (size_t i = 0; i < SP_ARRAY_LEN(fixed); i++)
         if (strcmp(base, fixed[i]) == 0) return 1;
-    if (cai_name(w, base)) return 1;
+    if (cai_name(w->case_name, base) || cai_name(w->found_case, base)) return 1;
     const char *p;
     if (strncmp(base, "shard_", 6) == 0) return (p = digits(base + 6, 5)) != NULL && strcmp(p, ".h5") == 0;
     if (strncmp(base, "pair_", 5) != 0 || (p = digits(base + 5, 6)) == NULL) return 0;

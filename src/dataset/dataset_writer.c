@@ -159,6 +159,7 @@ static sp_status claim_folder(sp_dataset_writer *w, sp_error *err)
     memset(&c, 0, sizeof c);
     c.w = w;
     c.remove = w->opt.overwrite || w->opt.adopt_partial;
+    sp__layout_find_case(w);
     int const e = w->fs->list(w->fs->ctx, w->dir, scan_entry, &c);
     if (e < 0) return sp__fs_fail(err, e, "list", w->dir);
     if (c.failed) return sp__fs_fail(err, c.failed, "remove the old dataset's files in", w->dir);
