@@ -273,14 +273,15 @@ static int create_tmp(const sp_fs *fs, const char *path, const char *tag, char *
     return fd;
 }
 
-sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag, const void *data,
-                              size_t n, int durable, sp_error *err)
+/* The protocol up to the rename: temporary, write, fsync (fsync_file), close, rename. */
+static sp_status write_renamed(const sp_fs *fs, const char *path, const char *tag, const void *data, size_t n,
+                               int fsync_file, sp_error *err)
 {
     char tmp[SP_FS_PATH_MAX];
     int const fd = create_tmp(fs, path, tag, tmp, sizeof tmp, err);
     if (fd < 0) return err ? err->status : sp__fs_errno_status(fd);
     sp_status st = sp__fs_write_all(fs, fd, data, n, tmp, err);
-    if (st == SP_OK && durable) {
+    if (st == SP_OK && fsync_file) {
         int const e = fs->fsync(fs->ctx, fd);
         if (e) st = sp__fs_fail(err, e, "fsync", tmp);
     }
@@ -290,14 +291,24 @@ sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag
         int const r = fs->rename(fs->ctx, tmp, path);
         if (r) st = sp__fs_fail(err, r, "rename to", path);
     }
-    if (st != SP_OK) {
-        fs->unlink(fs->ctx, tmp); /* ours: created above with O_EXCL */
-        return st;
-    }
+    if (st != SP_OK) fs->unlink(fs->ctx, tmp); /* ours: created above with O_EXCL */
+    return st;
+}
+
+sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag, const void *data,
+                              size_t n, int durable, sp_error *err)
+{
+    SP_TRY(write_renamed(fs, path, tag, data, n, durable, err));
     if (!durable) return SP_OK;
     char dir[SP_FS_PATH_MAX];
     if (!sp__fs_parent(path, dir, sizeof dir)) return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", path);
     return sp__fs_fsync_dir(fs, dir, dir, err);
+}
+
+sp_status sp__fs_write_atomic_no_dir_sync(const sp_fs *fs, const char *path, const char *tag, const void *data,
+                                          size_t n, sp_error *err)
+{
+    return write_renamed(fs, path, tag, data, n, 1, err);
 }
 
 /* path exists: a directory, or a symbolic link leading to one (a user's own link), is fine. */

@@ -116,8 +116,9 @@ struct sp_dataset_writer {
 const char *sp__dataset_ext(sp_dataset_format f);
 /* Appends pair k's params line of batch b to out. */
 sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error *err);
-/* Writes DIR/dataset.json (durable, atomic). */
-sp_status sp__dataset_json_write(const sp_dataset_writer *w, sp_error *err);
+/* Writes DIR/dataset.json (durable, atomic), removing the layout's spools after its rename
+ * and before the folder's fsync. */
+sp_status sp__dataset_json_write(sp_dataset_writer *w, sp_error *err);
 /* The progress record (malloc'd JSON). */
 char *sp__progress_dump(const sp_dataset_writer *w);
 /* Checks a progress record against w and takes its counters (covered, written,
@@ -252,7 +253,7 @@ sp_status sp__sides_durable(sp_dataset_writer *w, sp_error *err);
 /* The finish: the lists renamed into place, or the spools assembled into the layout's HDF5
  * file (everything durable before; called after the last sync). */
 sp_status sp__sides_finish(sp_dataset_writer *w, sp_error *err);
-/* After dataset.json: the spools removed. */
+/* After dataset.json's rename (sp__dataset_json_write): the spools removed. */
 sp_status sp__sides_remove(sp_dataset_writer *w, sp_error *err);
 /* Closes the side files (and removes them unless keep). */
 void sp__sides_free(sp_dataset_writer *w, int keep);

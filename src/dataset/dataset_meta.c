@@ -124,7 +124,7 @@ static json_t *dataset_doc(const sp_dataset_writer *w)
     return root;
 }
 
-sp_status sp__dataset_json_write(const sp_dataset_writer *w, sp_error *err)
+sp_status sp__dataset_json_write(sp_dataset_writer *w, sp_error *err)
 {
     json_t *const root = dataset_doc(w);
     json_object_set_new(root, "flow_units",
@@ -145,9 +145,13 @@ sp_status sp__dataset_json_write(const sp_dataset_writer *w, sp_error *err)
     free(text);
     char path[SP_FS_PATH_MAX];
     snprintf(path, sizeof path, "%s/dataset.json", w->dir);
-    sp_status const st = sp__fs_write_atomic(w->fs, path, w->tag, body, len + 1, 1, err);
+    sp_status st = sp__fs_write_atomic_no_dir_sync(w->fs, path, w->tag, body, len + 1, err);
     free(body);
-    return st;
+    /* The layouts' spools go once dataset.json has its name, and one fsync of the folder
+     * covers both: a job killed in between leaves a complete dataset and spools that the
+     * family's next job removes. */
+    if (st == SP_OK) st = sp__sides_remove(w, err);
+    return st == SP_OK ? sp__fs_fsync_dir(w->fs, w->dir, w->dir, err) : st;
 }
 
 /* ---- the progress record ------------------------------------------------------------- */

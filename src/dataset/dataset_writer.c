@@ -277,7 +277,9 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
     if (st == SP_OK && resume_json) st = sp__progress_parse(w, resume_json, name, sizeof name, err);
     if (st == SP_OK && sp__dataset_json_matches(w)) {
         /* A job of this family killed between dataset.json and the removal of its spools
-         * left them behind: they carry the family's tag, so they are ours to remove. */
+         * left them behind: they carry the family's tag, so they are ours to remove (the
+         * side files a progress record names are no longer needed either). */
+        w->nside = 0;
         if (opt->tmp_tag) remove_stale(w, NULL);
         w->complete = 1;
         *out = w;
@@ -469,6 +471,5 @@ sp_status sp_dataset_writer_finish(sp_dataset_writer *w, sp_error *err)
     int const r = w->fs->rename(w->fs->ctx, w->params_path, final);
     if (r) return sp__fs_fail(err, r, "rename to", final);
     w->finished = 1;
-    SP_TRY(sp__dataset_json_write(w, err));
-    return sp__sides_remove(w, err); /* the spools, once dataset.json no longer needs them */
+    return sp__dataset_json_write(w, err); /* and the spools, once it no longer needs them */
 }

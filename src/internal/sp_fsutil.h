@@ -72,6 +72,10 @@ int sp__fs_tmp_name(char *buf, size_t cap, const char *path, const char *tag);
  * failure the temporary is removed and nothing new has the final name. */
 sp_status sp__fs_write_atomic(const sp_fs *fs, const char *path, const char *tag, const void *data,
                               size_t n, int durable, sp_error *err);
+/* The same, durable, but without the final fsync of the directory: the caller fsyncs it
+ * itself, after the further changes to the directory that fsync is to cover too. */
+sp_status sp__fs_write_atomic_no_dir_sync(const sp_fs *fs, const char *path, const char *tag, const void *data,
+                                          size_t n, sp_error *err);
 
 /* mkdir -p: creates every missing component of path (0755). An existing non-directory
  * component is an error naming it. */

@@ -2,7 +2,8 @@
  *
  * The command's own code (cli/cmd_generate.c, linked into this binary) runs in-process with
  * every file operation going through a fault-injecting sp_fs that fails the Nth counted call
- * (open, read, write, fsync, close, rename, mkdir, truncate, syncfs) with EIO or ENOSPC.
+ * (open, read, write, fsync, close, rename, mkdir, truncate, syncfs) with EIO or ENOSPC,
+ * for PNG files, HDF5 shards and the pykitpiv and cai layouts.
  * After each injected failure:
  *   - the command exits 1 (or 0 when the failed call was one the protocol tolerates, e.g.
  *     closing a read-only descriptor) and its message names a file of the job and the OS
@@ -172,14 +173,14 @@ static void one_fault(const sp_fs *base, const char *ref, uint64_t k, int en, in
 }
 
 /* Which calls to fail: all of them in the full tier; in the quick tier the first and last
- * 8 calls (set-up and finish) and every 11th call between, offset per errno. */
-static int selected(uint64_t k, uint64_t n, int pass)
+ * 8 calls (set-up and finish) and every stride-th call between, offset per errno. */
+static int selected(uint64_t k, uint64_t n, int pass, uint64_t stride)
 {
-    return sp_test_full() || k <= 8 || k + 8 > n || (k + (uint64_t)pass * 5) % 11 == 0;
+    return sp_test_full() || k <= 8 || k + 8 > n || (k + (uint64_t)pass * 5) % stride == 0;
 }
 
 
-static void sweep(int count_min)
+static void sweep_every(int count_min, uint64_t stride)
 {
     write_small_config();
     sp_fs const base = fast_fs();
@@ -202,11 +203,16 @@ static void sweep(int count_min)
     const int errnos[2] = {EIO, ENOSPC};
     for (int pass = 0; pass < 2; pass++)
         for (uint64_t k = 1; k <= n; k++)
-            if (selected(k, n, pass)) {
+            if (selected(k, n, pass, stride)) {
                 one_fault(&base, ref, k, errnos[pass], pass, trial++);
                 failures_seen++;
             }
     printf("# %llu counted calls, %d failures injected\n", (unsigned long long)n, failures_seen);
+}
+
+static void sweep(int count_min)
+{
+    sweep_every(count_min, 11);
 }
 
 SP_TEST(generate_fault_sweep_png_with_checkpoints)
@@ -223,6 +229,29 @@ SP_TEST(generate_fault_sweep_h5_with_checkpoints)
     g_format_args[2] = "--shard-size";
     g_format_args[3] = "8";
     sweep(40);
+}
+
+/* The pykitpiv layout: the spool's writes, fsyncs and truncations, and the finish that reads
+ * it back into pykitpiv.h5 (temporary, fsync, rename) and then removes it, each failed in
+ * turn. */
+SP_TEST(generate_fault_sweep_pykitpiv_with_checkpoints)
+{
+    sp_test_need_feature("hdf5");
+    g_format_args[0] = "--layout";
+    g_format_args[1] = "pykitpiv";
+    sweep_every(40, 17);
+}
+
+/* The cai layout: per-pair files as with PNG (a sparser sample: the PNG sweep covers them),
+ * and the two lists, made durable at each checkpoint and renamed at the finish (the last 8
+ * calls, always failed). */
+SP_TEST(generate_fault_sweep_cai_with_checkpoints)
+{
+    g_format_args[0] = "--layout";
+    g_format_args[1] = "cai";
+    g_format_args[2] = "--split";
+    g_format_args[3] = "0.5";
+    sweep_every(150, 31);
 }
 
 /* A write failure on params.jsonl: exit 1 naming the file, and no dataset.json. */

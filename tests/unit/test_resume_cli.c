@@ -1,6 +1,7 @@
 /* test_resume_cli.c: synthpix generate with checkpoints, SIGKILLed at random moments and
  * resumed until it finishes; the dataset must equal an uninterrupted run's file for file,
- * byte for byte (images, flows, params.jsonl, dataset.json). Also the CLI's refusals: a
+ * byte for byte (images, flows, params.jsonl, dataset.json; PNG, HDF5 shards, and the
+ * pykitpiv and cai layouts). Also the CLI's refusals: a
  * checkpoint directory in use without --resume, and a resume with another seed. */
 #include "sp_test.h"
 
@@ -41,10 +42,16 @@ static double now_s(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Starts `synthpix generate ...` with stdout/stderr to a log file; `format` is NULL (PNG) or
- * "h5" (HDF5 shards of 12 pairs). */
+/* Extra options of a scenario (NULL-terminated). */
+static const char *const h5_args[] = {"--format", "h5", "--shard-size", "12", NULL}; /* 12: not a multiple of
+                                                                                      * the 8 pairs of two batches */
+static const char *const pykitpiv_args[] = {"--layout", "pykitpiv", NULL};
+static const char *const cai_args[] = {"--layout", "cai", "--split", "0.3", NULL};
+
+/* Starts `synthpix generate ...` with stdout/stderr to a log file; `extra`: NULL (PNG) or
+ * more options (NULL-terminated). */
 static pid_t spawn_generate_as(const char *cfg, const char *out, const char *ck, unsigned pairs, const char *log,
-                               const char *format)
+                               const char *const *extra)
 {
     char n[32];
     snprintf(n, sizeof n, "%u", pairs);
@@ -52,12 +59,7 @@ static pid_t spawn_generate_as(const char *cfg, const char *out, const char *ck,
     int k = 0;
     const char *const base[] = {"synthpix", "generate", "-c", cfg, "-o", out, "-n", n, "-q", "--threads", "2"};
     for (size_t i = 0; i < sizeof base / sizeof base[0]; i++) args[k++] = base[i];
-    if (format) {
-        args[k++] = "--format";
-        args[k++] = format;
-        args[k++] = "--shard-size";
-        args[k++] = "12"; /* not a multiple of the 8 pairs of two batches */
-    }
+    for (size_t i = 0; extra && extra[i]; i++) args[k++] = extra[i];
     if (ck) {
         const char *const c[] = {"--checkpoint-dir", ck, "--checkpoint-every", "2", "--max-to-keep", "2", "--resume"};
         for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) args[k++] = c[i];
@@ -157,8 +159,10 @@ static void check_and_unplant(const char *tmp, const char *out, const char *ck)
 
 /* Kills checkpointing runs at random moments, resumes until one finishes, and compares the
  * dataset with an uninterrupted run's, file by file. With `planted`, every run works among
- * planted links and foreign directories, which must all be untouched at the end. */
-static void crash_and_resume(const char *format, int planted)
+ * planted links and foreign directories, which must all be untouched at the end. The
+ * scenario's size in the quick tier: pairs_quick pairs (under 1200: the reference run
+ * checkpoints too) and kills_quick kills. */
+static void crash_and_resume_sized(const char *const *format, int planted, unsigned pairs_quick, int kills_quick)
 {
     const char *const tmp = sp_test_tmpdir();
     char cfg[600], ref[600], out[600], ck[600], log[600];
@@ -168,10 +172,14 @@ static void crash_and_resume(const char *format, int planted)
     snprintf(ck, sizeof ck, "%s/ck", tmp);
     snprintf(log, sizeof log, "%s/log.txt", tmp);
     write_config(cfg, 5);
-    unsigned const pairs = sp_test_full() ? 3000 : 1200;
-    int const want_kills = planted ? (sp_test_full() ? 50 : 20) : (sp_test_full() ? 25 : 10);
+    unsigned const pairs = sp_test_full() ? 3000 : pairs_quick;
+    int const want_kills = planted ? (sp_test_full() ? 50 : 20) : (sp_test_full() ? 25 : kills_quick);
     double const t0 = now_s();
-    int rc = wait_exit(spawn_generate_as(cfg, ref, NULL, pairs, log, format));
+    /* The layout scenarios time their reference with checkpoints, as the killed runs go, so
+     * that the kill moments spread over the same work with fewer pairs. */
+    char refck[620];
+    snprintf(refck, sizeof refck, "%s/refck", tmp);
+    int rc = wait_exit(spawn_generate_as(cfg, ref, pairs_quick < 1200 ? refck : NULL, pairs, log, format));
     double const t_ref = now_s() - t0;
     if (rc != 0) show_log(log);
     SP_ASSERT_EQ_INT(rc, 0);
@@ -222,6 +230,11 @@ static void crash_and_resume(const char *format, int planted)
     expect_same_dataset(ref, out);
 }
 
+static void crash_and_resume(const char *const *format, int planted)
+{
+    crash_and_resume_sized(format, planted, 1200, 10);
+}
+
 SP_TEST(resume_cli_sigkilled_runs_resume_to_the_uninterrupted_dataset)
 {
     crash_and_resume(NULL, 0);
@@ -239,7 +252,23 @@ SP_TEST(resume_cli_sigkilled_runs_never_touch_planted_links_or_foreign_directori
 SP_TEST(resume_cli_sigkilled_h5_runs_resume_to_the_uninterrupted_dataset)
 {
     sp_test_need_feature("hdf5");
-    crash_and_resume("h5", 0);
+    crash_and_resume(h5_args, 0);
+}
+
+/* The pykitpiv layout: one HDF5 file assembled at the finish from a spool that checkpoints
+ * make durable and a resume cuts back (docs/durability.md); kills land in the rendering,
+ * the checkpoints and the assembly. A smaller scenario than PNG's: the spool is what is
+ * new. */
+SP_TEST(resume_cli_sigkilled_pykitpiv_runs_resume_to_the_uninterrupted_dataset)
+{
+    sp_test_need_feature("hdf5");
+    crash_and_resume_sized(pykitpiv_args, 0, 600, 8);
+}
+
+/* The cai layout: per-pair files and the two lists, renamed into place at the finish. */
+SP_TEST(resume_cli_sigkilled_cai_runs_resume_to_the_uninterrupted_dataset)
+{
+    crash_and_resume_sized(cai_args, 0, 400, 6);
 }
 
 SP_TEST(resume_cli_refuses_a_used_directory_without_resume_and_another_seed)
