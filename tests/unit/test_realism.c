@@ -589,3 +589,42 @@ SP_TEST(realism_frames_checkpoint_mid_stream_restores_the_same_bytes)
     sp_sampler_free(r);
     sp_config_free(&c);
 }
+
+SP_TEST(realism_sheet_w_from_a_flow_files_third_channel)
+{
+    /* A .npy flow (H, W, 3) whose channel 2 is w = 1.5 px per frame everywhere: z moves by
+     * w dt and a Gaussian sheet of t = 5 loses 1.5 / 5 of its particles. */
+    enum { N = 128 };
+    static float flow[N * N * 3];
+    for (size_t i = 0; i < N * N; i++) flow[3 * i] = 0.8f, flow[3 * i + 1] = -0.6f, flow[3 * i + 2] = 1.5f;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/flow_w.npy", sp_test_tmpdir());
+    size_t const shape[3] = {N, N, 3};
+    sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, flow);
+    sp_config c;
+    char yaml[6144];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .npy\nfile_list: [%s]\nbatch_size: 2\nflow_fields_per_batch: 1\n"
+             "batches_per_flow_batch: 1\nimage_shape: [64, 64]\nflow_field_size: [128, 128]\nresolution: 1\n"
+             "img_offset: [32, 32]\ndt: 1\nvelocities_per_pixel: 1\noutput_units: pixels\nmin_speed_x: -1\n"
+             "max_speed_x: 1\nmin_speed_y: -1\nmax_speed_y: 1\nseeding_density_range: [10, 10]\n"
+             "diameter_ranges: [[2, 2]]\nsheet_profile: gaussian\nsheet_thickness: 5\n",
+             path);
+    sp_test_load_yaml(&c, yaml);
+    sp_sampler *const s = make_sampler(&c, 2);
+    const sp_batch *const b = next_ok(s);
+    double lost = 0, n0 = 0;
+    for (size_t k = 0; k < 2; k++) {
+        lost += (double)b->params[k].lost[0] * b->params[k].in_sheet[0];
+        n0 += b->params[k].in_sheet[0];
+        const sp_pair_slot *const p = &s->slots[k];
+        for (size_t j = 0; j < p->count; j += 101) SP_ASSERT_NEAR((double)(p->z[1][j] - p->z[0][j]), 1.5, 1e-5);
+        /* the slab reaches t beyond the centre plane, and 1.5 further upstream */
+        SP_ASSERT_NEAR((double)b->params[k].depth[0], -5.0 - 1.5, 1e-5);
+        SP_ASSERT_NEAR((double)b->params[k].depth[1], 5.0, 1e-5);
+    }
+    SP_EXPECT_MSG(n0 >= 1e5, "%g particles in the sheet", n0);
+    SP_ASSERT_NEAR(lost / n0, 1.5 / 5.0, 0.02);
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
