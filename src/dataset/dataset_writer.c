@@ -232,6 +232,7 @@ static sp_status writer_init(sp_dataset_writer *w, const char *dir, const sp_con
     w->bit_depth = opt->bit_depth ? opt->bit_depth : cfg->bit_depth;
     w->height = geom->height, w->width = geom->width, w->flow_h = geom->flow_h, w->flow_w = geom->flow_w;
     w->flow_units_pixels = cfg->output_units == SP_UNITS_PIXELS;
+    w->frames = cfg->include_images ? 2 : (size_t)cfg->frames;
     if (opt->tmp_tag) snprintf(w->tag, sizeof w->tag, "%s", opt->tmp_tag);
     else snprintf(w->tag, sizeof w->tag, "%016llx", (unsigned long long)sp__fs_random64());
     w->dir = strdup(dir);
@@ -247,6 +248,10 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
     SP_RETURN_IF(dir == NULL || cfg == NULL || geom == NULL || opt == NULL, err, SP_ERR_INVALID,
                  "dataset writer: NULL argument");
     SP_TRY(check_options(opt, opt->bit_depth ? opt->bit_depth : cfg->bit_depth, err));
+    /* HDF5 shards hold image pairs (images1, images2): K frames need a per-pair format. */
+    SP_RETURN_IF(opt->format == SP_DATASET_H5 && !cfg->include_images && cfg->frames != 2, err, SP_ERR_UNSUPPORTED,
+                 "frames: %d: the h5 format stores image pairs (images1, images2) only; write %d frames per sample "
+                 "with --format png, tiff or npy", cfg->frames, cfg->frames);
     sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
     sp_status st = writer_init(w, dir, cfg, geom, opt, err);
