@@ -108,7 +108,7 @@ const sp__key_desc sp__cfg_keys[] = {
     SIMPLE("threads", SP_K_INT, threads, IN(0, 4096)),
     /* light sheet, out-of-plane motion, frames (docs/realism.md) */
     ENUM("sheet_profile", sheet_profile, sheet_names),
-    SIMPLE("sheet_thickness", SP_K_NUMBER, sheet_thickness, GT(0)),
+    SIMPLE("sheet_thickness", SP_K_NUMBER, sheet_thickness, IN(1e-15, 1e30)), /* 8 / t^2 stays a float */
     SIMPLE("sheet_edge", SP_K_NUMBER, sheet_edge, IN(0, 1)),
     SIMPLE("out_of_plane_range", SP_K_RANGE, out_of_plane_range, NONE),
     SIMPLE("over_exposure", SP_K_NUMBER, over_exposure, GT(0)),

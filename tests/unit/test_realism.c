@@ -656,3 +656,67 @@ SP_TEST(realism_example_light_sheet_loads_without_warnings_and_renders_four_fram
     sp_sampler_free(s);
     sp_config_free(&c);
 }
+
+/* ---- the keys' validation ------------------------------------------------------------------- */
+
+/* Loads base + extra; returns the joined diagnostics ("level key line:col message\n"). */
+static sp_status load_diags(const char *extra, char *out, size_t cap)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: analytic\nanalytic_flow: {kind: uniform, u: 1, v: 0}\nbatch_size: 1\n"
+             "flow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nimage_shape: [32, 32]\nflow_field_size: [64, 64]\n"
+             "resolution: 1\nimg_offset: [10, 10]\nvelocities_per_pixel: 1\noutput_units: pixels\nmin_speed_x: 0\n"
+             "max_speed_x: 1\nmin_speed_y: 0\nmax_speed_y: 0\n%s",
+             extra);
+    sp_config c;
+    sp_diag d;
+    sp_diag_init(&d);
+    sp_status const st = sp_config_load_string(&c, yaml, strlen(yaml), "cfg.yaml", NULL, &d);
+    size_t len = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < d.count && len < cap; i++)
+        len += (size_t)snprintf(out + len, cap - len, "%s %d:%d %s\n",
+                                d.items[i].level == SP_DIAG_ERROR ? "error" : "warning", d.items[i].line,
+                                d.items[i].column, d.items[i].message);
+    sp_diag_free(&d);
+    if (st == SP_OK) sp_config_free(&c);
+    return st;
+}
+
+SP_TEST(realism_keys_are_validated_with_positions_and_useless_ones_warned)
+{
+    char m[4096];
+    /* the base loads clean: 15 lines, so the next key is on line 16 */
+    SP_ASSERT_OK(load_diags("", m, sizeof m));
+    SP_ASSERT_EQ_INT(m[0], '\0');
+    SP_ASSERT_STATUS(load_diags("sheet_profile: gaussian\n", m, sizeof m), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "missing required key 'sheet_thickness' (needed by sheet_profile: gaussian)");
+    SP_ASSERT_STATUS(load_diags("sheet_profile: lorentzian\n", m, sizeof m), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "error 16:16 sheet_profile: lorentzian is not allowed; expected one of \"none\", "
+                              "\"gaussian\", \"tophat\"");
+    SP_ASSERT_STATUS(load_diags("frames: 17\n", m, sizeof m), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "error 16:9 frames: 17 is out of range; expected an integer in [2, 16]");
+    SP_ASSERT_STATUS(load_diags("sheet_profile: tophat\nsheet_thickness: 2\nsheet_edge: 1.5\n", m, sizeof m),
+                     SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "error 18:13 sheet_edge: 1.5 is out of range");
+    SP_ASSERT_STATUS(load_diags("over_exposure: 0\n", m, sizeof m), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "over_exposure: 0 is out of range");
+    SP_ASSERT_STATUS(load_diags("sheet_profile: gaussian\nsheet_thickness: 1\nout_of_plane_range: [1, -1]\n", m,
+                                sizeof m),
+                     SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(m, "out_of_plane_range: [1, -1] has min > max");
+    /* keys that do nothing here are warnings at their position */
+    SP_ASSERT_OK(load_diags("sheet_thickness: 2\nout_of_plane_range: [0, 1]\n", m, sizeof m));
+    SP_ASSERT_STR_CONTAINS(m, "warning 16:1 sheet_thickness: ignored without a light sheet (sheet_profile: none)");
+    SP_ASSERT_STR_CONTAINS(m, "warning 17:1 out_of_plane_range: ignored without a light sheet");
+    SP_ASSERT_OK(load_diags("sheet_profile: gaussian\nsheet_thickness: 2\nsheet_edge: 0.1\n", m, sizeof m));
+    SP_ASSERT_STR_CONTAINS(m, "warning 18:1 sheet_edge: ignored with sheet_profile: gaussian");
+    SP_ASSERT_OK(load_diags("scale_mode: literal\n", m, sizeof m));
+    SP_ASSERT_STR_CONTAINS(m, "warning 16:1 scale_mode: ignored unless scheduler_class is \"kinematic\"");
+    /* real image pairs have two frames */
+    sp_diag_item const it = first_error("scheduler_class: .mat\ninclude_images: true\nfile_list: [a.mat]\n"
+                                        "batch_size: 1\nflow_fields_per_batch: 1\nframes: 3\n");
+    SP_ASSERT_STR_CONTAINS(it.message, "frames: 3 is not supported with include_images: true");
+    SP_ASSERT_EQ_INT(it.line, 6);
+}
