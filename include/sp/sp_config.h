@@ -112,7 +112,7 @@ typedef struct sp_config {
     int threads;                        /* 0 = all cores */
     /* ---- light sheet, out-of-plane motion, frames (docs/realism.md) ---- */
     sp_sheet_profile sheet_profile;     /* none */
-    double sheet_thickness;             /* t, measure units, > 0; required with a profile */
+    double sheet_thickness;             /* t, measure units, [1e-15, 1e30]; required with a profile */
     double sheet_edge;                  /* tophat edge width as a fraction of t, [0, 1]; 0.2 */
     sp_range out_of_plane_range;        /* (0, 0) units/s: w drawn per sample, added to the flow's */
     double over_exposure;               /* 1, > 0: factor on every particle's brightness */
