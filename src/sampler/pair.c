@@ -171,9 +171,30 @@ static float flow_w(const sp_pair_context *ctx, const sp_flow *f, float y, float
                            : 0.0f;
 }
 
-/* One step from canvas position (y, x); *wm (NULL: not wanted) receives the flow's w
- * averaged over the step as the scheme weights it (its value at (y, x) for Euler). */
-static void advect(const sp_pair_context *ctx, const sp_flow *f, float y, float x, float *y2, float *x2, float *wm)
+/* One step from canvas position (y, x): Euler or RK4 (the image pair's hot loop). */
+static void advect(const sp_pair_context *ctx, const sp_flow *f, float y, float x, float *y2, float *x2)
+{
+    float k1y, k1x;
+    displacement(ctx, f, y, x, &k1y, &k1x);
+    if (ctx->cfg->advection != SP_ADVECT_RK4) {
+        *y2 = y + k1y;
+        *x2 = x + k1x;
+        return;
+    }
+    float k2y, k2x, k3y, k3x, k4y, k4x;
+    displacement(ctx, f, y + 0.5f * k1y, x + 0.5f * k1x, &k2y, &k2x);
+    displacement(ctx, f, y + 0.5f * k2y, x + 0.5f * k2x, &k3y, &k3x);
+    displacement(ctx, f, y + k3y, x + k3x, &k4y, &k4x);
+    *y2 = y + (k1y + 2.0f * k2y + 2.0f * k3y + k4y) / 6.0f;
+    *x2 = x + (k1x + 2.0f * k2x + 2.0f * k3x + k4x) / 6.0f;
+}
+
+/* advect's step (the same float operations) for K frames or a sheet; *wm (NULL: not
+ * wanted) receives the flow's w averaged over the step as the scheme weights it: its value
+ * at (y, x) for Euler, RK4's four stages weighted 1, 2, 2, 1. advect stays separate so that
+ * the image pair's hot loop inlines it. */
+static void advect_w(const sp_pair_context *ctx, const sp_flow *f, float y, float x, float *y2, float *x2,
+                     float *wm)
 {
     float k1y, k1x;
     displacement(ctx, f, y, x, &k1y, &k1x);
@@ -208,13 +229,25 @@ static void draw_positions(sp_pair_slot *p, const sp_pair_context *ctx, size_t j
     }
     float const ch = (float)g->canvas_h, cw = (float)g->canvas_w;
     float const oy = (float)g->crop_y, ox = (float)g->crop_x;
+    float *const y0 = p->y[0] + j0, *const x0 = p->x[0] + j0;
+    if (!sheet && ctx->frames == 2) { /* an image pair: one step, no depth (the common case) */
+        float *const y1 = p->y[1] + j0, *const x1 = p->x[1] + j0;
+        for (size_t i = 0; i < n; i++) {
+            float const y = tmp[2 * i] * ch, x = tmp[2 * i + 1] * cw;
+            float y2, x2;
+            advect(ctx, p->flow, y, x, &y2, &x2);
+            y0[i] = y - oy, x0[i] = x - ox;
+            y1[i] = y2 - oy, x1[i] = x2 - ox;
+        }
+        return;
+    }
     for (size_t i = 0; i < n; i++) {
         float y = tmp[2 * i] * ch, x = tmp[2 * i + 1] * cw; /* canvas coordinates */
-        p->y[0][j0 + i] = y - oy;
-        p->x[0][j0 + i] = x - ox;
+        y0[i] = y - oy;
+        x0[i] = x - ox;
         for (int f = 1; f < ctx->frames; f++) {
             float y2, x2, wm;
-            advect(ctx, p->flow, y, x, &y2, &x2, sheet ? &wm : NULL);
+            advect_w(ctx, p->flow, y, x, &y2, &x2, sheet ? &wm : NULL);
             if (sheet) p->z[f][j0 + i] = p->z[f - 1][j0 + i] + (wm + p->sheet.w) * p->sheet.dz_per_w;
             y = y2, x = x2;
             p->y[f][j0 + i] = y - oy;
@@ -288,11 +321,13 @@ static void draw_properties(const sp_pair_slot *p, const sp_pair_context *ctx, s
     }
     /* Diameters to Gaussian sigmas. */
     float const conv = c->diameter_convention == SP_DIAMETER_E2 ? 0.25f : 0.5f;
-    for (int f = 0; f < ctx->frames; f++)
+    for (int f = 0; f < ctx->frames; f++) {
+        float *const sx = p->sx[f] + j0, *const sy = p->sy[f] + j0;
         for (size_t i = 0; i < n; i++) {
-            p->sx[f][j0 + i] *= conv;
-            p->sy[f][j0 + i] *= conv;
+            sx[i] *= conv;
+            sy[i] *= conv;
         }
+    }
 }
 
 /* The sheet's intensity factor at depth z (docs/realism.md). */
