@@ -643,6 +643,14 @@ static sp_status check_supported(const sp_config *c, sp_error *err)
 {
     SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || (!c->include_images && c->batches_per_flow_batch <= 0), err,
                  SP_ERR_CONFIG, "batch_size, flow_fields_per_batch and batches_per_flow_batch must be positive");
+    /* A configuration built in code, not loaded, gets the loader's rules for these too. */
+    SP_RETURN_IF(!c->include_images && (c->frames < 2 || c->frames > SP_MAX_FRAMES), err, SP_ERR_CONFIG,
+                 "frames: %d is out of range; expected an integer in [2, %d]", c->frames, SP_MAX_FRAMES);
+    SP_RETURN_IF(c->sheet_profile != SP_SHEET_NONE && !(c->sheet_thickness >= 1e-15 && c->sheet_thickness <= 1e30),
+                 err, SP_ERR_CONFIG, "sheet_thickness: %g is out of range; expected a number in [1e-15, 1e30]",
+                 c->sheet_thickness);
+    SP_RETURN_IF(!(c->over_exposure > 0.0) || !(c->sheet_edge >= 0.0 && c->sheet_edge <= 1.0), err, SP_ERR_CONFIG,
+                 "over_exposure (%g) must be > 0 and sheet_edge (%g) in [0, 1]", c->over_exposure, c->sheet_edge);
     return SP_OK;
 }
 

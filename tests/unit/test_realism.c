@@ -681,6 +681,23 @@ SP_TEST(realism_frames_seek_lands_on_the_same_bytes)
     sp_config_free(&c);
 }
 
+SP_TEST(realism_sampler_refuses_frames_and_sheets_set_out_of_range_in_code)
+{
+    sp_config c;
+    SP_ASSERT_OK(sp_config_load_default(&c, NULL));
+    sp_sampler *s = NULL;
+    sp_error e;
+    c.frames = 0;
+    SP_ASSERT_STATUS(sp_sampler_create(&s, &c, NULL, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "frames: 0 is out of range; expected an integer in [2, 16]");
+    c.frames = 3;
+    c.sheet_profile = SP_SHEET_TOPHAT;
+    SP_ASSERT_STATUS(sp_sampler_create(&s, &c, NULL, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "sheet_thickness: 0 is out of range");
+    SP_EXPECT(s == NULL);
+    sp_config_free(&c);
+}
+
 /* ---- the keys' validation ------------------------------------------------------------------- */
 
 /* Loads base + extra; returns the joined diagnostics ("level key line:col message\n"). */
