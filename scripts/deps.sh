@@ -10,8 +10,9 @@
 set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libdeflate-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
 # libpng-dev: only the tests (an independent PNG reader for our PNG files).
-# Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5, AUTO by default): .mat and .h5 files.
-OPTIONAL_PKGS="libhdf5-dev libmatio-dev"
+# Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5 / SP_WITH_CAIRO, AUTO by default): .mat and
+# .h5 files, and `synthpix preview` (libcairo).
+OPTIONAL_PKGS="libhdf5-dev libmatio-dev libcairo2-dev"
 TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy python3-pil"
 # The Python package (built with the library when these are present; docs/python.md) and its
 # tests. torch is optional (python3-torch): its tests are skipped without it.
@@ -36,7 +37,7 @@ check)
     m=$(missing $OPTIONAL_PKGS)
     if [ -n "$m" ]; then
         echo "synthpix: optional packages missing:$m; the build leaves out what needs them" >&2
-        echo "(libmatio-dev: .mat files; libhdf5-dev: .h5 files and --format h5)" >&2
+        echo "(libmatio-dev: .mat files; libhdf5-dev: .h5 files and --format h5; libcairo2-dev: synthpix preview)" >&2
     fi ;;
 install|install-test)
     pkgs="$BUILD_PKGS $OPTIONAL_PKGS"

@@ -266,11 +266,12 @@ SP_TEST(core_features_match_the_build)
 {
     SP_ASSERT_EQ_INT(sp_have_feature("matio"), SP_HAVE_MATIO);
     SP_ASSERT_EQ_INT(sp_have_feature("hdf5"), SP_HAVE_HDF5);
+    SP_ASSERT_EQ_INT(sp_have_feature("cairo"), SP_HAVE_CAIRO);
     SP_ASSERT_EQ_INT(sp_have_feature("no-such-feature"), 0);
     SP_ASSERT_EQ_INT(sp_have_feature(NULL), 0);
     unsigned n = 0;
     while (sp_feature_name(n) != NULL) SP_EXPECT(sp_have_feature(sp_feature_name(n++)) <= 1);
-    SP_ASSERT_EQ_INT(n, 2);
+    SP_ASSERT_EQ_INT(n, 3);
     SP_ASSERT_EQ_INT(sp_version_number(), SP_VERSION_NUMBER);
     SP_EXPECT(strcmp(sp_version_string(), SP_VERSION_STRING) == 0);
 }
