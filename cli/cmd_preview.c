@@ -60,6 +60,9 @@ static void preview_usage(FILE *f)
             "  -h, --help          this help\n\n"
             "Exit status: 0 success, 2 usage, configuration or input error, 1 runtime error.\n",
             1240, 860);
+#if !SP_HAVE_CAIRO
+    fprintf(f, "\nThis build of synthpix lacks libcairo: the command only says so (Debian: libcairo2-dev).\n");
+#endif
 }
 
 /* PAIR: a whole number below 2^40 (skipping that many pairs takes seconds, not hours). */
