@@ -19,6 +19,11 @@ int sp_cmd_generate(int argc, char **argv);
  * tests run the real command over a failing file system. */
 struct sp_fs;
 int sp_cmd_generate_fs(int argc, char **argv, const struct sp_fs *fs);
+/* `generate` as one rank of a group (synthpix-mpi; NULL = one process); node_ranks ranks
+ * share this machine, so "all cores" (threads 0) means its cores / node_ranks. */
+struct sp_group;
+int sp_cmd_generate_group(int argc, char **argv, const struct sp_fs *fs, const struct sp_group *group,
+                          unsigned node_ranks);
 int sp_cmd_bench(int argc, char **argv);
 
 int sp_cmd_ckpt(int argc, char **argv);

@@ -5,6 +5,11 @@
  * (sp_dataset.h, docs/durability.md). Exit codes: 0 success, 2 usage, configuration or
  * input error (nothing was written), 1 runtime error (the last checkpoint, if any, is
  * intact and --resume continues from it).
+ *
+ * Under synthpix-mpi (cli/synthpix_mpi.c) every rank runs this with its group: the ranks
+ * agree that all of them launched, rank 0 alone shows notes, progress, errors (the
+ * group's agreed failure, naming the rank at fault) and the summary, and every rank
+ * returns the same exit code.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +30,9 @@ typedef struct gen_cli {
     sp_generate_options g;
     double t0;
     int tty;
+    const sp_group *group; /* synthpix-mpi: this process's group; NULL = one process */
+    unsigned rank;         /* 0 speaks for the group (notes, progress, errors, summary) */
+    unsigned node_ranks;   /* ranks sharing this machine: "all cores" is their share */
 } gen_cli;
 
 static void generate_usage(FILE *f)
@@ -32,7 +40,7 @@ static void generate_usage(FILE *f)
     fprintf(f,
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
-            "                         [--data-shard I/N] [--prefetch T] [--overwrite]\n"
+            "                         [--data-shard I/N|auto] [--prefetch T] [--overwrite]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n\n"
@@ -45,10 +53,12 @@ static void generate_usage(FILE *f)
             "                      (default: the configuration's bit_depth)\n"
             "      --shard-size N  pairs per HDF5 shard with --format h5 (default 256)\n"
             "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
-            "      --data-shard I/N  read shard I (0-based) of N of the flow records: in every epoch\n"
-            "                      shard I takes positions I, I+N, I+2N, ... of the shuffled record order, so\n"
-            "                      N runs (on N machines) read disjoint records that together cover each\n"
-            "                      epoch; pair numbers start at 0 in every shard (default: unsharded)\n"
+            "      --data-shard I/N  write shard I (0-based) of N of the stream: shard I takes the flow\n"
+            "                      batches I, I+N, I+2N, ... (F records each) of the one-process stream, so N\n"
+            "                      runs (on N machines) write disjoint parts of the one-process dataset, with\n"
+            "                      the same pair bytes; pair numbers start at 0 in every shard (default:\n"
+            "                      unsharded). auto: I and N from the launcher (torchrun RANK/WORLD_SIZE,\n"
+            "                      Open MPI, SLURM or PMI variables)\n"
             "      --prefetch T    load flow records ahead on T extra threads, 0 = none (default: one for\n"
             "                      flow files, none for built-in flows); the output bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
@@ -77,16 +87,22 @@ static int parse_range(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     return sp_cli_parse_u64(s, out) != 0 || *out < lo || *out > hi ? -1 : 0;
 }
 
-/* "I/N" with 0 <= I < N <= 65536; 0 on success. */
+/* "I/N" with 0 <= I < N <= 65536, or "auto" (the launcher's rank and size); 0 on success. */
 static int parse_data_shard(const char *text, sp_sampler_options *so)
 {
+    if (strcmp(text, "auto") == 0) {
+        sp_error e;
+        if (sp_sampler_options_shard_from_env(so, &e) == SP_OK) return 0;
+        fprintf(stderr, "synthpix generate: --data-shard auto: %s\n", e.message);
+        return 1;
+    }
     const char *const slash = strchr(text, '/');
-    if (slash == NULL || slash == text || (size_t)(slash - text) >= 32) return -1;
+    if (slash == NULL || slash == text || (size_t)(slash - text) >= 32) return 2;
     char first[32];
     memcpy(first, text, (size_t)(slash - text));
     first[slash - text] = '\0';
     uint64_t i = 0, n = 0;
-    if (sp_cli_parse_u64(first, &i) != 0 || parse_range(slash + 1, 1, 65536, &n) != 0 || i >= n) return -1;
+    if (sp_cli_parse_u64(first, &i) != 0 || parse_range(slash + 1, 1, 65536, &n) != 0 || i >= n) return 2;
     so->shard_index = (unsigned)i;
     so->shard_count = (unsigned)n;
     return 0;
@@ -112,7 +128,9 @@ static int take_option(gen_cli *c, int ch, const char *arg)
         return SP_EXIT_OK;
     case 2001: return parse_range(arg, 1, 1000000, &d->shard_size) ? usage_error("shard-size", arg, "an integer in [1, 1000000]") : 0;
     case 2002:
-        return parse_data_shard(arg, &c->g.sampler) ? usage_error("data-shard", arg, "I/N with integers 0 <= I < N <= 65536") : 0;
+        v = (uint64_t)parse_data_shard(arg, &c->g.sampler);
+        if (v == 1) return SP_EXIT_USAGE; /* auto: the reason is printed */
+        return v ? usage_error("data-shard", arg, "I/N with integers 0 <= I < N <= 65536, or auto") : 0;
     case 2003:
         if (parse_range(arg, 0, 64, &v)) return usage_error("prefetch", arg, "an integer in [0, 64]");
         c->g.sampler.prefetch_threads = v == 0 ? SP_PREFETCH_OFF : (unsigned)v;
@@ -199,6 +217,7 @@ static void progress(void *ctx, uint64_t covered, uint64_t total, uint64_t start
 static void print_note(void *ctx, const char *line)
 {
     const gen_cli *const c = (const gen_cli *)ctx;
+    if (c->rank != 0) return;
     int const warning = strncmp(line, "warning:", 8) == 0;
     if (!c->quiet || warning) fprintf(stderr, "synthpix%s: %s\n", warning ? " generate" : "", line);
 }
@@ -208,12 +227,15 @@ static void print_note(void *ctx, const char *line)
 static void summary(const gen_cli *c, const sp_generate_result *r, double secs)
 {
     double const rate = secs > 0 ? (double)r->pairs_this_run / secs : 0.0;
+    char who[64];
+    if (c->group && c->group->size > 1) snprintf(who, sizeof who, "%u processes x %u threads", c->group->size, r->threads);
+    else snprintf(who, sizeof who, "%u threads", r->threads);
     if (r->start_pairs == 0)
-        fprintf(stderr, "synthpix: wrote %llu pairs to %s in %.2f s (%.1f pairs/s, %u threads)\n",
-                (unsigned long long)r->pairs_written, c->out, secs, rate, r->threads);
+        fprintf(stderr, "synthpix: wrote %llu pairs to %s in %.2f s (%.1f pairs/s, %s)\n",
+                (unsigned long long)r->pairs_written, c->out, secs, rate, who);
     else
-        fprintf(stderr, "synthpix: wrote %llu pairs to %s: %llu after resuming, in %.2f s (%.1f pairs/s, %u threads)\n",
-                (unsigned long long)r->pairs_written, c->out, (unsigned long long)r->pairs_this_run, secs, rate, r->threads);
+        fprintf(stderr, "synthpix: wrote %llu pairs to %s: %llu after resuming, in %.2f s (%.1f pairs/s, %s)\n",
+                (unsigned long long)r->pairs_written, c->out, (unsigned long long)r->pairs_this_run, secs, rate, who);
 }
 
 static int exit_code(sp_status st, const sp_generate_result *r)
@@ -228,10 +250,15 @@ static int run(gen_cli *c, const sp_config *cfg)
     sp_pool *pool = NULL;
     /* --threads sizes the pool only: the configuration (echoed in dataset.json) stays as
      * loaded, so datasets made with different thread counts are byte-identical. */
-    int const threads = c->threads >= 0 ? c->threads : cfg->threads;
+    int threads = c->threads >= 0 ? c->threads : cfg->threads;
+    if (threads <= 0 && c->node_ranks > 1) { /* ranks on one machine share its cores */
+        long const cores = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = cores > (long)c->node_ranks ? (int)(cores / (long)c->node_ranks) : 1;
+    }
     if (sp_pool_create(&pool, (unsigned)(threads > 0 ? threads : 0)) != SP_OK) return SP_EXIT_RUNTIME;
     c->g.sampler.pool = pool;
-    c->tty = !c->quiet && isatty(STDERR_FILENO);
+    c->g.group = c->group;
+    c->tty = !c->quiet && c->rank == 0 && isatty(STDERR_FILENO);
     c->g.progress = c->tty ? progress : NULL;
     c->g.progress_ctx = c;
     c->g.note = print_note;
@@ -243,12 +270,16 @@ static int run(gen_cli *c, const sp_config *cfg)
     sp_status const st = sp_generate(cfg, c->out, &c->g, &r, &e);
     if (c->tty && r.started) fprintf(stderr, "\n");
     int rc = SP_EXIT_OK;
-    if (st != SP_OK) {
+    if (st != SP_OK && c->rank != 0) { /* rank 0 reports the group's agreed failure */
+        rc = exit_code(st, &r);
+    } else if (st != SP_OK) {
         fprintf(stderr, "synthpix generate: %s\n", e.message[0] ? e.message : sp_strerror(st));
         if (st == SP_ERR_EXISTS)
             fprintf(stderr, "synthpix generate: continue it with --resume and the --checkpoint-dir that wrote it, "
                             "or replace it with --overwrite\n");
         rc = exit_code(st, &r);
+    } else if (c->rank != 0) {
+        /* rank 0 reports */
     } else if (r.already_complete) {
         if (!c->quiet)
             fprintf(stderr, "synthpix: %s already holds this dataset (%llu pairs, complete): nothing to do\n", c->out,
@@ -260,22 +291,50 @@ static int run(gen_cli *c, const sp_config *cfg)
     return rc;
 }
 
-int sp_cmd_generate_fs(int argc, char **argv, const sp_fs *fs)
+/* In a group, every rank learns whether every rank parsed its options and loaded its
+ * configuration (one may fail alone: a file missing on one node), so all go on or all
+ * stop; the failing rank's reason reaches rank 0, which prints it. */
+static int agree_launch(const gen_cli *c, int rc)
+{
+    if (c->group == NULL || c->group->size <= 1) return rc;
+    sp_error mine, e;
+    sp_error_clear(&mine);
+    sp_error_clear(&e);
+    sp_status const st = rc == SP_EXIT_OK ? SP_OK : (rc == SP_EXIT_USAGE ? SP_ERR_CONFIG : SP_ERR_IO);
+    if (st != SP_OK)
+        sp_error_set(&mine, st, "%s: %s", rc == SP_EXIT_USAGE ? "usage or configuration error" : "runtime error",
+                     c->config ? c->config : "<embedded default>");
+    sp_status const agreed = sp_group_agree(c->group, "launch", st, &mine, &e);
+    if (agreed == SP_OK) return SP_EXIT_OK;
+    if (c->rank == 0 && st == SP_OK) fprintf(stderr, "synthpix generate: %s\n", e.message);
+    return agreed == SP_ERR_CONFIG ? SP_EXIT_USAGE : SP_EXIT_RUNTIME;
+}
+
+int sp_cmd_generate_group(int argc, char **argv, const sp_fs *fs, const sp_group *group, unsigned node_ranks)
 {
     gen_cli c;
     memset(&c, 0, sizeof c);
     c.out = "synthpix-out";
     c.threads = -1;
+    c.group = group;
+    c.rank = group ? group->rank : 0;
+    c.node_ranks = node_ranks;
     sp_generate_options_init(&c.g);
     c.g.dataset.fs = fs;
     int rc = parse_options(argc, argv, &c);
-    if (rc != SP_EXIT_OK) return rc < 0 ? SP_EXIT_OK : rc;
+    if (rc < 0) return SP_EXIT_OK; /* --help */
     sp_config cfg;
     memset(&cfg, 0, sizeof cfg);
-    rc = sp_cli_load_config(c.config, &cfg);
+    if (rc == SP_EXIT_OK) rc = sp_cli_load_config(c.config, &cfg);
+    rc = agree_launch(&c, rc);
     if (rc == SP_EXIT_OK) rc = run(&c, &cfg);
     sp_config_free(&cfg);
     return rc;
+}
+
+int sp_cmd_generate_fs(int argc, char **argv, const sp_fs *fs)
+{
+    return sp_cmd_generate_group(argc, argv, fs, NULL, 1);
 }
 
 int sp_cmd_generate(int argc, char **argv)

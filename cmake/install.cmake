@@ -26,6 +26,11 @@ install(TARGETS synthpix synthpix_static EXPORT synthpixTargets
     LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}
     ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(TARGETS synthpix_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+if(TARGET synthpix_mpi)
+    get_target_property(rpath synthpix_cli INSTALL_RPATH)
+    set_target_properties(synthpix_mpi PROPERTIES INSTALL_RPATH "${rpath}")
+    install(TARGETS synthpix_mpi RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endif()
 # include/sp/ holds the public headers only (private ones live under src/).
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/sp DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
     FILES_MATCHING PATTERN "*.h")

@@ -5,3 +5,6 @@ list(APPEND SP_CLI_SOURCES cli/synthpix.c cli/cli_common.c cli/cmd_generate.c cl
 if(SP_HAVE_CAIRO)
     list(APPEND SP_CLI_SOURCES cli/preview_draw.c cli/preview_colour.c)
 endif()
+# synthpix-mpi (built when MPI is found, see SP_WITH_MPI): the generate command and an MPI
+# transport for its group.
+set(SP_MPI_CLI_SOURCES cli/synthpix_mpi.c cli/cli_common.c cli/cmd_generate.c)

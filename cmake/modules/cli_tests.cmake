@@ -26,3 +26,14 @@ set_tests_properties(readme_tour PROPERTIES TIMEOUT 300)
 # configurations and output paths; without libcairo, the message that says so.
 sp_add_unit_test(test_preview SOURCES tests/unit/test_preview.c MODULES core)
 add_dependencies(test_preview synthpix_cli)
+# synthpix-mpi under mpirun: the one-process dataset, SIGKILLed jobs resumed on other
+# process counts, refusals (needs MPI; the protocol itself: test_scaleout in every build).
+if(SP_HAVE_MPI AND TARGET synthpix_mpi)
+    sp_add_unit_test(test_mpi SOURCES tests/unit/test_mpi.c tests/unit/test_fixtures.c MODULES core rng flow config io
+        LONG_CASES mpi_sigkilled_ranks_resume_on_other_process_counts mpi_sigkilled_h5_ranks_resume_on_other_process_counts
+                   mpi_one_to_four_ranks_write_the_one_process_dataset mpi_one_to_four_ranks_write_the_one_process_h5_shards)
+    target_compile_definitions(test_mpi PRIVATE SP_MPIEXEC="${MPIEXEC_EXECUTABLE}" SP_MPI_CLI="$<TARGET_FILE:synthpix_mpi>")
+    add_dependencies(test_mpi synthpix_cli synthpix_mpi)
+else()
+    sp_add_skipped_test(test_mpi "built without MPI: synthpix-mpi needs libopenmpi-dev and openmpi-bin (make deps)")
+endif()

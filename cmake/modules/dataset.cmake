@@ -4,4 +4,6 @@ sp_add_module(dataset SOURCES
     src/dataset/dataset_meta.c
     src/dataset/dataset_pairs.c
     src/dataset/dataset_writer.c
-    src/dataset/generate.c)
+    src/dataset/generate.c
+    src/dataset/group_wire.c
+    src/dataset/generate_group.c)

@@ -14,6 +14,7 @@
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_fs.h"
+#include "sp/sp_group.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
 #include "sp/sp_pipeline.h"

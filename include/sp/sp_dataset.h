@@ -39,6 +39,7 @@
 #include "sp/sp_config.h"
 #include "sp/sp_errors.h"
 #include "sp/sp_fs.h"
+#include "sp/sp_group.h"
 #include "sp/sp_pool.h"
 #include "sp/sp_sampler.h"
 
@@ -148,6 +149,12 @@ typedef struct sp_generate_options {
      * skipped); NULL = none. */
     void (*note)(void *ctx, const char *line);
     void *note_ctx;
+    /* Scale-out (docs/scale-out.md): NULL or size 1 = this process writes everything.
+     * size P > 1: every rank calls sp_generate with the same arguments and its own group
+     * (borrowed for the call); the ranks split the stream by whole flow batches and write
+     * the dataset one process writes, byte for byte, with one checkpoint root (rank 0's
+     * locks, params.jsonl, dataset.json and steps). All ranks return the same status. */
+    const sp_group *group;
 } sp_generate_options;
 
 SP_API void sp_generate_options_init(sp_generate_options *o);

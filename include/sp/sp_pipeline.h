@@ -13,8 +13,10 @@
  * small JSON loader state (seed, epoch, next position, shard, dataset fingerprint). The
  * batches after a restore are byte-identical to those an uninterrupted sampler would have
  * produced. A checkpoint taken with another seed, file list, batch geometry, image shape,
- * episode length, randomize/loop or shard is refused with SP_ERR_MISMATCH naming the field.
- * docs/resume.md has the layout and the guarantees.
+ * episode length or randomize/loop is refused with SP_ERR_MISMATCH naming the field. A
+ * checkpoint of another shard (sp_sampler_options) continues the global stream from the
+ * position it records, as this sampler's shard (Grain's elastic rule), unless it was taken
+ * inside a refresh. docs/resume.md has the layout and the guarantees.
  *
  * Thread safety: these functions use the sampler from the calling thread only; the sampler
  * must not be used by another thread during the call.
@@ -45,7 +47,8 @@ SP_API sp_status sp_save_checkpoint(const char *dir, const sp_sampler *s, int64_
 
 /* Creates a sampler for cfg (copied) and, when load_from is not NULL, restores checkpoint
  * `step` of that root (SP_CKPT_LATEST = the newest committed step). opt as for
- * sp_sampler_create (NULL = defaults; shard options must match the checkpoint's).
+ * sp_sampler_create (NULL = defaults; another shard continues the global stream, see
+ * above).
  * Errors: SP_ERR_NOTFOUND (no such root or no committed step), SP_ERR_MISMATCH (the
  * checkpoint belongs to another stream; the message names the field), checksum and
  * corruption errors of the checkpoint manager, and sp_sampler_create's. *out is NULL on

@@ -75,12 +75,16 @@ typedef struct sp_batch {
 typedef struct sp_sampler_options {
     unsigned threads;  /* 0 = cfg->threads (0 there = all cores) */
     sp_pool *pool;     /* borrowed shared pool, or NULL to create one */
-    /* Sharding (docs/resume.md, The loader): this sampler reads shard shard_index of
-     * shard_count. In every epoch shard s reads the epoch's positions s, s + count,
-     * s + 2 count, ... of the (shuffled) record order, so shards are disjoint and together
-     * cover each epoch; each record keeps the seed of its global position. 0 or 1 = no
-     * sharding. Part of the stream's identity: a checkpoint restores only into the same
-     * shard. */
+    /* Sharding (docs/scale-out.md; Grain's elastic rule): this sampler reads shard shard_index of
+     * shard_count. Shard s takes the refreshes (flow batches: F records each) s, s + count,
+     * s + 2 count, ... of the one stream, so its pairs are pairs of the unsharded stream
+     * (same records, seeds, keys and bytes; numbered by the shard from 0), shards are
+     * disjoint and together produce the whole stream. A checkpoint records the global
+     * position the shards have reached in lockstep; restored with another shard (index or
+     * count), the sampler continues the global stream from there as its own shard: shard i
+     * of N takes refreshes n + i, n + i + N, ... (one shard: exactly the unsharded stream
+     * from n). A checkpoint taken inside a refresh, or in episodic mode, continues only on
+     * its own shard. 0 or 1 = no sharding. docs/resume.md. */
     unsigned shard_index, shard_count;
     /* Records loaded ahead on dedicated threads while batches render: SP_PREFETCH_AUTO (0,
      * the default) is one thread for flow files and none for built-in flows; SP_PREFETCH_OFF
@@ -123,6 +127,13 @@ SP_API const char *sp_stage_name(sp_stage stage);
 #define SP_PREFETCH_OFF 0xffffffffu
 
 SP_API void sp_sampler_options_init(sp_sampler_options *o);
+/* Sets o->shard_index and o->shard_count from the launcher's environment: torchrun (RANK,
+ * WORLD_SIZE), Open MPI (OMPI_COMM_WORLD_RANK, OMPI_COMM_WORLD_SIZE), SLURM (SLURM_PROCID,
+ * SLURM_NTASKS) or PMI (PMI_RANK, PMI_SIZE), the first whose rank is set. SP_ERR_CONFIG
+ * naming the variable (and its value) when one is bad, or every variable looked for when
+ * none is set; o is then unchanged. Reads the environment: not safe against a concurrent
+ * setenv. */
+SP_API sp_status sp_sampler_options_shard_from_env(sp_sampler_options *o, sp_error *err);
 
 typedef struct sp_sampler sp_sampler;
 
@@ -151,6 +162,14 @@ SP_API void sp_sampler_reset(sp_sampler *s);
  * sp_sampler_next would at that batch. *skipped (NULL allowed) receives the batches skipped.
  * The batch returned by the last sp_sampler_next is no longer valid. */
 SP_API sp_status sp_sampler_skip(sp_sampler *s, uint64_t n, uint64_t *skipped, sp_error *err);
+/* Random access: the next sp_sampler_next returns batch `batch_index` of the stream, the
+ * same bytes as if batches 0 .. batch_index - 1 had been taken first (with a shard, of
+ * that shard's stream). Nothing is loaded until then: the next call reads the records of
+ * the flow batch holding that batch (files must still be there) and continues at its
+ * repetition. Cheap: use it to split a stream between processes (sp_generate does, see
+ * docs/scale-out.md). Past the end of a finite stream, the next call returns SP_ERR_END.
+ * Errors: SP_ERR_UNSUPPORTED in episodic mode; SP_ERR_RANGE past 2^64 positions. */
+SP_API sp_status sp_sampler_seek(sp_sampler *s, uint64_t batch_index, sp_error *err);
 
 /* Episodic mode (episode_length L > 0; docs/synthpix-compat.md, Episodic mode, with D5).
  * Every leaf directory of the file list is a sequence, its files sorted by name are time

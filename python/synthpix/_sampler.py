@@ -140,7 +140,8 @@ class Sampler:
 
     ``threads``: rendering threads (None: the configuration's ``threads``, 0 there = all
     cores). ``shard=(index, count)``: read one shard of every epoch (disjoint shards that
-    together cover it). ``prefetch``: threads that load flow records ahead. None of these
+    together cover it). ``prefetch``: threads that load flow records ahead (0: automatic, one for flow
+    files and none for built-in flows; -1: none). None of these
     changes a byte of the stream. ``load_from``/``step``: restore a checkpoint root written
     by :func:`save_checkpoint` (``step=None``: the newest step).
 

@@ -6,6 +6,8 @@
  *                     the pool; appending pairs to HDF5 shards in index order
  *   dataset_writer.c  the writer object: open (fresh or resumed), write, sync, finish, free
  *   generate.c        sp_generate: sampler + writer + checkpoint manager, the whole job
+ *   group_wire.c      a group's messages (group_internal.h), sp_group_init, sp_group_agree
+ *   generate_group.c  the same job split between the ranks of a group (docs/scale-out.md)
  * Dependencies go down this list only. Every file operation goes through w->fs and the
  * helpers of src/internal/sp_fsutil.h, so the fault sweep reaches all of them.
  *
@@ -25,6 +27,7 @@
 
 #include "sp_fsutil.h"
 #include "sp_internal.h"
+#include "sp/sp_ckpt.h"
 #include "sp/sp_dataset.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
@@ -67,6 +70,12 @@ struct sp_dataset_writer {
     int finished;
     int complete;                  /* DIR already held this dataset: nothing to do */
     int lock_fd;                   /* DIR/.synthpix.lock, held while open */
+    /* A group's job (generate_group.c): a rank's params lines are collected here instead
+     * of being written, and rank 0 appends every rank's in stream order. */
+    int part;                      /* a rank > 0's writer: no lock, no params file, no finish */
+    int collect;                   /* params lines go to `pending` (and written to pending_written) */
+    sp_membuf pending;
+    uint64_t pending_written;
 };
 
 /* ---- dataset_meta.c ---- */
@@ -88,6 +97,79 @@ sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *param
 int sp__layout_name(const char *name);
 /* 1 when DIR/dataset.json describes exactly the dataset w would write. */
 int sp__dataset_json_matches(const sp_dataset_writer *w);
+
+/* ---- dataset_writer.c: a group's job (generate_group.c) ---- */
+/* The writer of a rank > 0: pair files or shards into DIR (created when missing) under the
+ * job family's tag opt->tmp_tag (rank 0's, required), params lines collected; it takes no
+ * lock, claims and removes nothing, creates no params file and never finishes: rank 0's
+ * writer, opened before any other rank writes, does all of that. */
+sp_status sp__dataset_writer_open_part(sp_dataset_writer **out, const char *dir, const sp_config *cfg,
+                                       const sp_geometry *geom, const sp_dataset_options *opt, sp_error *err);
+/* From now on sp_dataset_writer_write collects params lines and counts in w->pending. */
+void sp__dataset_writer_collect(sp_dataset_writer *w);
+/* Closes the shard being written and syncs the file system: every file this writer wrote
+ * is durable. */
+sp_status sp__dataset_writer_sync_part(sp_dataset_writer *w, sp_error *err);
+/* Rank 0: appends params lines gathered from the ranks (whole lines, in stream order) and
+ * their count of real pairs. set_covered: the dataset now covers the stream up to pair
+ * `covered` (the end of a round). */
+sp_status sp__dataset_writer_append(sp_dataset_writer *w, const void *lines, size_t n, uint64_t written,
+                                    sp_error *err);
+void sp__dataset_writer_set_covered(sp_dataset_writer *w, uint64_t covered);
+/* Rank 0, once every rank's part is durable: fsyncs the params file and returns the
+ * progress record in *progress_json (free with free()); no file-system sync. */
+sp_status sp__dataset_writer_progress(sp_dataset_writer *w, char **progress_json, sp_error *err);
+
+/* ---- generate.c: the job, shared with generate_group.c ---- */
+
+/* What each committed checkpoint cost, in ms: making the data it covers durable (with a
+ * group: the slowest rank's), then committing the step (with a group: from every rank's
+ * report to the step on disk). */
+typedef struct sp__ckpt_times {
+    double *durable_ms, *commit_ms;
+    size_t n, cap;
+} sp__ckpt_times;
+
+typedef struct sp__gen_job {
+    const sp_generate_options *opt;
+    const sp_fs *fs;
+    sp_pool *pool;
+    int own_pool;
+    sp_sampler *sampler;
+    sp_ckpt_manager *ckpt;
+    sp_dataset_writer *writer;
+    char *resume_json; /* progress record of the restored step */
+    char tag[SP_DATASET_TAG_MAX + 1];
+    int tag_existed;   /* the root's family tag predates this job */
+    int ckpt_due;      /* checkpoint_every came round; with h5, waiting for a shard boundary */
+    sp__ckpt_times times;
+} sp__gen_job;
+
+/* A monotonic clock, ms. */
+double sp__clock_ms(void);
+void sp__ckpt_times_add(sp__ckpt_times *t, double durable_ms, double commit_ms);
+
+/* A one-line note for the caller (opt->note). */
+void sp__gen_note(const sp__gen_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The sampler, on the caller's pool or a new one. */
+sp_status sp__gen_make_sampler(sp__gen_job *j, const sp_config *cfg, sp_error *err);
+/* Opens (and locks) the checkpoint root, reads or draws the family tag, and restores the
+ * newest good step into the sampler (j->resume_json: its progress record). */
+sp_status sp__gen_open_checkpoints(sp__gen_job *j, sp_error *err);
+/* Opens the dataset writer: fresh, or resumed from j->resume_json. */
+sp_status sp__gen_open_writer(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_error *err);
+/* Makes everything written durable, then commits step `step` holding the sampler's state
+ * (as it stands) and the writer's progress record; *durable_ms and *commit_ms (NULL
+ * allowed) receive the two phases' durations. */
+sp_status sp__gen_checkpoint(sp__gen_job *j, int64_t step, double *durable_ms, double *commit_ms, sp_error *err);
+/* Commits step `step`: the sampler's state and the progress record (everything it covers
+ * is durable already). */
+sp_status sp__gen_commit(sp__gen_job *j, int64_t step, const char *progress, sp_error *err);
+
+/* ---- generate_group.c ---- */
+/* sp_generate for opt->group of size > 1 (j set up as by sp_generate; freed by it). */
+sp_status sp__generate_group(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_generate_result *res,
+                             sp_error *err);
 
 /* ---- dataset_pairs.c ---- */
 sp_status sp__pairs_jobs_create(sp_dataset_writer *w, sp_error *err);

@@ -12,7 +12,7 @@
  * The progress record (the "user" leaf of a generate checkpoint) says how far the dataset
  * on disk is durable: pairs covered and written, the durable length of the partial
  * params file and its name, plus what must not change on resume (format, bit depth, pairs
- * bound, configuration CRC32C).
+ * bound, configuration CRC32C, and the data shard of a sharded dataset).
  */
 #include "dataset_internal.h"
 
@@ -159,6 +159,9 @@ char *sp__progress_dump(const sp_dataset_writer *w)
                                 sp__dataset_ext(w->opt.format), "bit_depth", w->bit_depth, "configuration_crc32c",
                                 (json_int_t)w->config_crc, "params_file", name ? name + 1 : w->params_path,
                                 "tmp_tag", w->tag);
+    if (u && w->opt.data_shard_count > 1) /* a shard's dataset continues only as that shard */
+        json_object_set_new(u, "data_shard", json_pack("[I, I]", (json_int_t)w->opt.data_shard_index,
+                                                       (json_int_t)w->opt.data_shard_count));
     char *const text = u ? json_dumps(u, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(u);
     return text;
@@ -179,6 +182,21 @@ static int plain_name(const char *s)
            strlen(s) < 256;
 }
 
+/* A data shard's dataset numbers its own pairs: it continues only as the same shard (the
+ * sampler itself would continue the global stream on any shard). */
+static sp_status check_data_shard(const sp_dataset_writer *w, const json_t *ds, sp_error *err)
+{
+    unsigned const count = w->opt.data_shard_count > 1 ? w->opt.data_shard_count : 1;
+    unsigned const index = count > 1 ? w->opt.data_shard_index : 0;
+    json_int_t const i = ds ? json_integer_value(json_array_get(ds, 0)) : 0;
+    json_int_t const n = ds ? json_integer_value(json_array_get(ds, 1)) : 1;
+    if (i == (json_int_t)index && n == (json_int_t)count) return SP_OK;
+    return sp_error_set(err, SP_ERR_MISMATCH,
+                        "%s: the dataset was written as data shard %lld of %lld; this run is shard %u of %u (a shard's "
+                        "dataset continues only as that shard)", n != (json_int_t)count ? "shard_count" : "shard_index",
+                        (long long)i, (long long)n, index, count);
+}
+
 static sp_status check_identity(const sp_dataset_writer *w, const json_t *u, uint64_t crc, uint64_t covered,
                                 sp_error *err)
 {
@@ -189,7 +207,7 @@ static sp_status check_identity(const sp_dataset_writer *w, const json_t *u, uin
     else if (crc != w->config_crc) why = "the configuration differs";
     else if (covered > w->opt.pairs) why = "the pair count is smaller than the pairs it already covers";
     if (why) return sp_error_set(err, SP_ERR_MISMATCH, "%s from the run that wrote it", why);
-    return SP_OK;
+    return check_data_shard(w, json_object_get(u, "data_shard"), err);
 }
 
 sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *params_name, size_t cap,

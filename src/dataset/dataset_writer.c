@@ -8,7 +8,9 @@
  * kinds remove the temporaries that carry this job family's tag (left by a killed job of
  * the same family), keeping only the params file the record names.
  *
- * Write: the batch's files (sp__pairs_*), then its params lines, appended in pair order.
+ * Write: the batch's files (sp__pairs_*), then its params lines, appended in pair order
+ * (in a group's job they are collected instead, and rank 0 appends every rank's in stream
+ * order; a rank > 0's writer holds no lock and no params file: rank 0's does).
  * Sync: a full shard is closed, the params file fsync'd, the file system synced; only then
  * is the progress record produced, so a checkpoint holding it never covers data a crash
  * could still lose. Finish: the same, then params.jsonl is renamed into place and
@@ -270,6 +272,63 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
     return SP_OK;
 }
 
+sp_status sp__dataset_writer_open_part(sp_dataset_writer **out, const char *dir, const sp_config *cfg,
+                                       const sp_geometry *geom, const sp_dataset_options *opt, sp_error *err)
+{
+    *out = NULL;
+    SP_RETURN_IF(opt->tmp_tag == NULL, err, SP_ERR_INVALID, "dataset writer: a rank's writer needs the job's tag");
+    SP_TRY(check_options(opt, opt->bit_depth ? opt->bit_depth : cfg->bit_depth, err));
+    sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
+    SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
+    w->part = 1;
+    w->collect = 1;
+    sp_status st = writer_init(w, dir, cfg, geom, opt, err);
+    if (st == SP_OK) st = sp__fs_mkdirs(w->fs, dir, err);
+    if (st == SP_OK) st = sp__pairs_jobs_create(w, err);
+    if (st != SP_OK) {
+        sp_dataset_writer_free(w);
+        return st;
+    }
+    *out = w;
+    return SP_OK;
+}
+
+void sp__dataset_writer_collect(sp_dataset_writer *w)
+{
+    w->collect = 1;
+}
+
+sp_status sp__dataset_writer_sync_part(sp_dataset_writer *w, sp_error *err)
+{
+    SP_TRY(sp__shard_close(w, err));
+    return sp__fs_sync_fs(w->fs, w->dir, err);
+}
+
+sp_status sp__dataset_writer_append(sp_dataset_writer *w, const void *lines, size_t n, uint64_t written,
+                                    sp_error *err)
+{
+    SP_ASSERT(!w->part && w->params_fd >= 0);
+    SP_TRY(sp__fs_write_all(w->fs, w->params_fd, lines, n, w->params_path, err));
+    w->params_bytes += n;
+    w->written += written;
+    return SP_OK;
+}
+
+void sp__dataset_writer_set_covered(sp_dataset_writer *w, uint64_t covered)
+{
+    w->covered = covered;
+}
+
+sp_status sp__dataset_writer_progress(sp_dataset_writer *w, char **progress_json, sp_error *err)
+{
+    *progress_json = NULL;
+    SP_TRY(params_durable(w, err));
+    *progress_json = sp__progress_dump(w);
+    SP_RETURN_IF(*progress_json == NULL, err, SP_ERR_NOMEM, "%s: out of memory", w->dir);
+    w->keep_params = 1;
+    return SP_OK;
+}
+
 void sp_dataset_writer_free(sp_dataset_writer *w)
 {
     if (w == NULL) return;
@@ -279,6 +338,7 @@ void sp_dataset_writer_free(sp_dataset_writer *w)
     sp__pairs_jobs_free(w);
     if (w->lock_fd >= 0) w->fs->close(w->fs->ctx, w->lock_fd); /* releases the lock */
     sp_membuf_free(&w->lines);
+    sp_membuf_free(&w->pending);
     free(w->config_yaml);
     free(w->dir);
     free(w);
@@ -302,17 +362,22 @@ sp_status sp_dataset_writer_write(sp_dataset_writer *w, const sp_batch *b, sp_er
                                                                               : b->batch_size);
     SP_TRY(w->opt.format == SP_DATASET_H5 ? sp__pairs_write_h5(w, b, count, err)
                                           : sp__pairs_write_files(w, b, count, err));
-    w->lines.size = 0;
+    sp_membuf *const lines = w->collect ? &w->pending : &w->lines;
+    if (!w->collect) lines->size = 0;
     uint64_t n = 0;
     for (size_t k = 0; k < count; k++) {
         if (!b->mask[k]) continue;
-        SP_TRY(sp__params_line(&w->lines, b, k, err));
+        SP_TRY(sp__params_line(lines, b, k, err));
         n++;
     }
-    SP_TRY(sp__fs_write_all(w->fs, w->params_fd, w->lines.data, w->lines.size, w->params_path, err));
-    w->params_bytes += w->lines.size;
-    w->written += n;
     w->covered = b->first_pair + b->batch_size;
+    if (w->collect) {
+        w->pending_written += n;
+        return SP_OK;
+    }
+    SP_TRY(sp__fs_write_all(w->fs, w->params_fd, lines->data, lines->size, w->params_path, err));
+    w->params_bytes += lines->size;
+    w->written += n;
     return SP_OK;
 }
 
@@ -335,6 +400,7 @@ sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_
 {
     *progress_json = NULL;
     SP_RETURN_IF(w->complete, err, SP_ERR_INVALID, "%s: the dataset is already complete", w->dir);
+    SP_RETURN_IF(w->part, err, SP_ERR_INVALID, "%s: a rank's writer has no progress of its own", w->dir);
     SP_RETURN_IF(!sp_dataset_writer_can_sync(w), err, SP_ERR_BUSY,
                  "%s: a checkpoint covers whole shards; pair %llu is inside one", w->dir,
                  (unsigned long long)w->covered);
@@ -350,6 +416,7 @@ sp_status sp_dataset_writer_sync(sp_dataset_writer *w, char **progress_json, sp_
 sp_status sp_dataset_writer_finish(sp_dataset_writer *w, sp_error *err)
 {
     SP_RETURN_IF(w->finished || w->complete, err, SP_ERR_INVALID, "%s: the dataset is already finished", w->dir);
+    SP_RETURN_IF(w->part, err, SP_ERR_INVALID, "%s: rank 0's writer finishes the dataset", w->dir);
     SP_TRY(sp__shard_close(w, err)); /* the last, possibly short, shard */
     SP_TRY(params_durable(w, err));
     int const c = w->fs->close(w->fs->ctx, w->params_fd);

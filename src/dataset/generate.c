@@ -13,6 +13,9 @@
  * which cuts params.jsonl back and removes the family's temporaries; the pairs after the
  * step are rendered again with the same bytes.
  *
+ * At the end, one note says what the checkpoints cost (data made durable, step committed:
+ * median and maximum), so a user can weigh checkpoint_every against it.
+ *
  * Job family: the checkpoint root holds _DATASET_TAG, 16 hex digits drawn when the root is
  * first used. Every temporary of every job on that root carries it, so a resumed job removes
  * exactly the temporaries its killed predecessors left and nothing else.
@@ -21,6 +24,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <time.h>
 
 #include "sp/sp_ckpt.h"
 #include "sp/sp_pipeline.h"
@@ -37,23 +41,7 @@ void sp_generate_options_init(sp_generate_options *o)
     o->max_to_keep = 2;
 }
 
-typedef struct gen_job {
-    const sp_generate_options *opt;
-    const sp_fs *fs;
-    sp_pool *pool;
-    int own_pool;
-    sp_sampler *sampler;
-    sp_ckpt_manager *ckpt;
-    sp_dataset_writer *writer;
-    char *resume_json; /* progress record of the restored step */
-    char tag[SP_DATASET_TAG_MAX + 1];
-    int tag_existed;   /* the root's family tag predates this job */
-    int ckpt_due;      /* checkpoint_every came round; with h5, waiting for a shard boundary */
-} gen_job;
-
-static void note(const gen_job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void note(const gen_job *j, const char *fmt, ...)
+void sp__gen_note(const sp__gen_job *j, const char *fmt, ...)
 {
     if (j->opt->note == NULL) return;
     char line[SP_ERROR_MESSAGE_MAX + 256];
@@ -66,7 +54,7 @@ static void note(const gen_job *j, const char *fmt, ...)
 
 /* ---- set-up ------------------------------------------------------------------------------ */
 
-static sp_status make_sampler(gen_job *j, const sp_config *cfg, sp_error *err)
+sp_status sp__gen_make_sampler(sp__gen_job *j, const sp_config *cfg, sp_error *err)
 {
     sp_sampler_options so = j->opt->sampler;
     if (so.pool == NULL) {
@@ -81,7 +69,7 @@ static sp_status make_sampler(gen_job *j, const sp_config *cfg, sp_error *err)
 }
 
 /* The root's job-family tag: read, or drawn and stored durably on first use. */
-static sp_status family_tag(gen_job *j, sp_error *err)
+static sp_status family_tag(sp__gen_job *j, sp_error *err)
 {
     char path[SP_FS_PATH_MAX];
     snprintf(path, sizeof path, "%s/" SP_DATASET_TAG_FILE, j->opt->checkpoint_dir);
@@ -108,7 +96,7 @@ static sp_status family_tag(gen_job *j, sp_error *err)
  * j->resume_json. A damaged step is quarantined (renamed aside, never deleted) and the
  * next older one tried; when none is left the job starts from the beginning of the stream
  * (the files are rewritten with identical bytes). A refusal (another stream) stops here. */
-static sp_status restore_latest(gen_job *j, sp_error *err)
+static sp_status restore_latest(sp__gen_job *j, sp_error *err)
 {
     size_t n = sp_ckpt_all_steps(j->ckpt, NULL, 0);
     int64_t *const steps = (int64_t *)malloc((n ? n : 1) * sizeof *steps);
@@ -127,7 +115,7 @@ static sp_status restore_latest(gen_job *j, sp_error *err)
                               (long long)step, err->message, qe.message);
             break;
         }
-        note(j, "warning: checkpoint step %lld is damaged (%s); kept as %s; %s", (long long)step, err->message,
+        sp__gen_note(j, "warning: checkpoint step %lld is damaged (%s); kept as %s; %s", (long long)step, err->message,
              moved, n > 0 ? "trying an older one" : "no older step: starting from the beginning of the stream");
         quarantined = 1;
         st = SP_ERR_NOTFOUND;
@@ -143,7 +131,7 @@ static sp_status restore_latest(gen_job *j, sp_error *err)
 }
 
 /* Step-named directories without a manifest are not ours: said once, left alone. */
-static void note_foreign(const gen_job *j)
+static void note_foreign(const sp__gen_job *j)
 {
     size_t const n = sp_ckpt_foreign_count(j->ckpt);
     if (n == 0) return;
@@ -151,11 +139,11 @@ static void note_foreign(const gen_job *j)
     size_t len = 0;
     for (size_t i = 0; i < n && len < sizeof names - 64; i++)
         len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", sp_ckpt_foreign_name(j->ckpt, i));
-    note(j, "%s: leaving alone %zu director%s that %s no checkpoint _MANIFEST: %s%s", j->opt->checkpoint_dir, n,
+    sp__gen_note(j, "%s: leaving alone %zu director%s that %s no checkpoint _MANIFEST: %s%s", j->opt->checkpoint_dir, n,
          n == 1 ? "y" : "ies", n == 1 ? "holds" : "hold", names, len >= sizeof names - 64 ? ", ..." : "");
 }
 
-static sp_status open_checkpoints(gen_job *j, sp_error *err)
+sp_status sp__gen_open_checkpoints(sp__gen_job *j, sp_error *err)
 {
     sp_ckpt_options co;
     sp_ckpt_options_init(&co);
@@ -174,7 +162,7 @@ static sp_status open_checkpoints(gen_job *j, sp_error *err)
     return restore_latest(j, err);
 }
 
-static sp_status open_writer(gen_job *j, const sp_config *cfg, const char *dir, sp_error *err)
+sp_status sp__gen_open_writer(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_error *err)
 {
     sp_dataset_options d = j->opt->dataset;
     d.pool = j->pool;
@@ -191,26 +179,97 @@ static sp_status open_writer(gen_job *j, const sp_config *cfg, const char *dir, 
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
-static sp_status checkpoint_after(gen_job *j, const sp_batch *b, sp_error *err)
+double sp__clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+void sp__ckpt_times_add(sp__ckpt_times *t, double durable_ms, double commit_ms)
+{
+    if (t->n == t->cap) {
+        size_t const cap = t->cap ? 2 * t->cap : 16;
+        double *const d = (double *)realloc(t->durable_ms, cap * sizeof *d);
+        if (d) t->durable_ms = d;
+        double *const c = (double *)realloc(t->commit_ms, cap * sizeof *c);
+        if (c) t->commit_ms = c;
+        if (d == NULL || c == NULL) return; /* a figure for the user only */
+        t->cap = cap;
+    }
+    t->durable_ms[t->n] = durable_ms;
+    t->commit_ms[t->n++] = commit_ms;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double const x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* "4.1 ms median, 9.0 max" of v (sorted in place). */
+static void median_max(double *v, size_t n, char *buf, size_t cap)
+{
+    qsort(v, n, sizeof *v, cmp_double);
+    double const median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+    snprintf(buf, cap, "%.1f ms median, %.1f max", median, v[n - 1]);
+}
+
+/* One note on what the job's checkpoints cost; frees the figures. */
+static void note_times(sp__gen_job *j)
+{
+    sp__ckpt_times *const t = &j->times;
+    if (t->n > 0) {
+        char d[64], c[64];
+        median_max(t->durable_ms, t->n, d, sizeof d);
+        median_max(t->commit_ms, t->n, c, sizeof c);
+        unsigned const P = j->opt->group && j->opt->group->size > 1 ? j->opt->group->size : 1;
+        sp__gen_note(j, "%zu checkpoint%s: data made durable in %s%s; step committed in %s", t->n, t->n == 1 ? "" : "s",
+                     d, P > 1 ? " (the slowest rank's)" : "", c);
+    }
+    free(t->durable_ms);
+    free(t->commit_ms);
+    memset(t, 0, sizeof *t);
+}
+
+sp_status sp__gen_commit(sp__gen_job *j, int64_t step, const char *progress, sp_error *err)
+{
+    sp_tree *t = NULL;
+    sp_status st = sp_pipeline_state_tree(j->sampler, progress, &t, err);
+    sp_ckpt_save_args a;
+    sp_ckpt_save_args_init(&a);
+    a.force = 1; /* checkpoint_every decides, not the manager's interval rule */
+    if (st == SP_OK) st = sp_ckpt_save(j->ckpt, step, t, &a, NULL, err);
+    sp_tree_free(t);
+    return st;
+}
+
+sp_status sp__gen_checkpoint(sp__gen_job *j, int64_t step, double *durable_ms, double *commit_ms, sp_error *err)
+{
+    double const t0 = sp__clock_ms();
+    char *progress = NULL;
+    SP_TRY(sp_dataset_writer_sync(j->writer, &progress, err));
+    double const t1 = sp__clock_ms();
+    sp_status const st = sp__gen_commit(j, step, progress, err);
+    free(progress);
+    if (durable_ms) *durable_ms = t1 - t0;
+    if (commit_ms) *commit_ms = sp__clock_ms() - t1;
+    return st;
+}
+
+static sp_status checkpoint_after(sp__gen_job *j, const sp_batch *b, sp_error *err)
 {
     uint64_t const batches = b->batch_index + 1;
     if (batches % j->opt->checkpoint_every == 0) j->ckpt_due = 1;
     if (!j->ckpt_due || !sp_dataset_writer_can_sync(j->writer)) return SP_OK;
     j->ckpt_due = 0;
-    char *progress = NULL;
-    SP_TRY(sp_dataset_writer_sync(j->writer, &progress, err));
-    sp_tree *t = NULL;
-    sp_status st = sp_pipeline_state_tree(j->sampler, progress, &t, err);
-    free(progress);
-    sp_ckpt_save_args a;
-    sp_ckpt_save_args_init(&a);
-    a.force = 1; /* checkpoint_every decides, not the manager's interval rule */
-    if (st == SP_OK) st = sp_ckpt_save(j->ckpt, (int64_t)batches, t, &a, NULL, err);
-    sp_tree_free(t);
-    return st;
+    double durable = 0, commit = 0;
+    SP_TRY(sp__gen_checkpoint(j, (int64_t)batches, &durable, &commit, err));
+    sp__ckpt_times_add(&j->times, durable, commit);
+    return SP_OK;
 }
 
-static sp_status run_batches(gen_job *j, sp_error *err)
+static sp_status run_batches(sp__gen_job *j, sp_error *err)
 {
     uint64_t const total = j->opt->dataset.pairs, start = sp_dataset_writer_covered(j->writer);
     uint64_t covered = start;
@@ -227,11 +286,11 @@ static sp_status run_batches(gen_job *j, sp_error *err)
     return SP_OK;
 }
 
-static sp_status run_job(gen_job *j, const sp_config *cfg, const char *dir, sp_generate_result *res, sp_error *err)
+static sp_status run_job(sp__gen_job *j, const sp_config *cfg, const char *dir, sp_generate_result *res, sp_error *err)
 {
-    SP_TRY(make_sampler(j, cfg, err));
-    if (j->opt->checkpoint_dir) SP_TRY(open_checkpoints(j, err));
-    SP_TRY(open_writer(j, cfg, dir, err));
+    SP_TRY(sp__gen_make_sampler(j, cfg, err));
+    if (j->opt->checkpoint_dir) SP_TRY(sp__gen_open_checkpoints(j, err));
+    SP_TRY(sp__gen_open_writer(j, cfg, dir, err));
     if (sp_dataset_writer_complete(j->writer)) {
         res->already_complete = 1;
         res->pairs_written = j->opt->dataset.pairs;
@@ -239,7 +298,7 @@ static sp_status run_job(gen_job *j, const sp_config *cfg, const char *dir, sp_g
     }
     uint64_t const start = sp_dataset_writer_covered(j->writer), written0 = sp_dataset_writer_written(j->writer);
     res->started = 1;
-    if (j->resume_json) note(j, "resuming after %llu pairs (%s)", (unsigned long long)start, j->opt->checkpoint_dir);
+    if (j->resume_json) sp__gen_note(j, "resuming after %llu pairs (%s)", (unsigned long long)start, j->opt->checkpoint_dir);
     res->start_pairs = start;
     SP_TRY(run_batches(j, err));
     SP_TRY(sp_dataset_writer_finish(j->writer, err));
@@ -260,11 +319,14 @@ sp_status sp_generate(const sp_config *cfg, const char *dir, const sp_generate_o
     sp_generate_result local;
     if (res == NULL) res = &local;
     memset(res, 0, sizeof *res);
-    gen_job j;
+    sp__gen_job j;
     memset(&j, 0, sizeof j);
     j.opt = opt;
     j.fs = opt->dataset.fs ? opt->dataset.fs : sp_fs_posix();
-    sp_status st = run_job(&j, cfg, dir, res, err);
+    int const grouped = opt->group && opt->group->size > 1;
+    sp_status st = grouped ? sp__generate_group(&j, cfg, dir, res, err) : run_job(&j, cfg, dir, res, err);
+    if (st == SP_OK) note_times(&j);
+    else free(j.times.durable_ms), free(j.times.commit_ms);
     res->threads = j.pool ? sp_pool_size(j.pool) : 0;
     sp_dataset_writer_free(j.writer);
     sp_status const cs = sp_ckpt_manager_close(j.ckpt, -1, st == SP_OK ? err : NULL);

@@ -81,6 +81,9 @@ sp_status sp__records_take(sp_records *r, sp_error *err);
 sp_status sp__records_load(sp_records *r, sp_error *err);
 /* Back to the start of the stream: position 0, no episode started, time step 0. */
 void sp__records_reset(sp_records *r);
+/* The next take starts at this shard's stream position `position` (non-episodic streams;
+ * the current records are left as they are until then). Prefetched records restart there. */
+void sp__records_seek(sp_records *r, uint64_t position);
 
 /* Episodic mode (episode_length L > 0). The current records become time step t of the
  * `count` running episodes, starting new ones at t = 0 (a finite stream pads, SP_ERR_END
@@ -116,6 +119,10 @@ typedef struct sp_records_state {
     /* Position. */
     uint64_t next;               /* next position of this shard's stream */
     uint64_t epoch;              /* epoch of that position (informative) */
+    uint64_t global;             /* global position below which this shard and the others,
+                                  * in lockstep, have read every record (Grain's elastic
+                                  * position; = next unsharded); SP_RECORDS_NO_GLOBAL when a
+                                  * restored state lacks it */
     /* Episodic mode (episode_length > 0). */
     uint64_t episode;            /* episodes started */
     int64_t timestep;            /* time step of the next batch; L = ended */
@@ -129,13 +136,19 @@ typedef struct sp_records_state {
     const char *const *files;    /* F record names ("" for padding) */
 } sp_records_state;
 
+#define SP_RECORDS_NO_GLOBAL UINT64_MAX
+
 /* Fills st from r; its arrays are BORROWED from r (valid until the next call that changes r). */
 void sp__records_state_get(const sp_records *r, sp_records_state *st);
 /* Puts st back into r (st's arrays borrowed for the call). Checks first that counters and
  * references index inside the source and the episodes (hostile input); the current records
  * (refs, validity, flows: copied) only when with_records, the running episodes only while
  * one is under way (timestep > 0). The identity is NOT checked here (the caller compares
- * the whole stream identity, see sp__sampler_state_check). On error r is unchanged. */
+ * the whole stream identity, see sp__sampler_state_check). A state of another shard (index
+ * or count) is restored elastically: this shard's stream continues the global stream from
+ * st->global (with one shard: next = global; else this shard's blocks from there); the
+ * caller passes with_records = 0 and checks that the state is at a refresh boundary. On
+ * error r is unchanged. */
 sp_status sp__records_state_set(sp_records *r, const sp_records_state *st, int with_records, sp_error *err);
 
 #endif /* SP_RECORDS_H */

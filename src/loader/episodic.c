@@ -57,14 +57,18 @@ static sp_status build(const sp_source *src, uint64_t L, sp_episodes *e, size_t 
 {
     uint64_t const n = sp__source_count(src);
     named *const v = (named *)malloc((size_t)n * sizeof *v);
+    /* Built-in records' names exist only while the episodes are built. */
+    char(*const store)[SP_SOURCE_NAME_MAX] =
+        sp__source_is_builtin(src) ? (char(*)[SP_SOURCE_NAME_MAX])malloc((size_t)n * sizeof *store) : NULL;
     e->order = (uint64_t *)malloc((size_t)n * sizeof *e->order);
     e->start = (uint64_t *)malloc((size_t)n * sizeof *e->start);
-    if (v == NULL || e->order == NULL || e->start == NULL) {
+    if (v == NULL || e->order == NULL || e->start == NULL || (sp__source_is_builtin(src) && store == NULL)) {
         free(v);
+        free(store);
         return sp_error_set(err, SP_ERR_NOMEM, "out of memory");
     }
     for (uint64_t i = 0; i < n; i++) {
-        v[i].name = sp__source_name(src, i);
+        v[i].name = sp__source_name(src, i, store ? store[i] : NULL);
         const char *const slash = strrchr(v[i].name, '/');
         v[i].dir_len = slash ? (size_t)(slash - v[i].name) : 0;
         v[i].record = i;
@@ -80,6 +84,7 @@ static sp_status build(const sp_source *src, uint64_t L, sp_episodes *e, size_t 
     }
     for (uint64_t i = 0; i < n; i++) e->order[i] = v[i].record;
     free(v);
+    free(store);
     return SP_OK;
 }
 

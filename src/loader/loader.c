@@ -14,12 +14,17 @@
  *
  * Record seeds: seed(p) = random_bits(fold_in(PRNGKey(seed), SEED_TAG), p), 32 bits.
  *
- * Sharding: shard s of c reads, in every epoch, the epoch positions t = s, s + c, ... < n
- * (per_epoch of them), so shard position i is epoch i / per_epoch, t = s + (i mod
- * per_epoch) c, global position p = epoch n + t. Every shard uses the same per-epoch
- * permutation and the seed of the global position, so a record read by shard s is the
- * same (record, epoch, seed) the unsharded stream has at p: shards are disjoint, cover each
- * epoch, and with c = 1 the stream is exactly the unsharded one.
+ * Sharding (docs/scale-out.md; Grain's elastic rule): the stream is cut into blocks of `block`
+ * consecutive global positions (the F records of one refresh: one flow batch), and shard s
+ * of c reads blocks base + s, base + s + c, base + s + 2c, ...: its position i is block
+ * k = i / block, global position p = (base + s + k c) block + i mod block. Every shard uses
+ * the same permutations and the seed of the global position, so a record read by shard s
+ * is the (record, epoch, seed) the unsharded stream has at p, and a shard's refresh is a
+ * refresh of the unsharded stream: shards are disjoint, together they read the whole
+ * stream, and with c = 1 (base 0) the stream is exactly the unsharded one. While the
+ * shards go in lockstep they have together read every position below the global position
+ * (base + (next / block) c) block: a checkpoint records it, and any number of shards
+ * continues from it (base = that block, next = 0).
  */
 #include "sp_internal.h"
 #include "loader_internal.h"
@@ -40,10 +45,11 @@ void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint
     l->seed = seed;
     l->shard_index = 0;
     l->shard_count = 1;
-    l->per_epoch = records;
+    l->block = 1;
+    l->base = 0;
 }
 
-sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_error *err)
+sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, uint64_t block, sp_error *err)
 {
     SP_RETURN_IF(count == 0, err, SP_ERR_CONFIG, "shard_count: must be at least 1");
     SP_RETURN_IF(index >= count, err, SP_ERR_CONFIG, "shard_index: %llu is not below shard_count %llu",
@@ -51,10 +57,40 @@ sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_erro
     SP_RETURN_IF(count > l->records, err, SP_ERR_CONFIG,
                  "shard_count: %llu shards of a dataset of %llu records would leave shards empty",
                  (unsigned long long)count, (unsigned long long)l->records);
+    SP_ASSERT(block >= 1);
     l->shard_index = index;
     l->shard_count = count;
-    l->per_epoch = (l->records - index + count - 1) / count;
+    l->block = block;
     return SP_OK;
+}
+
+void sp__loader_rebase(sp_loader *l, uint64_t base)
+{
+    l->base = base;
+    l->next = 0;
+}
+
+/* The global position of this shard's position i. */
+static uint64_t global_position(const sp_loader *l, uint64_t i)
+{
+    uint64_t const k = i / l->block;
+    return (l->base + l->shard_index + k * l->shard_count) * l->block + i % l->block;
+}
+
+uint64_t sp__loader_global(const sp_loader *l)
+{
+    return (l->base + l->next / l->block * l->shard_count) * l->block;
+}
+
+uint64_t sp__loader_end(const sp_loader *l)
+{
+    if (l->loop) return UINT64_MAX;
+    uint64_t const n = l->records, blocks = (n + l->block - 1) / l->block; /* the last one may be partial */
+    uint64_t const first = l->base + l->shard_index;
+    if (first >= blocks) return 0;
+    uint64_t const k = (blocks - 1 - first) / l->shard_count; /* this shard's last block with a record */
+    uint64_t const g = first + k * l->shard_count, in_block = n - g * l->block;
+    return k * l->block + (in_block < l->block ? in_block : l->block);
 }
 
 sp_key sp__epoch_key(const sp_loader *l, uint32_t epoch)
@@ -98,9 +134,8 @@ uint64_t sp__permute(uint64_t t, uint64_t n, sp_key epoch_key)
 
 void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref)
 {
-    uint64_t const epoch = i / l->per_epoch;
-    uint64_t const t = l->shard_index + (i % l->per_epoch) * l->shard_count;
-    uint64_t const p = epoch * l->records + t;
+    uint64_t const p = global_position(l, i);
+    uint64_t const epoch = p / l->records, t = p % l->records;
     ref->position = p;
     ref->epoch = (uint32_t)epoch;
     ref->record = l->shuffle ? sp__permute(t, l->records, sp__epoch_key(l, (uint32_t)epoch)) : t;
@@ -109,8 +144,8 @@ void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref)
 
 int sp__loader_next(sp_loader *l, sp_record_ref *ref)
 {
-    if (l->records == 0 || l->per_epoch == 0) return 0;
-    if (!l->loop && l->next / l->per_epoch >= 1) return 0;
+    if (l->records == 0) return 0;
+    if (!l->loop && global_position(l, l->next) >= l->records) return 0;
     sp__loader_ref(l, l->next, ref);
     l->next++;
     return 1;

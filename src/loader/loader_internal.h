@@ -2,7 +2,8 @@
  *
  * Module map (one concern per file):
  *   loader.c         the order: stream position -> (record, epoch, record seed); seeded
- *                    Feistel permutation per epoch, shards (sp_loader, a value type)
+ *                    Feistel permutation per epoch, shards of whole blocks (sp_loader, a
+ *                    value type)
  *   source.c         the records themselves: analytic, kinematic, file lists and
  *                    directories; count, names, thread-safe loading (sp_source)
  *   prefetch.c       records loaded ahead, in stream order, on dedicated threads
@@ -38,15 +39,23 @@ typedef struct sp_loader {
     uint64_t next;     /* next position of this shard's stream (the global one unsharded) */
     uint64_t seed;     /* the configuration seed (for the saved state) */
     uint64_t shard_index, shard_count; /* 0 <= index < count; (0, 1) = no sharding */
-    uint64_t per_epoch; /* this shard's positions per epoch: ceil((records - index) / count) */
+    uint64_t block;    /* global positions per block (a refresh's F records); 1 unsharded */
+    uint64_t base;     /* the global block this shard's stream starts from (0, or a restore's) */
 } sp_loader;
 
 void sp__loader_init(sp_loader *l, uint64_t records, int shuffle, int loop, uint64_t seed);
-/* Restricts the stream to shard `index` of `count`: in every epoch, shard s reads the
- * epoch positions t = s, s + count, s + 2 count, ... < records, so shards are disjoint and
- * together cover each epoch. Record seeds stay those of the global position. Errors name
- * the option (SP_ERR_CONFIG). */
-sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, sp_error *err);
+/* Restricts the stream to shard `index` of `count` in blocks of `block` global positions
+ * (>= 1): shard s reads blocks base + s, base + s + count, ... (Grain's elastic rule), so
+ * shards are disjoint and together read the whole stream. Record seeds stay those of the
+ * global position. Errors name the option (SP_ERR_CONFIG). */
+sp_status sp__loader_shard(sp_loader *l, uint64_t index, uint64_t count, uint64_t block, sp_error *err);
+/* This shard's stream restarts at global block `base` (next = 0): the elastic restore. */
+void sp__loader_rebase(sp_loader *l, uint64_t base);
+/* The global position below which shards in lockstep with this one (same next) have read
+ * every position: (base + (next / block) count) block. */
+uint64_t sp__loader_global(const sp_loader *l);
+/* The first position of this shard's stream past a finite stream; UINT64_MAX when looping. */
+uint64_t sp__loader_end(const sp_loader *l);
 /* The global position, record and epoch of this shard's position i (loop or not). */
 void sp__loader_ref(const sp_loader *l, uint64_t i, sp_record_ref *ref);
 /* Returns 0 when a finite stream is exhausted. */
@@ -70,8 +79,15 @@ uint64_t sp__source_count(const sp_source *s);
  * storage (its contents are unspecified). */
 sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
                           sp_error *err);
-/* The record's name: a file path, "analytic://KIND/i" or "kinematic://i". Valid while s lives. */
-const char *sp__source_name(const sp_source *s, uint64_t i);
+/* The record's name: a file path (valid while s lives), or for built-in records
+ * "analytic://KIND/i" or "kinematic://i", written into buf (SP_SOURCE_NAME_MAX bytes) and
+ * returned. Built-in names are not stored: a million records would take 64 MB. */
+#define SP_SOURCE_NAME_MAX 64
+const char *sp__source_name(const sp_source *s, uint64_t i, char *buf);
+/* FNV-1a 64 over every record's name (with its NUL) and then the count; computed once. */
+uint64_t sp__source_fingerprint(const sp_source *s);
+/* 1 for analytic and kinematic sources (names made on demand), 0 for files. */
+int sp__source_is_builtin(const sp_source *s);
 
 /* ---- prefetch (prefetch.c): records loaded ahead on dedicated threads ------------ */
 
@@ -108,6 +124,7 @@ struct sp_records {
     sp_source *src;
     sp_loader order;           /* the stream position lives here (order.next) */
     sp_prefetch *prefetch;     /* NULL without prefetch threads */
+    unsigned prefetch_threads; /* its threads (a restore onto another shard starts a new one) */
     sp_pool *pool;             /* borrowed: runs the loads of sp__records_load */
     size_t count;              /* F: records handed out per take */
     int randomize, loop;       /* configuration, for the state's identity */
@@ -116,6 +133,7 @@ struct sp_records {
     sp_record_ref *refs;
     uint8_t *valid;
     const char **names;        /* kept in step with refs/valid: the source's name or "" */
+    char (*name_store)[SP_SOURCE_NAME_MAX]; /* F: built-in records' names */
     uint64_t *local_pos;       /* shard stream position of each (what the prefetcher is asked) */
     sp_flow *flows;
     size_t *flow_cap;          /* floats each flows[f].data holds (reused storage) */

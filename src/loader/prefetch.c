@@ -165,7 +165,7 @@ sp_status sp__prefetch_create(sp_prefetch **out, const sp_source *src, const sp_
     SP_RETURN_IF(p == NULL, err, SP_ERR_NOMEM, "out of memory");
     p->src = src;
     p->loader = *loader;
-    p->end = loader->loop ? UINT64_MAX : loader->per_epoch;
+    p->end = sp__loader_end(loader);
     p->capacity = capacity ? capacity : 1;
     p->slots = (slot *)calloc(p->capacity, sizeof *p->slots);
     p->threads = (pthread_t *)calloc(threads, sizeof *p->threads);

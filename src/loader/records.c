@@ -4,7 +4,8 @@
  * It owns the source, the order (the stream position), the prefetcher, the episodes and
  * the F = `count` current records: the records of the sampler's last refresh (or episode
  * step, or real-image batch). A take moves the order by F positions and fills refs,
- * validity, names and the shard positions (local_pos) the prefetcher is asked for; a load
+ * validity, names and the shard positions (local_pos) the prefetcher is asked for (a seek
+ * only moves the position: the sampler's random access); a load
  * reads the record flows, each on its own grid, without resampling them: the output grid
  * is the sampler's business.
  *
@@ -30,6 +31,7 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->refs = (sp_record_ref *)calloc(F, sizeof *r->refs);
     r->valid = (uint8_t *)calloc(F, 1);
     r->names = (const char **)calloc(F, sizeof *r->names);
+    r->name_store = (char (*)[SP_SOURCE_NAME_MAX])calloc(F, sizeof *r->name_store);
     r->local_pos = (uint64_t *)calloc(F, sizeof *r->local_pos);
     r->flows = (sp_flow *)calloc(F, sizeof *r->flows);
     r->flow_cap = (size_t *)calloc(F, sizeof *r->flow_cap);
@@ -38,7 +40,7 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->load_err = (sp_error *)calloc(F, sizeof *r->load_err);
     r->ep_refs = (sp_record_ref *)calloc(F, sizeof *r->ep_refs);
     r->ep_valid = (uint8_t *)calloc(F, 1);
-    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
+    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->name_store || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
                      !r->load_status ||
                      !r->load_err || !r->ep_refs || !r->ep_valid,
                  err, SP_ERR_NOMEM, "out of memory for %zu records", F);
@@ -79,16 +81,20 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */
     sp__loader_init(&r->order, r->episodes ? sp__episodes_count(r->episodes) : n, cfg->randomize, cfg->loop, cfg->seed);
+    /* Shards take whole refreshes (blocks of F records): a shard's refresh is one of the
+     * unsharded stream. */
     if (opt && (opt->shard_count > 1 || opt->shard_index > 0))
-        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, err));
+        SP_TRY(sp__loader_shard(&r->order, opt->shard_index, opt->shard_count ? opt->shard_count : 1, r->count, err));
     if (!cfg->include_images) SP_TRY(probe_source(r, err)); /* real pairs: the sampler's probe reads it */
     SP_TRY(alloc_current(r, err));
     /* Two refreshes' worth of records ahead: the next refresh is always fully queued. Real
      * pairs are read with their images (sp__records_read_pair); episodic steps map positions
      * to records differently. */
     unsigned const threads = prefetch_threads(cfg, opt);
-    if (threads && !cfg->include_images && cfg->episode_length == 0)
+    if (threads && !cfg->include_images && cfg->episode_length == 0) {
+        r->prefetch_threads = threads;
         SP_TRY(sp__prefetch_create(&r->prefetch, r->src, &r->order, threads, 2 * r->count, err));
+    }
     return SP_OK;
 }
 
@@ -123,6 +129,7 @@ void sp__records_free(sp_records *r)
     free(r->refs);
     free(r->valid);
     free(r->names);
+    free(r->name_store);
     free(r->local_pos);
     free(r->load_status);
     free(r->load_err);
@@ -142,7 +149,7 @@ uint64_t sp__records_source_count(const sp_records *r)
 void sp__records_sync_names(sp_records *r)
 {
     for (size_t f = 0; f < r->count; f++)
-        r->names[f] = r->valid[f] ? sp__source_name(r->src, r->refs[f].record) : "";
+        r->names[f] = r->valid[f] ? sp__source_name(r->src, r->refs[f].record, r->name_store[f]) : "";
 }
 
 sp_status sp__records_take(sp_records *r, sp_error *err)
@@ -170,6 +177,12 @@ void sp__records_reset(sp_records *r)
     r->order.next = 0;
     r->episode = 0;
     r->timestep = 0;
+}
+
+void sp__records_seek(sp_records *r, uint64_t position)
+{
+    SP_ASSERT(r->episodes == NULL);
+    r->order.next = position;
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */
@@ -228,7 +241,8 @@ sp_status sp__records_load(sp_records *r, sp_error *err)
 sp_status sp__records_read_pair(const sp_records *r, uint64_t record, sp_flow *flow, float **i1, float **i2,
                                 size_t *ih, size_t *iw, sp_error *err)
 {
-    return sp_mat_read_flow(sp__source_name(r->src, record), 1, flow, i1, i2, ih, iw, err);
+    char name[SP_SOURCE_NAME_MAX];
+    return sp_mat_read_flow(sp__source_name(r->src, record, name), 1, flow, i1, i2, ih, iw, err);
 }
 
 /* ---- the current records ------------------------------------------------------------- */

@@ -3,9 +3,12 @@
  * What the loader contributes (sp_records_state; the sampler gathers it with its own part
  * in sampler_state.c, and the pipeline maps the whole onto a checkpoint tree):
  *   identity   seed, randomize/loop, episode length, record count, a fingerprint of the
- *              record names (the resolved file list) and the shard: they define the record
- *              stream; the sampler compares them, with its own, in one fixed order;
- *   position   the order's next stream position (and its epoch, informative);
+ *              record names (the resolved file list, hashed once at creation) and the
+ *              shard: they define the record stream; the sampler compares them, with its
+ *              own, in one fixed order;
+ *   position   the order's next stream position (and its epoch, informative) and the
+ *              global position shards in lockstep have read up to: a state of another
+ *              shard is placed there (the elastic restore: this shard's blocks from it);
  *   episodes   the episode counter, the time step and, while an episode is under way, the
  *              F running episodes;
  *   records    the F current records: refs, validity, names and record flows, so a
@@ -21,22 +24,6 @@
 #include "sp_internal.h"
 #include "loader_internal.h"
 
-/* FNV-1a 64 over the names of every record of the source, and the count. */
-static uint64_t fingerprint(const sp_source *src)
-{
-    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
-    uint64_t const n = sp__source_count(src);
-    for (uint64_t i = 0; i < n; i++) {
-        /* The terminating NUL is hashed too, so name boundaries count. */
-        for (const unsigned char *c = (const unsigned char *)sp__source_name(src, i);; c++) {
-            h = (h ^ *c) * 0x100000001b3ull;
-            if (*c == 0) break;
-        }
-    }
-    for (int b = 0; b < 8; b++) h = (h ^ ((n >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
-    return h;
-}
-
 void sp__records_state_get(const sp_records *r, sp_records_state *st)
 {
     memset(st, 0, sizeof *st);
@@ -45,11 +32,14 @@ void sp__records_state_get(const sp_records *r, sp_records_state *st)
     st->loop = r->loop != 0;
     st->episode_length = r->episode_length;
     st->records = sp__source_count(r->src); /* files, not episodes: the episode count follows from L */
-    st->fingerprint = fingerprint(r->src);
+    st->fingerprint = sp__source_fingerprint(r->src);
     st->shard_index = r->order.shard_index;
     st->shard_count = r->order.shard_count;
     st->next = r->order.next;
-    st->epoch = r->order.per_epoch ? r->order.next / r->order.per_epoch : 0;
+    sp_record_ref next;
+    sp__loader_ref(&r->order, r->order.next, &next);
+    st->epoch = next.epoch;
+    st->global = sp__loader_global(&r->order);
     st->episode = r->episode;
     st->timestep = r->timestep;
     st->episode_refs = r->ep_refs;
@@ -109,15 +99,62 @@ static sp_status copy_flows(const sp_flow *src, size_t F, sp_flow **out, sp_erro
     return SP_OK;
 }
 
+/* Where this shard's stream goes: the saved one (same shard), or this shard's part of the
+ * global stream from the saved global position (another shard: the elastic restore). */
+static sp_status placement(const sp_records *r, const sp_records_state *st, sp_loader *order, sp_error *err)
+{
+    uint64_t const F = r->count, count = st->shard_count;
+    int const same = st->shard_index == r->order.shard_index && count == r->order.shard_count;
+    *order = r->order;
+    if (same && count == 1) { /* unsharded: the position is the global one, as always */
+        order->base = 0;
+        order->next = st->next;
+        return SP_OK;
+    }
+    uint64_t const global = st->global != SP_RECORDS_NO_GLOBAL ? st->global : (count == 1 ? st->next : st->global);
+    SP_RETURN_IF(global == SP_RECORDS_NO_GLOBAL, err, SP_ERR_MISMATCH,
+                 "shard_count: the checkpoint of shard %llu of %llu has no global position (an older synthpix, whose "
+                 "shards split each epoch's records); it cannot be continued", (unsigned long long)st->shard_index,
+                 (unsigned long long)count);
+    SP_RETURN_IF(count == 0 || st->shard_index >= count || global % F != 0 || st->next % F != 0 ||
+                     global / F < st->next / F * count,
+                 err, SP_ERR_CORRUPT, "sampler state: global position %llu does not fit shard %llu of %llu at %llu",
+                 (unsigned long long)global, (unsigned long long)st->shard_index, (unsigned long long)count,
+                 (unsigned long long)st->next);
+    if (same) {
+        order->base = global / F - st->next / F * count;
+        order->next = st->next;
+    } else if (r->order.shard_count == 1) {
+        order->base = 0;
+        order->next = global;
+    } else {
+        sp__loader_rebase(order, global / F);
+    }
+    return SP_OK;
+}
+
 sp_status sp__records_state_set(sp_records *r, const sp_records_state *st, int with_records, sp_error *err)
 {
     SP_RETURN_IF(st->F != r->count, err, SP_ERR_CORRUPT, "sampler state: %llu cached flows, expected %zu",
                  (unsigned long long)st->F, r->count);
     SP_TRY(check_episodes(r, st, err));
+    sp_loader order;
+    SP_TRY(placement(r, st, &order, err));
+    sp_prefetch *fresh = NULL; /* the prefetcher's copy of the order must follow a new base */
+    if (r->prefetch && order.base != r->order.base)
+        SP_TRY(sp__prefetch_create(&fresh, r->src, &order, r->prefetch_threads, 2 * r->count, err));
     sp_flow *flows = NULL;
+    sp_status rc = with_records ? check_records(r, st, err) : SP_OK;
+    if (rc == SP_OK && with_records) rc = copy_flows(st->flows, r->count, &flows, err);
+    if (rc != SP_OK) {
+        sp__prefetch_free(fresh);
+        return rc;
+    }
+    if (fresh) {
+        sp__prefetch_free(r->prefetch);
+        r->prefetch = fresh;
+    }
     if (with_records) {
-        SP_TRY(check_records(r, st, err));
-        SP_TRY(copy_flows(st->flows, r->count, &flows, err));
         /* Nothing fails past this point. */
         release_flows(r->flows, r->count);
         r->flows = flows;
@@ -126,7 +163,7 @@ sp_status sp__records_state_set(sp_records *r, const sp_records_state *st, int w
         memcpy(r->valid, st->valid, r->count);
         sp__records_sync_names(r);
     }
-    r->order.next = st->next;
+    r->order = order;
     r->episode = st->episode;
     r->timestep = st->timestep;
     if (st->episode_length > 0 && st->timestep > 0) {

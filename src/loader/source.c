@@ -35,9 +35,9 @@
 struct sp_source {
     sp_source_kind kind;
     uint64_t count;
-    char **names; /* files: count paths; analytic: one name per distinct entry is built on demand */
+    char **names; /* files: count paths; built-in records are named on demand */
     sp_config cfg; /* copy (analytic parameters, geometry for grids, seed) */
-    char *name_buf; /* analytic/kinematic names: count * SP_NAME_MAX */
+    uint64_t fingerprint; /* sp__source_fingerprint, computed at creation */
     sp_flow *fixed; /* analytic: entry e precomputed when it does not depend on the record
                        (every kind but kinematic); read-only after creation */
 };
@@ -46,7 +46,6 @@ struct sp_source {
  * at every load as before. */
 #define SP_SOURCE_FIXED_BYTES ((size_t)512 << 20)
 
-#define SP_NAME_MAX 64
 #define SP_SOURCE_MAX_FILES (1u << 26)
 /* Largest .npy/.flo flow file read: 16 GiB (a 100000 x 100000 .flo is 80 GB and refused). */
 #define SP_SOURCE_MAX_FILE_BYTES ((size_t)1 << 34)
@@ -190,24 +189,65 @@ static sp_status expand_file_list(const sp_config *c, path_list *out, sp_error *
     return out->count == 0 ? nothing_found(c, &miss, err) : SP_OK;
 }
 
-static sp_status make_names(sp_source *s, sp_error *err)
+static sp_status check_builtin_count(const sp_source *s, sp_error *err)
 {
-    uint64_t const n = s->count;
-    SP_RETURN_IF(n > SP_SOURCE_MAX_FILES, err, SP_ERR_CONFIG,
-                 "%s: %llu records; at most %u are supported",
-                 s->kind == SP_SOURCE_KINEMATIC ? "num_examples" : "analytic_num_examples", (unsigned long long)n,
-                 SP_SOURCE_MAX_FILES);
-    s->name_buf = (char *)malloc((size_t)n * SP_NAME_MAX);
-    SP_RETURN_IF(s->name_buf == NULL, err, SP_ERR_NOMEM, "out of memory");
-    for (uint64_t i = 0; i < n; i++) {
-        char *const dst = s->name_buf + i * SP_NAME_MAX;
-        if (s->kind == SP_SOURCE_KINEMATIC)
-            snprintf(dst, SP_NAME_MAX, "kinematic://%llu", (unsigned long long)i);
-        else
-            snprintf(dst, SP_NAME_MAX, "analytic://%s/%llu",
-                     sp_analytic_kind_name(s->cfg.analytic[i % s->cfg.n_analytic].kind), (unsigned long long)i);
-    }
+    SP_RETURN_IF(s->count > SP_SOURCE_MAX_FILES, err, SP_ERR_CONFIG, "%s: %llu records; at most %u are supported",
+                 s->kind == SP_SOURCE_KINEMATIC ? "num_examples" : "analytic_num_examples",
+                 (unsigned long long)s->count, SP_SOURCE_MAX_FILES);
     return SP_OK;
+}
+
+int sp__source_is_builtin(const sp_source *s)
+{
+    return s->kind == SP_SOURCE_ANALYTIC || s->kind == SP_SOURCE_KINEMATIC;
+}
+
+/* "kinematic://i" or "analytic://KIND/i" into buf (SP_SOURCE_NAME_MAX bytes: the longest
+ * kind name and 20 digits fit). Hand-formatted: the fingerprint names every record. */
+static const char *builtin_name(const sp_source *s, uint64_t i, char *buf)
+{
+    const char *const kind = s->kind == SP_SOURCE_KINEMATIC ? NULL
+                                                            : sp_analytic_kind_name(s->cfg.analytic[i % s->cfg.n_analytic].kind);
+    char *p = buf;
+    const char *const head = kind ? "analytic://" : "kinematic://";
+    for (const char *c = head; *c; c++) *p++ = *c;
+    for (const char *c = kind; c && *c && p < buf + SP_SOURCE_NAME_MAX - 22; c++) *p++ = *c;
+    if (kind) *p++ = '/';
+    char digits[21];
+    int nd = 0;
+    do {
+        digits[nd++] = (char)('0' + i % 10);
+        i /= 10;
+    } while (i);
+    while (nd) *p++ = digits[--nd];
+    *p = '\0';
+    return buf;
+}
+
+const char *sp__source_name(const sp_source *s, uint64_t i, char *buf)
+{
+    if (i >= s->count) return "";
+    return s->names ? s->names[i] : builtin_name(s, i, buf);
+}
+
+/* The terminating NUL is hashed too, so name boundaries count. */
+static uint64_t compute_fingerprint(const sp_source *s)
+{
+    uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 offset basis */
+    char buf[SP_SOURCE_NAME_MAX];
+    for (uint64_t i = 0; i < s->count; i++) {
+        for (const unsigned char *c = (const unsigned char *)sp__source_name(s, i, buf);; c++) {
+            h = (h ^ *c) * 0x100000001b3ull;
+            if (*c == 0) break;
+        }
+    }
+    for (int b = 0; b < 8; b++) h = (h ^ ((s->count >> (8 * b)) & 0xffu)) * 0x100000001b3ull;
+    return h;
+}
+
+uint64_t sp__source_fingerprint(const sp_source *s)
+{
+    return s->fingerprint;
 }
 
 static sp_status precompute_fixed(sp_source *s, sp_error *err);
@@ -222,11 +262,11 @@ sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err
     if (st == SP_OK && s->kind == SP_SOURCE_ANALYTIC) {
         s->count = cfg->analytic_num_examples ? cfg->analytic_num_examples : cfg->n_analytic;
         if (cfg->n_analytic == 0) st = sp_error_set(err, SP_ERR_CONFIG, "analytic_flow: at least one flow is required");
-        if (st == SP_OK) st = make_names(s, err);
+        if (st == SP_OK) st = check_builtin_count(s, err);
         if (st == SP_OK) st = precompute_fixed(s, err);
     } else if (st == SP_OK && s->kind == SP_SOURCE_KINEMATIC) {
         s->count = cfg->num_examples;
-        st = make_names(s, err);
+        st = check_builtin_count(s, err);
     } else if (st == SP_OK) {
         path_list l = {0};
         st = expand_file_list(cfg, &l, err);
@@ -238,6 +278,7 @@ sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err
         sp__source_free(s);
         return st;
     }
+    s->fingerprint = compute_fingerprint(s);
     *out = s;
     return SP_OK;
 }
@@ -249,7 +290,6 @@ void sp__source_free(sp_source *s)
         for (uint64_t i = 0; i < s->count; i++) free(s->names[i]);
         free(s->names);
     }
-    free(s->name_buf);
     for (size_t e = 0; s->fixed && e < s->cfg.n_analytic; e++) sp_flow_release(&s->fixed[e]);
     free(s->fixed);
     sp_config_free(&s->cfg);
@@ -261,11 +301,6 @@ uint64_t sp__source_count(const sp_source *s)
     return s->count;
 }
 
-const char *sp__source_name(const sp_source *s, uint64_t i)
-{
-    if (i >= s->count) return "";
-    return s->names ? s->names[i] : s->name_buf + i * SP_NAME_MAX;
-}
 
 /* The analytic parameters and grid of record i. */
 static void analytic_record(const sp_source *s, uint64_t i, sp_analytic_params *p, size_t *h, size_t *w)
@@ -310,7 +345,8 @@ static sp_status compute_analytic(const sp_source *s, uint64_t i, sp_flow *out, 
     analytic_record(s, i, &p, &h, &w);
     SP_TRY(shape_flow(out, cap, h, w, 2, err));
     sp_status const st = sp_analytic_fill(&p, c->flow_field_size[0], c->flow_field_size[1], (uint32_t)c->seed, i, out, err);
-    return st == SP_OK ? SP_OK : sp_error_prefix(err, "%s: ", sp__source_name(s, i));
+    char name[SP_SOURCE_NAME_MAX];
+    return st == SP_OK ? SP_OK : sp_error_prefix(err, "%s: ", sp__source_name(s, i, name));
 }
 
 static sp_status load_analytic(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_error *err)
@@ -394,6 +430,6 @@ sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *
     size_t bi, bj, bc;
     if (nonfinite && sp_flow_find_nonfinite(out, &bi, &bj, &bc)) /* the error path only: where */
         return sp_error_set(err, SP_ERR_CORRUPT, "%s: non-finite flow value at (row %zu, column %zu, channel %zu)",
-                            sp__source_name(s, i), bi, bj, bc);
+                            s->names[i], bi, bj, bc);
     return SP_OK;
 }

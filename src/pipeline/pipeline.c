@@ -3,7 +3,10 @@
  * A checkpoint step is one tree, committed atomically by the checkpoint manager:
  *   loader                JSON {"version", "seed", "epoch", "next_position", "shard_index",
  *                         "shard_count", "records", "dataset_fingerprint" (16 hex digits,
- *                         FNV-1a 64 of the record names), "shuffle", "loop"} (Grain's role)
+ *                         FNV-1a 64 of the record names), "shuffle", "loop",
+ *                         "global_position"} (Grain's role; global_position: the global
+ *                         stream position shards in lockstep have read up to, the elastic
+ *                         restore's starting point; optional when reading)
  *   sampler               JSON {"version", "batch_size", "flow_fields_per_batch",
  *                         "batches_per_flow_batch", "image_shape", "flow_shape",
  *                         "episode_length", "batch_index", "repetition", "have_flows",
@@ -52,12 +55,13 @@ static char *loader_json(const sp_records_state *st)
 {
     char fp[17];
     snprintf(fp, sizeof fp, "%016" PRIx64, st->fingerprint);
-    json_t *const o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b}", "version",
+    json_t *const o = json_pack("{s:i, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:b, s:b, s:I}", "version",
                                 SP_PIPELINE_STATE_VERSION, "seed", (json_int_t)st->seed, "epoch",
                                 (json_int_t)st->epoch, "next_position", (json_int_t)st->next,
                                 "shard_index", (json_int_t)st->shard_index, "shard_count",
                                 (json_int_t)st->shard_count, "records", (json_int_t)st->records,
-                                "dataset_fingerprint", fp, "shuffle", st->randomize, "loop", st->loop);
+                                "dataset_fingerprint", fp, "shuffle", st->randomize, "loop", st->loop,
+                                "global_position", (json_int_t)st->global);
     char *const text = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT) : NULL;
     json_decref(o);
     return text;
@@ -259,6 +263,11 @@ static sp_status parse_loader(const json_t *o, sp_records_state *st, sp_error *e
     st->records = (uint64_t)v[6];
     st->randomize = (int)v[7];
     st->loop = (int)v[8];
+    /* Absent before whole-refresh shards: a sharded state without it cannot be placed. */
+    int64_t g = 0;
+    st->global = SP_RECORDS_NO_GLOBAL;
+    if (json_object_get(o, "global_position")) SP_TRY(get_int(o, "loader", "global_position", &g, err));
+    if (json_object_get(o, "global_position")) st->global = (uint64_t)g;
     return SP_OK;
 }
 

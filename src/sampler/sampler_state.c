@@ -12,10 +12,13 @@
  *              whether the cache is valid, and the F output flows, so a restore taken
  *              mid-repetition returns the same flows without touching the flow files.
  * The identity (seed, record count and fingerprint of the record names, batch geometry,
- * shapes, episode length, randomize/loop and the shard) defines the stream
- * (docs/determinism.md, The stream's identity): a state whose identity differs is refused,
- * naming the field. Both parts are compared here, in one fixed order, so the message names
- * the same field whichever part differs.
+ * shapes, episode length, randomize/loop) defines the stream (docs/determinism.md, The
+ * stream's identity): a state whose identity differs is refused, naming the field. The shard
+ * is not identity: a state of another shard, taken between two refreshes, continues the
+ * global stream from its global position as this sampler's shard (the elastic rule;
+ * docs/resume.md); inside a refresh, or in episodic mode, only the same shard continues.
+ * Both parts are compared here, in one fixed order, so the message names the same field
+ * whichever part differs.
  * Nothing here knows about files or the checkpoint format: the pipeline module maps this
  * struct onto a checkpoint tree. Restores are all-or-nothing: every check happens first,
  * then the loader puts its part back (all its checks and copies before it changes), then
@@ -70,6 +73,38 @@ static sp_status check_shapes(const sp_sampler_state *st, const sp_sampler_state
     return SP_OK;
 }
 
+static int same_shard(const sp_sampler_state *a, const sp_sampler_state *b)
+{
+    return a->loader.shard_index == b->loader.shard_index && a->loader.shard_count == b->loader.shard_count;
+}
+
+/* Between two refreshes: the state's records are all used (or none was taken yet). */
+static int at_refresh_boundary(const sp_sampler *s, const sp_sampler_state *st)
+{
+    return st->repetition >= (uint64_t)s->cfg.batches_per_flow_batch || (!st->have_flows && st->repetition == 0);
+}
+
+/* Another shard continues the global stream (Grain's elastic rule) from a refresh boundary
+ * of a non-episodic stream; inside a refresh only the same shard can continue. */
+static sp_status check_shard(const sp_sampler *s, const sp_sampler_state *st, const sp_sampler_state *me,
+                             sp_error *err)
+{
+    if (same_shard(st, me)) return SP_OK;
+    const sp_records_state *const a = &st->loader, *const b = &me->loader;
+    const char *const field = a->shard_count != b->shard_count ? "shard_count" : "shard_index";
+    SP_RETURN_IF(s->cfg.episode_length > 0, err, SP_ERR_MISMATCH,
+                 "%s: the checkpoint was taken as shard %llu of %llu; an episodic stream continues only on its own "
+                 "shard (this sampler is shard %llu of %llu)", field, (unsigned long long)a->shard_index,
+                 (unsigned long long)a->shard_count, (unsigned long long)b->shard_index, (unsigned long long)b->shard_count);
+    SP_RETURN_IF(!at_refresh_boundary(s, st), err, SP_ERR_MISMATCH,
+                 "%s: the checkpoint was taken as shard %llu of %llu inside a refresh (repetition %u of %llu); it "
+                 "continues only as that shard, or from a checkpoint between refreshes (this sampler is shard %llu of "
+                 "%llu)", field, (unsigned long long)a->shard_index, (unsigned long long)a->shard_count,
+                 (unsigned)st->repetition, (unsigned long long)st->batches_per_flow_batch,
+                 (unsigned long long)b->shard_index, (unsigned long long)b->shard_count);
+    return SP_OK;
+}
+
 sp_status sp__sampler_state_check(const sp_sampler *s, const sp_sampler_state *st, sp_error *err)
 {
     sp_sampler_state me;
@@ -88,9 +123,7 @@ sp_status sp__sampler_state_check(const sp_sampler *s, const sp_sampler_state *s
     SP_CHECK_FIELD("episode_length", a->episode_length, b->episode_length);
     SP_CHECK_FIELD("randomize", a->randomize, b->randomize);
     SP_CHECK_FIELD("loop", a->loop, b->loop);
-    SP_CHECK_FIELD("shard_count", a->shard_count, b->shard_count);
-    SP_CHECK_FIELD("shard_index", a->shard_index, b->shard_index);
-    return SP_OK;
+    return check_shard(s, st, &me, err);
 }
 
 /* The sampler's counters and cache must be usable as they are (hostile or damaged input);
@@ -109,6 +142,16 @@ sp_status sp__sampler_state_set(sp_sampler *s, const sp_sampler_state *st, sp_er
 {
     SP_TRY(sp__sampler_state_check(s, st, err));
     SP_TRY(check_cache(s, st, err));
+    sp_sampler_state me;
+    sp__sampler_state_get(s, &me);
+    if (!same_shard(st, &me)) { /* elastic: this shard's part of the global stream from there */
+        SP_TRY(sp__records_state_set(s->records, &st->loader, 0, err));
+        uint64_t const per_refresh = s->cfg.include_images ? 1 : (uint64_t)s->cfg.batches_per_flow_batch;
+        s->batch_index = me.loader.shard_count == 1 ? st->loader.global / s->F * per_refresh : 0;
+        s->rep = 0;
+        s->have_flows = 0;
+        return SP_OK;
+    }
     SP_TRY(sp__records_state_set(s->records, &st->loader, st->have_flows, err));
     /* Nothing fails past this point. */
     if (st->have_flows)

@@ -2,7 +2,8 @@
  * for 1, 2 and 4 threads and for a shorter run; the embedded default writes its pairs and
  * the .flo ground truth equals the configured analytic flows; exit codes and "a bad
  * configuration writes nothing"; the image formats agree with each other; bench --json;
- * --data-shard splits each epoch's records as documented and --prefetch changes no byte. */
+ * --data-shard splits the stream's flow batches as documented (also from a launcher's
+ * environment with auto) and --prefetch changes no byte. */
 #include "sp_test.h"
 
 #include <jansson.h>
@@ -347,9 +348,10 @@ static size_t read_records(const char *dir, read_record *out, size_t cap)
     return n;
 }
 
-/* Shard I of N must read, in every epoch e, the unsharded stream's epoch-e positions
- * I, I + N, I + 2N, ... (same file, same record seed): so the shards are disjoint and
- * together read every file once per epoch. Checked for N = 2 and 3 over two epochs. */
+/* Shard I of N takes the one-process stream's flow batches I, I + N, I + 2N, ... (here a
+ * flow batch is one record and one pair): the same file, record seed and epoch, and the
+ * same pair files byte for byte, numbered from 0 in the shard; so the shards are disjoint
+ * and together read every file once per epoch. Checked for N = 2 and 3 over two epochs. */
 SP_TEST(cli_data_shards_split_each_epoch_as_documented)
 {
     char cfg[600], all[600], out[8192], args[2048];
@@ -383,6 +385,10 @@ SP_TEST(cli_data_shards_split_each_epoch_as_documented)
                                   got[i].epoch == e,
                               "shard %d/%d pair %d: %s seed %lld epoch %lld, want %s seed %lld epoch %d", shard,
                               count, i, got[i].source, got[i].seed, got[i].epoch, want->source, want->seed, e);
+                SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "cmp -s %s/pair_%06d_img1.png %s/pair_%06d_img1.png && "
+                                                     "cmp -s %s/pair_%06d_flow.flo %s/pair_%06d_flow.flo",
+                                            dir, i, all, e * SHARD_FILES + t, dir, i, all, e * SHARD_FILES + t),
+                                 0);
             }
             /* dataset.json names the shard. */
             char path[700];
@@ -409,6 +415,46 @@ SP_TEST(cli_data_shards_split_each_epoch_as_documented)
     SP_ASSERT_EQ_INT(run_cli(out, sizeof out, args), 2);
     SP_ASSERT_STR_CONTAINS(out, "shard_count");
     SP_EXPECT(!exists(never));
+}
+
+/* --data-shard auto: the shard from each launcher's variables (the others unset), the same
+ * as the explicit shard; a bad value and no launcher at all are usage errors naming the
+ * variables, and nothing is written. */
+SP_TEST(cli_data_shard_auto_reads_the_launchers_environment)
+{
+    static const char *const unset = "env -u RANK -u WORLD_SIZE -u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_SIZE "
+                                     "-u SLURM_PROCID -u SLURM_NTASKS -u PMI_RANK -u PMI_SIZE";
+    static const struct {
+        const char *vars;
+        int index, count;
+    } launchers[] = {{"RANK=1 WORLD_SIZE=2", 1, 2},
+                     {"OMPI_COMM_WORLD_RANK=2 OMPI_COMM_WORLD_SIZE=3", 2, 3},
+                     {"SLURM_PROCID=0 SLURM_NTASKS=4", 0, 4},
+                     {"PMI_RANK=3 PMI_SIZE=5", 3, 5}};
+    char cfg[600], out[8192], dir[600], want[600];
+    write_file_list_config(cfg, sizeof cfg);
+    for (size_t l = 0; l < N_OF(launchers); l++) {
+        snprintf(dir, sizeof dir, "%s/auto_%zu", sp_test_tmpdir(), l);
+        snprintf(want, sizeof want, "%s/explicit_%zu", sp_test_tmpdir(), l);
+        int rc = sp_test_sh(out, sizeof out, "%s %s %s generate -q -c %s -n 3 --data-shard auto -o %s 2>&1", unset,
+                            launchers[l].vars, sp_test_cli(), cfg, dir);
+        SP_EXPECT_MSG(rc == 0, "%s: exit %d: %s", launchers[l].vars, rc, out);
+        rc = sp_test_sh(out, sizeof out, "%s generate -q -c %s -n 3 --data-shard %d/%d -o %s 2>&1", sp_test_cli(), cfg,
+                        launchers[l].index, launchers[l].count, want);
+        SP_ASSERT_EQ_INT(rc, 0);
+        sp_test_expect_same_dir(want, dir, 0);
+    }
+    snprintf(dir, sizeof dir, "%s/never", sp_test_tmpdir());
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "%s %s generate -q -c %s -n 3 --data-shard auto -o %s 2>&1", unset,
+                                sp_test_cli(), cfg, dir),
+                     2);
+    SP_ASSERT_STR_CONTAINS(out, "RANK and WORLD_SIZE of torchrun, OMPI_COMM_WORLD_RANK and OMPI_COMM_WORLD_SIZE of "
+                                "Open MPI, SLURM_PROCID and SLURM_NTASKS of SLURM, PMI_RANK and PMI_SIZE of PMI");
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "%s RANK=4 WORLD_SIZE=4 %s generate -q -c %s -n 3 --data-shard auto "
+                                "-o %s 2>&1", unset, sp_test_cli(), cfg, dir),
+                     2);
+    SP_ASSERT_STR_CONTAINS(out, "RANK='4' is not an integer in [0, 3]");
+    SP_EXPECT(!exists(dir));
 }
 
 SP_TEST(cli_prefetch_changes_no_byte_and_resume_keeps_the_shard)

@@ -218,6 +218,47 @@ SP_TEST(pipeline_restore_finite_stream_keeps_padding_masks_and_end)
     sp_config_free(&c);
 }
 
+/* ---- random access (sp_sampler_seek) ----------------------------------------------- */
+
+/* A sampler sought to batch b returns the reference's batch b and those after it, for every
+ * b (repetitions 0..2 of each flow batch, across the epoch boundary), from a fresh sampler
+ * or one holding another flow batch, with prefetch threads or not. A checkpoint saved right
+ * after a seek holds the position only (no cached flows, repetition mid flow batch) and
+ * restores to the same batches. Past the end of a finite stream the next call ends. */
+SP_TEST(pipeline_seek_returns_the_batches_of_the_uninterrupted_stream)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: true\n");
+    enum { N = 15 };
+    snap *const ref = reference(&c, N);
+    for (int b = 0; b < N; b++) {
+        sp_sampler *const s = make(&c, NULL, 2, b % 2 ? 2 : 0);
+        if (b % 3 == 1) expect_same(&ref[0], next_ok(s), "before seek", b);
+        sp_error e;
+        SP_ASSERT_OK(sp_sampler_seek(s, (uint64_t)b, &e));
+        char ck[700];
+        snprintf(ck, sizeof ck, "%s/ckpt_seek_%d", sp_test_tmpdir(), b);
+        SP_EXPECT_MSG(sp_save_checkpoint(ck, s, b, 1, &e) == SP_OK, "save after seek: %s", e.message);
+        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], next_ok(s), "seek", b);
+        sp_sampler_free(s);
+        sp_sampler *const r = make(&c, ck, 1, 0);
+        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], next_ok(r), "restored after seek", b);
+        sp_sampler_free(r);
+    }
+    sp_config_free(&c);
+    file_config(&c, dir, "loop: false\n"); /* 5 records: batches 0..8 */
+    sp_sampler *const s = make(&c, NULL, 1, 0);
+    const sp_batch *bt;
+    sp_error e;
+    SP_ASSERT_OK(sp_sampler_seek(s, 9, &e));
+    SP_ASSERT_STATUS(sp_sampler_next(s, &bt, &e), SP_ERR_END);
+    sp_sampler_free(s);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
+    sp_config_free(&c);
+}
+
 SP_TEST(pipeline_restore_chosen_step_and_retention)
 {
     const char *const dir = write_flows();
@@ -485,52 +526,70 @@ SP_TEST(pipeline_damaged_checkpoint_is_reported_by_file)
 
 /* ---- shards and prefetch ------------------------------------------------------------------- */
 
-static void check_shards(uint64_t n, uint64_t count, int shuffle)
+/* Shard s of `count` in blocks of `block` reads the unsharded stream's blocks s, s + count,
+ * ...: at its position i the global position (s + (i / block) count) block + i mod block,
+ * with the unsharded stream's record, epoch and seed there; together the shards read every
+ * position of three epochs exactly once. A finite stream's shards end where the global
+ * stream does (the last block may be partial). */
+static void check_shards(uint64_t n, uint64_t count, uint64_t block, int shuffle)
 {
-    uint8_t *const seen = (uint8_t *)calloc(n, 1);
-    sp_loader l;
-    for (uint32_t epoch = 0; epoch < 3; epoch++) {
-        memset(seen, 0, n);
-        uint64_t total = 0;
-        for (uint64_t s = 0; s < count; s++) {
-            sp__loader_init(&l, n, shuffle, 1, 11);
-            SP_ASSERT_OK(sp__loader_shard(&l, s, count, NULL));
-            sp_loader g;
-            sp__loader_init(&g, n, shuffle, 1, 11);
-            for (uint64_t i = epoch * l.per_epoch; i < (epoch + 1) * l.per_epoch; i++) {
-                sp_record_ref r, want;
-                sp__loader_ref(&l, i, &r);
-                sp__loader_ref(&g, r.position, &want); /* the unsharded stream at that position */
-                SP_EXPECT_MSG(r.epoch == epoch && r.record == want.record && r.seed == want.seed,
-                              "n=%llu count=%llu shard %llu position %llu", (unsigned long long)n,
-                              (unsigned long long)count, (unsigned long long)s, (unsigned long long)i);
-                SP_EXPECT_MSG(!seen[r.record], "n=%llu count=%llu: record %llu read twice in epoch %u",
-                              (unsigned long long)n, (unsigned long long)count, (unsigned long long)r.record, epoch);
-                seen[r.record] = 1;
-                total++;
-            }
+    uint64_t const total = 3 * n;
+    uint8_t *const seen = (uint8_t *)calloc(total, 1);
+    sp_loader g;
+    sp__loader_init(&g, n, shuffle, 1, 11);
+    for (uint64_t s = 0; s < count; s++) {
+        sp_loader l;
+        sp__loader_init(&l, n, shuffle, 1, 11);
+        SP_ASSERT_OK(sp__loader_shard(&l, s, count, block, NULL));
+        for (uint64_t i = 0;; i++) {
+            sp_record_ref r, want;
+            sp__loader_ref(&l, i, &r);
+            if (r.position >= total) break;
+            sp__loader_ref(&g, r.position, &want);
+            SP_EXPECT_MSG(r.position == (s + i / block * count) * block + i % block && r.record == want.record &&
+                              r.seed == want.seed && r.epoch == want.epoch,
+                          "n=%llu count=%llu block=%llu shard %llu position %llu", (unsigned long long)n,
+                          (unsigned long long)count, (unsigned long long)block, (unsigned long long)s,
+                          (unsigned long long)i);
+            SP_EXPECT_MSG(!seen[r.position], "position %llu read twice", (unsigned long long)r.position);
+            seen[r.position] = 1;
         }
-        SP_ASSERT_EQ_U64(total, n);
+        sp__loader_init(&l, n, shuffle, 0, 11);
+        SP_ASSERT_OK(sp__loader_shard(&l, s, count, block, NULL));
+        uint64_t const end = sp__loader_end(&l);
+        sp_record_ref r;
+        for (uint64_t i = 0; i < end; i++) {
+            sp__loader_ref(&l, i, &r);
+            SP_EXPECT_MSG(r.position < n, "finite shard %llu/%llu: position %llu past the end", (unsigned long long)s,
+                          (unsigned long long)count, (unsigned long long)i);
+        }
+        sp__loader_ref(&l, end, &r);
+        SP_EXPECT(r.position >= n);
     }
+    for (uint64_t p = 0; p < total; p++)
+        SP_EXPECT_MSG(seen[p], "n=%llu count=%llu block=%llu: position %llu read by no shard", (unsigned long long)n,
+                      (unsigned long long)count, (unsigned long long)block, (unsigned long long)p);
     free(seen);
 }
 
-SP_TEST(pipeline_shards_are_disjoint_and_cover_each_epoch)
+SP_TEST(pipeline_shards_are_disjoint_and_cover_the_stream)
 {
     static const uint64_t ns[] = {1, 2, 5, 7, 64, 1001};
     static const uint64_t counts[] = {1, 2, 3, 4, 7, 16};
+    static const uint64_t blocks[] = {1, 2, 3, 8};
     for (size_t a = 0; a < ARRAY_LEN(ns); a++)
-        for (size_t b = 0; b < ARRAY_LEN(counts); b++) {
-            if (counts[b] > ns[a]) continue;
-            check_shards(ns[a], counts[b], 1);
-            check_shards(ns[a], counts[b], 0);
-        }
+        for (size_t b = 0; b < ARRAY_LEN(counts); b++)
+            for (size_t k = 0; k < ARRAY_LEN(blocks); k++) {
+                if (counts[b] > ns[a]) continue;
+                check_shards(ns[a], counts[b], blocks[k], 1);
+                check_shards(ns[a], counts[b], blocks[k], 0);
+            }
     sp_loader l;
     sp__loader_init(&l, 3, 1, 1, 0);
     sp_error e;
-    SP_ASSERT_STATUS(sp__loader_shard(&l, 3, 3, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STATUS(sp__loader_shard(&l, 3, 3, 1, &e), SP_ERR_CONFIG);
     SP_ASSERT_STR_CONTAINS(e.message, "shard_index");
-    SP_ASSERT_STATUS(sp__loader_shard(&l, 0, 4, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STATUS(sp__loader_shard(&l, 0, 4, 1, &e), SP_ERR_CONFIG);
     SP_ASSERT_STR_CONTAINS(e.message, "shard_count");
 }
 
@@ -550,7 +609,8 @@ SP_TEST(pipeline_sharded_samplers_save_and_restore_their_own_shard)
     snap ref[N];
     for (int i = 0; i < N; i++) take(&ref[i], next_ok(s));
     sp_sampler_free(s);
-    /* Shard 1 of 2 over five records reads epoch positions 1 and 3. */
+    /* Shard 1 of 2 over five records reads the refreshes (blocks of F = 2) 1, 3, ...:
+     * positions 2, 3 (epoch 0), then 6, 7 (epoch 1). */
     SP_ASSERT_EQ_INT(ref[0].epoch[0], 0);
     SP_ASSERT_EQ_INT(ref[0].epoch[1], 0);
     SP_ASSERT_EQ_INT(ref[3].epoch[0], 1);
@@ -564,6 +624,88 @@ SP_TEST(pipeline_sharded_samplers_save_and_restore_their_own_shard)
     for (int i = 4; i < N; i++) expect_same(&ref[i], next_ok(s), "shard", 4);
     sp_sampler_free(s);
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    sp_config_free(&c);
+}
+
+/* Shard s of c, local batch L: batch (s + (L / 3) c) 3 + L mod 3 of the unsharded stream
+ * from global flow batch `from` (3 batches a flow batch here), compared pair for pair
+ * (shards number their own batches, so batch_index and first_pair are not compared). */
+static void expect_global_batch(const snap *ref, int nref, const sp_batch *b, uint64_t from, uint64_t s, uint64_t c,
+                                int L, const char *what)
+{
+    uint64_t const g = (from + s + (uint64_t)(L / 3) * c) * 3 + (uint64_t)(L % 3);
+    SP_EXPECT_MSG(g < (uint64_t)nref, "%s: batch %llu past the reference", what, (unsigned long long)g);
+    snap w = ref[g];
+    w.batch_index = b->batch_index;
+    w.first_pair = b->first_pair;
+    expect_same(&w, b, what, L);
+}
+
+static sp_sampler *make_shard(const sp_config *c, const char *load_from, unsigned s, unsigned count, unsigned prefetch)
+{
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.shard_index = s;
+    o.shard_count = count;
+    o.prefetch_threads = prefetch;
+    o.threads = 1;
+    sp_sampler *out = NULL;
+    sp_error e;
+    sp_status const st = sp_make(c, load_from, SP_CKPT_LATEST, &o, &out, &e);
+    SP_EXPECT_MSG(st == SP_OK, "sp_make as shard %u of %u: %s", s, count, e.message);
+    return out;
+}
+
+/* Grain's elastic rule: shards 0/2 and 1/2 go in lockstep for two refreshes each (their
+ * pairs are the unsharded stream's refreshes 0, 2 and 1, 3) and each saves a checkpoint;
+ * restored as 0/1 either continues the unsharded stream at refresh 4 (numbered as it),
+ * and restored as 0/3, 1/3, 2/3 the three shards read refreshes 4 .. 9 between them, each
+ * once. A checkpoint inside a refresh continues only on its own shard. */
+SP_TEST(pipeline_shard_checkpoints_continue_the_global_stream_on_any_shard_count)
+{
+    const char *const dir = write_flows();
+    sp_config c;
+    file_config(&c, dir, "loop: true\n");
+    enum { N = 30 }; /* 10 refreshes of F = 2 over 5 files: 4 epochs */
+    snap *const ref = reference(&c, N);
+    char ck[2][700];
+    for (unsigned s = 0; s < 2; s++) {
+        snprintf(ck[s], sizeof ck[s], "%s/ckpt_shard_%u_of_2", sp_test_tmpdir(), s);
+        sp_sampler *const a = make_shard(&c, NULL, s, 2, s);
+        for (int L = 0; L < 6; L++) expect_global_batch(ref, N, next_ok(a), 0, s, 2, L, "shard of 2");
+        sp_error e;
+        SP_EXPECT_MSG(sp_save_checkpoint(ck[s], a, 6, 1, &e) == SP_OK, "save: %s", e.message);
+        sp_sampler_free(a);
+    }
+    for (unsigned from = 0; from < 2; from++) {
+        sp_sampler *const one = make_shard(&c, ck[from], 0, 1, 0);
+        for (int i = 12; i < 18; i++) expect_same(&ref[i], next_ok(one), "restored as 0/1", i);
+        sp_sampler_free(one);
+        for (unsigned s = 0; s < 3; s++) {
+            sp_sampler *const t = make_shard(&c, ck[from], s, 3, from);
+            for (int L = 0; L < 6; L++) expect_global_batch(ref, N, next_ok(t), 4, s, 3, L, "restored as a shard of 3");
+            sp_sampler_free(t);
+        }
+    }
+    /* Inside a refresh (repetition 1 of 3): only shard 0 of 2 continues it. */
+    char mid[700];
+    snprintf(mid, sizeof mid, "%s/ckpt_mid", sp_test_tmpdir());
+    sp_sampler *const a = make_shard(&c, NULL, 0, 2, 0);
+    for (int L = 0; L < 4; L++) next_ok(a);
+    sp_error e;
+    SP_ASSERT_OK(sp_save_checkpoint(mid, a, 4, 1, &e));
+    sp_sampler_free(a);
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.shard_count = 3;
+    sp_sampler *t = NULL;
+    SP_ASSERT_STATUS(sp_make(&c, mid, SP_CKPT_LATEST, &o, &t, &e), SP_ERR_MISMATCH);
+    SP_ASSERT_STR_CONTAINS(e.message, "shard_count: the checkpoint was taken as shard 0 of 2 inside a refresh");
+    t = make_shard(&c, mid, 0, 2, 0);
+    for (int L = 4; L < 6; L++) expect_global_batch(ref, N, next_ok(t), 0, 0, 2, L, "mid refresh, same shard");
+    sp_sampler_free(t);
+    for (int i = 0; i < N; i++) snap_free(&ref[i]);
+    free(ref);
     sp_config_free(&c);
 }
 
@@ -1020,5 +1162,18 @@ SP_TEST(pipeline_episodic_finite_stream_pads_the_last_episodes_and_ends)
     SP_ASSERT_OK(sp_sampler_next_episode(r, &e));
     SP_ASSERT_STATUS(sp_sampler_next(r, &b, &e), SP_ERR_END);
     sp_sampler_free(r);
+    sp_config_free(&c);
+}
+
+SP_TEST(pipeline_seek_refuses_episodic_streams)
+{
+    const char *const list = write_sequences();
+    sp_config c;
+    file_config(&c, list, "episode_length: 3\n");
+    sp_sampler *const s = make(&c, NULL, 1, 0);
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_seek(s, 2, &e), SP_ERR_UNSUPPORTED);
+    SP_ASSERT_STR_CONTAINS(e.message, "episodic");
+    sp_sampler_free(s);
     sp_config_free(&c);
 }

@@ -712,3 +712,34 @@ SP_TEST(sampler_output_flow_on_the_flow_grid_keeps_every_bit_of_the_bilinear_sum
     }
     sp_config_free(&c);
 }
+
+/* sp_sampler_options_shard_from_env: torchrun's variables before Open MPI's, SLURM's and
+ * PMI's; a bad size or rank names the variable; with none set, o is unchanged. */
+SP_TEST(sampler_shard_from_env_takes_the_first_launcher_set)
+{
+    static const char *const vars[] = {"RANK", "WORLD_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                                       "SLURM_PROCID", "SLURM_NTASKS", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) unsetenv(vars[i]);
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_options_shard_from_env(&o, &e), SP_ERR_CONFIG);
+    SP_EXPECT(o.shard_index == 0 && o.shard_count == 0);
+    setenv("PMI_RANK", "1", 1);
+    setenv("PMI_SIZE", "2", 1);
+    setenv("SLURM_PROCID", "2", 1);
+    setenv("SLURM_NTASKS", "7", 1);
+    SP_ASSERT_OK(sp_sampler_options_shard_from_env(&o, &e));
+    SP_EXPECT(o.shard_index == 2 && o.shard_count == 7);
+    setenv("RANK", "0", 1);
+    setenv("WORLD_SIZE", "3", 1);
+    SP_ASSERT_OK(sp_sampler_options_shard_from_env(&o, &e));
+    SP_EXPECT(o.shard_index == 0 && o.shard_count == 3);
+    setenv("WORLD_SIZE", "3x", 1);
+    SP_ASSERT_STATUS(sp_sampler_options_shard_from_env(&o, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "WORLD_SIZE='3x'");
+    unsetenv("WORLD_SIZE");
+    SP_ASSERT_STATUS(sp_sampler_options_shard_from_env(&o, &e), SP_ERR_CONFIG);
+    SP_ASSERT_STR_CONTAINS(e.message, "WORLD_SIZE is not set");
+    SP_EXPECT(o.shard_index == 0 && o.shard_count == 3);
+}

@@ -263,7 +263,7 @@ class CheckpointManagerOptions:
     def from_flax(
         cls, keep: int = 1, keep_every_n_steps: Optional[int] = None, prefix: str = "checkpoint_", **kw: Any
     ) -> "CheckpointManagerOptions":
-        """Flax's ``save_checkpoint(keep=, keep_every_n_steps=, prefix=)`` as options (PRODUCT
+        """Flax's ``save_checkpoint(keep=, keep_every_n_steps=, prefix=)`` as options (docs/python.md
         mapping: keep -> max_to_keep, keep_every_n_steps -> keep_period (Orbax's modulo rule),
         prefix -> step_prefix without its trailing ``_``)."""
         max_to_keep, keep_period, step_prefix = _core.options_from_flax(keep, keep_every_n_steps or 0, prefix)

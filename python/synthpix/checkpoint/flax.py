@@ -4,7 +4,7 @@
     checkpoints.save_checkpoint(ckpt_dir, state, step, prefix="test_", keep=3, keep_every_n_steps=2)
     state = checkpoints.restore_checkpoint(ckpt_dir, target=state, step=4, prefix="test_")
 
-The arguments map as PRODUCT's checkpoint section says: ``keep`` -> ``max_to_keep``,
+The arguments map as docs/python.md says: ``keep`` -> ``max_to_keep``,
 ``keep_every_n_steps`` -> ``keep_period`` (Orbax's rule: keep every step divisible by it,
 not Flax's distance since the last kept one), ``overwrite`` -> ``force``, ``prefix`` ->
 ``step_prefix`` (directories ``<prefix><step>``, as Flax names them). Differences, all on the
