@@ -5,7 +5,7 @@
 #   make run        install missing Debian packages, build, generate pairs into ./synthpix-out/
 #   make test       build and run every test through ctest (the quick tier)
 #   make test-full  the same with the long stress tiers (SP_TEST_FULL=1)
-#   make test-minimal  build without libmatio and libhdf5 (build-minimal/) and run every test
+#   make test-minimal  build without libmatio, libhdf5, MPI and libcairo (build-minimal/) and run every test
 #   make install    install headers, libsynthpix.so/.a, pkg-config and CMake files and the
 #                   command under $(PREFIX) (default /usr/local); DESTDIR=... stages it
 #   make asan       tests under AddressSanitizer + UndefinedBehaviorSanitizer (build-asan/)
@@ -51,9 +51,9 @@ test-full: deps-test build
 
 # The optional libraries left out: their tests skip, and .mat/.h5 inputs must be refused by
 # name; without MPI there is no synthpix-mpi and its tests skip (the group protocol is still
-# tested, over sockets).
+# tested, over sockets); `synthpix preview` must say that the build lacks libcairo.
 test-minimal: deps-test
-	cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSP_WITH_MATIO=OFF -DSP_WITH_HDF5=OFF -DSP_WITH_MPI=OFF -DSP_WERROR=ON
+	cmake -S . -B build-minimal -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DSP_WITH_MATIO=OFF -DSP_WITH_HDF5=OFF -DSP_WITH_MPI=OFF -DSP_WITH_CAIRO=OFF -DSP_WERROR=ON
 	cmake --build build-minimal -j $(JOBS)
 	cd build-minimal && ctest --output-on-failure -j $(JOBS)
 

@@ -27,5 +27,7 @@ int sp_cmd_generate_group(int argc, char **argv, const struct sp_fs *fs, const s
 int sp_cmd_bench(int argc, char **argv);
 
 int sp_cmd_ckpt(int argc, char **argv);
+/* `preview`: one PNG showing a pair; without libcairo (SP_HAVE_CAIRO 0) it says so. */
+int sp_cmd_preview(int argc, char **argv);
 
 #endif /* SP_CLI_H */

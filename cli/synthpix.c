@@ -12,6 +12,7 @@ static const sp_cli_command commands[] = {
     {"bench", "measure pairs/s against the machine's memory-bandwidth bound", sp_cmd_bench},
     {"config", "check a configuration file or print the embedded default", sp_cmd_config},
     {"ckpt", "list, verify, inspect and delete checkpoints", sp_cmd_ckpt},
+    {"preview", "draw one pair (images, flow, histograms) as a PNG to look at", sp_cmd_preview},
     {NULL, NULL, NULL},
 };
 
@@ -20,12 +21,12 @@ static void usage(FILE *f)
     fprintf(f, "synthpix %s: synthetic PIV image pairs with exact ground-truth flow\n\n", SP_VERSION_STRING);
     fprintf(f, "usage: synthpix COMMAND [OPTIONS]   (synthpix COMMAND --help for details)\n\ncommands:\n");
     for (const sp_cli_command *c = commands; c->name; c++) fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\n  --version  print the version and the optional features (matio, hdf5)\n");
+    fprintf(f, "\n  --version  print the version and the optional features (matio, hdf5, cairo)\n");
 }
 
 /* The version and the optional features of the library actually linked, e.g.
  *     synthpix 0.1.0
- *     features: matio=on hdf5=off */
+ *     features: matio=on hdf5=off cairo=on */
 static void print_version(void)
 {
     printf("synthpix %s\n", sp_version_string());

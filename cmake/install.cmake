@@ -82,6 +82,9 @@ endif()
 if(SP_HAVE_HDF5)
     list(APPEND SP_FEATURES hdf5)
 endif()
+if(SP_HAVE_CAIRO)
+    list(APPEND SP_FEATURES cairo) # the command's preview; the library does not link libcairo
+endif()
 install(EXPORT synthpixTargets NAMESPACE synthpix:: DESTINATION ${SP_CMAKE_DIR})
 configure_package_config_file(${CMAKE_SOURCE_DIR}/cmake/synthpixConfig.cmake.in
     ${CMAKE_BINARY_DIR}/synthpixConfig.cmake INSTALL_DESTINATION ${SP_CMAKE_DIR})

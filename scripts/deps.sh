@@ -10,9 +10,10 @@
 set -euo pipefail
 BUILD_PKGS="build-essential cmake pkg-config libyaml-dev libdeflate-dev libpng-dev libtiff-dev libjansson-dev zlib1g-dev"
 # libpng-dev: only the tests (an independent PNG reader for our PNG files).
-# Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5 / SP_WITH_MPI, AUTO by default): .mat and .h5
-# files; Open MPI for synthpix-mpi (one dataset written by many processes).
-OPTIONAL_PKGS="libhdf5-dev libmatio-dev libopenmpi-dev openmpi-bin"
+# Optional (CMake SP_WITH_MATIO / SP_WITH_HDF5 / SP_WITH_MPI / SP_WITH_CAIRO, AUTO by default):
+# .mat and .h5 files; Open MPI for synthpix-mpi (one dataset written by many processes);
+# libcairo for `synthpix preview`.
+OPTIONAL_PKGS="libhdf5-dev libmatio-dev libopenmpi-dev openmpi-bin libcairo2-dev"
 TEST_PKGS="python3 python3-numpy python3-zarr python3-h5py python3-scipy python3-pil"
 # The Python package (built with the library when these are present; docs/python.md) and its
 # tests. torch is optional (python3-torch): its tests are skipped without it.
@@ -38,7 +39,7 @@ check)
     if [ -n "$m" ]; then
         echo "synthpix: optional packages missing:$m; the build leaves out what needs them" >&2
         echo "(libmatio-dev: .mat files; libhdf5-dev: .h5 files and --format h5; libopenmpi-dev and" >&2
-        echo " openmpi-bin: synthpix-mpi)" >&2
+        echo " openmpi-bin: synthpix-mpi; libcairo2-dev: synthpix preview)" >&2
     fi ;;
 install|install-test)
     pkgs="$BUILD_PKGS $OPTIONAL_PKGS"

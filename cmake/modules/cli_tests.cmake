@@ -21,6 +21,11 @@ add_dependencies(test_first_hour synthpix_cli)
 # The README's tour, run top to bottom as written, and its C example compiled and run.
 add_test(NAME readme_tour COMMAND bash ${CMAKE_SOURCE_DIR}/tests/check_readme.sh ${CMAKE_SOURCE_DIR} ${CMAKE_BINARY_DIR})
 set_tests_properties(readme_tour PROPERTIES TIMEOUT 300)
+# `synthpix preview`: the flow panel's colours against an independent Middlebury wheel
+# (tests/unit/preview_colours.py), the frames against generate's files, refused pairs,
+# configurations and output paths; without libcairo, the message that says so.
+sp_add_unit_test(test_preview SOURCES tests/unit/test_preview.c MODULES core)
+add_dependencies(test_preview synthpix_cli)
 # synthpix-mpi under mpirun: the one-process dataset, SIGKILLed jobs resumed on other
 # process counts, refusals (needs MPI; the protocol itself: test_scaleout in every build).
 if(SP_HAVE_MPI AND TARGET synthpix_mpi)

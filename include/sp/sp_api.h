@@ -44,6 +44,8 @@ SP_API unsigned sp_stream_version(void);
 /* Optional features of the library actually linked, fixed when it was built:
  *   "matio"  .mat flow files (libmatio)
  *   "hdf5"   .h5 flow files, HDF5-based (v7.3) .mat files and HDF5 dataset shards (libhdf5)
+ *   "cairo"  `synthpix preview`, the command's PNG overview of one pair (libcairo); the
+ *            command built with this library links libcairo, the library itself never does
  * Without a feature the calls that need it return SP_ERR_UNSUPPORTED with a message naming
  * the file and the missing library. sp_have_feature returns 1 when `name` is built in, 0
  * otherwise (unknown names and NULL included). sp_feature_name lists the known names:

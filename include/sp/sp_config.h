@@ -28,6 +28,7 @@ extern "C" {
 
 #define SP_CONFIG_MAX_RANGES 64
 #define SP_CONFIG_MAX_ANALYTIC 64
+#define SP_MAX_FRAMES 16 /* most frames a sample may have (key `frames`) */
 
 typedef struct sp_range {
     double min, max;
@@ -45,6 +46,12 @@ typedef enum sp_source_kind {
 typedef enum sp_output_units { SP_UNITS_PIXELS = 0, SP_UNITS_MEASURE_PER_SECOND } sp_output_units;
 typedef enum sp_diameter_convention { SP_DIAMETER_SYNTHPIX = 0, SP_DIAMETER_E2 } sp_diameter_convention;
 typedef enum sp_advection { SP_ADVECT_EULER = 0, SP_ADVECT_RK4 } sp_advection;
+/* The light sheet's intensity profile across its depth (key sheet_profile; docs/realism.md). */
+typedef enum sp_sheet_profile {
+    SP_SHEET_NONE = 0, /* no sheet: particles have no depth (SynthPix) */
+    SP_SHEET_GAUSSIAN, /* exp(-8 z^2 / t^2): e^-2 at |z| = t/2, cut to 0 beyond |z| = t */
+    SP_SHEET_TOPHAT    /* 1 inside, 0 outside, linear edges of width sheet_edge * t centred on |z| = t/2 */
+} sp_sheet_profile;
 
 typedef struct sp_config {
     /* ---- pipeline (docs/configuration.md, Pipeline keys) ---- */
@@ -93,6 +100,7 @@ typedef struct sp_config {
     size_t num_examples;                /* 18278 */
     sp_range filter_sigma_range;        /* (5, 100) */
     sp_range max_displacement_range;    /* (0, 16) */
+    sp_kinematic_scale scale_mode;      /* peak */
     /* ---- extensions (docs/configuration.md, Extensions) ---- */
     sp_analytic_params analytic[SP_CONFIG_MAX_ANALYTIC]; /* scheduler_class "analytic": analytic_flow */
     size_t n_analytic;                  /* record i uses analytic[i mod n_analytic] */
@@ -102,6 +110,13 @@ typedef struct sp_config {
     sp_advection advection;             /* euler */
     int bit_depth;                      /* 8 | 16, default 8 */
     int threads;                        /* 0 = all cores */
+    /* ---- light sheet, out-of-plane motion, frames (docs/realism.md) ---- */
+    sp_sheet_profile sheet_profile;     /* none */
+    double sheet_thickness;             /* t, measure units, [1e-15, 1e30]; required with a profile */
+    double sheet_edge;                  /* tophat edge width as a fraction of t, [0, 1]; 0.2 */
+    sp_range out_of_plane_range;        /* (0, 0) units/s: w drawn per sample, added to the flow's */
+    double over_exposure;               /* 1, > 0: factor on every particle's brightness */
+    int frames;                         /* K frames per sample, [2, SP_MAX_FRAMES]; 2 */
     /* ---- bookkeeping ---- */
     char *source_name;                  /* file the configuration came from, or "<embedded default>" */
     unsigned present_mask_[4];          /* internal: which keys were given explicitly */

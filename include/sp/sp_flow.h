@@ -67,8 +67,16 @@ typedef enum sp_analytic_param {
     SP_AP_HALF_WIDTH,
     SP_AP_SPEED,
     SP_AP_ANGLE,
+    SP_AP_W, /* appended: the draws of the parameters above keep their counters */
     SP_AP_COUNT_
 } sp_analytic_param;
+
+/* How a kinematic field's filtered noise becomes velocities (configuration key scale_mode;
+ * docs/flows.md, "The kinematic random smooth flow"). */
+typedef enum sp_kinematic_scale {
+    SP_KINEMATIC_SCALE_PEAK = 0, /* rescaled so that its largest |(u, v)| is the drawn amplitude a */
+    SP_KINEMATIC_SCALE_LITERAL   /* a times the filtered noise, as it is (no rescaling) */
+} sp_kinematic_scale;
 
 /* Parameters of one analytic flow. Positions and lengths are in measure units, velocities
  * in measure units per second. Vortices turn counter-clockwise on screen (x right, y down)
@@ -95,6 +103,11 @@ typedef struct sp_analytic_params {
      * every record, uniformly in [range[p][0], range[p][1]], by sp_analytic_draw. */
     unsigned random;
     double range[SP_AP_COUNT_][2];
+    /* Out-of-plane velocity w (units/s), the same at every grid point, for every kind; a flow
+     * with w != 0 (or w drawn per record) is filled with three channels, channel 2 = w
+     * (docs/realism.md). 0 by default: two channels, as before. */
+    double w;
+    sp_kinematic_scale scale_mode; /* kinematic kind only; SP_KINEMATIC_SCALE_PEAK by default */
 } sp_analytic_params;
 
 /* Fills defaults for `kind` (a moderate flow on a unit domain). */
@@ -111,7 +124,11 @@ SP_API sp_status sp_analytic_kind_parse(const char *name, sp_analytic_kind *kind
 SP_API void sp_analytic_draw(const sp_analytic_params *spec, uint32_t seed, uint64_t record,
                              sp_analytic_params *out);
 
-/* Evaluates the flow on out's grid (allocated by the caller, channels 2), for a domain of
+/* 1 when spec gives its flow an out-of-plane component (w != 0 or w drawn per record): the
+ * flow is then best allocated with three channels. */
+SP_API int sp_analytic_has_w(const sp_analytic_params *spec);
+
+/* Evaluates the flow on out's grid (allocated by the caller, channels 2 or 3), for a domain of
  * flow_field_size (ly, lx). seed and record matter only for the kinematic kind: record i
  * of a kinematic source with a given seed is always the same field. */
 SP_API sp_status sp_analytic_fill(const sp_analytic_params *p, double ly, double lx, uint32_t seed,

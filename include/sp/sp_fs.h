@@ -21,6 +21,7 @@
 #include <stdint.h> /* int64_t, uint64_t, uint32_t */
 
 #include "sp/sp_api.h"
+#include "sp/sp_errors.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,6 +69,19 @@ typedef struct sp_fs {
 
 /* The POSIX file system (stateless; the returned pointer is static and immutable). */
 SP_API const sp_fs *sp_fs_posix(void);
+
+/* Replaces the whole file at path with the n bytes at data, atomically and durably, as the
+ * library commits its own files (docs/durability.md): a temporary "<path>.sp-tmp-0-<random>"
+ * is created next to it (O_EXCL | O_NOFOLLOW), written, fsync'd and closed, renamed over
+ * path, and the folder is fsync'd. A reader sees the old file or the new one, never a part of
+ * either. path must name nothing or a regular file: a symbolic link there (wherever it
+ * points) or a directory is refused with SP_ERR_EXISTS and left as it is; a missing folder
+ * is SP_ERR_NOTFOUND. (sp_fs's stat cannot tell a FIFO or a device from a regular file; a
+ * caller that may meet one checks with lstat first.) On failure the temporary is removed and
+ * path still holds its old bytes, except when only the final folder fsync fails: the new file
+ * is then in place and the error names the folder.
+ * fs: NULL = sp_fs_posix(), borrowed for the call; data borrowed for the call. */
+SP_API sp_status sp_fs_replace_file(const sp_fs *fs, const char *path, const void *data, size_t n, sp_error *err);
 
 /* CRC32C (Castagnoli, reflected, init and xorout 0xFFFFFFFF) continued from crc (0 to
  * start): sp_crc32c(0, "123456789", 9) == 0xE3069283. */

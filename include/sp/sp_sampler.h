@@ -42,22 +42,35 @@ extern "C" {
 #endif
 
 
-/* The parameters chosen for one pair (docs/synthpix-compat.md, Pair kernel: "params"). */
+/* The parameters chosen for one pair (docs/synthpix-compat.md, Pair kernel: "params"), and
+ * with a light sheet its geometry and the particles that left and entered it
+ * (docs/realism.md). Step f is the move from frame f to frame f + 1 (frames from 0); with
+ * K = 2 frames only step 0 exists. */
 typedef struct sp_pair_params {
-    float seeding_density;   /* particles per canvas pixel */
+    float seeding_density;   /* particles per canvas pixel (within the sheet's thickness) */
     float diameter_range[2]; /* the range picked from diameter_ranges */
     float intensity_range[2];
     float rho_range[2];
     uint32_t diameter_index, intensity_index, rho_index;
-    uint32_t particles;      /* particle count N on the canvas */
+    uint32_t particles;      /* particle count N on the canvas (in the whole seeding slab) */
+    /* ---- the light sheet; all zero without one (sheet_profile: none) ---- */
+    uint32_t sheet_profile;  /* sp_sheet_profile */
+    float sheet_thickness;   /* t, measure units */
+    float sheet_edge;        /* tophat: the edges' width, measure units (sheet_edge * t); 0 otherwise */
+    float depth[2];          /* the seeding slab [zlo, zhi], measure units; z = 0 is the sheet's centre */
+    float w;                 /* out-of-plane velocity drawn for this sample (out_of_plane_range), units/s */
+    uint32_t in_sheet[SP_MAX_FRAMES];  /* frame f: particles with |z| <= t/2 (0 past the last frame) */
+    float lost[SP_MAX_FRAMES - 1];     /* step f: fraction of frame f's in_sheet out of the sheet in frame f + 1 */
+    float gained[SP_MAX_FRAMES - 1];   /* step f: fraction of frame f + 1's in_sheet that were out in frame f */
 } sp_pair_params;
 
 typedef struct sp_batch {
     size_t batch_size;          /* B */
     size_t height, width;       /* images */
     size_t flow_height, flow_width; /* output flow grid */
-    float *images1, *images2;   /* B*H*W floats each, in [0, 255] */
-    float *flow_fields;         /* B*Ho*Wo*2 floats: u, v (pixels or units/s per output_units) */
+    float *images1, *images2;   /* B*H*W floats each, in [0, 255]: frames 0 and 1 */
+    float *flow_fields;         /* B*Ho*Wo*2 floats: u, v (pixels or units/s per output_units); the
+                                   one flow of each sample, which moves every frame to the next */
     sp_pair_params *params;     /* B */
     sp_key *keys;               /* B pair keys */
     uint32_t *seeds;            /* B record seeds */
@@ -70,6 +83,11 @@ typedef struct sp_batch {
     uint32_t repetition;        /* 0 .. batches_per_flow_batch - 1 */
     uint8_t *done;              /* B: episodic mode, 1 on the last time step of the episode */
     int64_t timestep;           /* episodic mode: time step of this batch (0 .. L-1); else -1 */
+    /* K frames per sample (key `frames`, docs/realism.md): images[f] holds frame f of every
+     * sample, B*H*W floats like images1; images[0] == images1, images[1] == images2, and
+     * images[f] is NULL for f >= frames. */
+    size_t frames;
+    float *images[SP_MAX_FRAMES];
 } sp_batch;
 
 typedef struct sp_sampler_options {

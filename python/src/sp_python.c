@@ -396,12 +396,51 @@ static int acquire_batch_buffers(PyObject *const objs[BUF_COUNT], const size_t s
     return 1;
 }
 
-static void copy_batch(const sp_batch *b, Py_buffer v[BUF_COUNT])
+/* Frames 3 .. K (key frames; docs/realism.md): one (B, H, W) float32 buffer each, given
+ * as a tuple of K - 2 writable arrays. */
+typedef struct frame_buffers {
+    Py_buffer v[SP_MAX_FRAMES - 2];
+    int n;
+} frame_buffers;
+
+static void release_frames(frame_buffers *fb)
+{
+    release_all(fb->v, fb->n);
+    fb->n = 0;
+}
+
+static int acquire_frames(PyObject *seq, size_t frames, size_t bytes, frame_buffers *fb)
+{
+    memset(fb, 0, sizeof *fb);
+    size_t const want = frames - 2;
+    if (!PyTuple_Check(seq) || (size_t)PyTuple_GET_SIZE(seq) != want) {
+        PyErr_Format(PyExc_ValueError, "frames 3 .. %zu: expected a tuple of %zu arrays", frames, want);
+        return 0;
+    }
+    for (size_t f = 0; f < want; f++, fb->n++) {
+        Py_buffer *const v = &fb->v[f];
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(seq, (Py_ssize_t)f), v, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            release_frames(fb);
+            return 0;
+        }
+        if ((size_t)v->len != bytes) {
+            PyErr_Format(PyExc_ValueError, "images[%zu]: buffer of %zd bytes, the batch needs %zu", f + 2, v->len,
+                         bytes);
+            fb->n++;
+            release_frames(fb);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void copy_batch(const sp_batch *b, Py_buffer v[BUF_COUNT], frame_buffers *fb)
 {
     const void *const src[BUF_COUNT] = {b->images1, b->images2, b->flow_fields, b->params, b->keys,
                                         b->seeds,   b->epoch,   b->mask,        b->records, b->done};
     for (int i = 0; i < BUF_COUNT; i++)
         if (v[i].obj && v[i].len > 0) memcpy(v[i].buf, src[i], (size_t)v[i].len);
+    for (int f = 0; f < fb->n && (size_t)f + 2 < b->frames; f++) memcpy(fb->v[f].buf, b->images[f + 2], (size_t)fb->v[f].len);
 }
 
 static PyObject *batch_meta(const sp_batch *b)
@@ -420,15 +459,16 @@ static PyObject *batch_meta(const sp_batch *b)
                          (unsigned)b->repetition, (long long)b->timestep);
 }
 
-/* next_into(images1, images2, flow_fields, params, keys, seeds, epoch, mask, records, done):
- * renders the next batch with the GIL released and copies it into the ten buffers (done
- * is None outside episodic mode). Returns (files, batch_index, first_pair, repetition,
- * timestep), or None when a finite stream has ended. */
+/* next_into(images1, images2, flow_fields, params, keys, seeds, epoch, mask, records, done,
+ * frames): renders the next batch with the GIL released and copies it into the ten buffers
+ * (done is None outside episodic mode) and the tuple `frames` of frames 3 .. K (empty for
+ * K = 2). Returns (files, batch_index, first_pair, repetition, timestep), or None when a
+ * finite stream has ended. */
 static PyObject *Sampler_next_into(SamplerObject *self, PyObject *args)
 {
-    PyObject *objs[BUF_COUNT];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
-                          &objs[7], &objs[8], &objs[9]))
+    PyObject *objs[BUF_COUNT], *extra = NULL;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4], &objs[5], &objs[6],
+                          &objs[7], &objs[8], &objs[9], &extra))
         return NULL;
     if (!enter(&self->busy, "Sampler")) return NULL;
     if (!sampler_open(self)) {
@@ -442,15 +482,23 @@ static PyObject *Sampler_next_into(SamplerObject *self, PyObject *args)
         leave(&self->busy);
         return NULL;
     }
+    const sp_config *const cfg = sp_sampler_config(self->s);
+    frame_buffers fb;
+    if (!acquire_frames(extra, cfg->include_images ? 2 : (size_t)cfg->frames, sizes[BUF_IMG1], &fb)) {
+        release_all(v, BUF_COUNT);
+        leave(&self->busy);
+        return NULL;
+    }
     const sp_batch *b = NULL;
     sp_error e;
     sp_error_clear(&e);
     sp_status st;
     Py_BEGIN_ALLOW_THREADS;
     st = sp_sampler_next(self->s, &b, &e);
-    if (st == SP_OK) copy_batch(b, v);
+    if (st == SP_OK) copy_batch(b, v, &fb);
     Py_END_ALLOW_THREADS;
     release_all(v, BUF_COUNT);
+    release_frames(&fb);
     PyObject *res = NULL;
     if (st == SP_OK) {
         res = batch_meta(b); /* b stays valid: this thread still holds the sampler */
@@ -568,10 +616,11 @@ static PyObject *Sampler_layout(SamplerObject *self, void *closure)
     if (!sampler_open(self)) return NULL;
     const sp_geometry *const g = sp_sampler_geometry(self->s);
     const sp_config *const c = sp_sampler_config(self->s);
-    return Py_BuildValue("{s:i,s:n,s:n,s:n,s:n,s:i,s:K}", "batch_size", c->batch_size, "height", (Py_ssize_t)g->height,
-                         "width", (Py_ssize_t)g->width, "flow_height", (Py_ssize_t)g->flow_h, "flow_width",
-                         (Py_ssize_t)g->flow_w, "episode_length", c->episode_length, "records",
-                         (unsigned long long)sp_sampler_records(self->s));
+    return Py_BuildValue("{s:i,s:n,s:n,s:n,s:n,s:i,s:K,s:i}", "batch_size", c->batch_size, "height",
+                         (Py_ssize_t)g->height, "width", (Py_ssize_t)g->width, "flow_height", (Py_ssize_t)g->flow_h,
+                         "flow_width", (Py_ssize_t)g->flow_w, "episode_length", c->episode_length, "records",
+                         (unsigned long long)sp_sampler_records(self->s), "frames",
+                         c->include_images ? 2 : c->frames);
 }
 
 static PyObject *Sampler_geometry(SamplerObject *self, void *closure)
@@ -1655,7 +1704,8 @@ static PyObject *py_params_layout(PyObject *mod, PyObject *unused)
     (void)mod;
     (void)unused;
     return Py_BuildValue(
-        "(n[(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)])", (Py_ssize_t)sizeof(sp_pair_params),
+        "(n[(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)(ssin)])",
+        (Py_ssize_t)sizeof(sp_pair_params),
         "seeding_density", "<f4", 1, (Py_ssize_t)offsetof(sp_pair_params, seeding_density), "diameter_range", "<f4", 2,
         (Py_ssize_t)offsetof(sp_pair_params, diameter_range), "intensity_range", "<f4", 2,
         (Py_ssize_t)offsetof(sp_pair_params, intensity_range), "rho_range", "<f4", 2,
@@ -1663,7 +1713,14 @@ static PyObject *py_params_layout(PyObject *mod, PyObject *unused)
         (Py_ssize_t)offsetof(sp_pair_params, diameter_index), "intensity_index", "<u4", 1,
         (Py_ssize_t)offsetof(sp_pair_params, intensity_index), "rho_index", "<u4", 1,
         (Py_ssize_t)offsetof(sp_pair_params, rho_index), "particles", "<u4", 1,
-        (Py_ssize_t)offsetof(sp_pair_params, particles));
+        (Py_ssize_t)offsetof(sp_pair_params, particles), "sheet_profile", "<u4", 1,
+        (Py_ssize_t)offsetof(sp_pair_params, sheet_profile), "sheet_thickness", "<f4", 1,
+        (Py_ssize_t)offsetof(sp_pair_params, sheet_thickness), "sheet_edge", "<f4", 1,
+        (Py_ssize_t)offsetof(sp_pair_params, sheet_edge), "depth", "<f4", 2,
+        (Py_ssize_t)offsetof(sp_pair_params, depth), "w", "<f4", 1, (Py_ssize_t)offsetof(sp_pair_params, w),
+        "in_sheet", "<u4", SP_MAX_FRAMES, (Py_ssize_t)offsetof(sp_pair_params, in_sheet), "lost", "<f4",
+        SP_MAX_FRAMES - 1, (Py_ssize_t)offsetof(sp_pair_params, lost), "gained", "<f4", SP_MAX_FRAMES - 1,
+        (Py_ssize_t)offsetof(sp_pair_params, gained));
 }
 
 static PyMethodDef module_methods[] = {

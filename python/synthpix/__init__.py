@@ -66,7 +66,7 @@ __version__: str = _core.version()
 
 
 def features() -> dict:
-    """Optional features of the linked library: {"matio": bool, "hdf5": bool}."""
+    """Optional features of the linked library: {"matio": bool, "hdf5": bool, "cairo": bool}."""
     return dict(_core.features())
 
 

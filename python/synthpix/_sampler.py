@@ -111,10 +111,10 @@ class Batch:
     into the arrays of the batch given.
     """
 
-    images1: np.ndarray  #: (B, H, W) float32 in [0, 255]
-    images2: np.ndarray  #: (B, H, W) float32
-    flow_fields: np.ndarray  #: (B, Ho, Wo, 2) float32: u, v (pixels, or units/s per output_units)
-    params: np.ndarray  #: (B,) PARAMS_DTYPE: density, ranges picked, particle count
+    images1: np.ndarray  #: (B, H, W) float32 in [0, 255]: frame 1
+    images2: np.ndarray  #: (B, H, W) float32: frame 2
+    flow_fields: np.ndarray  #: (B, Ho, Wo, 2) float32: u, v (pixels, or units/s per output_units); moves each frame to the next
+    params: np.ndarray  #: (B,) PARAMS_DTYPE: density, ranges picked, particle count, light sheet
     keys: np.ndarray  #: (B, 2) uint32 per-pair keys
     seeds: np.ndarray  #: (B,) uint32 record seeds
     epoch: np.ndarray  #: (B,) int32
@@ -126,10 +126,22 @@ class Batch:
     first_pair: int  #: stream index of pair 0 of this batch
     repetition: int  #: 0 .. batches_per_flow_batch - 1
     timestep: Optional[int]  #: episodic mode: the step of the episode; else None
+    #: The K frames of each sample (``frames: K``, docs/realism.md), each (B, H, W) float32:
+    #: ``images[0] is images1``, ``images[1] is images2``.
+    images: Tuple[np.ndarray, ...] = ()
 
     @property
     def batch_size(self) -> int:
         return int(self.images1.shape[0])
+
+    @property
+    def frames(self) -> int:
+        """K, the frames per sample (2 for image pairs)."""
+        return max(len(self.images), 2)
+
+    def stacked(self) -> np.ndarray:
+        """The frames as one new (B, K, H, W) float32 array."""
+        return np.stack(self.images if self.images else (self.images1, self.images2), axis=1)
 
 
 _ARRAY_FIELDS = ("images1", "images2", "flow_fields", "params", "keys", "seeds", "epoch", "mask", "records", "done")
@@ -178,6 +190,7 @@ class Sampler:
         }
         if layout["episode_length"] > 0:
             self._shapes["done"] = ((b,), np.dtype(np.bool_))
+        self._frame_shape = (b, h, w)
         self._layout = layout
         #: The checkpoint step restored by ``load_from``, else None.
         self.restored_step: Optional[int] = None
@@ -198,7 +211,8 @@ class Sampler:
         step. ``out``: a batch of this sampler whose arrays are overwritten (no allocation;
         ``out`` itself must not be used afterwards)."""
         arrays = self._arrays(out)
-        meta = self._s.next_into(*(arrays.get(name) for name in _ARRAY_FIELDS))
+        extra = self._extra_frames(out)
+        meta = self._s.next_into(*(arrays.get(name) for name in _ARRAY_FIELDS), extra)
         if meta is None:
             raise StopIteration
         files, batch_index, first_pair, repetition, timestep = meta
@@ -209,8 +223,22 @@ class Sampler:
             repetition=repetition,
             timestep=timestep if timestep >= 0 else None,
             done=arrays.get("done"),
+            images=(arrays["images1"], arrays["images2"]) + extra,
             **{k: v for k, v in arrays.items() if k != "done"},
         )
+
+    def _extra_frames(self, out: Optional[Batch]) -> Tuple[np.ndarray, ...]:
+        """Frames 3 .. K: fresh arrays, or out's."""
+        n = self.frames - 2
+        if out is None:
+            return tuple(np.empty(self._frame_shape, np.float32) for _ in range(n))
+        extra = tuple(out.images[2:])
+        if len(extra) != n or any(
+            not isinstance(a, np.ndarray) or a.shape != self._frame_shape or a.dtype != np.float32 for a in extra
+        ):
+            raise ValueError(f"out.images is not {n + 2} float32 arrays of shape {self._frame_shape}: pass a batch of "
+                             "this sampler")
+        return extra
 
     def _arrays(self, out: Optional[Batch]) -> Dict[str, np.ndarray]:
         if out is None:
@@ -269,6 +297,11 @@ class Sampler:
     @property
     def flow_shape(self) -> Tuple[int, int, int]:
         return (int(self._layout["flow_height"]), int(self._layout["flow_width"]), 2)
+
+    @property
+    def frames(self) -> int:
+        """K, the frames per sample (``frames`` key; 2 for image pairs)."""
+        return int(self._layout["frames"])
 
     @property
     def episode_length(self) -> int:

@@ -35,13 +35,16 @@ def _tensor(a: np.ndarray) -> "torch.Tensor":
 
 def to_tensors(batch: Batch) -> Dict[str, Any]:
     """The batch as a dict: arrays as CPU tensors sharing their memory (uint32 and uint64
-    arrays, which torch lacks, as int32 and int64 of the same bits), ``params`` as a dict of
+    arrays, which torch lacks, as int32 and int64 of the same bits), ``images`` as the tuple of
+    the K frames' tensors (``frames: K``; the first two share images1's and images2's memory),
+    ``params`` as a dict of
     tensors per field, and ``files``, ``batch_index``, ``first_pair``, ``repetition``,
     ``timestep`` as they are."""
     out: Dict[str, Any] = {}
     for name in _TENSOR_FIELDS:
         a = getattr(batch, name)
         out[name] = None if a is None else _tensor(a)
+    out["images"] = tuple(_tensor(a) for a in batch.images)  # the K frames (images[0] is images1's memory)
     out["params"] = {k: _tensor(np.ascontiguousarray(batch.params[k])) for k in batch.params.dtype.names}
     for name in ("files", "batch_index", "first_pair", "repetition", "timestep"):
         out[name] = getattr(batch, name)

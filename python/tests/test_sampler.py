@@ -92,6 +92,44 @@ def test_next_out_reuses_the_arrays_of_a_batch(small):
             s.next(out=synthpix.Batch(**{**b2.__dict__, "images1": np.zeros((4, 64, 64), np.float64)}))
 
 
+def test_frames_and_light_sheet_params(small, tmp_path, cli):
+    """frames: K gives K (B, H, W) frames per batch (the first two are images1 and images2),
+    the same arrays the CLI writes as img1 .. imgK; params carries the light sheet."""
+    cfg = synthpix.Config(small(frames=3, sheet_profile="gaussian", sheet_thickness=0.01,
+                                out_of_plane_range=[-0.5, 0.5]))
+    with synthpix.make(cfg) as s:
+        assert s.frames == 3
+        b = next(s)
+        again = s.next(out=b)
+    assert again.images[2] is b.images[2]
+    assert b.frames == 3 and len(b.images) == 3 and b.images[0] is b.images1 and b.images[1] is b.images2
+    assert all(a.shape == (4, 64, 64) and a.dtype == np.float32 and a.flags.owndata for a in b.images)
+    assert b.stacked().shape == (4, 3, 64, 64) and np.array_equal(b.stacked()[:, 2], b.images[2])
+    p = b.params
+    assert (p["sheet_profile"] == 1).all() and np.allclose(p["sheet_thickness"], 0.01)
+    assert ((p["w"] >= -0.5) & (p["w"] <= 0.5)).all() and len(set(p["w"].tolist())) == 4
+    assert p["lost"].shape == (4, 15) and (p["in_sheet"][:, :3] > 0).all() and (p["in_sheet"][:, 3:] == 0).all()
+    assert ((p["lost"][:, :2] >= 0) & (p["lost"][:, :2] <= 1)).all() and (p["lost"][:, 2:] == 0).all()
+    path = tmp_path / "c.yaml"
+    path.write_text(cfg.yaml)
+    out = tmp_path / "out"
+    subprocess.run([cli, "generate", "-c", str(path), "-n", "4", "--format", "npy", "-o", str(out)],
+                   check=True, capture_output=True)
+    with synthpix.make(cfg) as s:
+        first = next(s)
+    for k in range(4):
+        for f in range(3):
+            assert np.array_equal(np.load(out / f"pair_{k:06d}_img{f + 1}.npy"), first.images[f][k])
+    assert not (out / "pair_000000_img4.npy").exists()
+
+
+def test_image_pairs_have_two_frames(small):
+    with synthpix.make(small()) as s:
+        b = next(s)
+        assert s.frames == 2 and b.frames == 2 and b.images == (b.images1, b.images2)
+        assert (b.params["sheet_profile"] == 0).all() and (b.params["lost"] == 0).all()
+
+
 def test_finite_stream_pads_then_stops_and_reset_restarts(small):
     cfg = small(loop=False, analytic_num_examples=6, batches_per_flow_batch=1, randomize=False)
     with synthpix.make(cfg) as s:

@@ -11,7 +11,9 @@
  * parameter (and each component of center) may instead be a range [lo, hi]: it is then
  * drawn per record (sp_analytic_draw, docs/flows.md). A uniform flow is given by u and v, or
  * by speed (>= 0) and angle (degrees), not both. A parameter the
- * kind does not use is stored but warned about. Validation: core_radius, wavelength and
+ * kind does not use is stored but warned about. Every kind takes w (units/s, the constant
+ * out-of-plane velocity of docs/realism.md, drawn per record when a range); kind kinematic
+ * takes scale_mode (peak or literal). Validation: core_radius, wavelength and
  * half_width > 0 (half_width and center may be null = "derived from the domain"), ranges
  * ordered and >= 0 (filter_sigma_range <= 1e5, the Gaussian filter's limit), grid entries in [2, 100000] (or null = derived by the sampler), every
  * other number finite. At most SP_CONFIG_MAX_ANALYTIC entries.
@@ -24,7 +26,17 @@
 
 #include "sp_internal.h"
 
-typedef enum param_type { P_NUM = 0, P_NONNEG, P_POS, P_POS_OR_NULL, P_CENTER, P_SIGMA, P_RANGE, P_GRID } param_type;
+typedef enum param_type {
+    P_NUM = 0,
+    P_NONNEG,
+    P_POS,
+    P_POS_OR_NULL,
+    P_CENTER,
+    P_SIGMA,
+    P_RANGE,
+    P_GRID,
+    P_SCALE /* sp_kinematic_scale, by name */
+} param_type;
 
 #define KB(k) (1u << (k))
 #define ALL_KINDS (KB(SP_FLOW_KIND_COUNT_) - 1u)
@@ -58,6 +70,8 @@ static const param_desc params[] = {
     {"max_displacement_range", P_RANGE, offsetof(sp_analytic_params, max_displacement_range),
      KB(SP_FLOW_KINEMATIC), -1},
     {"grid", P_GRID, offsetof(sp_analytic_params, grid), ALL_KINDS, -1},
+    {"w", P_NUM, offsetof(sp_analytic_params, w), ALL_KINDS, SP_AP_W},
+    {"scale_mode", P_SCALE, offsetof(sp_analytic_params, scale_mode), KB(SP_FLOW_KINEMATIC), -1},
 };
 #define NPARAMS (sizeof params / sizeof params[0])
 _Static_assert(SP_FLOW_KIND_COUNT_ <= 31, "kind masks are unsigned bit sets");
@@ -150,6 +164,20 @@ static int read_grid(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, siz
     return ok;
 }
 
+static const char *const scale_names[] = {"peak", "literal"};
+
+static void read_scale(sp__cfg_ctx *x, const char *key, const sp__cfg_node *n, sp_analytic_params *p)
+{
+    for (size_t i = 0; n != NULL && n->type == SP_CFG_SCALAR && i < SP_ARRAY_LEN(scale_names); i++) {
+        if (strcmp(n->value, scale_names[i]) != 0) continue;
+        p->scale_mode = (sp_kinematic_scale)i;
+        return;
+    }
+    char v[100];
+    sp__cfg_render(n, v, sizeof v);
+    sp__cfg_error(x, key, n, "%s: %s is not allowed; expected one of \"peak\", \"literal\"", key, v);
+}
+
 static void read_param(sp__cfg_ctx *x, const char *key, const param_desc *d, const sp__cfg_node *n,
                        sp_analytic_params *p)
 {
@@ -174,6 +202,7 @@ static void read_param(sp__cfg_ctx *x, const char *key, const param_desc *d, con
     case P_SIGMA: sp__cfg_get_range(x, key, n, &sigma, f); return;
     case P_RANGE: sp__cfg_get_range(x, key, n, &disp, f); return;
     case P_GRID: read_grid(x, key, n, (size_t *)(void *)((char *)p + d->off)); return;
+    case P_SCALE: read_scale(x, key, n, p); return;
     }
 }
 
@@ -329,6 +358,9 @@ static void param_text(const sp_analytic_params *p, const param_desc *d, char *b
         else snprintf(buf, cap, "[%zu, %zu]", g[0], g[1]);
         return;
     }
+    case P_SCALE:
+        snprintf(buf, cap, "%s", (unsigned)p->scale_mode < SP_ARRAY_LEN(scale_names) ? scale_names[p->scale_mode] : "?");
+        return;
     }
 }
 
@@ -345,6 +377,7 @@ static int same_draw(const sp_analytic_params *p, const sp_analytic_params *q, i
 static int param_is_default(const sp_analytic_params *p, const sp_analytic_params *def, const param_desc *d)
 {
     if (d->type == P_GRID) return p->grid[0] == def->grid[0] && p->grid[1] == def->grid[1];
+    if (d->type == P_SCALE) return p->scale_mode == def->scale_mode;
     int const two = d->type == P_CENTER || d->type == P_RANGE || d->type == P_SIGMA;
     const double *const a = cdfield(p, d), *const b = cdfield(def, d);
     int const draws = same_draw(p, def, d->ap) && (d->type != P_CENTER || same_draw(p, def, d->ap + 1));
@@ -368,7 +401,10 @@ void sp__cfg_analytic_write(const sp_analytic_params *p, char *buf, size_t cap)
     size_t len = (size_t)snprintf(buf, cap, "{kind: %s", name ? name : "uniform");
     for (size_t i = 0; i < NPARAMS && len < cap; i++) {
         const param_desc *const d = &params[i];
-        int const used = (d->kinds & KB(p->kind)) && d->type != P_GRID && param_shown(p, d);
+        /* grid, w and scale_mode are written only when set, so a configuration that does
+         * not use them reads as it did before they existed */
+        int const optional = d->type == P_GRID || d->type == P_SCALE || d->ap == SP_AP_W;
+        int const used = (d->kinds & KB(p->kind)) && !optional && param_shown(p, d);
         if (!used && param_is_default(p, &def, d)) continue;
         char v[256];
         param_text(p, d, v, sizeof v);

@@ -59,10 +59,12 @@ static void check_domain(const sp_config *c, sp_diag *d)
                      need_x);
 }
 
-/* The canvas around the image: margins, crop, origin. */
+/* The canvas around the image: margins, crop, origin. With K frames a particle moves K - 1
+ * steps of dt, so the upstream margins cover (K - 1) dt (docs/realism.md); K = 2 keeps dt
+ * itself, bit for bit. */
 static void canvas(const sp_config *c, sp_geometry *g)
 {
-    double const r = c->resolution, dt = c->dt;
+    double const r = c->resolution, dt = c->frames > 2 ? c->dt * (double)(c->frames - 1) : c->dt;
     int const patch = 2 * g->radius + 1;
     size_t const top = extension_px(max0(c->max_speed_y) * dt * r, patch);
     size_t const bottom = extension_px(-min0(c->min_speed_y) * dt * r, patch);

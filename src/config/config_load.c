@@ -10,6 +10,8 @@
  *                      as in PyYAML, with a warning).
  *   check_required     the keys each mode needs (docs/synthpix-compat.md, Configuration).
  *   check_cross        rules between keys (F <= B, include_images only with .mat, ...).
+ *   check_realism      the light sheet's keys: sheet_thickness required with a profile,
+ *                      warnings for keys that have no effect (docs/realism.md).
  *   resolve_paths      file_list, mask and histogram relative to base_dir.
  * Every check reports and goes on, so one load lists every mistake. A load with at least one
  * error returns SP_ERR_CONFIG and leaves c freshly initialised.
@@ -35,6 +37,8 @@ static const char *const units_names[] = {"pixels", "measure units per second"};
 static const char *const psf_names[] = {"point", "integrated"};
 static const char *const diameter_names[] = {"synthpix", "e2"};
 static const char *const advection_names[] = {"euler", "rk4"};
+static const char *const scale_names[] = {"peak", "literal"};
+static const char *const sheet_names[] = {"none", "gaussian", "tophat"};
 
 #define OFF(f) offsetof(sp_config, f)
 #define NONE {0, 0, 0, 0}
@@ -93,6 +97,7 @@ const sp__key_desc sp__cfg_keys[] = {
     SIMPLE("num_examples", SP_K_SIZE, num_examples, GE(1)),
     SIMPLE("filter_sigma_range", SP_K_RANGE, filter_sigma_range, IN(0, SP_CFG_MAX_SIGMA)),
     SIMPLE("max_displacement_range", SP_K_RANGE, max_displacement_range, IN(0, SP_CFG_MAX_DISPLACEMENT)),
+    ENUM("scale_mode", scale_mode, scale_names),
     /* our extensions (docs/configuration.md, Extensions) */
     SIMPLE("analytic_flow", SP_K_ANALYTIC, analytic, NONE),
     SIMPLE("analytic_num_examples", SP_K_SIZE, analytic_num_examples, GE(1)),
@@ -101,6 +106,13 @@ const sp__key_desc sp__cfg_keys[] = {
     ENUM("advection", advection, advection_names),
     SIMPLE("bit_depth", SP_K_BITDEPTH, bit_depth, NONE),
     SIMPLE("threads", SP_K_INT, threads, IN(0, 4096)),
+    /* light sheet, out-of-plane motion, frames (docs/realism.md) */
+    ENUM("sheet_profile", sheet_profile, sheet_names),
+    SIMPLE("sheet_thickness", SP_K_NUMBER, sheet_thickness, IN(1e-15, 1e30)), /* 8 / t^2 stays a float */
+    SIMPLE("sheet_edge", SP_K_NUMBER, sheet_edge, IN(0, 1)),
+    SIMPLE("out_of_plane_range", SP_K_RANGE, out_of_plane_range, NONE),
+    SIMPLE("over_exposure", SP_K_NUMBER, over_exposure, GT(0)),
+    SIMPLE("frames", SP_K_INT, frames, IN(2, SP_MAX_FRAMES)),
 };
 const size_t sp__cfg_nkeys = SP_ARRAY_LEN(sp__cfg_keys);
 
@@ -108,7 +120,8 @@ const size_t sp__cfg_nkeys = SP_ARRAY_LEN(sp__cfg_keys);
 _Static_assert(NKEYS <= 32 * 4, "present_mask_ holds one bit per key");
 _Static_assert(sizeof(sp_source_kind) == sizeof(int) && sizeof(sp_output_units) == sizeof(int) &&
                    sizeof(sp_psf) == sizeof(int) && sizeof(sp_advection) == sizeof(int) &&
-                   sizeof(sp_diameter_convention) == sizeof(int),
+                   sizeof(sp_diameter_convention) == sizeof(int) && sizeof(sp_kinematic_scale) == sizeof(int) &&
+                   sizeof(sp_sheet_profile) == sizeof(int),
                "enum fields are stored through int-sized copies");
 
 /* Deprecated names (docs/synthpix-compat.md, Configuration) and the keys they map to. */
@@ -552,12 +565,47 @@ static void check_geometry(loader *L)
     }
 }
 
+/* A key that has no effect in this configuration: a warning at its position. */
+static void warn_unused(loader *L, const char *key, const char *why)
+{
+    if (L->given[IDX(key)] && !L->bad[IDX(key)])
+        sp__cfg_warn(&L->x, key, L->where[IDX(key)], "%s: ignored %s", key, why);
+}
+
+/* The light sheet, out-of-plane motion, frames and scale mode (docs/realism.md). */
+static void check_realism(loader *L)
+{
+    const sp_config *const c = L->x.c;
+    if (ok_key(L, "sheet_profile") && c->sheet_profile != SP_SHEET_NONE && !c->include_images)
+        require(L, "sheet_thickness",
+                c->sheet_profile == SP_SHEET_GAUSSIAN ? " (needed by sheet_profile: gaussian)"
+                                                      : " (needed by sheet_profile: tophat)");
+    if (c->sheet_profile == SP_SHEET_NONE || c->include_images) {
+        const char *const why = c->include_images ? "with include_images: true (real image pairs)"
+                                                  : "without a light sheet (sheet_profile: none)";
+        warn_unused(L, "sheet_thickness", why);
+        warn_unused(L, "sheet_edge", why);
+        warn_unused(L, "out_of_plane_range", why);
+    } else if (c->sheet_profile == SP_SHEET_GAUSSIAN) {
+        warn_unused(L, "sheet_edge", "with sheet_profile: gaussian (it sets the edges of the tophat profile)");
+    }
+    if (c->include_images) warn_unused(L, "over_exposure", "with include_images: true (real image pairs)");
+    if (ok_key(L, "scheduler_class") && c->scheduler_class != SP_SOURCE_KINEMATIC)
+        warn_unused(L, "scale_mode",
+                    "unless scheduler_class is \"kinematic\" (analytic_flow entries of kind kinematic take "
+                    "their own scale_mode)");
+    if (c->include_images && c->frames != 2 && ok_key(L, "frames") && L->given[IDX("frames")])
+        sp__cfg_error(&L->x, "frames", L->where[IDX("frames")],
+                      "frames: %d is not supported with include_images: true; real image pairs have 2 frames",
+                      c->frames);
+}
+
 /* The geometry a synthetic configuration implies must exist (config_geometry.c): every
  * geometry error is reported with the position of the key it names. Runs when the keys it
  * reads are all valid, so it never repeats a key's own error. */
 static void check_canvas(loader *L)
 {
-    static const char *const keys[] = {"image_shape", "flow_field_size", "resolution", "img_offset", "dt",
+    static const char *const keys[] = {"image_shape", "flow_field_size", "resolution", "img_offset", "dt", "frames",
                                        "velocities_per_pixel", "min_speed_x", "max_speed_x", "min_speed_y",
                                        "max_speed_y", "diameter_ranges", "seeding_density_range"};
     sp_config *const c = L->x.c;
@@ -657,6 +705,7 @@ sp_status sp_config_load_string(sp_config *c, const char *yaml, size_t len, cons
         check_source(L);
         check_batching(L);
         check_geometry(L);
+        check_realism(L);
         if (L->x.errors == 0) check_canvas(L);
         resolve_paths(L, base_dir);
     }

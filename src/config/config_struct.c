@@ -43,6 +43,11 @@ void sp_config_init(sp_config *c)
     c->advection = SP_ADVECT_EULER;
     c->bit_depth = 8;
     c->threads = 0;
+    c->scale_mode = SP_KINEMATIC_SCALE_PEAK;
+    c->sheet_profile = SP_SHEET_NONE;
+    c->sheet_edge = 0.2;
+    c->over_exposure = 1.0;
+    c->frames = 2;
 }
 
 void sp_config_free(sp_config *c)
@@ -126,7 +131,9 @@ static int same_scalars(const sp_config *a, const sp_config *b)
            a->output_units == b->output_units && a->num_examples == b->num_examples &&
            a->analytic_num_examples == b->analytic_num_examples && a->psf == b->psf &&
            a->diameter_convention == b->diameter_convention && a->advection == b->advection &&
-           a->bit_depth == b->bit_depth && a->threads == b->threads;
+           a->bit_depth == b->bit_depth && a->threads == b->threads && a->scale_mode == b->scale_mode &&
+           a->sheet_profile == b->sheet_profile && a->sheet_thickness == b->sheet_thickness &&
+           a->sheet_edge == b->sheet_edge && a->over_exposure == b->over_exposure && a->frames == b->frames;
 }
 
 int sp_config_equal(const sp_config *a, const sp_config *b)
@@ -136,6 +143,7 @@ int sp_config_equal(const sp_config *a, const sp_config *b)
     if (!same_ranges(&a->seeding_density_range, 1, &b->seeding_density_range, 1) ||
         !same_ranges(&a->filter_sigma_range, 1, &b->filter_sigma_range, 1) ||
         !same_ranges(&a->max_displacement_range, 1, &b->max_displacement_range, 1) ||
+        !same_ranges(&a->out_of_plane_range, 1, &b->out_of_plane_range, 1) ||
         !same_ranges(a->diameter_ranges, a->n_diameter_ranges, b->diameter_ranges, b->n_diameter_ranges) ||
         !same_ranges(a->intensity_ranges, a->n_intensity_ranges, b->intensity_ranges, b->n_intensity_ranges) ||
         !same_ranges(a->rho_ranges, a->n_rho_ranges, b->rho_ranges, b->n_rho_ranges))

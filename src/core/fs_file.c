@@ -2,7 +2,8 @@
  *
  * Whole-file writes with a CRC computed while the bytes are in cache, bounded reads,
  * directory fsync and file-system sync, the atomic whole-file commit (temporary with a tagged
- * unpredictable name, fsync, rename, fsync of the parent), mkdir -p with checked status, and
+ * unpredictable name, fsync, rename, fsync of the parent) and its public form
+ * sp_fs_replace_file (which also refuses to replace a link or a directory), mkdir -p with checked status, and
  * the removal of trees this library created. Every call goes through the table, so a test
  * can fail any of them; messages name the file and the OS reason.
  */
@@ -309,6 +310,38 @@ sp_status sp__fs_write_atomic_no_dir_sync(const sp_fs *fs, const char *path, con
                                           size_t n, sp_error *err)
 {
     return write_renamed(fs, path, tag, data, n, 1, err);
+}
+
+/* What sp_fs_replace_file may replace: nothing, or a regular file (as far as stat and
+ * is_link tell), in an existing folder (which may be a user's link to one). */
+static sp_status check_replaceable(const sp_fs *fs, const char *path, sp_error *err)
+{
+    char dir[SP_FS_PATH_MAX];
+    if (!sp__fs_parent(path, dir, sizeof dir)) return sp_error_set(err, SP_ERR_INVALID, "%s: path too long", path);
+    int const fd = fs->open(fs->ctx, dir, 'd');
+    if (fd == -ENOENT) return sp_error_set(err, SP_ERR_NOTFOUND, "%s: folder %s does not exist", path, dir);
+    if (fd == -ENOTDIR) return sp_error_set(err, SP_ERR_NOTFOUND, "%s: %s is not a folder", path, dir);
+    if (fd < 0) return sp__fs_fail(err, fd, "open folder", dir);
+    fs->close(fs->ctx, fd); /* read-only descriptor: nothing to lose */
+    int is_dir = 0;
+    int const s = fs->stat(fs->ctx, path, NULL, &is_dir);
+    if (s == -ENOENT) return SP_OK;
+    if (s < 0) return sp__fs_fail(err, s, "stat", path);
+    if (fs->is_link(fs->ctx, path))
+        return sp_error_set(err, SP_ERR_EXISTS, "%s: is a symbolic link (refused: never replaced or written through)",
+                            path);
+    if (is_dir)
+        return sp_error_set(err, SP_ERR_EXISTS, "%s: is a directory (refused: only a regular file is replaced)", path);
+    return SP_OK;
+}
+
+sp_status sp_fs_replace_file(const sp_fs *fs, const char *path, const void *data, size_t n, sp_error *err)
+{
+    if (fs == NULL) fs = sp_fs_posix();
+    SP_RETURN_IF(path == NULL || path[0] == '\0', err, SP_ERR_INVALID, "replace file: empty path");
+    SP_RETURN_IF(data == NULL && n > 0, err, SP_ERR_INVALID, "%s: no data", path);
+    SP_TRY(check_replaceable(fs, path, err));
+    return sp__fs_write_atomic(fs, path, "0", data, n, 1, err);
 }
 
 /* path exists: a directory, or a symbolic link leading to one (a user's own link), is fine. */

@@ -1,7 +1,7 @@
 /* version.c: the version, the stream version and the optional features of the library
- * actually linked (sp_api.h). The features are fixed at build time: SP_HAVE_MATIO and
- * SP_HAVE_HDF5 are always defined to 0 or 1 by the build (CMakeLists.txt, SP_WITH_MATIO /
- * SP_WITH_HDF5). */
+ * actually linked (sp_api.h). The features are fixed at build time: SP_HAVE_MATIO,
+ * SP_HAVE_HDF5 and SP_HAVE_CAIRO are always defined to 0 or 1 by the build (CMakeLists.txt,
+ * SP_WITH_MATIO / SP_WITH_HDF5 / SP_WITH_CAIRO). */
 #include "sp/sp_api.h"
 
 #include <stddef.h>
@@ -28,6 +28,7 @@ static const struct {
 } sp_features[] = {
     {"matio", SP_HAVE_MATIO},
     {"hdf5", SP_HAVE_HDF5},
+    {"cairo", SP_HAVE_CAIRO},
 };
 
 int sp_have_feature(const char *name)

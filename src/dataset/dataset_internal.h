@@ -74,6 +74,7 @@ struct sp_dataset_writer {
     char *config_yaml;             /* the resolved configuration, echoed */
     uint32_t config_crc;           /* CRC32C of config_yaml: a resume must match it */
     int flow_units_pixels;         /* output_units: pixels (else measure units per second) */
+    size_t frames;                 /* images per pair (key frames; 2 for real image pairs) */
     /* params.jsonl, written as a tagged temporary and renamed at finish. */
     int params_fd;
     char params_path[SP_FS_PATH_MAX];

@@ -101,6 +101,9 @@ sp_status sp__layout_resolve(const sp_dataset_options *opt, const sp_config *cfg
                  "split %g is not in [0, 1] (the fraction of pairs that go to the test part)", opt->split);
     SP_RETURN_IF(opt->case_name && !case_ok(opt->case_name), err, SP_ERR_INVALID,
                  "case name '%.80s' is not 1 to %d characters of [A-Za-z0-9_-]", opt->case_name, SP_DATASET_CASE_MAX);
+    SP_RETURN_IF(!cfg->include_images && cfg->frames != 2, err, SP_ERR_UNSUPPORTED,
+                 "frames: %d: the %s layout stores image pairs only; write %d frames per sample with the synthpix "
+                 "layout (--format png, tiff or npy)", cfg->frames, name, cfg->frames);
     SP_RETURN_IF(geom->flow_h != geom->height || geom->flow_w != geom->width, err, SP_ERR_INVALID,
                  "the %s layout stores one flow vector per pixel, but the flow grid is %zux%zu and the images %zux%zu "
                  "(set velocities_per_pixel: 1)", name, geom->flow_h, geom->flow_w, geom->height, geom->width);

@@ -2,7 +2,9 @@
  *
  * params.jsonl: one line per pair, in pair order, keys in this fixed order (docs/formats.md):
  *   index, record_seed, key, seeding_density, diameter_range, intensity_range, rho_range,
- *   particles, source (JSON-escaped), record, epoch, batch, repetition.
+ *   particles, source (JSON-escaped), record, epoch, batch, repetition, and with a light
+ *   sheet only (so lines without one are unchanged) sheet: {profile, thickness, edge,
+ *   depth, w, in_sheet, lost, gained} (docs/realism.md).
  * Floats print with %.9g, which round-trips float32 exactly.
  *
  * dataset.json: format "synthpix-dataset", version, pairs, optional data_shard, image format
@@ -67,6 +69,40 @@ static sp_status json_escaped(const sp_sink *sink, const char *text, sp_error *e
     return SP_OK;
 }
 
+/* Appends "[v0, v1, ...]" of n floats (or unsigned counts) to line at *len. */
+static void json_list(char *line, size_t cap, size_t *len, const float *f, const uint32_t *u, size_t n)
+{
+    for (size_t i = 0; i < n && *len < cap; i++) {
+        const char *const sep = i ? ", " : "[";
+        int const m = f ? snprintf(line + *len, cap - *len, "%s%.9g", sep, (double)f[i])
+                        : snprintf(line + *len, cap - *len, "%s%u", sep, u[i]);
+        *len += (size_t)m;
+    }
+    if (*len < cap) *len += (size_t)snprintf(line + *len, cap - *len, n ? "]" : "[]");
+}
+
+/* The light sheet's part of a params line (docs/realism.md): ", \"sheet\": {...}". */
+static sp_status sheet_json(const sp_sink *sink, const sp_batch *b, size_t k, sp_error *err)
+{
+    static const char *const profiles[] = {"none", "gaussian", "tophat"};
+    const sp_pair_params *const p = &b->params[k];
+    size_t const K = b->frames;
+    char line[2048];
+    size_t len = (size_t)snprintf(line, sizeof line,
+                                  ", \"sheet\": {\"profile\": \"%s\", \"thickness\": %.9g, \"edge\": %.9g, "
+                                  "\"depth\": [%.9g, %.9g], \"w\": %.9g, \"in_sheet\": ",
+                                  p->sheet_profile < 3 ? profiles[p->sheet_profile] : "?", (double)p->sheet_thickness,
+                                  (double)p->sheet_edge, (double)p->depth[0], (double)p->depth[1], (double)p->w);
+    json_list(line, sizeof line, &len, NULL, p->in_sheet, K);
+    len += (size_t)snprintf(line + len, sizeof line - len, ", \"lost\": ");
+    json_list(line, sizeof line, &len, p->lost, NULL, K - 1);
+    len += (size_t)snprintf(line + len, sizeof line - len, ", \"gained\": ");
+    json_list(line, sizeof line, &len, p->gained, NULL, K - 1);
+    len += (size_t)snprintf(line + len, sizeof line - len, "}");
+    SP_RETURN_IF(len >= sizeof line, err, SP_ERR_RANGE, "params line too long");
+    return sp_sink_write(sink, line, len, err);
+}
+
 sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error *err)
 {
     const sp_pair_params *const p = &b->params[k];
@@ -82,10 +118,12 @@ sp_status sp__params_line(sp_membuf *out, const sp_batch *b, size_t k, sp_error 
     sp_sink const sink = sp_sink_membuf(out);
     SP_TRY(sp_sink_write(&sink, line, (size_t)n, err));
     SP_TRY(json_escaped(&sink, b->files[k], err));
-    int const m = snprintf(line, sizeof line, "\", \"record\": %llu, \"epoch\": %d, \"batch\": %llu, \"repetition\": %u}\n",
+    int const m = snprintf(line, sizeof line, "\", \"record\": %llu, \"epoch\": %d, \"batch\": %llu, \"repetition\": %u",
                            (unsigned long long)b->records[k], (int)b->epoch[k], (unsigned long long)b->batch_index,
                            b->repetition);
-    return sp_sink_write(&sink, line, (size_t)m, err);
+    SP_TRY(sp_sink_write(&sink, line, (size_t)m, err));
+    if (p->sheet_profile != SP_SHEET_NONE) SP_TRY(sheet_json(&sink, b, k, err));
+    return sp_sink_write(&sink, "}\n", 2, err);
 }
 
 /* ---- dataset.json -------------------------------------------------------------------- */
@@ -97,11 +135,16 @@ static json_t *file_patterns(const sp_dataset_writer *w)
     if (f == SP_DATASET_H5)
         return json_pack("{s:s, s:I, s:s}", "shards", "shard_%05d.h5", "shard_size", (json_int_t)w->opt.shard_size,
                          "params", "params.jsonl");
-    char img1[32], img2[32];
-    snprintf(img1, sizeof img1, "pair_%%06d_img1.%s", sp__dataset_ext(f));
-    snprintf(img2, sizeof img2, "pair_%%06d_img2.%s", sp__dataset_ext(f));
-    return json_pack("{s:s, s:s, s:s, s:s}", "image1", img1, "image2", img2, "flow",
-                     f == SP_DATASET_NPY ? "pair_%06d_flow.npy" : "pair_%06d_flow.flo", "params", "params.jsonl");
+    json_t *const o = json_object();
+    for (size_t i = 1; i <= w->frames; i++) {
+        char key[16], name[32];
+        snprintf(key, sizeof key, "image%zu", i);
+        snprintf(name, sizeof name, "pair_%%06d_img%zu.%s", i, sp__dataset_ext(f));
+        json_object_set_new(o, key, json_string(name));
+    }
+    json_object_set_new(o, "flow", json_string(f == SP_DATASET_NPY ? "pair_%06d_flow.npy" : "pair_%06d_flow.flo"));
+    json_object_set_new(o, "params", json_string("params.jsonl"));
+    return o;
 }
 
 static json_t *dataset_doc(const sp_dataset_writer *w)
@@ -118,6 +161,7 @@ static json_t *dataset_doc(const sp_dataset_writer *w)
     json_object_set_new(root, "image_format", json_string(sp__dataset_ext(f)));
     json_object_set_new(root, "bit_depth", f == SP_DATASET_NPY ? json_null() : json_integer(w->bit_depth));
     json_object_set_new(root, "image_shape", json_pack("[I, I]", (json_int_t)w->height, (json_int_t)w->width));
+    json_object_set_new(root, "frames", json_integer((json_int_t)w->frames));
     json_object_set_new(root, "flow_shape",
                         json_pack("[I, I, I]", (json_int_t)w->flow_h, (json_int_t)w->flow_w, (json_int_t)2));
     sp__layout_json(w, root); /* layouts other than synthpix only */
@@ -294,11 +338,13 @@ int sp__layout_name(const sp_dataset_writer *w, const char *name)
     const char *p;
     if (strncmp(base, "shard_", 6) == 0) return (p = digits(base + 6, 5)) != NULL && strcmp(p, ".h5") == 0;
     if (strncmp(base, "pair_", 5) != 0 || (p = digits(base + 5, 6)) == NULL) return 0;
-    static const char *const tails[] = {"_img1.png", "_img2.png", "_img1.tif", "_img2.tif", "_img1.npy",
-                                        "_img2.npy", "_flow.flo", "_flow.npy"};
-    for (size_t i = 0; i < SP_ARRAY_LEN(tails); i++)
-        if (strcmp(p, tails[i]) == 0) return 1;
-    return 0;
+    if (strcmp(p, "_flow.flo") == 0 || strcmp(p, "_flow.npy") == 0) return 1;
+    /* _img1 .. _img16 (frames: K, docs/realism.md), no leading zero */
+    if (strncmp(p, "_img", 4) != 0 || p[4] < '1' || p[4] > '9') return 0;
+    const char *const e = digits(p + 4, 1);
+    long const frame = strtol(p + 4, NULL, 10);
+    if (e - (p + 4) > 2 || frame > SP_MAX_FRAMES) return 0;
+    return strcmp(e, ".png") == 0 || strcmp(e, ".tif") == 0 || strcmp(e, ".npy") == 0;
 }
 
 static int same_string(const json_t *o, const char *key, const char *want)

@@ -1,7 +1,8 @@
 /* dataset_pairs.c: the pairs of a batch as files.
  *
  * Per-pair formats: each pool worker owns one sp__pair_job (an encoding buffer, a
- * quantised image and, for PNG, an encoder), encodes a pair's two images (PNG/TIFF at 8/16 bits, or float32 .npy)
+ * quantised image and, for PNG, an encoder), encodes a pair's K images (K = 2 unless
+ * `frames` says otherwise: pair_NNNNNN_img1 .. imgK; PNG/TIFF at 8/16 bits, or float32 .npy)
  * and its flow (.flo, or .npy with npy), and commits each file with sp__fs_write_atomic
  * under pair_NNNNNN_* (or, in the cai layout, <case>_NNNNN_*: sp__pair_path)
  * without fsync: the writer makes a whole batch of files durable at once (syncfs) before a
@@ -84,12 +85,11 @@ static sp_status write_pair(const sp_dataset_writer *w, sp__pair_job *j, const s
     uint64_t const index = b->first_pair + k;
     const char *const ext = sp__dataset_ext(w->opt.format);
     char suffix[32];
-    snprintf(suffix, sizeof suffix, "img1.%s", ext);
-    SP_TRY(encode_image(w, j, b->images1 + k * npx, err));
-    SP_TRY(commit_file(w, index, suffix, &j->buf, err));
-    snprintf(suffix, sizeof suffix, "img2.%s", ext);
-    SP_TRY(encode_image(w, j, b->images2 + k * npx, err));
-    SP_TRY(commit_file(w, index, suffix, &j->buf, err));
+    for (size_t f = 0; f < b->frames; f++) {
+        snprintf(suffix, sizeof suffix, "img%zu.%s", f + 1, ext);
+        SP_TRY(encode_image(w, j, b->images[f] + k * npx, err));
+        SP_TRY(commit_file(w, index, suffix, &j->buf, err));
+    }
     SP_TRY(encode_flow(w, j, b->flow_fields + k * nf, err));
     return commit_file(w, index, w->opt.format == SP_DATASET_NPY ? "flow.npy" : "flow.flo", &j->buf, err);
 }

@@ -252,6 +252,7 @@ static sp_status writer_init(sp_dataset_writer *w, const char *dir, const sp_con
     sp__layout_init(w, cfg);
     w->height = geom->height, w->width = geom->width, w->flow_h = geom->flow_h, w->flow_w = geom->flow_w;
     w->flow_units_pixels = cfg->output_units == SP_UNITS_PIXELS;
+    w->frames = cfg->include_images ? 2 : (size_t)cfg->frames;
     if (opt->tmp_tag) snprintf(w->tag, sizeof w->tag, "%s", opt->tmp_tag);
     else snprintf(w->tag, sizeof w->tag, "%016llx", (unsigned long long)sp__fs_random64());
     w->dir = strdup(dir);
@@ -268,6 +269,13 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
                  "dataset writer: NULL argument");
     sp_dataset_options o;
     SP_TRY(options_for(opt, cfg, geom, &o, err));
+    /* HDF5 shards hold image pairs (images1, images2): K frames need a per-pair format (the
+     * other layouts refuse K frames in sp__layout_resolve). */
+    SP_RETURN_IF(o.layout == SP_DATASET_LAYOUT_SYNTHPIX && o.format == SP_DATASET_H5 && !cfg->include_images &&
+                     cfg->frames != 2,
+                 err, SP_ERR_UNSUPPORTED,
+                 "frames: %d: the h5 format stores image pairs (images1, images2) only; write %d frames per sample "
+                 "with --format png, tiff or npy", cfg->frames, cfg->frames);
     sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
     sp_status st = writer_init(w, dir, cfg, geom, &o, err);

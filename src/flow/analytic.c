@@ -8,7 +8,8 @@
  *
  * Geometry: grid point (i, j) of an (Hf, Wf) grid over the domain (ly, lx) sits at
  * y = i * ly / Hf, x = j * lx / Wf (measure units); velocities are units/s; channel 0 = u
- * (x, right), 1 = v (y, down), channel 2 (when present) = 0. A NaN centre component means the
+ * (x, right), 1 = v (y, down), channel 2 (when present) = w, the entry's constant out-of-plane
+ * velocity (0 unless given; docs/realism.md). A NaN centre component means the
  * domain centre (ly/2, lx/2); a NaN Poiseuille half-width means ly/2.
  *
  * Formulas (Y = y - cy, X = x - cx, r^2 = X^2 + Y^2):
@@ -31,7 +32,8 @@
  *   a     = uniform(split(key)[1], 0, amin, amax)   (float32)
  *   noise = uniform [-1, 1) from split(key)[2], element (i, j, c) at flat index (i Wf + j) 2 + c
  *   each channel filtered by a Gaussian of sigma (flow_filter.c, scipy's conventions), then
- *   (u, v) scaled by a / max |(u, v)| in double (a zero field stays zero).
+ *   scale_mode peak (default): (u, v) scaled by a / max |(u, v)| in double (a zero field
+ *   stays zero); scale_mode literal: (u, v) times a, in double, with no rescaling.
  * Single-threaded and free of global state: the same (seed, record) gives the same bytes
  * everywhere.
  */
@@ -188,7 +190,17 @@ static sp_status check_poiseuille(const sp_analytic_params *p, sp_error *err)
     return check_positive(p->half_width, "half_width", err);
 }
 
+static sp_status check_kind_params(const sp_analytic_params *p, sp_error *err);
+
 static sp_status check_params(const sp_analytic_params *p, sp_error *err)
+{
+    SP_TRY(check_finite(p->w, "w", err));
+    SP_RETURN_IF(p->scale_mode != SP_KINEMATIC_SCALE_PEAK && p->scale_mode != SP_KINEMATIC_SCALE_LITERAL, err,
+                 SP_ERR_INVALID, "analytic_flow.scale_mode = %d: expected peak (0) or literal (1)", (int)p->scale_mode);
+    return check_kind_params(p, err);
+}
+
+static sp_status check_kind_params(const sp_analytic_params *p, sp_error *err)
 {
     switch (p->kind) {
     case SP_FLOW_UNIFORM:
@@ -225,12 +237,13 @@ static sp_status check_target(double ly, double lx, const sp_flow *out, sp_error
 
 /* ---- evaluation ------------------------------------------------------------------- */
 
-static void store(sp_flow *out, size_t i, size_t j, double u, double v)
+/* One grid point; channel 2, when the flow has one, is the entry's constant w. */
+static void store(sp_flow *out, size_t i, size_t j, double u, double v, double w)
 {
     float *const cell = out->data + sp_flow_index(out, i, j, 0);
     cell[0] = (float)u;
     cell[1] = (float)v;
-    if (out->channels == 3) cell[2] = 0.0f;
+    if (out->channels == 3) cell[2] = (float)w;
 }
 
 /* Taylor-Green is separable: sin and cos of k x per column and of k y per row, then the same
@@ -245,7 +258,7 @@ static int fill_taylor_green(const sp_analytic_params *p, const double *xs, doub
     for (size_t j = 0; j < W; j++) t[2 * j] = p->amplitude * sin(k * xs[j]), t[2 * j + 1] = -p->amplitude * cos(k * xs[j]);
     for (size_t i = 0; i < H; i++) {
         double const y = (double)i * ly / (double)H, cy = cos(k * y), sy = sin(k * y);
-        for (size_t j = 0; j < W; j++) store(out, i, j, t[2 * j] * cy, t[2 * j + 1] * sy);
+        for (size_t j = 0; j < W; j++) store(out, i, j, t[2 * j] * cy, t[2 * j + 1] * sy, p->w);
     }
     free(t);
     return 1;
@@ -267,7 +280,7 @@ static void fill_formula(const sp_analytic_params *p, double ly, double lx, sp_f
         for (size_t j = 0; j < out->width; j++) {
             double u, v;
             eval_point(&q, y, xs ? xs[j] : (double)j * lx / wf, &u, &v);
-            store(out, i, j, u, v);
+            store(out, i, j, u, v, p->w);
         }
     }
     free(xs);
@@ -299,22 +312,30 @@ static sp_status kinematic_noise(sp_key key, size_t h, size_t w, float *planes)
     return SP_OK;
 }
 
-/* Scales (u, v) so that the largest magnitude is a, writing the flow's interleaved layout. */
-static void kinematic_store(const float *planes, double a, sp_flow *out)
+/* The factor of the filtered noise: a / max |(u, v)| (peak; a zero field stays zero) or a
+ * itself (literal). */
+static double kinematic_scale(const float *planes, size_t n, double a, sp_kinematic_scale mode)
 {
-    size_t const n = out->height * out->width;
+    if (mode == SP_KINEMATIC_SCALE_LITERAL) return a;
     double m2 = 0.0;
     for (size_t k = 0; k < n; k++) {
         double const u = (double)planes[k], v = (double)planes[n + k];
         double const s = u * u + v * v;
         if (s > m2) m2 = s;
     }
-    double const scale = m2 > 0.0 ? a / sqrt(m2) : 0.0; /* a zero field stays zero */
+    return m2 > 0.0 ? a / sqrt(m2) : 0.0;
+}
+
+/* Scales (u, v) by the scale mode's factor, writing the flow's interleaved layout. */
+static void kinematic_store(const float *planes, double a, const sp_analytic_params *p, sp_flow *out)
+{
+    size_t const n = out->height * out->width;
+    double const scale = kinematic_scale(planes, n, a, p->scale_mode);
     for (size_t k = 0; k < n; k++) {
         float *const cell = out->data + k * out->channels;
         cell[0] = (float)((double)planes[k] * scale);
         cell[1] = (float)((double)planes[n + k] * scale);
-        if (out->channels == 3) cell[2] = 0.0f;
+        if (out->channels == 3) cell[2] = (float)p->w;
     }
 }
 
@@ -333,11 +354,16 @@ static sp_status fill_kinematic(const sp_analytic_params *p, uint32_t seed, uint
     sp_status st = planes ? kinematic_noise(sp_key_split_at(key, 2), h, w, planes) : SP_ERR_NOMEM;
     if (st == SP_OK) st = sp__gaussian_filter_2d(planes, h, w, (double)sigma);
     if (st == SP_OK) st = sp__gaussian_filter_2d(planes + h * w, h, w, (double)sigma);
-    if (st == SP_OK) kinematic_store(planes, (double)a, out);
+    if (st == SP_OK) kinematic_store(planes, (double)a, p, out);
     free(planes);
     SP_RETURN_IF(st != SP_OK, err, st, "kinematic flow (%zu, %zu), sigma %g: out of memory", h, w,
                  (double)sigma);
     return SP_OK;
+}
+
+int sp_analytic_has_w(const sp_analytic_params *spec)
+{
+    return spec->w != 0.0 || (spec->random & (1u << SP_AP_W)) != 0;
 }
 
 sp_status sp_analytic_fill(const sp_analytic_params *p, double ly, double lx, uint32_t seed,

@@ -34,6 +34,7 @@ static double *param_field(sp_analytic_params *p, sp_analytic_param k)
     case SP_AP_HALF_WIDTH: return &p->half_width;
     case SP_AP_SPEED: return &p->speed;
     case SP_AP_ANGLE: return &p->angle;
+    case SP_AP_W: return &p->w;
     case SP_AP_COUNT_: break;
     }
     return NULL;

@@ -1,7 +1,8 @@
 /* source.c: flow records. A source has n records, each loadable on its own (and from any
  * thread) by index:
  *   analytic   record i = analytic_flow[i mod count] with its per-record ranges drawn for
- *              (seed, i) (sp_analytic_draw), on grid `grid` or, when absent,
+ *              (seed, i) (sp_analytic_draw), with channel 2 = w when the entry has one
+ *              (docs/realism.md), on grid `grid` or, when absent,
  *              round(flow_field_size * resolution) (one grid cell per camera pixel);
  *              name "analytic://KIND/i". analytic_num_examples records per epoch. Entries
  *              that do not depend on the record (no ranges, not kinematic) are computed
@@ -312,6 +313,7 @@ static void analytic_record(const sp_source *s, uint64_t i, sp_analytic_params *
         p->filter_sigma_range[1] = c->filter_sigma_range.max;
         p->max_displacement_range[0] = c->max_displacement_range.min;
         p->max_displacement_range[1] = c->max_displacement_range.max;
+        p->scale_mode = c->scale_mode;
         *h = c->image_shape[0];
         *w = c->image_shape[1];
         return;
@@ -343,7 +345,9 @@ static sp_status compute_analytic(const sp_source *s, uint64_t i, sp_flow *out, 
     sp_analytic_params p;
     size_t h, w;
     analytic_record(s, i, &p, &h, &w);
-    SP_TRY(shape_flow(out, cap, h, w, 2, err));
+    /* An entry with an out-of-plane velocity gets channel 2 (docs/realism.md). */
+    size_t const channels = s->kind == SP_SOURCE_ANALYTIC && sp_analytic_has_w(&c->analytic[i % c->n_analytic]) ? 3 : 2;
+    SP_TRY(shape_flow(out, cap, h, w, channels, err));
     sp_status const st = sp_analytic_fill(&p, c->flow_field_size[0], c->flow_field_size[1], (uint32_t)c->seed, i, out, err);
     char name[SP_SOURCE_NAME_MAX];
     return st == SP_OK ? SP_OK : sp_error_prefix(err, "%s: ", sp__source_name(s, i, name));
@@ -368,7 +372,8 @@ static sp_status precompute_fixed(sp_source *s, sp_error *err)
         sp_analytic_params p;
         size_t h, w;
         analytic_record(s, e, &p, &h, &w);
-        if (p.kind != SP_FLOW_KINEMATIC && s->cfg.analytic[e].random == 0) bytes += h * w * 2 * sizeof(float);
+        if (p.kind != SP_FLOW_KINEMATIC && s->cfg.analytic[e].random == 0)
+            bytes += h * w * (sp_analytic_has_w(&s->cfg.analytic[e]) ? 3 : 2) * sizeof(float);
     }
     if (bytes == 0 || bytes > SP_SOURCE_FIXED_BYTES || n > s->count) return SP_OK;
     s->fixed = (sp_flow *)calloc(n, sizeof *s->fixed);

@@ -2,7 +2,8 @@
  *
  * Format subset:
  *   v5 files, compressed or not, through libmatio: variable V, a real float32 or
- *     float64 array of MATLAB shape (H, W, 2) or (2, H, W); with images, I0 and I1, real
+ *     float64 array of MATLAB shape (H, W, 2), (H, W, 3) (w kept as channel 2, for the
+ *     light sheet: docs/realism.md) or (2, H, W); with images, I0 and I1, real
  *     numeric arrays of shape (H, W). v5 data is column-major with MATLAB's shape.
  *   HDF5-based files (v7.3: a 512-byte MATLAB header then HDF5; or plain HDF5 written by
  *     h5py): the orientation follows the MATLAB_class attribute of V:
@@ -339,7 +340,7 @@ static sp_status read_mat(const void *args, sp__mh_out *out, sp_error *err)
     sp__mh_lock(&ls);
     sp_status st = read_locked(path, kind, include_images, &m, err);
     sp__mh_unlock(&ls);
-    if (st == SP_OK) st = sp__mh_array_to_flow(path, "V", &m.v, 0, 1, flow, err);
+    if (st == SP_OK) st = sp__mh_array_to_flow(path, "V", &m.v, 1, 1, flow, err); /* (H, W, 3): w as channel 2 */
     if (st == SP_OK && include_images) {
         st = make_images(path, &m, img1, img2, ih, iw, err);
         if (st != SP_OK) sp_flow_release(flow);

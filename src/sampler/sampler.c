@@ -1,4 +1,5 @@
-/* sampler.c: batches of image pairs from a configuration (docs/synthpix-compat.md, Batching).
+/* sampler.c: batches of image pairs (or of K frames: key `frames`, docs/realism.md) from a
+ * configuration (docs/synthpix-compat.md, Batching).
  *
  * One call of sp_sampler_next runs these stages, each a parallel-for on the pool whose
  * work items write disjoint memory:
@@ -8,9 +9,11 @@
  *             velocities_per_pixel grid, table-driven       items: F * row blocks
  *   setup     pair k: key, parameters, particle count, output flow copy   items: B
  *   particles chunks of SP_PAIR_CHUNK particles: draws and advection      items: sum N/chunk
- *   bins      the band lists of each frame                                items: 2B
- *   render    one band of one frame: splat, noise, clip, mask             items: 2B * bands
- *   histogram optional histogram matching of each frame                   items: 2B
+ *             (with a light sheet, each chunk's sheet counts, summed per pair in chunk
+ *             order afterwards: integers, so the sums do not depend on the threads)
+ *   bins      the band lists of each frame                                items: KB
+ *   render    one band of one frame: splat, noise, clip, mask             items: KB * bands
+ *   histogram optional histogram matching of each frame                   items: KB
  * sp_sampler_seek moves to any batch without rendering: the loader goes to the start of
  * its flow batch and the next refresh reloads that flow batch's records, continuing at the
  * batch's repetition (a restored checkpoint that holds the position only does the same).
@@ -88,6 +91,21 @@ void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v)
     float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
     *u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
     *v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+}
+
+float sp__flow_bilinear_w(const sp_flow *f, float gy, float gx)
+{
+    SP_ASSERT(f->channels > 2);
+    float const hmax = (float)(f->height - 1), wmax = (float)(f->width - 1);
+    float const yc = gy < 0.0f ? 0.0f : (gy > hmax ? hmax : gy);
+    float const xc = gx < 0.0f ? 0.0f : (gx > wmax ? wmax : gx);
+    size_t const y0 = (size_t)yc, x0 = (size_t)xc;
+    size_t const y1 = y0 + 1 < f->height ? y0 + 1 : y0, x1 = x0 + 1 < f->width ? x0 + 1 : x0;
+    float const wy = yc - (float)y0, wx = xc - (float)x0;
+    size_t const C = f->channels, W = f->width;
+    float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
+    return a * f->data[(y0 * W + x0) * C + 2] + b * f->data[(y0 * W + x1) * C + 2] +
+           c * f->data[(y1 * W + x0) * C + 2] + d * f->data[(y1 * W + x1) * C + 2];
 }
 
 /* Grid coordinate per physical unit along each axis of a record's flow. */
@@ -298,6 +316,21 @@ static void pair_context(const sp_sampler *s, const sp_flow *f, sp_pair_context 
     ctx->gy_per_px = (float)(ry / g->resolution);
     ctx->gx_per_px = (float)(rx / g->resolution);
     ctx->px_per_velocity = (float)(s->cfg.dt * g->resolution);
+    ctx->frames = s->cfg.frames;
+}
+
+/* The range of a flow's channel 2 (w), for the light sheet's seeding slab; 0 when the flow
+ * has none or no sheet is used. */
+static void flow_w_range(const sp_sampler *s, const sp_flow *f, float *lo, float *hi)
+{
+    *lo = *hi = 0.0f;
+    if (s->cfg.sheet_profile == SP_SHEET_NONE || f->channels < 3) return;
+    size_t const n = f->height * f->width;
+    for (size_t k = 0; k < n; k++) {
+        float const w = f->data[k * f->channels + 2];
+        *lo = w < *lo ? w : *lo;
+        *hi = w > *hi ? w : *hi;
+    }
 }
 
 static void setup_item(void *ctx, size_t k, unsigned worker)
@@ -309,6 +342,7 @@ static void setup_item(void *ctx, size_t k, unsigned worker)
     sp_batch *const b = &s->batch;
     p->flow = sp__records_flow(s->records, f);
     pair_context(s, p->flow, &p->ctx);
+    flow_w_range(s, p->flow, &p->wflow_min, &p->wflow_max);
     sp__pair_setup(p, &p->ctx, b->keys[k]);
     b->params[k] = p->params;
     p->status = sp__pair_reserve(p, &p->err);
@@ -324,18 +358,35 @@ static void chunk_item(void *ctx, size_t c, unsigned worker)
     size_t const j0 = s->chunk_first[c];
     size_t const j1 = j0 + SP_PAIR_CHUNK < p->count ? j0 + SP_PAIR_CHUNK : p->count;
     double const t0 = timer_start(s);
-    sp__pair_chunk(p, &p->ctx, j0, j1, s->scratch + (size_t)worker * s->scratch_floats);
+    uint32_t *const counts = s->chunk_counts ? s->chunk_counts + c * SP_SHEET_COUNTS : NULL;
+    sp__pair_chunk(p, &p->ctx, j0, j1, s->scratch + (size_t)worker * s->scratch_floats, counts);
     timer_add(s, worker, SP_STAGE_PARTICLES, t0);
+}
+
+/* Sums each pair's chunk counts in chunk order and records its sheet fractions. */
+static void sheet_fractions(sp_sampler *s)
+{
+    if (s->chunk_counts == NULL) return;
+    uint32_t sum[SP_SHEET_COUNTS];
+    size_t c = 0;
+    for (size_t k = 0; k < s->B; k++) {
+        memset(sum, 0, sizeof sum);
+        for (; c < s->nchunks && s->chunk_pair[c] == k; c++)
+            for (size_t i = 0; i < SP_SHEET_COUNTS; i++) sum[i] += s->chunk_counts[c * SP_SHEET_COUNTS + i];
+        sp__pair_sheet_fractions(&s->slots[k], sum);
+        s->batch.params[k] = s->slots[k].params;
+    }
 }
 
 static void bins_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
     double const t0 = timer_start(s);
-    sp_pair_slot *const p = &s->slots[item / 2];
+    size_t const K = (size_t)s->cfg.frames;
+    sp_pair_slot *const p = &s->slots[item / K];
     sp_particles pts;
-    sp__pair_particles(p, (int)(item % 2), &pts);
-    sp_status const st = sp_frame_bins_build(&p->bins[item % 2], &s->rg, &pts, &p->err);
+    sp__pair_particles(p, (int)(item % K), &pts);
+    sp_status const st = sp_frame_bins_build(&p->bins[item % K], &s->rg, &pts, &p->err);
     if (st != SP_OK) p->status = st;
     timer_add(s, worker, SP_STAGE_BINS, t0);
 }
@@ -343,14 +394,14 @@ static void bins_item(void *ctx, size_t item, unsigned worker)
 static float *frame_image(const sp_sampler *s, size_t k, int frame)
 {
     size_t const npx = s->geom.height * s->geom.width;
-    return (frame ? s->batch.images2 : s->batch.images1) + k * npx;
+    return s->batch.images[frame] + k * npx;
 }
 
 static void band_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
-    size_t const nb = s->slots[0].bins[0].nbands;
-    size_t const band = item % nb, frame = (item / nb) % 2, k = item / (2 * nb);
+    size_t const nb = s->slots[0].bins[0].nbands, K = (size_t)s->cfg.frames;
+    size_t const band = item % nb, frame = (item / nb) % K, k = item / (K * nb);
     sp_pair_slot *const p = &s->slots[k];
     sp_particles pts;
     sp__pair_particles(p, (int)frame, &pts);
@@ -360,7 +411,7 @@ static void band_item(void *ctx, size_t item, unsigned worker)
     double const t1 = timer_add(s, worker, SP_STAGE_RENDER, t0);
     size_t const r0 = band * SP_BAND_ROWS;
     size_t const r1 = r0 + SP_BAND_ROWS < s->geom.height ? r0 + SP_BAND_ROWS : s->geom.height;
-    sp_key const nk = p->sub[5 + frame];
+    sp_key const nk = frame < 2 ? p->sub[5 + frame] : p->fsub[frame][SP_FRAME_KEYS - 1];
     sp_post_rows(img, s->geom.width, r0, r1, &s->noise, sp_key_split_at(nk, 0), sp_key_split_at(nk, 1), s->mask,
                  s->scratch + (size_t)worker * s->scratch_floats);
     timer_add(s, worker, SP_STAGE_NOISE, t1);
@@ -370,7 +421,8 @@ static void histogram_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
     double const t0 = timer_start(s);
-    sp_histogram_match(frame_image(s, item / 2, (int)(item % 2)), s->geom.height * s->geom.width, s->target_cdf);
+    size_t const K = (size_t)s->cfg.frames;
+    sp_histogram_match(frame_image(s, item / K, (int)(item % K)), s->geom.height * s->geom.width, s->target_cdf);
     timer_add(s, worker, SP_STAGE_POST, t0);
 }
 
@@ -395,6 +447,11 @@ static sp_status plan_chunks(sp_sampler *s, sp_error *err)
         size_t *const b = (size_t *)realloc(s->chunk_first, total * sizeof *b);
         if (b) s->chunk_first = b;
         SP_RETURN_IF(a == NULL || b == NULL, err, SP_ERR_NOMEM, "out of memory");
+        if (s->cfg.sheet_profile != SP_SHEET_NONE) {
+            uint32_t *const c = (uint32_t *)realloc(s->chunk_counts, total * SP_SHEET_COUNTS * sizeof *c);
+            SP_RETURN_IF(c == NULL, err, SP_ERR_NOMEM, "out of memory");
+            s->chunk_counts = c;
+        }
         s->chunk_capacity = total;
     }
     size_t c = 0;
@@ -456,10 +513,12 @@ static sp_status sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err
     SP_TRY(first_slot_error(s, err));
     SP_TRY(plan_chunks(s, err));
     sp_pool_run(s->pool, s->nchunks, chunk_item, s);
-    sp_pool_run(s->pool, 2 * s->B, bins_item, s);
+    sheet_fractions(s);
+    size_t const KB = (size_t)s->cfg.frames * s->B;
+    sp_pool_run(s->pool, KB, bins_item, s);
     SP_TRY(first_slot_error(s, err));
-    sp_pool_run(s->pool, 2 * s->B * s->slots[0].bins[0].nbands, band_item, s);
-    if (s->have_histogram) sp_pool_run(s->pool, 2 * s->B, histogram_item, s);
+    sp_pool_run(s->pool, KB * s->slots[0].bins[0].nbands, band_item, s);
+    if (s->have_histogram) sp_pool_run(s->pool, KB, histogram_item, s);
     s->rep++;
     s->batch_index++;
     if (episodic) sp__records_step_done(s->records);
@@ -584,6 +643,14 @@ static sp_status check_supported(const sp_config *c, sp_error *err)
 {
     SP_RETURN_IF(c->batch_size <= 0 || c->flow_fields_per_batch <= 0 || (!c->include_images && c->batches_per_flow_batch <= 0), err,
                  SP_ERR_CONFIG, "batch_size, flow_fields_per_batch and batches_per_flow_batch must be positive");
+    /* A configuration built in code, not loaded, gets the loader's rules for these too. */
+    SP_RETURN_IF(!c->include_images && (c->frames < 2 || c->frames > SP_MAX_FRAMES), err, SP_ERR_CONFIG,
+                 "frames: %d is out of range; expected an integer in [2, %d]", c->frames, SP_MAX_FRAMES);
+    SP_RETURN_IF(c->sheet_profile != SP_SHEET_NONE && !(c->sheet_thickness >= 1e-15 && c->sheet_thickness <= 1e30),
+                 err, SP_ERR_CONFIG, "sheet_thickness: %g is out of range; expected a number in [1e-15, 1e30]",
+                 c->sheet_thickness);
+    SP_RETURN_IF(!(c->over_exposure > 0.0) || !(c->sheet_edge >= 0.0 && c->sheet_edge <= 1.0), err, SP_ERR_CONFIG,
+                 "over_exposure (%g) must be > 0 and sheet_edge (%g) in [0, 1]", c->over_exposure, c->sheet_edge);
     return SP_OK;
 }
 
@@ -599,8 +666,11 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     size_t img_bytes = 0, flow_bytes = 0;
     SP_RETURN_IF(!sp__mul_size(B * npx, sizeof(float), &img_bytes) || !sp__mul_size(B * nf, sizeof(float), &flow_bytes),
                  err, SP_ERR_NOMEM, "batch too large");
-    b->images1 = (float *)malloc(img_bytes);
-    b->images2 = (float *)malloc(img_bytes);
+    b->frames = s->cfg.include_images ? 2 : (size_t)s->cfg.frames;
+    int frames_ok = 1;
+    for (size_t f = 0; f < b->frames; f++) frames_ok &= (b->images[f] = (float *)malloc(img_bytes)) != NULL;
+    b->images1 = b->images[0];
+    b->images2 = b->images[1];
     b->flow_fields = (float *)malloc(flow_bytes);
     b->params = (sp_pair_params *)calloc(B, sizeof *b->params);
     b->keys = (sp_key *)calloc(B, sizeof *b->keys);
@@ -617,10 +687,10 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     s->out_flows = F == B ? b->flow_fields : (float *)malloc(F * nf * sizeof(float));
     /* per worker: a particle chunk's temporaries, a row of noise, or an output-flow x table */
     size_t const taps = (s->geom.flow_w * sizeof(axis_tap) + sizeof(float) - 1) / sizeof(float);
-    s->scratch_floats = 2 * SP_PAIR_CHUNK + s->geom.width + 16;
+    s->scratch_floats = SP_PAIR_TMP_FLOATS + s->geom.width + 16;
     if (taps + 16 > s->scratch_floats) s->scratch_floats = taps + 16;
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
-    SP_RETURN_IF(!b->images1 || !b->images2 || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
+    SP_RETURN_IF(!frames_ok || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
                      !b->mask || !b->records || !b->files || !s->slots || !s->out_flows || !s->scratch || !b->done,
                  err, SP_ERR_NOMEM, "out of memory for a batch of %zu pairs of %zux%zu", B, b->height, b->width);
     return SP_OK;
@@ -682,8 +752,7 @@ void sp_sampler_free(sp_sampler *s)
     if (s == NULL) return;
     sp__records_free(s->records); /* first: its prefetch threads may be running */
     sp_batch *const b = &s->batch;
-    free(b->images1);
-    free(b->images2);
+    for (size_t f = 0; f < SP_MAX_FRAMES; f++) free(b->images[f]);
     free(b->flow_fields);
     free(b->params);
     free(b->keys);
@@ -698,6 +767,7 @@ void sp_sampler_free(sp_sampler *s)
     if (s->out_flows != b->flow_fields) free(s->out_flows);
     free(s->chunk_pair);
     free(s->chunk_first);
+    free(s->chunk_counts);
     free(s->scratch);
     free(s->worker_seconds);
     free(s->mask);

@@ -29,5 +29,7 @@
 /* Bilinear sample of channels 0 and 1 at grid coordinates (gy, gx), edge-clamped
  * (SynthPix's sampler: docs/synthpix-compat.md, Flow adapter). */
 void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v);
+/* The same sample of channel 2 (w) of a three-channel flow. */
+float sp__flow_bilinear_w(const sp_flow *f, float gy, float gx);
 
 #endif

@@ -35,6 +35,7 @@ struct sp_sampler {
     sp_batch batch;
     sp_pair_slot *slots;       /* B; real image pairs use only their status and err */
     size_t *chunk_pair, *chunk_first, nchunks, chunk_capacity;
+    uint32_t *chunk_counts;    /* with a light sheet: SP_SHEET_COUNTS per chunk (pair.h) */
     float *scratch; /* per worker: SP_SCRATCH floats */
     size_t scratch_floats;
     float *mask;

@@ -118,7 +118,8 @@ void sp_test_expect_same_dir(const char *want, const char *got, int hidden);
 /* 1 when /usr/bin/python3 can import every module named (space separated). */
 int sp_test_have_python(const char *modules);
 /* Ends the case as skipped (sp_test_skip) when the build left out the optional library
- * `feature` needs: "matio" (libmatio) or "hdf5" (libhdf5); see SP_WITH_MATIO/SP_WITH_HDF5. */
+ * `feature` needs: "matio" (libmatio), "hdf5" (libhdf5) or "cairo" (libcairo); see
+ * SP_WITH_MATIO/SP_WITH_HDF5/SP_WITH_CAIRO. */
 void sp_test_need_feature(const char *feature);
 
 #endif /* SP_TEST_H */

@@ -3,6 +3,7 @@
 #include "sp_test.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "sp_fsutil.h"
@@ -135,6 +136,80 @@ SP_TEST(core_atomic_file_never_follows_a_planted_link)
     free(got);
 }
 
+static void expect_file(const char *path, const char *want)
+{
+    size_t n = 0;
+    unsigned char *const got = sp_test_read_file(path, &n);
+    SP_EXPECT_MSG(got != NULL && n == strlen(want) && memcmp(got, want, n) == 0, "%s does not hold \"%s\"", path, want);
+    free(got);
+}
+
+/* The public whole-file replace: a new file, then a replaced one; a link (to a file or to
+ * nothing) and a directory under the name are refused and left as they are, a missing
+ * folder is named; no temporary is ever left. */
+SP_TEST(core_replace_file_refuses_links_and_directories)
+{
+    char path[600], victim[600], link[600], dangling[600], dir[600], missing[700];
+    const char *const t = sp_test_tmpdir();
+    snprintf(path, sizeof path, "%s/out.png", t);
+    SP_ASSERT_OK(sp_fs_replace_file(NULL, path, "first", 5, NULL));
+    SP_ASSERT_OK(sp_fs_replace_file(sp_fs_posix(), path, "second!", 7, NULL));
+    expect_file(path, "second!");
+    snprintf(victim, sizeof victim, "%s/victim", t);
+    sp_test_write_file(victim, "precious", 8);
+    snprintf(link, sizeof link, "%s/link.png", t);
+    snprintf(dangling, sizeof dangling, "%s/dangling.png", t);
+    SP_EXPECT(symlink(victim, link) == 0 && symlink("nowhere", dangling) == 0);
+    sp_error e;
+    SP_ASSERT_STATUS(sp_fs_replace_file(NULL, link, "x", 1, &e), SP_ERR_EXISTS);
+    SP_ASSERT_STR_CONTAINS(e.message, "link.png: is a symbolic link");
+    SP_ASSERT_STATUS(sp_fs_replace_file(NULL, dangling, "x", 1, &e), SP_ERR_EXISTS);
+    SP_ASSERT_STR_CONTAINS(e.message, "dangling.png: is a symbolic link");
+    char target[700] = {0};
+    SP_EXPECT(readlink(link, target, sizeof target - 1) == (ssize_t)strlen(victim) && strcmp(target, victim) == 0);
+    expect_file(victim, "precious");
+    SP_EXPECT(readlink(dangling, target, sizeof target - 1) == 7);
+    snprintf(dir, sizeof dir, "%s/adir", t);
+    SP_EXPECT(mkdir(dir, 0755) == 0);
+    SP_ASSERT_STATUS(sp_fs_replace_file(NULL, dir, "x", 1, &e), SP_ERR_EXISTS);
+    SP_ASSERT_STR_CONTAINS(e.message, "adir: is a directory");
+    snprintf(missing, sizeof missing, "%s/no-such-folder/out.png", t);
+    SP_ASSERT_STATUS(sp_fs_replace_file(NULL, missing, "x", 1, &e), SP_ERR_NOTFOUND);
+    SP_ASSERT_STR_CONTAINS(e.message, "no-such-folder does not exist");
+    SP_ASSERT_STATUS(sp_fs_replace_file(NULL, "", "x", 1, &e), SP_ERR_INVALID);
+    SP_ASSERT_EQ_INT(count_entries(t, ".sp-tmp-"), 0);
+}
+
+/* Every counted call of a replace fails once in turn: the old bytes or the new ones, never a
+ * part, and no temporary left. */
+SP_TEST(core_replace_file_survives_every_failure)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s/f.png", sp_test_tmpdir());
+    sp_fs_faulty f;
+    sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_ALL);
+    SP_ASSERT_OK(sp_fs_replace_file(&f.fs, path, "old", 3, NULL));
+    uint64_t const calls = f.count;
+    SP_EXPECT(calls >= 8);
+    for (uint64_t k = 1; k <= calls; k++) {
+        SP_ASSERT_OK(sp_fs_replace_file(NULL, path, "old", 3, NULL));
+        sp_fs_faulty_init(&f, sp_fs_posix(), SP_FS_OP_ALL);
+        f.fail_at = k;
+        f.fail_errno = EIO;
+        sp_error e;
+        sp_error_clear(&e);
+        if (sp_fs_replace_file(&f.fs, path, "new!", 4, &e) != SP_OK) {
+            SP_ASSERT_STR_CONTAINS(e.message, sp_test_tmpdir());
+            SP_ASSERT_STR_CONTAINS(e.message, "Input/output error");
+        }
+        size_t n = 0;
+        unsigned char *const got = sp_test_read_file(path, &n);
+        SP_EXPECT((n == 3 && memcmp(got, "old", 3) == 0) || (n == 4 && memcmp(got, "new!", 4) == 0));
+        free(got);
+        SP_ASSERT_EQ_INT(count_entries(sp_test_tmpdir(), ".sp-tmp-"), 0);
+    }
+}
+
 SP_TEST(core_mkdirs_checks_every_component)
 {
     char path[700], file[700];
@@ -191,11 +266,12 @@ SP_TEST(core_features_match_the_build)
 {
     SP_ASSERT_EQ_INT(sp_have_feature("matio"), SP_HAVE_MATIO);
     SP_ASSERT_EQ_INT(sp_have_feature("hdf5"), SP_HAVE_HDF5);
+    SP_ASSERT_EQ_INT(sp_have_feature("cairo"), SP_HAVE_CAIRO);
     SP_ASSERT_EQ_INT(sp_have_feature("no-such-feature"), 0);
     SP_ASSERT_EQ_INT(sp_have_feature(NULL), 0);
     unsigned n = 0;
     while (sp_feature_name(n) != NULL) SP_EXPECT(sp_have_feature(sp_feature_name(n++)) <= 1);
-    SP_ASSERT_EQ_INT(n, 2);
+    SP_ASSERT_EQ_INT(n, 3);
     SP_ASSERT_EQ_INT(sp_version_number(), SP_VERSION_NUMBER);
     SP_EXPECT(strcmp(sp_version_string(), SP_VERSION_STRING) == 0);
 }

@@ -406,3 +406,70 @@ SP_TEST(dataset_writer_free_leaves_no_temporaries)
     SP_ASSERT_EQ_INT(entries(f.dir, "params.jsonl.sp-tmp"), 1);
     SP_ASSERT_EQ_INT(entries(f.dir, "dataset.json"), 0);
 }
+
+/* frames: 3 with a light sheet: pair_NNNNNN_img1 .. img3 decode to the batch's frames,
+ * dataset.json names three image patterns, every params line carries the sheet (its
+ * profile and K - 1 lost fractions); the h5 format refuses K != 2 by name before
+ * creating anything, and --overwrite's layout knows the img3 files. */
+SP_TEST(dataset_writer_frames_write_img1_to_imgK_and_the_sheet_params)
+{
+    fixture f;
+    memset(&f, 0, sizeof f);
+    small_config(&f.cfg, 1);
+    f.cfg.frames = 3;
+    f.cfg.sheet_profile = SP_SHEET_GAUSSIAN;
+    f.cfg.sheet_thickness = 0.01;
+    f.cfg.out_of_plane_range = (sp_range){-0.3, 0.3};
+    SP_ASSERT_OK(sp_sampler_create(&f.s, &f.cfg, NULL, NULL));
+    sp_dataset_options o;
+    options(&o, SP_DATASET_H5, 8);
+    snprintf(f.dir, sizeof f.dir, "%s/frames-h5", sp_test_tmpdir());
+    sp_error e;
+    SP_ASSERT_STATUS(sp_dataset_writer_open(&f.w, f.dir, &f.cfg, sp_sampler_geometry(f.s), &o, NULL, &e),
+                     SP_ERR_UNSUPPORTED);
+    SP_ASSERT_STR_CONTAINS(e.message, "frames: 3: the h5 format stores image pairs");
+    SP_EXPECT(access(f.dir, F_OK) != 0);
+    options(&o, SP_DATASET_PNG, 8);
+    snprintf(f.dir, sizeof f.dir, "%s/frames", sp_test_tmpdir());
+    SP_ASSERT_OK(sp_dataset_writer_open(&f.w, f.dir, &f.cfg, sp_sampler_geometry(f.s), &o, NULL, &e));
+    while (sp_dataset_writer_covered(f.w) < PAIRS) {
+        const sp_batch *const b = next_batch(&f);
+        SP_ASSERT_EQ_INT(b->frames, 3);
+        write_batch(&f, b);
+        expect_pairs(&f, b, SP_DATASET_PNG, 8);
+        size_t const npx = b->height * b->width;
+        for (size_t k = 0; k < b->batch_size && b->first_pair + k < PAIRS; k++) {
+            char p3[900];
+            snprintf(p3, sizeof p3, "%s/pair_%06llu_img3.png", f.dir, (unsigned long long)(b->first_pair + k));
+            expect_png(p3, b->images[2] + k * npx, b->height, b->width, 8);
+        }
+    }
+    SP_ASSERT_OK(sp_dataset_writer_finish(f.w, NULL));
+    expect_params(f.dir, PAIRS);
+    char path[800];
+    snprintf(path, sizeof path, "%s/dataset.json", f.dir);
+    json_t *const d = load_json(path);
+    SP_ASSERT_EQ_INT(json_integer_value(json_object_get(d, "frames")), 3);
+    const char *const img3 = json_string_value(json_object_get(json_object_get(d, "files"), "image3"));
+    SP_EXPECT(img3 != NULL && strcmp(img3, "pair_%06d_img3.png") == 0);
+    json_decref(d);
+    snprintf(path, sizeof path, "%s/params.jsonl", f.dir);
+    json_t *const line = json_load_file(path, JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *const sheet = json_object_get(line, "sheet");
+    SP_EXPECT(sheet != NULL && strcmp(json_string_value(json_object_get(sheet, "profile")), "gaussian") == 0);
+    SP_ASSERT_EQ_INT(json_array_size(json_object_get(sheet, "in_sheet")), 3);
+    SP_ASSERT_EQ_INT(json_array_size(json_object_get(sheet, "lost")), 2);
+    double const w = json_number_value(json_object_get(sheet, "w"));
+    SP_EXPECT(w >= -0.3 && w <= 0.3);
+    json_decref(line);
+    SP_ASSERT_EQ_INT(entries(f.dir, "^pair_"), 4 * PAIRS);
+    sp_dataset_writer_free(f.w);
+    f.w = NULL;
+    /* a fresh job of another dataset with overwrite removes every file of the layout, img3
+     * included */
+    o.overwrite = 1;
+    f.cfg.seed = 2;
+    SP_ASSERT_OK(sp_dataset_writer_open(&f.w, f.dir, &f.cfg, sp_sampler_geometry(f.s), &o, NULL, &e));
+    SP_ASSERT_EQ_INT(entries(f.dir, "_img3"), 0);
+    fixture_close(&f);
+}

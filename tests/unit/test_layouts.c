@@ -28,20 +28,29 @@
     "dt: 0.01\nvelocities_per_pixel: %s\noutput_units: %s\n" \
     "min_speed_x: -3\nmax_speed_x: 3\nmin_speed_y: -3\nmax_speed_y: 3\n" \
     "batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 2\nrandomize: true\nseed: %d\n" \
-    "noise_uniform: 3\n"
+    "noise_uniform: 3\n%s"
 
 #define SEED 11
 #define PAIRS 22
 #define SPLIT 0.4
 
-static const char *config_path(const char *vpp, const char *units)
+/* The configuration file with velocities_per_pixel, output_units and more YAML, named by
+ * its text (dataset.json echoes the file's name: one text, one file). */
+static const char *config_with(const char *vpp, const char *units, const char *more)
 {
     static char path[700];
-    snprintf(path, sizeof path, "%s/cfg-%s-%s.yaml", sp_test_tmpdir(), vpp, units[0] == 'p' ? "px" : "mu");
     char text[4096];
-    int const n = snprintf(text, sizeof text, CONFIG_YAML, vpp, units, SEED);
+    int const n = snprintf(text, sizeof text, CONFIG_YAML, vpp, units, SEED, more);
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int i = 0; i < n; i++) h = (h ^ (unsigned char)text[i]) * 16777619u;
+    snprintf(path, sizeof path, "%s/cfg-%08x.yaml", sp_test_tmpdir(), h);
     sp_test_write_file(path, text, (size_t)n);
     return path;
+}
+
+static const char *config_path(const char *vpp, const char *units)
+{
+    return config_with(vpp, units, "");
 }
 
 /* `synthpix generate` into tmp/NAME with the small configuration and extra arguments;
@@ -148,31 +157,34 @@ SP_TEST(layouts_split_rule_is_deterministic_and_near_its_fraction)
 SP_TEST(layouts_refuse_bad_values_with_clear_messages)
 {
     static const struct {
-        const char *vpp, *units, *args, *message;
+        const char *vpp, *units, *more, *args, *message;
     } cases[] = {
-        {"1", "pixels", "--layout foo", "--layout: 'foo' is not one of synthpix, cai, pykitpiv, liteflownet"},
-        {"1", "pixels", "--layout cai --split 1.5", "--split: '1.5' is not a number in [0, 1]"},
-        {"1", "pixels", "--layout cai --split -0.1", "--split: '-0.1' is not a number in [0, 1]"},
-        {"1", "pixels", "--layout liteflownet --split nan", "--split: 'nan' is not a number in [0, 1]"},
-        {"1", "pixels", "--layout cai --split 0.2x", "--split: '0.2x' is not a number in [0, 1]"},
-        {"1", "pixels", "--layout cai --format png", "--format does not apply to the cai layout"},
-        {"1", "pixels", "--layout pykitpiv --shard-size 4", "--shard-size does not apply to the pykitpiv layout"},
-        {"1", "pixels", "--layout pykitpiv --split 0.2", "--split does not apply to the pykitpiv layout"},
-        {"1", "pixels", "--split 0.2", "--split does not apply to the synthpix layout"},
-        {"1", "pixels", "--layout liteflownet --case x", "--case does not apply to the liteflownet layout"},
-        {"1", "pixels", "--layout cai --case a/b", "case name 'a/b' is not 1 to 64 characters of [A-Za-z0-9_-]"},
-        {"1", "pixels", "--layout cai --bit-depth 32", "bit depth 32 (asked for): the cai layout stores 8- or 16-bit"},
-        {"1", "pixels", "--layout liteflownet --bit-depth 16", "the liteflownet layout stores uint8 images"},
-        {"1", "pixels", "--layout pykitpiv --bit-depth 8", "the pykitpiv layout stores float32 images"},
-        {"2", "pixels", "--layout cai", "the flow grid is 80x112 and the images 40x56 (set velocities_per_pixel: 1)"},
-        {"1", "\"measure units per second\"", "--layout pykitpiv",
+        {"1", "pixels", "", "--layout foo", "--layout: 'foo' is not one of synthpix, cai, pykitpiv, liteflownet"},
+        {"1", "pixels", "", "--layout cai --split 1.5", "--split: '1.5' is not a number in [0, 1]"},
+        {"1", "pixels", "", "--layout cai --split -0.1", "--split: '-0.1' is not a number in [0, 1]"},
+        {"1", "pixels", "", "--layout liteflownet --split nan", "--split: 'nan' is not a number in [0, 1]"},
+        {"1", "pixels", "", "--layout cai --split 0.2x", "--split: '0.2x' is not a number in [0, 1]"},
+        {"1", "pixels", "", "--layout cai --format png", "--format does not apply to the cai layout"},
+        {"1", "pixels", "", "--layout pykitpiv --shard-size 4", "--shard-size does not apply to the pykitpiv layout"},
+        {"1", "pixels", "", "--layout pykitpiv --split 0.2", "--split does not apply to the pykitpiv layout"},
+        {"1", "pixels", "", "--split 0.2", "--split does not apply to the synthpix layout"},
+        {"1", "pixels", "", "--layout liteflownet --case x", "--case does not apply to the liteflownet layout"},
+        {"1", "pixels", "", "--layout cai --case a/b", "case name 'a/b' is not 1 to 64 characters of [A-Za-z0-9_-]"},
+        {"1", "pixels", "", "--layout cai --bit-depth 32", "bit depth 32 (asked for): the cai layout stores 8- or 16-bit"},
+        {"1", "pixels", "", "--layout liteflownet --bit-depth 16", "the liteflownet layout stores uint8 images"},
+        {"1", "pixels", "", "--layout pykitpiv --bit-depth 8", "the pykitpiv layout stores float32 images"},
+        {"2", "pixels", "", "--layout cai", "the flow grid is 80x112 and the images 40x56 (set velocities_per_pixel: 1)"},
+        {"1", "\"measure units per second\"", "", "--layout pykitpiv",
          "the pykitpiv layout stores displacements in pixels (set output_units: pixels)"},
+        {"1", "pixels", "frames: 3\n", "--layout liteflownet",
+         "frames: 3: the liteflownet layout stores image pairs only; write 3 frames per sample with the synthpix"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char out[4096], dir[700];
         snprintf(dir, sizeof dir, "%s/refused%zu", sp_test_tmpdir(), i);
         int const rc = sp_test_sh(out, sizeof out, "%s generate -q -c %s -n 4 -o %s --checkpoint-dir %s.ck %s 2>&1",
-                                  sp_test_cli(), config_path(cases[i].vpp, cases[i].units), dir, dir, cases[i].args);
+                                  sp_test_cli(), config_with(cases[i].vpp, cases[i].units, cases[i].more), dir, dir,
+                                  cases[i].args);
         SP_EXPECT_MSG(rc == 2, "%s: exit %d: %s", cases[i].args, rc, out);
         SP_EXPECT_MSG(strstr(out, cases[i].message) != NULL, "%s: expected '%s' in: %s", cases[i].args,
                       cases[i].message, out);

@@ -72,6 +72,8 @@ static const char *const k_writer =
     "scipy.io.savemat(d + '/v5_hwc_f64_z.mat', {'V': V, 'I0': I0, 'I1': I1}, do_compression=True)\n"
     "scipy.io.savemat(d + '/v5_chw_f64.mat', {'V': np.moveaxis(V, -1, 0)})\n"
     "scipy.io.savemat(d + '/v5_chw_f32_z.mat', {'V': np.moveaxis(V, -1, 0).astype(np.float32)}, do_compression=True)\n"
+    "scipy.io.savemat(d + '/v5_hwc3_f64.mat', {'V': hwc})\n"
+    "scipy.io.savemat(d + '/v5_hwc3_f32_z.mat', {'V': hwc.astype(np.float32)}, do_compression=True)\n"
     "scipy.io.savemat(d + '/v5_noV.mat', {'U': V})\n"
     "scipy.io.savemat(d + '/v5_rank2.mat', {'V': V[..., 0]})\n"
     "scipy.io.savemat(d + '/v5_cplx.mat', {'V': V + 1j})\n"
@@ -81,6 +83,8 @@ static const char *const k_writer =
     "scipy.io.savemat(d + '/v5_inf.mat', {'V': bad})\n"
     "with h5py.File(d + '/h5py_hwc_f32.mat', 'w') as f:\n"
     "    f['V'] = V.astype(np.float32); f['I0'] = I0; f['I1'] = I1\n"
+    "with h5py.File(d + '/h5py_hwc3_f32.mat', 'w') as f:\n"
+    "    f['V'] = hwc.astype(np.float32)\n"
     "with h5py.File(d + '/h5py_chw_f64.mat', 'w') as f:\n"
     "    f['V'] = np.moveaxis(V, -1, 0)\n"
     "with h5py.File(d + '/h5py_hdr_hwc_f64.mat', 'w', userblock_size=512) as f:\n"
@@ -138,7 +142,7 @@ static void path_of(char *buf, size_t cap, const char *name)
     snprintf(buf, cap, "%s/%s", fixture_dir(), name);
 }
 
-static void read_mat_ok(const char *name, int images)
+static void read_mat_channels_ok(const char *name, int images, size_t channels)
 {
     char path[4200];
     path_of(path, sizeof path, name);
@@ -149,7 +153,7 @@ static void read_mat_ok(const char *name, int images)
     sp_error_clear(&e);
     sp_status const st = sp_mat_read_flow(path, images, &f, &i0, &i1, &ih, &iw, &e);
     SP_EXPECT_MSG(st == SP_OK, "%s: %s", name, e.message);
-    expect_flow(&f, 2, name);
+    expect_flow(&f, channels, name);
     if (images) {
         expect_image(i0, ih, iw, 0, name);
         expect_image(i1, ih, iw, 1, name);
@@ -157,6 +161,21 @@ static void read_mat_ok(const char *name, int images)
     free(i0);
     free(i1);
     sp_flow_release(&f);
+}
+
+static void read_mat_ok(const char *name, int images)
+{
+    read_mat_channels_ok(name, images, 2);
+}
+
+SP_TEST(matio_h5_mat_flows_with_3_components_keep_w_as_channel_2)
+{
+    sp_test_need_feature("matio");
+    sp_test_need_feature("hdf5");
+    if (!have_python()) return;
+    read_mat_channels_ok("v5_hwc3_f64.mat", 0, 3);
+    read_mat_channels_ok("v5_hwc3_f32_z.mat", 0, 3);
+    read_mat_channels_ok("h5py_hwc3_f32.mat", 0, 3);
 }
 
 SP_TEST(matio_h5_v5_scipy_round_trips_both_layouts_and_dtypes)

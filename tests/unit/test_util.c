@@ -151,6 +151,7 @@ void sp_test_need_feature(const char *feature)
     int have = -1;
     if (strcmp(feature, "matio") == 0) have = SP_HAVE_MATIO;
     if (strcmp(feature, "hdf5") == 0) have = SP_HAVE_HDF5;
+    if (strcmp(feature, "cairo") == 0) have = SP_HAVE_CAIRO;
     if (have < 0) sp_test_fail(__FILE__, __LINE__, "unknown feature \"%s\"", feature);
     if (!have) sp_test_skip("synthpix was built without lib%s", feature);
 }
