@@ -1573,7 +1573,8 @@ static PyObject *notes_list(notes *d)
 }
 
 /* generate(config, dir, pairs, format, bit_depth, shard_size, threads, prefetch, shard_index,
- * shard_count, checkpoint_dir, checkpoint_every, max_to_keep, resume, overwrite) -> dict
+ * shard_count, checkpoint_dir, checkpoint_every, max_to_keep, resume, overwrite, layout, split,
+ * case) -> dict
  * (sp_generate). Errors before the job started writing are the sampler's (configuration,
  * flow files); after, the dataset writer's and the checkpoint manager's. */
 static PyObject *py_generate(PyObject *mod, PyObject *args, PyObject *kw)
@@ -1581,16 +1582,18 @@ static PyObject *py_generate(PyObject *mod, PyObject *args, PyObject *kw)
     (void)mod;
     static char *kwlist[] = {"config", "dir", "pairs", "format", "bit_depth", "shard_size", "threads", "prefetch",
                              "shard_index", "shard_count", "checkpoint_dir", "checkpoint_every", "max_to_keep",
-                             "resume", "overwrite", NULL};
+                             "resume", "overwrite", "layout", "split", "case", NULL};
     PyObject *cfg = NULL, *dir_obj = NULL;
     unsigned long long pairs = 64, shard_size = 256, every = 100;
-    const char *format = "png", *ckpt = NULL;
+    const char *format = "png", *ckpt = NULL, *layout = "synthpix", *case_name = NULL;
+    double split = 0.1;
     int bit_depth = 0, resume = 0, overwrite = 0;
     unsigned threads = 0, prefetch = 0, shard_index = 0, shard_count = 0;
     long long keep = 2;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O&|KsiKIIIIzKLpp", kwlist, &ConfigType, &cfg, PyUnicode_FSConverter,
-                                     &dir_obj, &pairs, &format, &bit_depth, &shard_size, &threads, &prefetch,
-                                     &shard_index, &shard_count, &ckpt, &every, &keep, &resume, &overwrite))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!O&|KsiKIIIIzKLppsdz", kwlist, &ConfigType, &cfg,
+                                     PyUnicode_FSConverter, &dir_obj, &pairs, &format, &bit_depth, &shard_size, &threads,
+                                     &prefetch, &shard_index, &shard_count, &ckpt, &every, &keep, &resume, &overwrite,
+                                     &layout, &split, &case_name))
         return NULL;
     sp_generate_options o;
     sp_generate_options_init(&o);
@@ -1598,6 +1601,12 @@ static PyObject *py_generate(PyObject *mod, PyObject *args, PyObject *kw)
         Py_DECREF(dir_obj);
         return PyErr_Format(PyExc_ValueError, "format '%s': expected png, tiff, npy or h5", format);
     }
+    if (!sp_dataset_layout_parse(layout, &o.dataset.layout)) {
+        Py_DECREF(dir_obj);
+        return PyErr_Format(PyExc_ValueError, "layout '%s': expected synthpix, cai, pykitpiv or liteflownet", layout);
+    }
+    o.dataset.split = split; /* the library checks it, and the case name, by name */
+    o.dataset.case_name = case_name;
     o.dataset.pairs = pairs;
     o.dataset.bit_depth = bit_depth;
     o.dataset.shard_size = shard_size;

@@ -379,22 +379,45 @@ def generate(
     max_to_keep: int = 2,
     resume: bool = False,
     overwrite: bool = False,
+    layout: str = "synthpix",
+    split: Optional[float] = None,
+    case: Optional[str] = None,
 ) -> Dict[str, Any]:
     """Writes a dataset of ``pairs`` pairs into ``output_dir``: ``synthpix generate`` as a call
     (``sp_generate``; the same files, checkpoints and guarantees, docs/formats.md). ``format``:
-    png, tiff, npy or h5; ``bit_depth`` 0 (the configuration's), 8, 16 (32 with h5). With
+    png, tiff, npy or h5; ``bit_depth`` 0 (the configuration's), 8, 16 (32 with h5).
+    ``layout``: synthpix (the files ``format`` says), or the files another project reads
+    (docs/formats.md, "Dataset layouts"): ``cai``, ``pykitpiv`` or ``liteflownet``; ``split``
+    (cai, liteflownet; default 0.1) the fraction of pairs in the test (val) part, ``case``
+    (cai; default "synthpix") the name the files start with. ``format`` and ``shard_size``
+    apply to the synthpix layout only, ``split`` and ``case`` to the layouts that use them:
+    anything else is a ValueError. With
     ``checkpoint_dir`` the job commits a checkpoint every ``checkpoint_every`` batches, and
     ``resume=True`` continues a killed job from its last one, rewriting identical bytes.
     Returns ``pairs_written``, ``start_pairs``, ``pairs_this_run``, ``threads``,
     ``already_complete`` and ``notes`` (lines about a resume or a damaged step skipped).
     Errors before the job starts writing leave the disk untouched."""
+    _check_layout_args(layout, format, shard_size, split, case)
     cfg = config if isinstance(config, Config) else Config(config)
     index, count = shard if shard is not None else (0, 0)
     return dict(
         _core.generate(cfg._c, os.fspath(output_dir), pairs, format, bit_depth, shard_size, threads, prefetch, index,
                        count, None if checkpoint_dir is None else os.fspath(checkpoint_dir), checkpoint_every,
-                       max_to_keep, resume, overwrite)
+                       max_to_keep, resume, overwrite, layout, 0.1 if split is None else float(split), case)
     )
+
+
+def _check_layout_args(layout: str, format: str, shard_size: int, split: Optional[float], case: Optional[str]) -> None:
+    """The arguments that apply to some layouts only, as ``synthpix generate`` checks them."""
+    if layout != "synthpix" and (format != "png" or shard_size != 256):
+        what = "format" if format != "png" else "shard_size"
+        raise ValueError(f"{what} does not apply to the {layout} layout (the layout fixes its files)")
+    if split is not None and layout not in ("cai", "liteflownet"):
+        raise ValueError(f"split does not apply to the {layout} layout (the cai and liteflownet layouts split their pairs)")
+    if split is not None and not 0.0 <= float(split) <= 1.0:
+        raise ValueError(f"split {split} is not in [0, 1] (the fraction of pairs that go to the test part)")
+    if case is not None and layout != "cai":
+        raise ValueError(f"case does not apply to the {layout} layout (only the cai layout has a case name)")
 
 
 __all__ = ["Batch", "Config", "PARAMS_DTYPE", "Sampler", "default_config_yaml", "generate", "make", "save_checkpoint"]

@@ -140,3 +140,39 @@ def test_generate_writes_what_the_cli_writes_and_resumes(small, tmp_path, cli):
     with pytest.raises(ValueError, match="format"):
         synthpix.generate(cfg, tmp_path / "never", 4, format="gif")
     assert not (tmp_path / "never").exists()
+
+
+@pytest.mark.parametrize("layout, extra", [("cai", ["--split", "0.5", "--case", "run"]), ("pykitpiv", []),
+                                           ("liteflownet", ["--split", "0.5"])])
+def test_generate_layouts_write_what_the_cli_writes(small, tmp_path, cli, layout, extra):
+    if layout != "cai" and not synthpix.features()["hdf5"]:
+        pytest.skip("built without libhdf5")
+    cfg = config_file(small, tmp_path)
+    subprocess.run([cli, "generate", "-c", str(cfg), "-n", "10", "--layout", layout, "-o", str(tmp_path / "cli")] + extra,
+                   check=True, capture_output=True)
+    kw = {"split": 0.5} if layout != "pykitpiv" else {}
+    if layout == "cai":
+        kw["case"] = "run"
+    r = synthpix.generate(cfg, tmp_path / "py", 10, layout=layout, **kw)
+    assert r["pairs_written"] == 10
+    names = sorted(p.name for p in (tmp_path / "cli").iterdir() if not p.name.startswith("."))
+    assert names == sorted(p.name for p in (tmp_path / "py").iterdir() if not p.name.startswith("."))
+    for name in names:
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "py" / name).read_bytes(), name
+
+
+def test_generate_layout_arguments_are_checked(small, tmp_path):
+    cfg = config_file(small, tmp_path)
+    with pytest.raises(ValueError, match="layout 'foo': expected synthpix, cai, pykitpiv or liteflownet"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="foo")
+    with pytest.raises(ValueError, match="split does not apply to the pykitpiv layout"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="pykitpiv", split=0.2)
+    with pytest.raises(ValueError, match="format does not apply to the cai layout"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="cai", format="tiff")
+    with pytest.raises(ValueError, match="case does not apply to the liteflownet layout"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="liteflownet", case="x")
+    with pytest.raises(ValueError, match=r"split 2 is not in \[0, 1\]"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="cai", split=2)
+    with pytest.raises(synthpix.ConfigError, match="case name 'a b' is not 1 to 64 characters"):
+        synthpix.generate(cfg, tmp_path / "never", 4, layout="cai", case="a b")
+    assert not (tmp_path / "never").exists()
