@@ -38,8 +38,8 @@ static void generate_usage(FILE *f)
             "                      (docs/formats.md): cai (<case>_NNNNN_img1.tif, _img2.tif, _flow.flo,\n"
             "                      FlowData_train.list, FlowData_test.list; Cai et al. 2019), pykitpiv\n"
             "                      (pykitpiv.h5: I, targets) or liteflownet (liteflownet.h5: train/, val/ with\n"
-            "                      data1, data2, label); these need velocities_per_pixel: 1, output_units:\n"
-            "                      pixels and one process, and take no --format\n"
+            "                      data1, data2, label); these need two frames, velocities_per_pixel: 1,\n"
+            "                      output_units: pixels and one process, and take no --format\n"
             "      --split F       cai, liteflownet: the fraction of pairs in the test (val) part, in [0, 1]\n"
             "                      (default 0.1); each pair's part is drawn from the seed and its index\n"
             "      --case NAME     cai: the <case> of the file names, [A-Za-z0-9_-] (default synthpix)\n"
@@ -54,8 +54,9 @@ static void generate_usage(FILE *f)
             "                      flow files, none for built-in flows); the output bytes never depend on T\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --overwrite     replace a dataset found in DIR: its files (pairs, shards, params.jsonl,\n"
-            "                      dataset.json) are removed first, and nothing else; without it such a DIR\n"
-            "                      is refused, unless it already holds exactly this dataset (nothing to do)\n"
+            "                      dataset.json, the layouts' files) are removed first, and nothing else;\n"
+            "                      without it such a DIR is refused, unless it already holds exactly this\n"
+            "                      dataset (nothing to do)\n"
             "      --checkpoint-dir D    save the stream state to D every K batches, once the pairs it covers are on disk\n"
             "      --checkpoint-every K  batches between checkpoints (default 100; with --format h5, the\n"
             "                      first shard boundary after every K batches)\n"
@@ -104,7 +105,9 @@ static int take_layout_option(gen_cli *c, int ch, const char *arg)
 {
     sp_dataset_options *const d = &c->g.dataset;
     if (ch == 2004)
-        return sp_dataset_layout_parse(arg, &d->layout) ? 0 : usage_error("layout", arg, "one of synthpix, cai, pykitpiv, liteflownet");
+        return sp_dataset_layout_parse(arg, &d->layout)
+                   ? 0
+                   : usage_error("layout", arg, "one of synthpix, cai, pykitpiv, liteflownet");
     if (ch == 2006) {
         c->case_given = 1;
         d->case_name = arg; /* the library checks its characters */

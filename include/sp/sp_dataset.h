@@ -134,8 +134,10 @@ SP_API sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir
                                         const sp_geometry *geom, const sp_dataset_options *opt,
                                         const char *resume_json, sp_error *err);
 /* 1 when DIR already held the complete dataset this writer was asked for (its
- * dataset.json has the same configuration, format, bit depth, shard and pair count):
- * nothing was touched and nothing needs writing; finish and write are refused. */
+ * dataset.json has the same configuration, format, layout, bit depth, shard and pair
+ * count): nothing needs writing, and nothing was touched but, when opt->tmp_tag was given,
+ * that job family's leftover temporaries (a spool a kill left); finish and write are
+ * refused. */
 SP_API int sp_dataset_writer_complete(const sp_dataset_writer *w);
 /* Frees w (NULL allowed). An unfinished writer removes its temporaries except the partial
  * params.jsonl of a checkpointed job (it is that job's progress). */

@@ -157,8 +157,9 @@ const char *sp__side_base(const sp_dataset_writer *w, size_t i)
 
 int sp__pair_path(const sp_dataset_writer *w, uint64_t index, const char *suffix, char *buf, size_t cap)
 {
+    unsigned long long const n1 = (unsigned long long)index + 1; /* cai numbers from 00001 */
     int const n = w->layout == SP_DATASET_LAYOUT_CAI
-                      ? snprintf(buf, cap, "%s/%s_%05llu_%s", w->dir, w->case_name, (unsigned long long)index + 1, suffix)
+                      ? snprintf(buf, cap, "%s/%s_%05llu_%s", w->dir, w->case_name, n1, suffix)
                       : snprintf(buf, cap, "%s/pair_%06llu_%s", w->dir, (unsigned long long)index, suffix);
     return n > 0 && (size_t)n < cap;
 }
@@ -191,8 +192,9 @@ static sp_status take_side(sp_dataset_writer *w, size_t i, const json_t *e, sp_e
                    strncmp(name + n, SP_FS_TMP_TAG, strlen(SP_FS_TMP_TAG)) == 0 && json_is_integer(bytes) &&
                    json_is_integer(count) && json_integer_value(bytes) >= 0 && json_integer_value(count) >= 0;
     SP_RETURN_IF(!ok, err, SP_ERR_CORRUPT, "the checkpoint's progress record names no valid %s side file", base);
-    SP_RETURN_IF((size_t)snprintf(w->side[i].path, sizeof w->side[i].path, "%s/%s", w->dir, name) >= sizeof w->side[i].path,
-                 err, SP_ERR_INVALID, "%s: path too long", w->dir);
+    char *const path = w->side[i].path;
+    SP_RETURN_IF((size_t)snprintf(path, SP_FS_PATH_MAX, "%s/%s", w->dir, name) >= SP_FS_PATH_MAX, err, SP_ERR_INVALID,
+                 "%s: path too long", w->dir);
     w->side[i].bytes = (uint64_t)json_integer_value(bytes);
     w->side[i].count = (uint64_t)json_integer_value(count);
     return SP_OK;
@@ -210,8 +212,8 @@ sp_status sp__layout_parse_progress(sp_dataset_writer *w, const json_t *u, sp_er
     else if (json_real_value(json_object_get(u, "split")) != w->split) why = "the split differs";
     else if (case_name == NULL || strcmp(case_name, w->case_name) != 0) why = "the case name differs";
     if (why)
-        return sp_error_set(err, SP_ERR_MISMATCH, "%s from the run that wrote it (layout %s; this run: %s)", why, layout,
-                            mine);
+        return sp_error_set(err, SP_ERR_MISMATCH, "%s from the run that wrote it (layout %s; this run: %s)", why,
+                            layout, mine);
     const json_t *const sides = json_object_get(u, "side_files");
     SP_RETURN_IF(json_array_size(sides) != w->nside, err, SP_ERR_CORRUPT,
                  "the checkpoint's progress record lists %zu side files; the %s layout has %zu", json_array_size(sides),

@@ -8,13 +8,17 @@
  * Floats print with %.9g, which round-trips float32 exactly.
  *
  * dataset.json: format "synthpix-dataset", version, pairs, optional data_shard, image format
- * and bit depth, shapes, flow units, file name patterns and the configuration echo; jansson,
- * 2-space indent, keys in insertion order, one trailing newline.
+ * and bit depth, shapes, (other layouts: layout, case, split, split_pairs), flow units, file
+ * name patterns and the configuration echo; jansson, 2-space indent, keys in insertion
+ * order, one trailing newline. The layouts' spools are removed between its rename and the
+ * folder's fsync (docs/durability.md).
  *
  * The progress record (the "user" leaf of a generate checkpoint) says how far the dataset
  * on disk is durable: pairs covered and written, the durable length of the partial
- * params file and its name, plus what must not change on resume (format, bit depth, pairs
- * bound, configuration CRC32C, and the data shard of a sharded dataset).
+ * params file and its name (other layouts: of each side file), plus what must not change on
+ * resume (format, layout, split, case, bit depth, pairs bound, configuration CRC32C, and
+ * the data shard of a sharded dataset). Records of the synthpix layout carry no layout key
+ * and are read as before.
  */
 #include "dataset_internal.h"
 

@@ -280,7 +280,8 @@ static sp_status assemble(sp_dataset_writer *w, sp_error *err)
     size_t const n = layout_arrays(w, arrays);
     const char *const tag = w->layout == SP_DATASET_LAYOUT_PYKITPIV ? "synthpix-pykitpiv 1" : "synthpix-liteflownet 1";
     unsigned char *const rgb = w->layout == SP_DATASET_LAYOUT_LITEFLOWNET ? malloc(3 * w->height * w->width) : NULL;
-    SP_RETURN_IF(w->layout == SP_DATASET_LAYOUT_LITEFLOWNET && rgb == NULL, err, SP_ERR_NOMEM, "%s: out of memory", path);
+    SP_RETURN_IF(w->layout == SP_DATASET_LAYOUT_LITEFLOWNET && rgb == NULL, err, SP_ERR_NOMEM, "%s: out of memory",
+                 path);
     sp_h5_file *f = NULL;
     sp_status st = sp_h5_file_create(&f, w->fs, path, w->tag, arrays, n, tag, w->config_yaml, err);
     for (size_t part = 0; st == SP_OK && part < w->nside; part++) st = copy_spool(w, f, part, rgb, err);

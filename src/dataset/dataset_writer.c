@@ -8,12 +8,17 @@
  * kinds remove the temporaries that carry this job family's tag (left by a killed job of
  * the same family), keeping only the params file the record names.
  *
- * Write: the batch's files (sp__pairs_*), then its params lines, appended in pair order
- * (in a group's job they are collected instead, and rank 0 appends every rank's in stream
- * order; a rank > 0's writer holds no lock and no params file: rank 0's does).
- * Sync: a full shard is closed, the params file fsync'd, the file system synced; only then
- * is the progress record produced, so a checkpoint holding it never covers data a crash
- * could still lose. Finish: the same, then params.jsonl is renamed into place and
+ * Layouts other than synthpix (dataset_layouts.c) resolve their format and bit depth first,
+ * and add side files (dataset_sides.c) that follow the params file's rules exactly: created
+ * fresh, or reopened and cut back from the progress record; synced with it; kept with it.
+ *
+ * Write: the batch's files (sp__pairs_*, or the side records), then its params lines,
+ * appended in pair order (in a group's job they are collected instead, and rank 0 appends
+ * every rank's in stream order; a rank > 0's writer holds no lock and no params file: rank
+ * 0's does). Sync: a full shard is closed, the params file and side files fsync'd, the file
+ * system synced; only then is the progress record produced, so a checkpoint holding it never
+ * covers data a crash could still lose. Finish: the same, then the side files finished
+ * (lists renamed, or the layout's HDF5 file assembled), params.jsonl renamed into place and
  * dataset.json written last (docs/durability.md).
  */
 #include "dataset_internal.h"

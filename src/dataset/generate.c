@@ -329,10 +329,11 @@ sp_status sp_generate(const sp_config *cfg, const char *dir, const sp_generate_o
     int const grouped = opt->group && opt->group->size > 1;
     /* One writer assembles the other layouts' lists and files: a group's ranks would each
      * need their own part of them, merged in stream order, which only params.jsonl has. */
+    const char *const layout = sp_dataset_layout_name(opt->dataset.layout);
     SP_RETURN_IF(grouped && opt->dataset.layout != SP_DATASET_LAYOUT_SYNTHPIX, err, SP_ERR_UNSUPPORTED,
                  "the %s layout cannot be written by a group of processes (synthpix-mpi); write it with one process "
                  "(synthpix generate), or use the synthpix layout",
-                 sp_dataset_layout_name(opt->dataset.layout) ? sp_dataset_layout_name(opt->dataset.layout) : "requested");
+                 layout ? layout : "requested");
     sp_status st = grouped ? sp__generate_group(&j, cfg, dir, res, err) : run_job(&j, cfg, dir, res, err);
     if (st == SP_OK) note_times(&j);
     else free(j.times.durable_ms), free(j.times.commit_ms);

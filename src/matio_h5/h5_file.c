@@ -118,7 +118,8 @@ static sp_status check_arrays(const char *path, const sp_h5_array *a, size_t n, 
     SP_RETURN_IF(n == 0 || n > SP_H5_FILE_MAX_ARRAYS, err, SP_ERR_INVALID, "%s: %zu arrays; expected 1 to %d", path, n,
                  SP_H5_FILE_MAX_ARRAYS);
     for (size_t i = 0; i < n; i++) {
-        SP_RETURN_IF(a[i].name == NULL || !name_ok(a[i].name), err, SP_ERR_INVALID, "%s: array %zu: invalid name", path, i);
+        SP_RETURN_IF(a[i].name == NULL || !name_ok(a[i].name), err, SP_ERR_INVALID, "%s: array %zu: invalid name", path,
+                     i);
         SP_RETURN_IF(a[i].dtype != SP_DTYPE_U8 && a[i].dtype != SP_DTYPE_F32, err, SP_ERR_INVALID,
                      "%s: array '%s': dtype %s; expected u1 or f4", path, a[i].name, sp_dtype_name(a[i].dtype));
         SP_RETURN_IF(a[i].rank < 1 || a[i].rank > 4, err, SP_ERR_INVALID, "%s: array '%s': rank %d; expected 1 to 4",

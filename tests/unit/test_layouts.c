@@ -69,7 +69,8 @@ static const char *write_test_indices(void)
     char text[4096];
     size_t len = 0;
     for (uint64_t n = 0; n < PAIRS; n++)
-        if (sp_dataset_split_is_test(SEED, n, SPLIT)) len += (size_t)snprintf(text + len, sizeof text - len, "%llu\n", (unsigned long long)n);
+        if (sp_dataset_split_is_test(SEED, n, SPLIT))
+            len += (size_t)snprintf(text + len, sizeof text - len, "%llu\n", (unsigned long long)n);
     sp_test_write_file(path, text, len);
     return path;
 }
@@ -83,8 +84,10 @@ static void read_back(const char *layout, const char *extra, const char *reader_
     snprintf(args, sizeof args, "--layout %s %s", layout, extra);
     int const rc = generate(out, sizeof out, layout, args);
     SP_EXPECT_MSG(rc == 0, "generate %s: exit %d: %s", args, rc, out);
-    int const r = sp_test_sh(out, sizeof out, "/usr/bin/python3 %s/tests/unit/layout_readers.py %s %s/%s %s/npy %s 2>&1",
-                             sp_test_source_dir(), layout, sp_test_tmpdir(), layout, sp_test_tmpdir(), reader_args);
+    const char *const tmp = sp_test_tmpdir();
+    int const r = sp_test_sh(out, sizeof out,
+                             "/usr/bin/python3 %s/tests/unit/layout_readers.py %s %s/%s %s/npy %s 2>&1",
+                             sp_test_source_dir(), layout, tmp, layout, tmp, reader_args);
     SP_EXPECT_MSG(r == 0, "the %s reader: %s", layout, out);
     fprintf(stderr, "# %s", out);
 }
@@ -99,8 +102,10 @@ SP_TEST(layouts_cai_reads_back_as_the_npy_dataset)
     read_back("cai", extra, args);
     /* Both parts hold pairs, so the check above covered both lists. */
     char out[256];
-    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "test -s %s/cai/FlowData_train.list && test -s %s/cai/FlowData_test.list",
-                                sp_test_tmpdir(), sp_test_tmpdir()), 0);
+    const char *const tmp = sp_test_tmpdir();
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out,
+                                "test -s %s/cai/FlowData_train.list && test -s %s/cai/FlowData_test.list", tmp, tmp),
+                     0);
 }
 
 SP_TEST(layouts_pykitpiv_reads_back_as_the_npy_dataset)
@@ -170,10 +175,12 @@ SP_TEST(layouts_refuse_bad_values_with_clear_messages)
         {"1", "pixels", "", "--split 0.2", "--split does not apply to the synthpix layout"},
         {"1", "pixels", "", "--layout liteflownet --case x", "--case does not apply to the liteflownet layout"},
         {"1", "pixels", "", "--layout cai --case a/b", "case name 'a/b' is not 1 to 64 characters of [A-Za-z0-9_-]"},
-        {"1", "pixels", "", "--layout cai --bit-depth 32", "bit depth 32 (asked for): the cai layout stores 8- or 16-bit"},
+        {"1", "pixels", "", "--layout cai --bit-depth 32",
+         "bit depth 32 (asked for): the cai layout stores 8- or 16-bit"},
         {"1", "pixels", "", "--layout liteflownet --bit-depth 16", "the liteflownet layout stores uint8 images"},
         {"1", "pixels", "", "--layout pykitpiv --bit-depth 8", "the pykitpiv layout stores float32 images"},
-        {"2", "pixels", "", "--layout cai", "the flow grid is 80x112 and the images 40x56 (set velocities_per_pixel: 1)"},
+        {"2", "pixels", "", "--layout cai",
+         "the flow grid is 80x112 and the images 40x56 (set velocities_per_pixel: 1)"},
         {"1", "\"measure units per second\"", "", "--layout pykitpiv",
          "the pykitpiv layout stores displacements in pixels (set output_units: pixels)"},
         {"1", "pixels", "frames: 3\n", "--layout liteflownet",
