@@ -112,7 +112,7 @@ sp_status sp__layout_resolve(const sp_dataset_options *opt, const sp_config *cfg
     SP_TRY(layout_bits(opt, bits, err));
     out->bit_depth = *bits;
     out->format = opt->layout == SP_DATASET_LAYOUT_CAI ? SP_DATASET_TIFF : SP_DATASET_H5;
-    out->shard_size = opt->shard_size ? opt->shard_size : 1; /* unused: no shards */
+    out->shard_size = 256; /* unused: the layout has no shards */
     SP_RETURN_IF(out->format == SP_DATASET_H5 && !sp_have_feature("hdf5"), err, SP_ERR_UNSUPPORTED,
                  "synthpix was built without libhdf5: the %s layout needs it (install libhdf5-dev and rebuild)", name);
     return SP_OK;

@@ -277,8 +277,8 @@ sp_status sp__progress_parse(sp_dataset_writer *w, const char *json, char *param
     if (pname == NULL) pname = "params.jsonl.partial"; /* records written before params_file */
     sp_status st = ok && plain_name(pname) ? SP_OK
                                            : sp_error_set(err, SP_ERR_CORRUPT, "the checkpoint has no valid generate progress record");
+    if (st == SP_OK) st = sp__layout_parse_progress(w, u, err); /* the layout first: it fixes the format */
     if (st == SP_OK) st = check_identity(w, u, v[3], v[0], err);
-    if (st == SP_OK) st = sp__layout_parse_progress(w, u, err);
     if (st == SP_OK) {
         w->covered = v[0];
         w->written = v[1];

@@ -97,7 +97,8 @@ struct sp_h5_file {
     hid_t file;
     size_t n;
     hid_t ds[SP_H5_FILE_MAX_ARRAYS];
-    sp_h5_array arrays[SP_H5_FILE_MAX_ARRAYS]; /* names not kept */
+    sp_h5_array arrays[SP_H5_FILE_MAX_ARRAYS]; /* name points into names[] */
+    char names[SP_H5_FILE_MAX_ARRAYS][128];
 };
 
 static int name_ok(const char *name)
@@ -209,7 +210,11 @@ sp_status sp_h5_file_create(sp_h5_file **out, const sp_fs *fs, const char *path,
     f->file = -1;
     f->n = n;
     for (size_t i = 0; i < SP_H5_FILE_MAX_ARRAYS; i++) f->ds[i] = -1;
-    memcpy(f->arrays, arrays, n * sizeof *arrays);
+    for (size_t i = 0; i < n; i++) { /* the caller's names are borrowed for the call only */
+        f->arrays[i] = arrays[i];
+        snprintf(f->names[i], sizeof f->names[i], "%s", arrays[i].name);
+        f->arrays[i].name = f->names[i];
+    }
     f->path = strdup(path);
     f->tmp = (char *)malloc(SP_FS_PATH_MAX);
     if (f->path == NULL || f->tmp == NULL) {

@@ -285,3 +285,38 @@ SP_TEST(layouts_overwrite_removes_the_layout_files_and_nothing_else)
                                 tmp, sp_test_cli(), config_path("1", "pixels"), PAIRS, tmp), 0);
     SP_ASSERT_STR_CONTAINS(out, "nothing to do");
 }
+
+/* A checkpoint records the layout, the split and the case: a resume that asks for another
+ * is refused, naming what differs, and changes nothing; the same options resume (here: find
+ * the dataset complete). */
+SP_TEST(layouts_resume_refuses_another_layout_split_or_case)
+{
+    char out[8192];
+    const char *const tmp = sp_test_tmpdir();
+    const char *const ck = "--checkpoint-dir %s/ck --checkpoint-every 2";
+    char base[700];
+    snprintf(base, sizeof base, ck, tmp);
+    char args[1024];
+    snprintf(args, sizeof args, "--layout cai --split 0.5 --case c1 %s", base);
+    SP_ASSERT_EQ_INT(generate(out, sizeof out, "r", args), 0);
+    SP_ASSERT_OK(sp_test_sh(NULL, 0, "cd %s/r && sha256sum * > ../sums", tmp));
+    static const struct {
+        const char *args, *message;
+    } cases[] = {
+        {"--layout liteflownet --split 0.5", "the layout differs from the run that wrote it (layout cai; this run: "
+                                             "liteflownet)"},
+        {"--layout cai --split 0.25 --case c1", "the split differs from the run that wrote it"},
+        {"--layout cai --split 0.5 --case c2", "the case name differs from the run that wrote it"},
+        {"", "the layout differs from the run that wrote it (layout cai; this run: synthpix)"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        snprintf(args, sizeof args, "%s %s --resume", cases[i].args, base);
+        int const rc = generate(out, sizeof out, "r", args);
+        SP_EXPECT_MSG(rc == 2, "%s: exit %d: %s", args, rc, out);
+        SP_EXPECT_MSG(strstr(out, cases[i].message) != NULL, "%s: expected '%s' in: %s", args, cases[i].message, out);
+    }
+    snprintf(args, sizeof args, "--layout cai --split 0.5 --case c1 %s --resume", base);
+    SP_ASSERT_EQ_INT(generate(out, sizeof out, "r", args), 0);
+    SP_ASSERT_EQ_INT(sp_test_sh(out, sizeof out, "cd %s/r && sha256sum -c --quiet ../sums && ls | wc -l", tmp), 0);
+    SP_ASSERT_EQ_INT(atoi(out), 3 * PAIRS + 4); /* pairs, two lists, params.jsonl, dataset.json */
+}
