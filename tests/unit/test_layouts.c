@@ -293,9 +293,8 @@ SP_TEST(layouts_resume_refuses_another_layout_split_or_case)
 {
     char out[8192];
     const char *const tmp = sp_test_tmpdir();
-    const char *const ck = "--checkpoint-dir %s/ck --checkpoint-every 2";
     char base[700];
-    snprintf(base, sizeof base, ck, tmp);
+    snprintf(base, sizeof base, "--checkpoint-dir %s/ck --checkpoint-every 2", tmp);
     char args[1024];
     snprintf(args, sizeof args, "--layout cai --split 0.5 --case c1 %s", base);
     SP_ASSERT_EQ_INT(generate(out, sizeof out, "r", args), 0);
