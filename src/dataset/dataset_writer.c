@@ -75,6 +75,14 @@ static sp_status options_for(const sp_dataset_options *opt, const sp_config *cfg
     SP_RETURN_IF(opt->struct_size != sizeof *opt, err, SP_ERR_INVALID,
                  "dataset options: struct_size %zu, expected %zu (call sp_dataset_options_init)", opt->struct_size,
                  sizeof *opt);
+    /* HDF5 shards hold image pairs (images1, images2): K frames need a per-pair format (the
+     * other layouts refuse K frames in sp__layout_resolve). Said first, even by a build
+     * without libhdf5: the configuration is what asks for the impossible. */
+    SP_RETURN_IF(opt->layout == SP_DATASET_LAYOUT_SYNTHPIX && opt->format == SP_DATASET_H5 && !cfg->include_images &&
+                     cfg->frames != 2,
+                 err, SP_ERR_UNSUPPORTED,
+                 "frames: %d: the h5 format stores image pairs (images1, images2) only; write %d frames per sample "
+                 "with --format png, tiff or npy", cfg->frames, cfg->frames);
     int bits = 0;
     SP_TRY(sp__layout_resolve(opt, cfg, geom, out, &bits, err));
     return check_options(out, bits, err);
@@ -274,13 +282,6 @@ sp_status sp_dataset_writer_open(sp_dataset_writer **out, const char *dir, const
                  "dataset writer: NULL argument");
     sp_dataset_options o;
     SP_TRY(options_for(opt, cfg, geom, &o, err));
-    /* HDF5 shards hold image pairs (images1, images2): K frames need a per-pair format (the
-     * other layouts refuse K frames in sp__layout_resolve). */
-    SP_RETURN_IF(o.layout == SP_DATASET_LAYOUT_SYNTHPIX && o.format == SP_DATASET_H5 && !cfg->include_images &&
-                     cfg->frames != 2,
-                 err, SP_ERR_UNSUPPORTED,
-                 "frames: %d: the h5 format stores image pairs (images1, images2) only; write %d frames per sample "
-                 "with --format png, tiff or npy", cfg->frames, cfg->frames);
     sp_dataset_writer *const w = (sp_dataset_writer *)calloc(1, sizeof *w);
     SP_RETURN_IF(w == NULL, err, SP_ERR_NOMEM, "%s: out of memory", dir);
     sp_status st = writer_init(w, dir, cfg, geom, &o, err);
