@@ -142,6 +142,12 @@ def check_pykitpiv(root, ref):
         same("pykitpiv targets[%d, 1] (v)" % row, targets[row, 1], flow[:, :, 1])
     if I.min() < 0 or I.max() > 65535:
         fail("pykitpiv I outside [0, 65535]")
+    # As pykitPIV's PIVDataset loads the file: float32, and v multiplied by -1.
+    data, target = I.astype("float32"), targets.astype("float32")
+    target[:, 1, :, :] = -target[:, 1, :, :]
+    for row, n in enumerate(keys):
+        same("PIVDataset data[%d]" % row, data[row, 1], I[row, 1])
+        same("PIVDataset target[%d, 1] (-v)" % row, target[row, 1], -ref[n][2][:, :, 1])
     return "%d pairs" % len(keys)
 
 
@@ -165,7 +171,28 @@ def check_liteflownet(root, ref, test_indices):
                     same("liteflownet %s/data1[%d][..., %d]" % (group, row, c), d1[row, :, :, c], u8(img1))
                     same("liteflownet %s/data2[%d][..., %d]" % (group, row, c), d2[row, :, :, c], u8(img2))
                 same("liteflownet %s/label[%d]" % (group, row), label[row], flow)
+        emulate_pivh5(f, parts)
     return "%d train, %d val" % (len(parts["train"]), len(parts["val"]))
+
+
+def emulate_pivh5(f, parts):
+    """As PIV-LiteFlowNet's PIVH5 walks a mode's group: every dataset read whole and
+    iterated along its first axis, each of data1 and data2 turned into an RGB image."""
+    for mode, indices in parts.items():
+        items = {}
+        for dname, dset in f[mode].items():
+            items[dname] = [ds for ds in dset[()]]
+        if sorted(items) != ["data1", "data2", "label"]:
+            fail("liteflownet %s holds %s" % (mode, sorted(items)))
+        if not len(items["data1"]) == len(items["data2"]) == len(items["label"]) == len(indices):
+            fail("liteflownet %s: data1, data2 and label lengths differ" % mode)
+        try:
+            from PIL import Image
+        except ImportError:
+            continue
+        for ds in items["data1"] + items["data2"]:
+            if Image.fromarray(ds).convert("RGB").size != (ds.shape[1], ds.shape[0]):
+                fail("liteflownet %s: an image does not convert to RGB" % mode)
 
 
 def main(argv):
