@@ -10,7 +10,8 @@
  *                          vectorised exp pass (fixed-width variants for R = 1..6 when the
  *                          columns are whole; the same expression, so the same bytes);
  *         integrated, rho = 0        separable: erf-based column and row factors;
- *         integrated, 0 < |rho| <= 0.6  Y marginal x conditional X Gaussian, erf per row;
+ *         integrated, 0 < |rho| <= 0.6  Y marginal x conditional X Gaussian, erf per row
+ *                          (8-lane rows when the columns are whole, same bytes);
  *         integrated, |rho| > 0.6       4x4 samples per pixel of the whole exponent (the
  *                          separated factors would under- or overflow there).
  * Why (2R+1)^2 exponentials for the point PSF, not the textbook O(R) (separable factors and
@@ -268,6 +269,55 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
     }
 }
 
+#if SP_HAVE_V8
+/* splat_integrated_sheared for a footprint whose 8 nv columns from its left edge lie inside
+ * the image (nv = 1 for R <= 3, 2 for R <= 7): each row's column boundaries as 8-lane
+ * vectors, erf'd with sp__erff_v8, and the differences added as whole 8-lane rows. Every
+ * real pixel gets the same expressions as in splat_integrated_sheared, so the same bits;
+ * the padding columns (footprint column >= 2R + 1) get exactly +0 added, which leaves
+ * their (non-negative) pixels alone, as in splat_point_v8. Measured (callgrind, the
+ * embedded default, 100 pairs): 7.9 M instructions a pair in the stamps before, 4.8 M after. */
+static void splat_integrated_sheared_v8(const sp_render_geometry *g, const particle_frame *q, float sigma_x,
+                                        float sigma_y, int a0, int a1, int nv, float *dst)
+{
+    int const R = g->radius, P = 2 * R + 1;
+    float ey[2 * SP_RENDER_MAX_RADIUS + 1];
+    axis_factors(R, q->fy, sigma_y, ey);
+    float const m = q->rho * sigma_x / sigma_y;
+    float const inv = SP_INV_SQRT2 / q->sxr;
+    float const scale = q->sxr * SP_SQRT_HALF_PI;
+    sp_v8i const lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    sp_v8f col[2];
+    sp_v8i pad[2];
+    for (int v = 0; v < nv; v++) {
+        sp_v8i const c = lane + 8 * v;                          /* footprint column */
+        col[v] = __builtin_convertvector(c - R, sp_v8f);        /* (float)(b0 + e), b0 = -R */
+        pad[v] = c >= P;
+    }
+    sp_v8f const zero = sp__v8_splat(0.0f);
+    /* A row's boundaries, erf'd: column b's factor is e[b + 1] - e[b]. The P + 1 boundaries
+     * fit in the nv vectors (P < 8 nv); e[8 nv] only meets a padding column. */
+    float e[2 * 8 + 1] = {0};
+    for (int a = a0; a <= a1; a++) {
+        float const shift = q->fx + m * ((float)a - q->fy);
+        for (int v = 0; v < nv; v++) {
+            sp_v8f const z = sp__erff_v8((col[v] - shift - 0.5f) * inv);
+            memcpy(e + 8 * v, &z, sizeof z);
+        }
+        float *const row = dst + (size_t)(q->cy + a) * g->width + (size_t)(q->cx - R);
+        float const wy = q->amp * ey[a + R] * scale;
+        for (int v = 0; v < nv; v++) {
+            sp_v8f lo, hi, px;
+            memcpy(&lo, e + 8 * v, sizeof lo);
+            memcpy(&hi, e + 8 * v + 1, sizeof hi);
+            memcpy(&px, row + 8 * v, sizeof px);
+            px += sp__v8_select(pad[v], zero, wy * (hi - lo));
+            memcpy(row + 8 * v, &px, sizeof px);
+        }
+    }
+}
+#endif
+
 /* x[i] = exp(x[i]) in place. */
 static void exp_array(float *x, size_t n) /* inlined into sp_render_band's clones */
 {
@@ -433,6 +483,13 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
         return;
     }
     if (q.rho != 0.0f) {
+#if SP_HAVE_V8
+        int const nv = R <= 3 ? 1 : R <= 7 ? 2 : 0; /* 8-lane vectors per footprint row */
+        if (nv && lb0 == -R && lb1 == R && (long)g->width - (cx - R) >= 8 * nv) {
+            splat_integrated_sheared_v8(g, &q, p->sigma_x[i], p->sigma_y[i], (int)la0, (int)la1, nv, dst);
+            return;
+        }
+#endif
         splat_integrated_sheared(g, &q, p->sigma_x[i], p->sigma_y[i], (int)la0, (int)la1, (int)lb0, (int)lb1, dst);
         return;
     }

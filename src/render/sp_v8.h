@@ -1,7 +1,8 @@
 /* sp_v8.h - 8-lane float helpers for the render kernels (private to src/render).
  *
  * Map: sp_v8f/sp_v8i (GCC/clang vector extensions), sp__v8_select, sp__v8_splat,
- * sp__expf_v8 (lane i has the bits of sp_math.h's sp__expf(x[i])).
+ * sp__expf_v8 and sp__erff_v8 (lane i has the bits of sp_math.h's sp__expf(x[i]) and
+ * sp__erff(x[i])).
  *
  * Why a module header and not sp_math.h: functions that return 32-byte vectors draw
  * -Wpsabi in any file built without AVX; render.c, whose kernels are AVX2/default clones,
@@ -47,6 +48,18 @@ static inline sp_v8f sp__expf_v8(sp_v8f x)
     sp_v8f const scale = (sp_v8f)((ki + 127) << 23);
     sp_v8f const y = p * scale;
     return sp__v8_select(x < lo, sp__v8_splat(0.0f), y);
+}
+
+/* Element i has the bits of sp_math.h's sp__erff(x[i]) (the same operations in the same
+ * order; the division is IEEE-exact in both). */
+static inline sp_v8f sp__erff_v8(sp_v8f x)
+{
+    sp_v8f const zero = sp__v8_splat(0.0f);
+    sp_v8f const ax = sp__v8_select(x < zero, -x, x);
+    sp_v8f const t = 1.0f / (1.0f + 0.3275911f * ax);
+    sp_v8f const poly = t * (0.254829592f + t * (-0.284496736f + t * (1.421413741f + t * (-1.453152027f + t * 1.061405429f))));
+    sp_v8f const y = 1.0f - poly * sp__expf_v8(-ax * ax);
+    return sp__v8_select(x < zero, -y, y);
 }
 #else
 #define SP_HAVE_V8 0

@@ -190,7 +190,9 @@ SP_TEST(render_bytes_independent_of_band_size)
 SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
 {
     /* Particles near column 63 are clipped in a 64-column image (generic kernel) and whole
-     * in an 80-column one (fixed-width kernel): the shared columns must be identical. */
+     * in an 80-column one (fixed-width or 8-lane kernel): the shared columns must be
+     * identical, for the point PSF and for the integrated one (rho in [-0.36, 0.36]: the
+     * separable and the sheared kernels). */
     enum { N = 400, WN = 64, WW = 80 };
     static float y[N], x[N], sy[N], sx[N], rho[N], amp[N];
     uint32_t st = 777;
@@ -206,13 +208,16 @@ SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
     }
     sp_particles p = {N, y, x, sy, sx, rho, amp};
     static float narrow[64 * WN], wide[64 * WW];
-    for (int R = 1; R <= 6; R++) {
-        sp_render_geometry gn = {64, WN, R, 0, SP_PSF_POINT}, gw = {64, WW, R, 0, SP_PSF_POINT};
-        SP_ASSERT_OK(sp_render_frame(&gn, &p, narrow, NULL));
-        SP_ASSERT_OK(sp_render_frame(&gw, &p, wide, NULL));
-        for (int i = 0; i < 64; i++)
-            SP_EXPECT_MSG(memcmp(narrow + i * WN, wide + i * WW, WN * sizeof(float)) == 0, "R %d: row %d differs", R, i);
-    }
+    sp_psf const psfs[] = {SP_PSF_POINT, SP_PSF_INTEGRATED};
+    for (int k = 0; k < 2; k++)
+        for (int R = 1; R <= 6; R++) {
+            sp_render_geometry gn = {64, WN, R, 0, psfs[k]}, gw = {64, WW, R, 0, psfs[k]};
+            SP_ASSERT_OK(sp_render_frame(&gn, &p, narrow, NULL));
+            SP_ASSERT_OK(sp_render_frame(&gw, &p, wide, NULL));
+            for (int i = 0; i < 64; i++)
+                SP_EXPECT_MSG(memcmp(narrow + i * WN, wide + i * WW, WN * sizeof(float)) == 0,
+                              "psf %d R %d: row %d differs", (int)psfs[k], R, i);
+        }
 }
 
 /* ---- post-processing: noise, clip, mask ------------------------------------------------- */
