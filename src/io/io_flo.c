@@ -79,13 +79,16 @@ sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *
         *capacity = n;
     }
     out->height = h, out->width = w, out->channels = 2;
-    /* One pass: load little-endian, note any all-ones exponent (NaN, infinity), store. */
+    /* One pass: load little-endian, note any all-ones exponent (NaN, infinity), store. The
+     * destination is a local, so the stores cannot alias out->data and the loop vectorises
+     * (it re-read the pointer every value: 0.1 ms a 256x256 flow, 9 % of cylinder's time). */
     const unsigned char *const p = b + FLO_HEADER;
+    float *const dst = out->data;
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t const u = sp__load_le32(p + 4 * i);
         bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
-        memcpy(&out->data[i], &u, 4);
+        memcpy(&dst[i], &u, 4);
     }
     *nonfinite = bad != 0;
     return SP_OK;

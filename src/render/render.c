@@ -1,9 +1,10 @@
 /* render.c: particle binning and the banded Gaussian splatting kernel.
  *
  * Data flow for one frame:
- *   sp_frame_bins_build: counting sort of the visible particles into horizontal bands of
- *       band_rows rows by the rows their footprint covers (two passes: count, fill), so
- *       each band's list is in increasing particle index order.
+ *   sp_frame_bins_build: each particle's footprint centre (or "not drawn") in one
+ *       branch-free vectorised pass, then a counting sort of the drawn particles into
+ *       horizontal bands of band_rows rows by the rows their footprint covers (count, fill),
+ *       so each band's list is in increasing particle index order.
  *   sp_render_band: zero the band's rows, then add the footprint rows of each particle of
  *       the band that fall inside it, with one of these kernels:
  *         point PSF        the whole (non-positive) exponent of every footprint pixel, one
@@ -40,20 +41,26 @@
 #define SP_SQRT_HALF_PI 1.2533141373155f
 #define SP_INV_SQRT2 0.70710678118654752f
 
-/* Footprint rows/cols of a particle: the centre pixel is the nearest one. Returns 0 when
- * the particle is invisible or its footprint misses the image. */
-static int footprint(const sp_render_geometry *g, const sp_particles *p, size_t i, long *cy, long *cx)
+/* Footprint centres of particles [0, n): c[2i], c[2i + 1] = the nearest pixel's row and
+ * column, or c[2i] = INT32_MIN when the particle is invisible (amplitude 0, a non-finite
+ * position) or its footprint misses the image. Branch-free, so it vectorises: the position
+ * tests are written as "inside" comparisons, which NaN fails, and an invisible particle's
+ * position is replaced by 0 before the conversion to int. */
+static void footprint_centres(const sp_render_geometry *g, const sp_particles *p, int32_t *c)
 {
-    float const y = p->y[i], x = p->x[i], a = p->amplitude[i];
     float const reach = (float)g->radius + 1.0f;
-    if (!(a != 0.0f) || !isfinite(y) || !isfinite(x)) return 0;
-    if (y < -reach || x < -reach || y > (float)g->height + reach || x > (float)g->width + reach) return 0;
-    *cy = (long)floorf(y + 0.5f);
-    *cx = (long)floorf(x + 0.5f);
-    long const R = g->radius;
-    if (*cy + R < 0 || *cy - R > (long)g->height - 1) return 0;
-    if (*cx + R < 0 || *cx - R > (long)g->width - 1) return 0;
-    return 1;
+    float const ymax = (float)g->height + reach, xmax = (float)g->width + reach;
+    int32_t const R = g->radius, hmax = (int32_t)g->height - 1, wmax = (int32_t)g->width - 1;
+    const float *const py = p->y, *const px = p->x, *const pa = p->amplitude;
+    for (size_t i = 0; i < p->count; i++) {
+        float const y = py[i], x = px[i];
+        int const inside = (pa[i] != 0.0f) & (y >= -reach) & (x >= -reach) & (y <= ymax) & (x <= xmax);
+        int32_t const cy = (int32_t)floorf((inside ? y : 0.0f) + 0.5f);
+        int32_t const cx = (int32_t)floorf((inside ? x : 0.0f) + 0.5f);
+        int const hits = inside & (cy + R >= 0) & (cy - R <= hmax) & (cx + R >= 0) & (cx - R <= wmax);
+        c[2 * i] = hits ? cy : INT32_MIN;
+        c[2 * i + 1] = cx;
+    }
 }
 
 static void band_span(const sp_render_geometry *g, size_t band_rows, long cy, size_t *b0, size_t *b1)
@@ -107,18 +114,14 @@ SP_MULTIVERSION __attribute__((flatten)) sp_status sp_frame_bins_build(sp_frame_
     bins->nbands = nbands;
     bins->band_rows = rows;
     memset(bins->start, 0, (nbands + 1) * sizeof *bins->start);
-    long cy, cx;
     size_t b0, b1;
-    /* Each footprint once: the centre (|centre| <= size + R + 1) is kept for the fill and
-     * for sp_render_band. */
+    /* Each footprint once: the centre (|centre| <= size + R + 1) is kept for the count, the
+     * fill and sp_render_band. */
     int32_t *const c = bins->center;
+    footprint_centres(g, p, c);
     for (size_t i = 0; i < p->count; i++) {
-        if (!footprint(g, p, i, &cy, &cx)) {
-            c[2 * i] = INT32_MIN;
-            continue;
-        }
-        c[2 * i] = (int32_t)cy, c[2 * i + 1] = (int32_t)cx;
-        band_span(g, rows, cy, &b0, &b1);
+        if (c[2 * i] == INT32_MIN) continue;
+        band_span(g, rows, c[2 * i], &b0, &b1);
         for (size_t b = b0; b <= b1; b++) bins->start[b + 1]++;
     }
     for (size_t b = 0; b < nbands; b++) bins->start[b + 1] += bins->start[b];
@@ -156,6 +159,27 @@ static void axis_factors(int R, float f, float s, float *out)
 {
     float const inv = SP_INV_SQRT2 / s;
     float const scale = s * SP_SQRT_HALF_PI;
+#if SP_HAVE_V8
+    if (R >= 0 && R <= 7) { /* the 2R + 2 boundaries in one or two 8-lane vectors; same expressions */
+        sp_v8i const lane = {0, 1, 2, 3, 4, 5, 6, 7};
+        int const nv = (2 * R + 2 + 7) / 8;
+        float e[3 * 8] = {0}, o[2 * 8];
+        for (int v = 0; v < nv; v++) {
+            sp_v8f const c = __builtin_convertvector(lane + (8 * v - R), sp_v8f); /* (float)(o - R) */
+            sp_v8f const z = sp__erff_v8((c - f - 0.5f) * inv);
+            memcpy(e + 8 * v, &z, sizeof z);
+        }
+        for (int v = 0; v < nv; v++) {
+            sp_v8f lo, hi;
+            memcpy(&lo, e + 8 * v, sizeof lo);
+            memcpy(&hi, e + 8 * v + 1, sizeof hi);
+            sp_v8f const r = scale * (hi - lo);
+            memcpy(o + 8 * v, &r, sizeof r);
+        }
+        memcpy(out, o, (size_t)(2 * R + 1) * sizeof *out);
+        return;
+    }
+#endif
     float edge[2 * SP_RENDER_MAX_RADIUS + 2]; /* erf at the pixel boundaries */
     for (int o = 0; o <= 2 * R + 1; o++) edge[o] = ((float)(o - R) - f - 0.5f) * inv;
     erf_array(edge, (size_t)(2 * R + 2));
@@ -288,13 +312,12 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
     float const scale = q->sxr * SP_SQRT_HALF_PI;
     sp_v8i const lane = {0, 1, 2, 3, 4, 5, 6, 7};
     sp_v8f col[2];
-    sp_v8i pad[2];
+    sp_v8i real[2];
     for (int v = 0; v < nv; v++) {
         sp_v8i const c = lane + 8 * v;                          /* footprint column */
         col[v] = __builtin_convertvector(c - R, sp_v8f);        /* (float)(b0 + e), b0 = -R */
-        pad[v] = c >= P;
+        real[v] = c < P;
     }
-    sp_v8f const zero = sp__v8_splat(0.0f);
     /* A row's boundaries, erf'd: column b's factor is e[b + 1] - e[b]. The P + 1 boundaries
      * fit in the nv vectors (P < 8 nv); e[8 nv] only meets a padding column. */
     float e[2 * 8 + 1] = {0};
@@ -311,7 +334,7 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
             memcpy(&lo, e + 8 * v, sizeof lo);
             memcpy(&hi, e + 8 * v + 1, sizeof hi);
             memcpy(&px, row + 8 * v, sizeof px);
-            px += sp__v8_select(pad[v], zero, wy * (hi - lo));
+            px += sp__v8_keep(real[v], wy * (hi - lo));
             memcpy(row + 8 * v, &px, sizeof px);
         }
     }
@@ -364,10 +387,9 @@ SP_SPLAT_POINT_FIXED(13)
 
 #if SP_HAVE_V8
 /* Padded variants: footprint rows of 8 (R <= 3) or 16 (4 <= R <= 7) columns, computed as
- * whole 8-lane vectors (sp_math.h's sp__expf_v8: each lane has the bits of sp__expf). The
- * exponents of the padding columns are -1000, whose exp is exactly +0, and adding amp * +0 to
- * a pixel that is >= +0 (every pixel is a sum of non-negative terms from a +0 start) leaves
- * its bits alone. The padding columns are the row's own pixels (the caller checks they lie
+ * whole 8-lane vectors (sp_v8.h's sp__expf_v8: each lane has the bits of sp__expf). The
+ * padding columns get exactly +0 added, which leaves a pixel that is >= +0 (every pixel is
+ * a sum of non-negative terms from a +0 start) alone. The padding columns are the row's own pixels (the caller checks they lie
  * inside the image), written by this band's thread only. Each real pixel's exponent and sum
  * are the same expressions as in splat_point, so the bytes do not depend on the variant.
  * Measured (callgrind, 50,000 R = 3 stamps): ~1,180 instructions a stamp with the scalar
@@ -378,24 +400,24 @@ static void splat_point_v8(const sp_render_geometry *g, const particle_frame *q,
     float const kx = 1.0f / (2.0f * q->sxr * q->sxr), ky = 1.0f / (2.0f * q->syr * q->syr);
     sp_v8i const lane = {0, 1, 2, 3, 4, 5, 6, 7};
     sp_v8f X[2], XX[2];
-    sp_v8i pad[2];
+    sp_v8i real[2];
     for (int v = 0; v < nv; v++) {
         sp_v8i const col = lane + 8 * v;                                  /* footprint column */
         X[v] = __builtin_convertvector(col - R, sp_v8f) - q->fx;         /* (float)(b - R) - fx */
-        pad[v] = col >= P;
+        real[v] = col < P;
         XX[v] = X[v] * X[v] * kx;
     }
-    sp_v8f const zero = sp__v8_splat(0.0f), off = sp__v8_splat(-1000.0f);
+    sp_v8f const zero = sp__v8_splat(0.0f);
     for (int a = a0; a <= a1; a++) {
         float const Y = (float)a - q->fy;
         float const yy = Y * Y * ky, cy = q->c * Y;
         float *const row = dst + (size_t)(q->cy + a) * g->width + (size_t)(q->cx - R);
         for (int v = 0; v < nv; v++) {
             sp_v8f const e = XX[v] + yy - cy * X[v];
-            sp_v8f const z = sp__v8_select(pad[v], off, sp__v8_select(e > zero, -e, zero));
+            sp_v8f const z = sp__v8_keep(e > zero, -e); /* e > 0 ? -e : +0 */
             sp_v8f px;
             memcpy(&px, row + 8 * v, sizeof px);
-            px += q->amp * sp__expf_v8(z);
+            px += sp__v8_keep(real[v], q->amp * sp__expf_v8(z));
             memcpy(row + 8 * v, &px, sizeof px);
         }
     }
@@ -463,7 +485,7 @@ static void splat_point(const sp_render_geometry *g, const particle_frame *q, in
 static void render_particle(const sp_render_geometry *g, const sp_particles *p, const sp_frame_bins *bins, size_t i,
                             long r0, long r1, float *dst)
 {
-    /* Binned particles passed footprint(): finite, visible and touching the image. */
+    /* Binned particles passed footprint_centres(): finite, visible and touching the image. */
     long const cy = bins->center[2 * i], cx = bins->center[2 * i + 1];
     int const R = g->radius;
     particle_frame q;

@@ -230,19 +230,21 @@ SP_TEST(flow_fill_is_float_of_velocity_at_grid_points)
 {
     size_t const h = 37, w = 53;
     double const ly = 0.8, lx = 1.3;
-    for (size_t k = 0; k < ARRAY_LEN(k_formula_kinds); k++) {
-        sp_analytic_params p = params(k_formula_kinds[k]);
+    for (size_t k = 0; k < 2 * ARRAY_LEN(k_formula_kinds); k++) {
+        size_t const channels = k % 2 ? 3 : 2; /* with channel 3 the entry's w = 0.25 */
+        sp_analytic_params p = params(k_formula_kinds[k / 2]);
         p.center[0] = 0.31;
         p.center[1] = 0.67;
+        p.w = channels == 3 ? 0.25 : 0.0;
         sp_flow f;
-        fill(&p, ly, lx, 0, 0, &f, h, w, 3);
+        fill(&p, ly, lx, 0, 0, &f, h, w, channels);
         for (size_t i = 0; i < h; i++) {
             for (size_t j = 0; j < w; j++) {
                 double u, v;
                 vel(&p, ly, lx, (double)i * ly / (double)h, (double)j * lx / (double)w, &u, &v);
                 const float *const cell = f.data + sp_flow_index(&f, i, j, 0);
-                SP_EXPECT_MSG(cell[0] == (float)u && cell[1] == (float)v && cell[2] == 0.0f,
-                              "%s at (%zu, %zu)", sp_analytic_kind_name(p.kind), i, j);
+                SP_EXPECT_MSG(cell[0] == (float)u && cell[1] == (float)v && (channels == 2 || cell[2] == 0.25f),
+                              "%s, %zu channels, at (%zu, %zu)", sp_analytic_kind_name(p.kind), channels, i, j);
             }
         }
         sp_flow_release(&f);

@@ -54,6 +54,13 @@ static void moments(const float *img, double *sum, double *cy, double *cx, doubl
     *peak = pk;
 }
 
+/* The next value of a 32-bit LCG as a float in [lo, lo + span): reproducible test inputs. */
+static float lcg_float(uint32_t *st, float span, float lo)
+{
+    *st = *st * 1664525u + 1013904223u;
+    return (float)(*st >> 8) / 16777216.0f * span + lo;
+}
+
 SP_TEST(render_single_particle_point_matches_gaussian)
 {
     static const float offs[][2] = {{20.3f, 30.7f}, {31.0f, 31.0f}, {10.49f, 40.51f}, {33.25f, 12.9f}};
@@ -163,10 +170,8 @@ SP_TEST(render_bytes_independent_of_band_size)
     static float y[N], x[N], s[N], rho[N], amp[N];
     uint32_t st = 12345;
     for (int i = 0; i < N; i++) {
-        st = st * 1664525u + 1013904223u;
-        y[i] = (float)(st >> 8) / 16777216.0f * 80.0f - 8.0f;
-        st = st * 1664525u + 1013904223u;
-        x[i] = (float)(st >> 8) / 16777216.0f * 80.0f - 8.0f;
+        y[i] = lcg_float(&st, 80.0f, -8.0f);
+        x[i] = lcg_float(&st, 80.0f, -8.0f);
         s[i] = 0.5f + (float)(i % 7) * 0.2f;
         rho[i] = (float)(i % 5) * 0.1f - 0.2f;
         amp[i] = (i % 13) ? 100.0f : 0.0f;
@@ -197,10 +202,8 @@ SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
     static float y[N], x[N], sy[N], sx[N], rho[N], amp[N];
     uint32_t st = 777;
     for (int i = 0; i < N; i++) {
-        st = st * 1664525u + 1013904223u;
-        y[i] = (float)(st >> 8) / 16777216.0f * 60.0f + 2.0f;
-        st = st * 1664525u + 1013904223u;
-        x[i] = 56.0f + (float)(st >> 8) / 16777216.0f * 10.0f;
+        y[i] = lcg_float(&st, 60.0f, 2.0f);
+        x[i] = lcg_float(&st, 10.0f, 56.0f);
         sy[i] = 0.6f + (float)(i % 5) * 0.15f;
         sx[i] = 0.7f + (float)(i % 3) * 0.2f;
         rho[i] = (float)(i % 7) * 0.12f - 0.36f;
@@ -217,6 +220,116 @@ SP_TEST(render_fixed_and_generic_kernels_give_the_same_bytes)
             for (int i = 0; i < 64; i++)
                 SP_EXPECT_MSG(memcmp(narrow + i * WN, wide + i * WW, WN * sizeof(float)) == 0,
                               "psf %d R %d: row %d differs", (int)psfs[k], R, i);
+        }
+}
+
+/* The band lists against a scalar oracle written from the renderer's contract: a particle
+ * is drawn when its amplitude is non-zero, its position finite and within R + 1 of the
+ * image, and its (2R+1)^2 footprint around the nearest pixel meets the image; it is listed,
+ * in increasing index order, in every band whose rows its footprint meets. Edge cases:
+ * NaN and infinite positions, amplitude 0 (and NaN, which is drawn), positions exactly at
+ * and just past the reach, footprints one pixel from touching. */
+SP_TEST(render_bins_match_a_scalar_oracle)
+{
+    enum { N = 4000, BH = 70, BW = 45, ROWS = 8 };
+    static float y[N], x[N], sy[N], sx[N], rho[N], amp[N];
+    float const specials[] = {NAN, INFINITY, -INFINITY, -4.0f, -4.0001f, -3.5f, -3.4999f, 74.0f, 74.0001f,
+                              73.4999f, 73.5f, 49.0f, 49.0001f, 48.5f, 48.4999f, 0.0f, -0.0f, 69.5f, 44.5f};
+    size_t const ns = sizeof specials / sizeof specials[0];
+    uint32_t st = 4242;
+    for (int i = 0; i < N; i++) {
+        float const ry = lcg_float(&st, 90.0f, -10.0f);
+        y[i] = (i % 3 == 0) ? specials[(st >> 8) % ns] : ry;
+        float const rx = lcg_float(&st, 65.0f, -10.0f);
+        x[i] = (i % 5 == 0) ? specials[(st >> 8) % ns] : rx;
+        sy[i] = sx[i] = 1.0f;
+        rho[i] = 0.0f;
+        amp[i] = (i % 7 == 0) ? 0.0f : (i % 11 == 0 ? NAN : 1.0f);
+    }
+    sp_particles p = {N, y, x, sy, sx, rho, amp};
+    for (int R = 1; R <= 4; R++) {
+        sp_render_geometry g = {BH, BW, R, ROWS, SP_PSF_POINT};
+        sp_frame_bins bins;
+        memset(&bins, 0, sizeof bins);
+        SP_ASSERT_OK(sp_frame_bins_build(&bins, &g, &p, NULL));
+        size_t const nb = (BH + ROWS - 1) / ROWS;
+        SP_EXPECT(bins.nbands == nb);
+        size_t drawn = 0;
+        for (size_t b = 0; b < nb; b++) {
+            size_t k = bins.start[b];
+            for (int i = 0; i < N; i++) {
+                double const reach = R + 1.0, yi = (double)y[i], xi = (double)x[i];
+                int vis = amp[i] != 0.0f && isfinite(yi) && isfinite(xi) && yi >= -reach && xi >= -reach &&
+                          yi <= BH + reach && xi <= BW + reach;
+                long cy = 0, cx = 0;
+                if (vis) { /* the nearest pixel as the renderer defines it: floor(v + 0.5) in float32 */
+                    cy = (long)floorf(y[i] + 0.5f);
+                    cx = (long)floorf(x[i] + 0.5f);
+                    vis = cy + R >= 0 && cy - R <= BH - 1 && cx + R >= 0 && cx - R <= BW - 1;
+                }
+                if (!vis) {
+                    if (b == 0) SP_EXPECT_MSG(bins.center[2 * i] == INT32_MIN, "R %d particle %d drawn", R, i);
+                    continue;
+                }
+                if (b == 0) {
+                    drawn++;
+                    SP_EXPECT_MSG(bins.center[2 * i] == cy && bins.center[2 * i + 1] == cx,
+                                  "R %d particle %d: centre (%d, %d), expected (%ld, %ld)", R, i,
+                                  (int)bins.center[2 * i], (int)bins.center[2 * i + 1], cy, cx);
+                }
+                long const r0 = (long)b * ROWS, r1 = r0 + ROWS - 1;
+                if (cy + R < r0 || cy - R > r1) continue;
+                SP_EXPECT_MSG(k < bins.start[b + 1] && bins.index[k] == (uint32_t)i, "R %d band %zu: particle %d missing",
+                              R, b, i);
+                k++;
+            }
+            SP_EXPECT_MSG(k == bins.start[b + 1], "R %d band %zu: %u extra entries", R, b,
+                          (unsigned)(bins.start[b + 1] - k));
+        }
+        SP_EXPECT(drawn > N / 4);
+        sp_frame_bins_release(&bins);
+    }
+}
+
+/* The bytes of both PSFs at R = 1..7 (300 particles of every rho class, some clipped at the
+ * edges) equal those recorded with the earlier kernels (the integrated PSF's scalar erf
+ * loops, the point PSF's select-based 8-lane rows), before the 8-lane integrated kernels,
+ * the vector erf and the one-operation masks: FNV-1a 64 of each frame. */
+static uint64_t fnv1a64(const void *data, size_t n)
+{
+    const unsigned char *b = (const unsigned char *)data;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+
+SP_TEST(render_bytes_equal_those_recorded_with_the_earlier_kernels)
+{
+    enum { N = 300, RH = 64, RW = 80 };
+    static const uint64_t recorded[2][7] = {
+        {0x324bd6efa136bc36ull, 0x7ee26321bf062141ull, 0x060634d6f4a00630ull, 0xacc42466e5479c9eull,
+         0x621b1f87c0326b1dull, 0x231546de97d4f977ull, 0x7889441aaeea1188ull},
+        {0x8d1ea8956a94c85bull, 0xaae4c402ca240adbull, 0xb21b85dad74dfd95ull, 0x38b93f11018aa5e9ull,
+         0xdc43415843fac58full, 0x75b1e6ae088e4642ull, 0xc440d86cf787e60eull},
+    };
+    static float y[N], x[N], sy[N], sx[N], rho[N], amp[N], img[RH * RW];
+    uint32_t st = 2024;
+    for (int i = 0; i < N; i++) {
+        y[i] = lcg_float(&st, 74.0f, -5.0f);
+        x[i] = lcg_float(&st, 90.0f, -5.0f);
+        sy[i] = 0.5f + (float)(i % 9) * 0.2f;
+        sx[i] = 0.6f + (float)(i % 4) * 0.3f;
+        rho[i] = (i % 3 == 0) ? 0.0f : (float)(i % 17) * 0.1f - 0.8f; /* 0, |rho| <= 0.6 and > 0.6 */
+        amp[i] = 20.0f + (float)(i % 13) * 10.0f;
+    }
+    sp_particles p = {N, y, x, sy, sx, rho, amp};
+    sp_psf const psfs[] = {SP_PSF_POINT, SP_PSF_INTEGRATED};
+    for (int k = 0; k < 2; k++)
+        for (int R = 1; R <= 7; R++) {
+            sp_render_geometry g = {RH, RW, R, 0, psfs[k]};
+            SP_ASSERT_OK(sp_render_frame(&g, &p, img, NULL));
+            uint64_t const h = fnv1a64(img, sizeof img);
+            SP_EXPECT_MSG(h == recorded[k][R - 1], "psf %d R %d: hash 0x%016llxull", k, R, (unsigned long long)h);
         }
 }
 
