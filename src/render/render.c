@@ -176,7 +176,10 @@ static void axis_factors(int R, float f, float s, float *out)
             sp_v8f const r = scale * (hi - lo);
             memcpy(o + 8 * v, &r, sizeof r);
         }
-        memcpy(out, o, (size_t)(2 * R + 1) * sizeof *out);
+        /* Fixed sizes, so no call: the callers' arrays hold 2 SP_RENDER_MAX_RADIUS + 1 floats. */
+        _Static_assert(2 * SP_RENDER_MAX_RADIUS + 1 >= 16, "axis factor arrays hold 16 floats");
+        memcpy(out, o, 8 * sizeof *out);
+        if (nv == 2) memcpy(out + 8, o + 8, 8 * sizeof *out);
         return;
     }
 #endif
@@ -305,6 +308,7 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
                                         float sigma_y, int a0, int a1, int nv, float *dst)
 {
     int const R = g->radius, P = 2 * R + 1;
+    long const W = (long)g->width; /* a local: the row stores (memcpy) may alias *g */
     float ey[2 * SP_RENDER_MAX_RADIUS + 1];
     axis_factors(R, q->fy, sigma_y, ey);
     float const m = q->rho * sigma_x / sigma_y;
@@ -327,7 +331,7 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
             sp_v8f const z = sp__erff_v8((col[v] - shift - 0.5f) * inv);
             memcpy(e + 8 * v, &z, sizeof z);
         }
-        float *const row = dst + (size_t)(q->cy + a) * g->width + (size_t)(q->cx - R);
+        float *const row = dst + ((q->cy + a) * W + (q->cx - R));
         float const wy = q->amp * ey[a + R] * scale;
         for (int v = 0; v < nv; v++) {
             sp_v8f lo, hi, px;
@@ -397,6 +401,7 @@ SP_SPLAT_POINT_FIXED(13)
 static void splat_point_v8(const sp_render_geometry *g, const particle_frame *q, int a0, int a1, int nv, float *dst)
 {
     int const R = g->radius, P = 2 * R + 1;
+    long const W = (long)g->width; /* a local: the row stores (memcpy) may alias *g */
     float const kx = 1.0f / (2.0f * q->sxr * q->sxr), ky = 1.0f / (2.0f * q->syr * q->syr);
     sp_v8i const lane = {0, 1, 2, 3, 4, 5, 6, 7};
     sp_v8f X[2], XX[2];
@@ -411,7 +416,7 @@ static void splat_point_v8(const sp_render_geometry *g, const particle_frame *q,
     for (int a = a0; a <= a1; a++) {
         float const Y = (float)a - q->fy;
         float const yy = Y * Y * ky, cy = q->c * Y;
-        float *const row = dst + (size_t)(q->cy + a) * g->width + (size_t)(q->cx - R);
+        float *const row = dst + ((q->cy + a) * W + (q->cx - R));
         for (int v = 0; v < nv; v++) {
             sp_v8f const e = XX[v] + yy - cy * X[v];
             sp_v8f const z = sp__v8_keep(e > zero, -e); /* e > 0 ? -e : +0 */
