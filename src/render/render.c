@@ -303,7 +303,8 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
  * real pixel gets the same expressions as in splat_integrated_sheared, so the same bits;
  * the padding columns (footprint column >= 2R + 1) get exactly +0 added, which leaves
  * their (non-negative) pixels alone, as in splat_point_v8. Measured (callgrind, the
- * embedded default, 100 pairs): 7.9 M instructions a pair in the stamps before, 4.8 M after. */
+ * embedded default, 100 pairs): 7.9 M instructions a pair in the stamps before, 4.0 M with
+ * this kernel, the vector axis factors and the one-operation masks. */
 static void splat_integrated_sheared_v8(const sp_render_geometry *g, const particle_frame *q, float sigma_x,
                                         float sigma_y, int a0, int a1, int nv, float *dst)
 {
