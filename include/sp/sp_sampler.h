@@ -164,6 +164,19 @@ SP_API void sp_sampler_free(sp_sampler *s); /* accepts NULL */
 /* The next batch. *batch points into the sampler and stays valid until the next call.
  * Returns SP_ERR_END when a finite stream (loop: false) is exhausted. */
 SP_API sp_status sp_sampler_next(sp_sampler *s, const sp_batch **batch, sp_error *err);
+/* Caller-owned storage for a batch's frames and flows (sp_sampler_next_into). */
+typedef struct sp_batch_buffers {
+    float *images[SP_MAX_FRAMES]; /* frame f of every sample, B*H*W floats, for f < frames */
+    float *flow_fields;           /* B*Ho*Wo*2 floats */
+} sp_batch_buffers;
+/* sp_sampler_next, rendering the frames and the flows straight into the caller's buffers
+ * (no copy afterwards): the returned batch's images and flow_fields point at them, so they
+ * must stay valid while the batch is used; its other arrays are the sampler's, as with
+ * sp_sampler_next. The same bytes as sp_sampler_next, and the two can be mixed freely.
+ * SP_ERR_INVALID for a missing buffer, SP_ERR_UNSUPPORTED for a sampler of real image
+ * pairs (include_images: use sp_sampler_next). */
+SP_API sp_status sp_sampler_next_into(sp_sampler *s, const sp_batch_buffers *buf, const sp_batch **batch,
+                                      sp_error *err);
 /* The stage times so far (see sp_stage_times); reset clears them. Not while another
  * thread is inside sp_sampler_next on this sampler. */
 SP_API void sp_sampler_stage_times(const sp_sampler *s, sp_stage_times *out);

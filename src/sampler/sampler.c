@@ -346,7 +346,7 @@ static void setup_item(void *ctx, size_t k, unsigned worker)
     sp__pair_setup(p, &p->ctx, b->keys[k]);
     b->params[k] = p->params;
     p->status = sp__pair_reserve(p, &p->err);
-    if (s->out_flows != b->flow_fields) /* F == B: the cache is the batch's array already */
+    if (s->out_flows != b->flow_fields) /* F == B: the cache is the batch's own array already */
         memcpy(b->flow_fields + k * flow_floats(s), s->out_flows + f * flow_floats(s), flow_floats(s) * sizeof(float));
     timer_add(s, worker, SP_STAGE_PARTICLES, t0);
 }
@@ -389,6 +389,18 @@ static void bins_item(void *ctx, size_t item, unsigned worker)
     sp_status const st = sp_frame_bins_build(&p->bins[item % K], &s->rg, &pts, &p->err);
     if (st != SP_OK) p->status = st;
     timer_add(s, worker, SP_STAGE_BINS, t0);
+}
+
+/* The batch's frames and flows: the caller's buffers (sp_sampler_next_into) or the
+ * sampler's own. The flow cache (out_flows) is always the sampler's: with F == B it is the
+ * own flow array, and setup_item copies each pair's flow when the batch's is elsewhere. */
+static void use_buffers(sp_sampler *s, const sp_batch_buffers *buf)
+{
+    sp_batch *const b = &s->batch;
+    for (size_t f = 0; f < b->frames; f++) b->images[f] = buf ? buf->images[f] : s->own_images[f];
+    b->images1 = b->images[0];
+    b->images2 = b->images[1];
+    b->flow_fields = buf ? buf->flow_fields : s->own_flows;
 }
 
 static float *frame_image(const sp_sampler *s, size_t k, int frame)
@@ -491,9 +503,29 @@ static void fill_metadata(sp_sampler *s)
 
 static sp_status sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err);
 
+static sp_status timed_next(sp_sampler *s, const sp_batch **out, sp_error *err);
+
 sp_status sp_sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err)
 {
     *out = NULL;
+    use_buffers(s, NULL);
+    return timed_next(s, out, err);
+}
+
+sp_status sp_sampler_next_into(sp_sampler *s, const sp_batch_buffers *buf, const sp_batch **out, sp_error *err)
+{
+    *out = NULL;
+    SP_RETURN_IF(s->cfg.include_images, err, SP_ERR_UNSUPPORTED,
+                 "sp_sampler_next_into: a sampler of real image pairs fills its own arrays (use sp_sampler_next)");
+    SP_RETURN_IF(buf == NULL || buf->flow_fields == NULL, err, SP_ERR_INVALID, "sp_sampler_next_into: no flow buffer");
+    for (size_t f = 0; f < s->batch.frames; f++)
+        SP_RETURN_IF(buf->images[f] == NULL, err, SP_ERR_INVALID, "sp_sampler_next_into: no buffer for frame %zu", f);
+    use_buffers(s, buf);
+    return timed_next(s, out, err);
+}
+
+static sp_status timed_next(sp_sampler *s, const sp_batch **out, sp_error *err)
+{
     double const t0 = timer_start(s);
     sp_status const st = s->cfg.include_images ? sp__real_next(s, out, err) : sampler_next(s, out, err);
     if (!s->timers) return st;
@@ -668,10 +700,9 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
                  err, SP_ERR_NOMEM, "batch too large");
     b->frames = s->cfg.include_images ? 2 : (size_t)s->cfg.frames;
     int frames_ok = 1;
-    for (size_t f = 0; f < b->frames; f++) frames_ok &= (b->images[f] = (float *)malloc(img_bytes)) != NULL;
-    b->images1 = b->images[0];
-    b->images2 = b->images[1];
-    b->flow_fields = (float *)malloc(flow_bytes);
+    for (size_t f = 0; f < b->frames; f++) frames_ok &= (s->own_images[f] = (float *)malloc(img_bytes)) != NULL;
+    s->own_flows = (float *)malloc(flow_bytes);
+    use_buffers(s, NULL);
     b->params = (sp_pair_params *)calloc(B, sizeof *b->params);
     b->keys = (sp_key *)calloc(B, sizeof *b->keys);
     b->seeds = (uint32_t *)calloc(B, sizeof *b->seeds);
@@ -684,7 +715,7 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     s->slots = (sp_pair_slot *)calloc(B, sizeof *s->slots);
     /* With a record per pair (F == B) pair k's output flow is record k's: the cache is the
      * batch's own flow array, so no copy is made per batch. */
-    s->out_flows = F == B ? b->flow_fields : (float *)malloc(F * nf * sizeof(float));
+    s->out_flows = F == B ? s->own_flows : (float *)malloc(F * nf * sizeof(float));
     /* per worker: a particle chunk's temporaries, a row of noise, or an output-flow x table */
     size_t const taps = (s->geom.flow_w * sizeof(axis_tap) + sizeof(float) - 1) / sizeof(float);
     s->scratch_floats = SP_PAIR_TMP_FLOATS + s->geom.width + 16;
@@ -752,8 +783,8 @@ void sp_sampler_free(sp_sampler *s)
     if (s == NULL) return;
     sp__records_free(s->records); /* first: its prefetch threads may be running */
     sp_batch *const b = &s->batch;
-    for (size_t f = 0; f < SP_MAX_FRAMES; f++) free(b->images[f]);
-    free(b->flow_fields);
+    for (size_t f = 0; f < SP_MAX_FRAMES; f++) free(s->own_images[f]);
+    free(s->own_flows);
     free(b->params);
     free(b->keys);
     free(b->seeds);
@@ -764,7 +795,7 @@ void sp_sampler_free(sp_sampler *s)
     free(b->done);
     for (size_t k = 0; s->slots && k < s->B; k++) sp__pair_slot_release(&s->slots[k]);
     free(s->slots);
-    if (s->out_flows != b->flow_fields) free(s->out_flows);
+    if (s->out_flows != s->own_flows) free(s->out_flows);
     free(s->chunk_pair);
     free(s->chunk_first);
     free(s->chunk_counts);

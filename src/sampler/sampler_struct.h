@@ -33,6 +33,10 @@ struct sp_sampler {
     uint64_t batch_index;
     /* the batch and its pairs */
     sp_batch batch;
+    /* The batch's own frames and flows; batch.images and batch.flow_fields point at these,
+     * or at the caller's buffers after sp_sampler_next_into. */
+    float *own_images[SP_MAX_FRAMES];
+    float *own_flows;
     sp_pair_slot *slots;       /* B; real image pairs use only their status and err */
     size_t *chunk_pair, *chunk_first, nchunks, chunk_capacity;
     uint32_t *chunk_counts;    /* with a light sheet: SP_SHEET_COUNTS per chunk (pair.h) */

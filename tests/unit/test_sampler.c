@@ -601,6 +601,86 @@ SP_TEST(sampler_stage_timers_account_for_every_stage_and_change_no_byte)
     sp_config_free(&c);
 }
 
+/* sp_sampler_next_into renders into the caller's buffers: the same bytes as sp_sampler_next,
+ * mixed freely with it (the F == B flow cache stays the sampler's own), with F < B and
+ * F == B over several repetitions, 2 and 4 frames, and histogram matching (which rewrites
+ * the frames in place). Buffers are filled with NaN bytes first, so a pixel or flow value
+ * left unwritten shows. */
+static void expect_next_into_matches(const char *extra, int batches)
+{
+    sp_config c;
+    pixel_config(&c, "  - {kind: lamb_oseen, circulation: 300, core_radius: 20}\n  - {kind: uniform, u: 1, v: 2}\n",
+                 extra);
+    sp_sampler *const plain = make_sampler(&c, 2), *const into = make_sampler(&c, 2);
+    const sp_batch *const shape = next_ok(plain);
+    size_t const K = shape->frames, npx = shape->batch_size * shape->height * shape->width;
+    size_t const nf = shape->batch_size * shape->flow_height * shape->flow_width * 2;
+    sp_sampler_reset(plain);
+    float *const img = (float *)malloc(K * npx * sizeof(float)), *const fl = (float *)malloc(nf * sizeof(float));
+    SP_EXPECT(img != NULL && fl != NULL);
+    for (int i = 0; i < batches; i++) {
+        const sp_batch *const a = next_ok(plain);
+        const sp_batch *b = NULL;
+        if (i % 3 == 2) {
+            b = next_ok(into); /* plain calls in between keep the stream */
+        } else {
+            memset(img, 0xff, K * npx * sizeof(float));
+            memset(fl, 0xff, nf * sizeof(float));
+            sp_batch_buffers buf;
+            memset(&buf, 0, sizeof buf);
+            for (size_t f = 0; f < K; f++) buf.images[f] = img + f * npx;
+            buf.flow_fields = fl;
+            sp_error e;
+            sp_error_clear(&e);
+            sp_status const st = sp_sampler_next_into(into, &buf, &b, &e);
+            SP_EXPECT_MSG(st == SP_OK && b != NULL, "next_into: %s", e.message);
+            SP_EXPECT(b->images1 == img && b->images2 == img + npx && b->flow_fields == fl);
+        }
+        for (size_t f = 0; f < K; f++)
+            SP_EXPECT_MSG(memcmp(a->images[f], b->images[f], npx * sizeof(float)) == 0, "%s: batch %d frame %zu differs",
+                          extra, i, f);
+        SP_EXPECT_MSG(memcmp(a->flow_fields, b->flow_fields, nf * sizeof(float)) == 0, "%s: batch %d flows differ", extra,
+                      i);
+        SP_EXPECT(memcmp(a->keys, b->keys, a->batch_size * sizeof *a->keys) == 0);
+    }
+    free(img);
+    free(fl);
+    sp_sampler_free(plain);
+    sp_sampler_free(into);
+    sp_config_free(&c);
+}
+
+SP_TEST(sampler_next_into_caller_buffers_gives_the_same_bytes)
+{
+    double hist[256] = {0};
+    hist[10] = hist[200] = 128 * 128 / 2;
+    char path[600];
+    snprintf(path, sizeof path, "%s/hist_into.npy", sp_test_tmpdir());
+    size_t const shape[1] = {256};
+    sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    expect_next_into_matches("batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\n", 7);
+    expect_next_into_matches("batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\n", 7);
+    expect_next_into_matches("batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 2\nframes: 4\n", 5);
+    expect_next_into_matches("batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n"
+                             "histogram: hist_into.npy\nnoise_uniform: 3\n", 4);
+    /* Refusals: no flow buffer, no buffer for a frame. */
+    sp_config c;
+    pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n", "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n");
+    sp_sampler *const s = make_sampler(&c, 1);
+    sp_batch_buffers buf;
+    memset(&buf, 0, sizeof buf);
+    const sp_batch *b = NULL;
+    sp_error e;
+    SP_EXPECT(sp_sampler_next_into(s, &buf, &b, &e) == SP_ERR_INVALID && b == NULL);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow buffer");
+    static float fl[128 * 128 * 2];
+    buf.flow_fields = fl;
+    SP_EXPECT(sp_sampler_next_into(s, &buf, &b, &e) == SP_ERR_INVALID && b == NULL);
+    SP_ASSERT_STR_CONTAINS(e.message, "frame 0");
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
 SP_TEST(sampler_output_flow_on_the_flow_grid_keeps_every_bit_of_the_bilinear_sum)
 {
     /* A flow given on the image grid is copied, not resampled, except where the sum
