@@ -551,14 +551,21 @@ SP_TEST(sampler_default_stream_has_a_new_flow_per_pair)
     sp_config_free(&c);
 }
 
-SP_TEST(sampler_stage_timers_account_for_every_stage_and_change_no_byte)
+/* A histogram target of two levels, 10 and 200, half the 128 x 128 pixels each, written as
+ * tmpdir/name. */
+static void write_two_level_histogram(const char *name)
 {
     double hist[256] = {0};
     hist[10] = hist[200] = 128 * 128 / 2;
     char path[600];
-    snprintf(path, sizeof path, "%s/hist_t.npy", sp_test_tmpdir());
+    snprintf(path, sizeof path, "%s/%s", sp_test_tmpdir(), name);
     size_t const shape[1] = {256};
     sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+}
+
+SP_TEST(sampler_stage_timers_account_for_every_stage_and_change_no_byte)
+{
+    write_two_level_histogram("hist_t.npy");
     sp_config c;
     pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n",
                  "batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 1\nhistogram: hist_t.npy\n"
@@ -652,12 +659,7 @@ static void expect_next_into_matches(const char *extra, int batches)
 
 SP_TEST(sampler_next_into_caller_buffers_gives_the_same_bytes)
 {
-    double hist[256] = {0};
-    hist[10] = hist[200] = 128 * 128 / 2;
-    char path[600];
-    snprintf(path, sizeof path, "%s/hist_into.npy", sp_test_tmpdir());
-    size_t const shape[1] = {256};
-    sp_test_write_npy(path, SP_DTYPE_F64, 1, shape, hist);
+    write_two_level_histogram("hist_into.npy");
     expect_next_into_matches("batch_size: 4\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\n", 7);
     expect_next_into_matches("batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 3\n", 7);
     expect_next_into_matches("batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 2\nframes: 4\n", 5);
