@@ -9,10 +9,10 @@ Measures, each for S seconds after one warm-up batch, in R interleaved rounds (m
   c            `synthpix bench --json`: the C loop, rendering in place, no copies
   python       Sampler.next(): a fresh NumPy batch each time (the default contract)
   python_out   Sampler.next(out=batch): the same arrays reused (no allocation)
-  fresh        what a fresh batch costs besides rendering: allocating its arrays and
-               writing them once, as a fraction of one batch's render time (frames and
-               flows are rendered straight into the batch's arrays, so the binding copies
-               only the per-pair metadata)
+  fresh        what new NumPy arrays for a batch would cost (np.empty, then one write: the
+               kernel zeroes new pages), as a fraction of one batch's render time: what
+               rendering in place into the sampler's recycled blocks saves (the binding
+               itself copies only the per-pair metadata)
   two_threads  two samplers with threads=1 in two Python threads, against one (the GIL is
                released while a batch renders; 2.0 would be perfect scaling)
 Prints one line per measure and, last, one JSON line with the load average, since figures
@@ -46,9 +46,9 @@ def python_rate(cfg: synthpix.Config, threads: int, seconds: float, reuse: bool)
 
 
 def fresh_seconds(cfg: synthpix.Config, threads: int) -> float:
-    """Best-of-five time of what a fresh batch costs besides rendering: allocating its arrays
-    and writing each once (the kernel zeroes new pages on first touch). next() renders
-    straight into the new arrays, so this is what separates next() from next(out=)."""
+    """Best-of-five time of new NumPy arrays for a batch: np.empty, then one write each (the
+    kernel zeroes new pages on first touch). next() avoids it by rendering into recycled
+    blocks of dropped batches."""
     with synthpix.Sampler(cfg, threads=threads) as s:
         b = s.next()
     best = float("inf")
@@ -121,7 +121,7 @@ def main() -> None:
     print(f"  python next()            {med['python']:10.1f} pairs/s  ({med['python'] / cps:.3f} of C; "
           f"per round {per_round:.3f})")
     print(f"  python next(out=batch)   {med['python_out']:10.1f} pairs/s  ({med['python_out'] / cps:.3f} of C)")
-    print(f"  fresh arrays of a batch  {fresh * 1e3:10.2f} ms  ({fresh / batch_s:.3f} of one batch's render time)")
+    print(f"  new arrays for a batch   {fresh * 1e3:10.2f} ms  ({fresh / batch_s:.3f} of one batch's render time)")
     print(f"  1 sampler,  1 thread     {med['one']:10.1f} pairs/s")
     print(f"  2 samplers, 2 threads    {med['two']:10.1f} pairs/s  ({med['two'] / med['one']:.2f} x)")
     print(json.dumps({"config": os.path.basename(a.config), "threads": a.threads, "rounds": a.rounds,

@@ -8,9 +8,11 @@
  *
  * Objects:
  *   Config   an sp_config (loaded from a file, YAML text or the embedded default)
- *   Sampler  an sp_sampler; next_into() renders the next batch and copies it into buffers
- *            the caller allocated (numpy arrays), so every batch the package returns owns
- *            its memory (docs/python.md, "Arrays")
+ *   Sampler  an sp_sampler; next_into() renders the next batch's frames and flows straight
+ *            into buffers the caller allocated (numpy arrays) and copies the metadata in, so
+ *            every batch the package returns owns its memory (docs/python.md, "Arrays");
+ *            memory() hands out recycled blocks for those arrays
+ *   Memory   one block of a sampler's recycled batch memory
  *   Manager  an sp_ckpt_manager
  * Functions: save_at / restore_at / metadata_at (sp_ckpt_*_at), options_from_flax, generate
  * (sp_generate: the dataset job), and small queries (version, features, dtypes, the params
@@ -282,9 +284,108 @@ static PyTypeObject ConfigType = {
 
 /* ---- Sampler ------------------------------------------------------------------------------ */
 
+/* ---- recycled batch memory ------------------------------------------------------------------
+ *
+ * A batch's frames and flows are rendered straight into its arrays, so a fresh batch needs
+ * fresh memory: with 256x256, B = 64 that is 67 MB a batch, and memory above glibc's
+ * largest mmap threshold (32 MiB: the flow array here) comes from new pages that the kernel
+ * zeroes on first touch, every batch (next() ran at 0.83 of the C loop, next(out=) at 1.0).
+ * Each sampler therefore keeps the blocks of batches the program has dropped, up to
+ * SP_PY_POOL_BLOCKS of them, and hands them out again: a Memory object owns one block and
+ * exports it through the buffer protocol (the numpy array over it keeps it alive); when the
+ * last view goes, the block returns to its sampler's pool, or is freed once the pool is
+ * full or the sampler closed. A block is never handed out while anything can still see it,
+ * so every batch still owns its arrays. The GIL guards the pool: blocks are taken in
+ * Sampler.memory() and returned in Memory's dealloc, both with the GIL held. */
+#define SP_PY_POOL_BLOCKS 8 /* two batches of up to 4 frames, or three of 2 frames and a flow */
+
+typedef struct mem_pool {
+    Py_ssize_t refs; /* the sampler + every live Memory block of it */
+    int closed;      /* the sampler was closed: blocks coming back are freed */
+    int n;
+    void *block[SP_PY_POOL_BLOCKS];
+    size_t size[SP_PY_POOL_BLOCKS];
+} mem_pool;
+
+static void pool_release(mem_pool *pool)
+{
+    if (pool != NULL && --pool->refs == 0) PyMem_RawFree(pool);
+}
+
+static void pool_close(mem_pool *pool)
+{
+    if (pool == NULL) return;
+    pool->closed = 1;
+    for (int i = 0; i < pool->n; i++) free(pool->block[i]);
+    pool->n = 0;
+    pool_release(pool);
+}
+
+typedef struct MemoryObject {
+    PyObject_HEAD void *p;
+    size_t size;
+    mem_pool *pool;
+} MemoryObject;
+
+static int Memory_getbuffer(MemoryObject *self, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)self, self->p, (Py_ssize_t)self->size, 0, flags);
+}
+
+static void Memory_dealloc(MemoryObject *self)
+{
+    mem_pool *const pool = self->pool;
+    if (pool != NULL && !pool->closed && pool->n < SP_PY_POOL_BLOCKS) {
+        pool->block[pool->n] = self->p;
+        pool->size[pool->n++] = self->size;
+    } else {
+        free(self->p);
+    }
+    pool_release(pool);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyBufferProcs Memory_as_buffer = {(getbufferproc)Memory_getbuffer, NULL};
+
+static PyTypeObject MemoryType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "synthpix._core.Memory",
+    .tp_basicsize = sizeof(MemoryObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "One block of a sampler's recycled batch memory (writable buffer).",
+    .tp_dealloc = (destructor)Memory_dealloc,
+    .tp_as_buffer = &Memory_as_buffer,
+};
+
+/* A block of `size` bytes: the most recently returned one of that size, else a new one
+ * (64-byte aligned). */
+static PyObject *pool_take(mem_pool *pool, size_t size)
+{
+    MemoryObject *const m = PyObject_New(MemoryObject, &MemoryType);
+    if (m == NULL) return NULL;
+    m->p = NULL;
+    for (int i = pool->n - 1; i >= 0 && m->p == NULL; i--) {
+        if (pool->size[i] != size) continue;
+        m->p = pool->block[i];
+        pool->block[i] = pool->block[pool->n - 1];
+        pool->size[i] = pool->size[pool->n - 1];
+        pool->n--;
+    }
+    if (m->p == NULL && posix_memalign(&m->p, 64, size ? size : 1) != 0) {
+        m->p = NULL;
+        m->pool = NULL;
+        Py_DECREF(m);
+        return PyErr_NoMemory();
+    }
+    m->size = size;
+    m->pool = pool;
+    pool->refs++;
+    return (PyObject *)m;
+}
+
 typedef struct SamplerObject {
     PyObject_HEAD sp_sampler *s;
     atomic_int busy;
+    mem_pool *pool;
 } SamplerObject;
 
 static int sampler_open(SamplerObject *self)
@@ -325,6 +426,13 @@ static int Sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
         raise_status(CTX_SAMPLER, st, &e);
         return -1;
     }
+    self->pool = (mem_pool *)PyMem_RawCalloc(1, sizeof *self->pool);
+    if (self->pool == NULL) {
+        sp_sampler_free(s);
+        PyErr_NoMemory();
+        return -1;
+    }
+    self->pool->refs = 1;
     self->s = s;
     return 0;
 }
@@ -332,7 +440,22 @@ static int Sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
 static void Sampler_dealloc(SamplerObject *self)
 {
     sp_sampler_free(self->s);
+    pool_close(self->pool);
     Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* memory(nbytes): a writable block for a batch's frames or flows (see "recycled batch
+ * memory"). */
+static PyObject *Sampler_memory(SamplerObject *self, PyObject *args)
+{
+    Py_ssize_t n = 0;
+    if (!PyArg_ParseTuple(args, "n", &n)) return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "memory: negative size");
+        return NULL;
+    }
+    if (!sampler_open(self)) return NULL;
+    return pool_take(self->pool, (size_t)n);
 }
 
 static PyObject *Sampler_close(SamplerObject *self, PyObject *unused)
@@ -341,6 +464,9 @@ static PyObject *Sampler_close(SamplerObject *self, PyObject *unused)
     if (!enter(&self->busy, "Sampler")) return NULL;
     sp_sampler *const s = self->s;
     self->s = NULL;
+    mem_pool *const pool = self->pool;
+    self->pool = NULL;
+    pool_close(pool); /* blocks still in use are freed when their arrays go */
     Py_BEGIN_ALLOW_THREADS;
     sp_sampler_free(s); /* joins the pool's and the prefetchers' threads */
     Py_END_ALLOW_THREADS;
@@ -673,6 +799,7 @@ static PyObject *Sampler_closed(SamplerObject *self, void *closure)
 
 static PyMethodDef Sampler_methods[] = {
     {"next_into", (PyCFunction)Sampler_next_into, METH_VARARGS, "Render the next batch into ten buffers."},
+    {"memory", (PyCFunction)Sampler_memory, METH_VARARGS, "A recycled writable block for a batch's arrays."},
     {"reset", (PyCFunction)Sampler_reset, METH_NOARGS, "Back to the start of the stream."},
     {"skip", (PyCFunction)Sampler_skip, METH_VARARGS, "Advance n batches without rendering them."},
     {"next_episode", (PyCFunction)Sampler_next_episode, METH_NOARGS, "Start the next episodes."},
@@ -1776,13 +1903,13 @@ PyMODINIT_FUNC PyInit__core(void);
 
 PyMODINIT_FUNC PyInit__core(void)
 {
-    PyTypeObject *const types[] = {&ConfigType, &SamplerType, &ManagerType};
-    const char *const names[] = {"Config", "Sampler", "Manager"};
-    for (int i = 0; i < 3; i++)
+    PyTypeObject *const types[] = {&ConfigType, &SamplerType, &ManagerType, &MemoryType};
+    const char *const names[] = {"Config", "Sampler", "Manager", "Memory"};
+    for (int i = 0; i < 4; i++)
         if (PyType_Ready(types[i]) < 0) return NULL;
     PyObject *const m = PyModule_Create(&module_def);
     if (m == NULL) return NULL;
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         Py_INCREF(types[i]);
         if (PyModule_AddObject(m, names[i], (PyObject *)types[i]) < 0) {
             Py_DECREF(types[i]);

@@ -145,6 +145,7 @@ class Batch:
 
 
 _ARRAY_FIELDS = ("images1", "images2", "flow_fields", "params", "keys", "seeds", "epoch", "mask", "records", "done")
+_RENDERED = ("images1", "images2", "flow_fields")  #: rendered in place, into recycled memory
 
 
 class Sampler:
@@ -231,7 +232,7 @@ class Sampler:
         """Frames 3 .. K: fresh arrays, or out's."""
         n = self.frames - 2
         if out is None:
-            return tuple(np.empty(self._frame_shape, np.float32) for _ in range(n))
+            return tuple(self._recycled(self._frame_shape, np.dtype(np.float32)) for _ in range(n))
         extra = tuple(out.images[2:])
         if len(extra) != n or any(
             not isinstance(a, np.ndarray) or a.shape != self._frame_shape or a.dtype != np.float32 for a in extra
@@ -240,9 +241,17 @@ class Sampler:
                              "this sampler")
         return extra
 
+    def _recycled(self, shape: Tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        """A new array over a block of the sampler's recycled memory (a dropped batch's, or
+        fresh): rendering into reused pages avoids the kernel zeroing new ones every batch.
+        The array keeps its block; the block is reused only after the array is gone."""
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        return np.frombuffer(self._s.memory(nbytes), dtype=dtype).reshape(shape)
+
     def _arrays(self, out: Optional[Batch]) -> Dict[str, np.ndarray]:
         if out is None:
-            return {k: np.empty(shape, dtype) for k, (shape, dtype) in self._shapes.items()}
+            return {k: self._recycled(shape, dtype) if k in _RENDERED else np.empty(shape, dtype)
+                    for k, (shape, dtype) in self._shapes.items()}
         arrays = {k: getattr(out, k) for k in self._shapes}
         for k, (shape, dtype) in self._shapes.items():
             a = arrays[k]
