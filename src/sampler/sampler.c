@@ -17,6 +17,9 @@
  * sp_sampler_seek moves to any batch without rendering: the loader goes to the start of
  * its flow batch and the next refresh reloads that flow batch's records, continuing at the
  * batch's repetition (a restored checkpoint that holds the position only does the same).
+ * Memory: the batch's frames and flows are the sampler's own arrays, or the caller's
+ * (sp_sampler_next_into, use_buffers); the refresh's output flows (out_flows) are always the
+ * sampler's, so a batch written elsewhere never takes the cache with it.
  * Every value depends only on (pair key, index), never on the item-to-thread mapping,
  * so batches are byte-identical for any thread count. Errors of a stage are collected
  * per item and the lowest-numbered one is reported, so error messages are deterministic
