@@ -106,9 +106,10 @@ def default_config_yaml() -> str:
 class Batch:
     """One batch of ``B`` image pairs (SynthPix's ``SynthpixBatch``).
 
-    Every array is a fresh NumPy array owned by this batch (nothing is shared with the
-    sampler), unless the batch was rendered with ``Sampler.next(out=...)``, which writes
-    into the arrays of the batch given.
+    Every array is a NumPy array owned by this batch (nothing is shared with the sampler or
+    with another live batch; the frames and flows sit in memory the sampler recycles from
+    batches the program has dropped), unless the batch was rendered with
+    ``Sampler.next(out=...)``, which writes into the arrays of the batch given.
     """
 
     images1: np.ndarray  #: (B, H, W) float32 in [0, 255]: frame 1
@@ -229,7 +230,7 @@ class Sampler:
         )
 
     def _extra_frames(self, out: Optional[Batch]) -> Tuple[np.ndarray, ...]:
-        """Frames 3 .. K: fresh arrays, or out's."""
+        """Frames 3 .. K: new arrays over recycled blocks, or out's."""
         n = self.frames - 2
         if out is None:
             return tuple(self._recycled(self._frame_shape, np.dtype(np.float32)) for _ in range(n))
