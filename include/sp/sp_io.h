@@ -99,6 +99,13 @@ SP_API sp_status sp_npy_read_flow(const char *path, sp_flow *out, sp_error *err)
  * storage (Fortran order takes the general path). */
 SP_API sp_status sp_npy_decode_flow(const void *buf, size_t len, const char *name, sp_flow *out,
                                     size_t *capacity, int *nonfinite, sp_error *err);
+/* Reads the .npy flow at path (borrowed) into out as sp_npy_decode_flow decodes it (same
+ * result, same errors), with file as a reused buffer for the header. float32 in the host's
+ * byte order, C order, (H, W, 2|3): the data is read straight into out's storage, then
+ * checked for non-finite values, with no decoding pass; other files are read whole into
+ * file and decoded. Files over max_len bytes: SP_ERR_RANGE; OS errors name the file. */
+SP_API sp_status sp_npy_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity,
+                                       sp_membuf *file, int *nonfinite, sp_error *err);
 
 /* Writes a .npy file: version 1.0 (2.0 if the header would not fit 1.0), C order,
  * little-endian ('|' for one-byte types), header padded with spaces so that the data starts
@@ -129,6 +136,10 @@ SP_API sp_status sp_flo_read_file(const char *path, sp_flow *out, sp_error *err)
  * with sp_flow_release. On error out's storage is kept (still owned by out). */
 SP_API sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
                                int *nonfinite, sp_error *err);
+/* sp_npy_read_flow_into's contract for a .flo file: on a little-endian host the data is read
+ * straight into out (same result and errors as reading the file and sp_flo_decode). */
+SP_API sp_status sp_flo_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity,
+                                       sp_membuf *file, int *nonfinite, sp_error *err);
 /* Writes channels 0 and 1 of flow (borrowed; 2 or 3 channels, dims in [1, 100000]). */
 SP_API sp_status sp_flo_write(const sp_sink *sink, const sp_flow *flow, sp_error *err);
 

@@ -428,28 +428,88 @@ static sp_status read_open_fd(int fd, const char *path, size_t max_len, unsigned
     return SP_OK;
 }
 
-sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err)
+/* Grows buf to hold n bytes (realloc: its contents are kept). */
+static sp_status membuf_reserve(sp_membuf *buf, size_t n, const char *path, sp_error *err)
 {
-    buf->size = 0;
+    if (buf->data != NULL && buf->capacity >= n) return SP_OK;
+    size_t const cap = n > buf->capacity * 2 ? n : buf->capacity * 2; /* geometric: few regrowths */
+    unsigned char *const d = (unsigned char *)realloc(buf->data, cap ? cap : 1);
+    SP_RETURN_IF(d == NULL, err, SP_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
+    buf->data = d;
+    buf->capacity = cap ? cap : 1;
+    return SP_OK;
+}
+
+/* Opens a regular file of at most max_len bytes; *fd and *size on success. */
+static sp_status open_regular(const char *path, size_t max_len, int *fd, size_t *size, sp_error *err)
+{
     if (path == NULL) return sp_error_set(err, SP_ERR_INVALID, "(null path): cannot open");
-    int const fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    *fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (*fd < 0)
         return sp_error_set(err, errno == ENOENT ? SP_ERR_NOTFOUND : SP_ERR_IO, "%s: cannot open: %s", path,
                             strerror(errno));
     struct stat st;
     sp_status s = SP_OK;
-    if (fstat(fd, &st) != 0) s = sp_error_set(err, SP_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
+    if (fstat(*fd, &st) != 0) s = sp_error_set(err, SP_ERR_IO, "%s: stat failed: %s", path, strerror(errno));
     else if (!S_ISREG(st.st_mode)) s = sp_error_set(err, SP_ERR_IO, "%s: not a regular file", path);
     else if (st.st_size < 0 || (uint64_t)st.st_size > (uint64_t)max_len)
         s = sp_error_set(err, SP_ERR_RANGE, "%s: file is %lld bytes, over the limit of %zu bytes", path,
                          (long long)st.st_size, max_len);
-    size_t const n = s == SP_OK ? (size_t)st.st_size : 0;
-    if (s == SP_OK && (buf->data == NULL || buf->capacity < n)) {
-        size_t const cap = n > buf->capacity * 2 ? n : buf->capacity * 2; /* geometric: few regrowths */
-        unsigned char *const d = (unsigned char *)realloc(buf->data, cap ? cap : 1);
-        if (d == NULL) s = sp_error_set(err, SP_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, n);
-        else buf->data = d, buf->capacity = cap ? cap : 1;
+    if (s != SP_OK) {
+        close(*fd);
+        *fd = -1;
+        return s;
     }
+    *size = (size_t)st.st_size;
+    return SP_OK;
+}
+
+/* Bytes [off, n) of the open file into dst, given that [0, have) are in head already. */
+static sp_status read_rest_into(int fd, const char *path, const unsigned char *head, size_t have, size_t off,
+                                size_t n, unsigned char *dst, sp_error *err)
+{
+    if (off < have) { /* the head holds the first data bytes: copy them, read on from `have` */
+        memcpy(dst, head + off, have - off);
+        return read_fd(fd, path, dst + (have - off), n - have, err);
+    }
+    if (off > have && lseek(fd, (off_t)off, SEEK_SET) < 0)
+        return sp_error_set(err, SP_ERR_IO, "%s: seek failed: %s", path, strerror(errno));
+    return read_fd(fd, path, dst, n - off, err);
+}
+
+sp_status sp__fs_read_placed(const char *path, size_t max_len, size_t head_max, sp_membuf *head,
+                             sp_fs_place_fn place, void *ctx, sp_error *err)
+{
+    head->size = 0;
+    int fd = -1;
+    size_t n = 0;
+    SP_TRY(open_regular(path, max_len, &fd, &n, err));
+    size_t const have = n < head_max ? n : head_max;
+    sp_status s = membuf_reserve(head, have, path, err);
+    if (s == SP_OK) s = read_fd(fd, path, head->data, have, err);
+    unsigned char *dst = NULL;
+    size_t off = 0;
+    if (s == SP_OK) s = place(ctx, head->data, have, n, &dst, &off, err);
+    if (s == SP_OK && dst == NULL) { /* the whole file into head */
+        s = membuf_reserve(head, n, path, err);
+        if (s == SP_OK) s = read_fd(fd, path, head->data + have, n - have, err);
+        if (s == SP_OK) head->size = n;
+    } else if (s == SP_OK) {
+        SP_ASSERT(off <= n);
+        s = read_rest_into(fd, path, head->data, have, off, n, dst, err);
+        if (s == SP_OK) head->size = have;
+    }
+    close(fd);
+    return s;
+}
+
+sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err)
+{
+    buf->size = 0;
+    int fd = -1;
+    size_t n = 0;
+    SP_TRY(open_regular(path, max_len, &fd, &n, err));
+    sp_status s = membuf_reserve(buf, n, path, err);
     if (s == SP_OK) s = read_fd(fd, path, buf->data, n, err);
     if (s == SP_OK) buf->size = n;
     close(fd);

@@ -101,6 +101,18 @@ sp_status sp__fs_read_whole(const char *path, size_t max_len, unsigned char **bu
  * (realloc) otherwise; buf->size receives the length. For the loader's steady state. */
 sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err);
 
+/* A file read in two parts, so its data can land where it will be used (the loader's flow
+ * files, read straight into the flow's storage). The first min(size, head_max) bytes are
+ * read into head (reused like sp__fs_read_whole_into's buffer); then place(ctx, head bytes,
+ * their count, file size, &dst, &off, err) decides: *dst = NULL reads the rest into head
+ * too (head->size = the file size, as sp__fs_read_whole_into), otherwise bytes [off, size)
+ * are read into *dst, which place() sized (head->size = the head's count). An error from
+ * place() is returned as it is. Plain POSIX, like sp__fs_read_whole. */
+typedef sp_status (*sp_fs_place_fn)(void *ctx, const unsigned char *head, size_t head_len, size_t file_size,
+                                    unsigned char **dst, size_t *off, sp_error *err);
+sp_status sp__fs_read_placed(const char *path, size_t max_len, size_t head_max, sp_membuf *head,
+                             sp_fs_place_fn place, void *ctx, sp_error *err);
+
 uint32_t sp__crc32c_portable(uint32_t crc, const void *data, size_t n);
 
 #endif /* SP_FSUTIL_H */

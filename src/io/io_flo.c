@@ -63,14 +63,10 @@ sp_status sp_flo_parse(const void *buf, size_t len, const char *name, sp_flow *o
     return SP_OK;
 }
 
-sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
-                        int *nonfinite, sp_error *err)
+/* out's storage holds an (h, w, 2) flow (reused when *capacity suffices, else grown), and
+ * out's shape is set. */
+static sp_status reserve_flow(sp_flow *out, size_t w, size_t h, size_t *capacity, const char *nm, sp_error *err)
 {
-    const char *const nm = sp__io_name(name);
-    SP_RETURN_IF(buf == NULL && len != 0, err, SP_ERR_INVALID, "%s: NULL buffer", nm);
-    const unsigned char *const b = (const unsigned char *)buf;
-    size_t w = 0, h = 0;
-    SP_TRY(check_header(b, len, nm, &w, &h, err));
     size_t const n = w * h * 2;
     if (out->data == NULL || *capacity < n) {
         float *const d = (float *)realloc(out->data, n * sizeof(float));
@@ -79,6 +75,19 @@ sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *
         *capacity = n;
     }
     out->height = h, out->width = w, out->channels = 2;
+    return SP_OK;
+}
+
+sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
+                        int *nonfinite, sp_error *err)
+{
+    const char *const nm = sp__io_name(name);
+    SP_RETURN_IF(buf == NULL && len != 0, err, SP_ERR_INVALID, "%s: NULL buffer", nm);
+    const unsigned char *const b = (const unsigned char *)buf;
+    size_t w = 0, h = 0;
+    SP_TRY(check_header(b, len, nm, &w, &h, err));
+    SP_TRY(reserve_flow(out, w, h, capacity, nm, err));
+    size_t const n = w * h * 2;
     /* One pass: load little-endian, note any all-ones exponent (NaN, infinity), store. The
      * destination is a local, so the stores cannot alias out->data and the loop vectorises
      * (it re-read the pointer every value: 0.1 ms a 256x256 flow, 9 % of cylinder's time). */
@@ -89,6 +98,52 @@ sp_status sp_flo_decode(const void *buf, size_t len, const char *name, sp_flow *
         uint32_t const u = sp__load_le32(p + 4 * i);
         bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
         memcpy(&dst[i], &u, 4);
+    }
+    *nonfinite = bad != 0;
+    return SP_OK;
+}
+
+typedef struct flo_place_ctx {
+    const char *name;
+    sp_flow *out;
+    size_t *cap;
+    int direct; /* the data went straight into out */
+} flo_place_ctx;
+
+/* sp_fs_place_fn for .flo: on a little-endian host the data (float32 little-endian) is read
+ * straight into out once the header checks pass (the same checks, and messages, as
+ * sp_flo_decode); elsewhere, or for a file the head holds whole, the whole-buffer decode. */
+static sp_status flo_place(void *ctx, const unsigned char *head, size_t have, size_t size, unsigned char **dst,
+                           size_t *off, sp_error *err)
+{
+    flo_place_ctx *const q = (flo_place_ctx *)ctx;
+    *dst = NULL;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (have == size || have < FLO_HEADER) return SP_OK;
+    size_t w = 0, h = 0;
+    SP_TRY(check_header(head, size, q->name, &w, &h, err)); /* reads head[0, 12) only */
+    SP_TRY(reserve_flow(q->out, w, h, q->cap, q->name, err));
+    q->direct = 1;
+    *dst = (unsigned char *)q->out->data;
+    *off = FLO_HEADER;
+#else
+    (void)q, (void)head, (void)have, (void)size, (void)off, (void)err;
+#endif
+    return SP_OK;
+}
+
+sp_status sp_flo_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity, sp_membuf *file,
+                                int *nonfinite, sp_error *err)
+{
+    flo_place_ctx q = {sp__io_name(path), out, capacity, 0};
+    SP_TRY(sp__fs_read_placed(path, max_len, FLO_HEADER, file, flo_place, &q, err));
+    if (!q.direct) return sp_flo_decode(file->data, file->size, path, out, capacity, nonfinite, err);
+    const float *const v = out->data;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < out->width * out->height * 2; i++) { /* read-only, vectorises */
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
     }
     *nonfinite = bad != 0;
     return SP_OK;

@@ -394,6 +394,70 @@ sp_status sp_npy_decode_flow(const void *buf, size_t len, const char *name, sp_f
     return SP_OK;
 }
 
+/* ---- reading a flow file straight into a reused flow (the loader's steady state) ------- */
+
+#define SP_FLOW_HEAD_BYTES 4096u /* the preamble and header of any .npy NumPy writes for a flow */
+
+typedef struct flow_place {
+    const char *name;
+    sp_flow *out;
+    size_t *cap;
+    int direct; /* the data went straight into out */
+    size_t count;
+} flow_place;
+
+/* sp_fs_place_fn for .npy flows: float32 in the host's byte order, C order, (H, W, 2|3) is
+ * read straight into out; anything else (or a header beyond the head, or a file the head
+ * holds whole) takes the whole-buffer decode. Errors are sp_npy_decode_flow's, word for
+ * word: the same checks on the same header. */
+static sp_status npy_place(void *ctx, const unsigned char *head, size_t have, size_t size, unsigned char **dst,
+                           size_t *off, sp_error *err)
+{
+    flow_place *const q = (flow_place *)ctx;
+    *dst = NULL;
+    if (have == size || have < 12) return SP_OK;
+    sp_npy_limits lim;
+    sp_npy_limits_init(&lim);
+    size_t hdr_off = 0, hlen = 0, count = 0, nbytes = 0;
+    SP_TRY(read_preamble(head, size, q->name, &lim, &hdr_off, &hlen, err));
+    if (hlen > have - hdr_off) return SP_OK;
+    npy_header h;
+    cursor c = {head + hdr_off, head + hdr_off + hlen, q->name, err};
+    SP_TRY(parse_dict(&c, &h));
+    SP_TRY(check_sizes(&h, size - hdr_off - hlen, q->name, &lim, &count, &nbytes, err));
+    if (h.dtype != SP_DTYPE_F32 || h.swap || h.fortran || h.ndim != 3 || (h.shape[2] != 2 && h.shape[2] != 3))
+        return SP_OK;
+    SP_TRY(ensure_floats(q->out, count, q->cap, q->name, err));
+    q->out->height = h.shape[0], q->out->width = h.shape[1], q->out->channels = h.shape[2];
+    q->direct = 1;
+    q->count = count;
+    *dst = (unsigned char *)q->out->data;
+    *off = hdr_off + hlen;
+    return SP_OK;
+}
+
+/* 1 when some of the n floats is NaN or infinite: a read-only vectorisable pass. */
+static int any_nonfinite_f32(const float *v, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], 4);
+        bad |= f32_bits_nonfinite(u);
+    }
+    return bad != 0;
+}
+
+sp_status sp_npy_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity, sp_membuf *file,
+                                int *nonfinite, sp_error *err)
+{
+    flow_place q = {sp__io_name(path), out, capacity, 0, 0};
+    SP_TRY(sp__fs_read_placed(path, max_len, SP_FLOW_HEAD_BYTES, file, npy_place, &q, err));
+    if (!q.direct) return sp_npy_decode_flow(file->data, file->size, path, out, capacity, nonfinite, err);
+    *nonfinite = any_nonfinite_f32(out->data, q.count);
+    return SP_OK;
+}
+
 void sp_npy_limits_init(sp_npy_limits *lim)
 {
     lim->max_data_bytes = SP_NPY_DEFAULT_MAX_BYTES;

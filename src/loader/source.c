@@ -407,11 +407,8 @@ static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, size_t 
 {
     const char *const path = s->names[i];
     int const npy = has_suffix(path, ".npy"), flo = has_suffix(path, ".flo");
-    if (npy || flo) {
-        SP_TRY(sp__fs_read_whole_into(path, SP_SOURCE_MAX_FILE_BYTES, file, err));
-        return npy ? sp_npy_decode_flow(file->data, file->size, path, out, cap, nonfinite, err)
-                   : sp_flo_decode(file->data, file->size, path, out, cap, nonfinite, err);
-    }
+    if (npy) return sp_npy_read_flow_into(path, SP_SOURCE_MAX_FILE_BYTES, out, cap, file, nonfinite, err);
+    if (flo) return sp_flo_read_flow_into(path, SP_SOURCE_MAX_FILE_BYTES, out, cap, file, nonfinite, err);
     sp_flow fresh;
     memset(&fresh, 0, sizeof fresh);
     sp_status st = SP_ERR_UNSUPPORTED;

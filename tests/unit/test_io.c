@@ -681,6 +681,140 @@ typedef struct png_src {
     size_t n, pos;
 } png_src;
 
+/* ---- reading flow files straight into a reused flow ------------------------------------ */
+
+typedef sp_status (*flow_reader)(const char *path, size_t max_len, sp_flow *out, size_t *capacity,
+                                 sp_membuf *file, int *nonfinite, sp_error *err);
+typedef sp_status (*flow_decoder)(const void *buf, size_t len, const char *name, sp_flow *out, size_t *capacity,
+                                  int *nonfinite, sp_error *err);
+
+/* Writes bytes as a file and reads it with `read` (into a flow and buffer reused across
+ * calls) and, as the oracle, with the whole-buffer decoder: the same status, message,
+ * shape, non-finite flag and value bits. */
+static void expect_read_equals_decode(const unsigned char *bytes, size_t len, flow_reader read, flow_decoder decode,
+                                      sp_flow *reused, size_t *reused_cap, sp_membuf *file)
+{
+    char path[600];
+    tmp_path(path, sizeof path, "read_into.bin");
+    sp_test_write_file(path, bytes, len);
+    sp_error e1, e2;
+    sp_error_clear(&e1);
+    sp_error_clear(&e2);
+    int nf1 = -1, nf2 = -1;
+    sp_status const s1 = read(path, (size_t)1 << 30, reused, reused_cap, file, &nf1, &e1);
+    sp_flow ref;
+    memset(&ref, 0, sizeof ref);
+    size_t ref_cap = 0;
+    sp_status const s2 = decode(bytes, len, path, &ref, &ref_cap, &nf2, &e2);
+    SP_EXPECT_MSG(s1 == s2, "status %d, the decoder's %d (%s | %s)", (int)s1, (int)s2, e1.message, e2.message);
+    if (s1 != SP_OK || s2 != SP_OK) {
+        SP_EXPECT_MSG(strcmp(e1.message, e2.message) == 0, "message \"%s\", the decoder's \"%s\"", e1.message,
+                      e2.message);
+    } else {
+        SP_EXPECT(reused->height == ref.height && reused->width == ref.width && reused->channels == ref.channels);
+        SP_EXPECT(nf1 == nf2);
+        size_t const n = ref.height * ref.width * ref.channels;
+        SP_EXPECT_MSG(memcmp(reused->data, ref.data, n * sizeof(float)) == 0, "values differ (%zu floats)", n);
+    }
+    sp_flow_release(&ref);
+}
+
+/* A (h, w, c) float32 .npy of distinct values, optionally one NaN; big-endian or Fortran
+ * order through a hand-built header. */
+static unsigned char *flow_npy(size_t h, size_t w, size_t c, const char *descr, int fortran, int nan, size_t *len)
+{
+    size_t const n = h * w * c, es = strcmp(descr, "<f8") == 0 ? 8 : 4;
+    char dict[256];
+    int const dl = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': %s, 'shape': (%zu, %zu, %zu), }", descr,
+                            fortran ? "True" : "False", h, w, c);
+    size_t const hl = ((10 + (size_t)dl + 1 + 63) / 64) * 64 - 10; /* padded to 64, ends with a newline */
+    *len = 10 + hl + n * es;
+    unsigned char *const b = (unsigned char *)malloc(*len);
+    memcpy(b, "\x93NUMPY\x01\x00", 8);
+    b[8] = (unsigned char)(hl & 0xff);
+    b[9] = (unsigned char)(hl >> 8);
+    memset(b + 10, ' ', hl);
+    memcpy(b + 10, dict, (size_t)dl);
+    b[10 + hl - 1] = '\n';
+    for (size_t k = 0; k < n; k++) {
+        double const v = nan && k == n / 2 ? (double)NAN : (double)k * 0.25 - 3.0;
+        unsigned char *const d = b + 10 + hl + k * es;
+        if (es == 8) {
+            memcpy(d, &v, 8);
+        } else {
+            float const f = (float)v;
+            uint32_t u;
+            memcpy(&u, &f, 4);
+            for (int i = 0; i < 4; i++) d[descr[0] == '>' ? 3 - i : i] = (unsigned char)(u >> (8 * i));
+        }
+    }
+    return b;
+}
+
+SP_TEST(io_flow_files_read_into_equal_the_whole_buffer_decoders)
+{
+    sp_flow f;
+    memset(&f, 0, sizeof f);
+    size_t cap = 0;
+    sp_membuf file = {0};
+    struct {
+        size_t h, w, c;
+        const char *descr;
+        int fortran, nan;
+    } const npys[] = {
+        {40, 50, 2, "<f4", 0, 0}, /* straight into the flow */
+        {60, 70, 3, "<f4", 0, 0}, /* bigger: the reused storage grows */
+        {40, 50, 2, "<f4", 0, 1}, /* a NaN: flagged */
+        {5, 6, 2, "<f4", 0, 0},   /* under the head's 4 KiB: the whole-buffer path */
+        {40, 50, 2, ">f4", 0, 0}, /* big-endian: decoded */
+        {40, 50, 2, "<f8", 0, 0}, /* float64: decoded */
+        {40, 50, 2, "<f4", 1, 0}, /* Fortran order: decoded */
+        {40, 50, 4, "<f4", 0, 0}, /* 4 channels: refused as the decoder refuses it */
+    };
+    for (size_t i = 0; i < sizeof npys / sizeof npys[0]; i++) {
+        size_t len = 0;
+        unsigned char *const b = flow_npy(npys[i].h, npys[i].w, npys[i].c, npys[i].descr, npys[i].fortran, npys[i].nan,
+                                          &len);
+        expect_read_equals_decode(b, len, sp_npy_read_flow_into, sp_npy_decode_flow, &f, &cap, &file);
+        expect_read_equals_decode(b, len - 3, sp_npy_read_flow_into, sp_npy_decode_flow, &f, &cap, &file); /* truncated */
+        unsigned char *const longer = (unsigned char *)malloc(len + 5);
+        memcpy(longer, b, len);
+        memset(longer + len, 0, 5);
+        expect_read_equals_decode(longer, len + 5, sp_npy_read_flow_into, sp_npy_decode_flow, &f, &cap, &file);
+        free(longer);
+        free(b);
+    }
+    size_t const flos[][2] = {{30, 40}, {64, 64}, {2, 3}};
+    for (size_t i = 0; i < 3; i++) {
+        size_t len = 0;
+        unsigned char *const b = make_flo((int32_t)flos[i][1], (int32_t)flos[i][0], flos[i][0] * flos[i][1] * 2, &len);
+        expect_read_equals_decode(b, len, sp_flo_read_flow_into, sp_flo_decode, &f, &cap, &file);
+        float const bad = INFINITY;
+        memcpy(b + 12 + 4 * 7, &bad, 4); /* little-endian host: the bytes of +inf */
+        expect_read_equals_decode(b, len, sp_flo_read_flow_into, sp_flo_decode, &f, &cap, &file);
+        expect_read_equals_decode(b, len - 1, sp_flo_read_flow_into, sp_flo_decode, &f, &cap, &file);
+        b[0] = 'X';
+        expect_read_equals_decode(b, len, sp_flo_read_flow_into, sp_flo_decode, &f, &cap, &file);
+        free(b);
+    }
+    /* OS errors and the size limit name the file. */
+    char path[600];
+    tmp_path(path, sizeof path, "no_such_flow.npy");
+    sp_error e;
+    int nf = 0;
+    SP_EXPECT(sp_npy_read_flow_into(path, 1u << 20, &f, &cap, &file, &nf, &e) == SP_ERR_NOTFOUND);
+    SP_ASSERT_STR_CONTAINS(e.message, "no_such_flow.npy");
+    size_t len = 0;
+    unsigned char *const b = flow_npy(40, 50, 2, "<f4", 0, 0, &len);
+    tmp_path(path, sizeof path, "limit.npy");
+    sp_test_write_file(path, b, len);
+    free(b);
+    SP_EXPECT(sp_npy_read_flow_into(path, 1000, &f, &cap, &file, &nf, &e) == SP_ERR_RANGE);
+    SP_ASSERT_STR_CONTAINS(e.message, "limit.npy");
+    sp_flow_release(&f);
+    sp_membuf_free(&file);
+}
+
 static void png_mem_read(png_structp png, png_bytep out, size_t n)
 {
     png_src *const s = (png_src *)png_get_io_ptr(png);
