@@ -385,7 +385,12 @@ sp_status sp_npy_decode_flow(const void *buf, size_t len, const char *name, sp_f
     }
     int const shape_ok = h.ndim == 3 && (h.shape[2] == 2 || h.shape[2] == 3);
     int const dtype_ok = h.dtype == SP_DTYPE_F32 || h.dtype == SP_DTYPE_F64;
-    if (!shape_ok || !dtype_ok) return sp_npy_to_flow(&a, name, out, err); /* names what is wrong */
+    if (!shape_ok || !dtype_ok) { /* sp_npy_to_flow names what is wrong; out keeps its storage */
+        sp_flow tmp;
+        sp_status const st = sp_npy_to_flow(&a, name, &tmp, err);
+        sp_flow_release(&tmp);
+        return st;
+    }
     SP_TRY(ensure_floats(out, count, capacity, nm, err));
     out->height = h.shape[0], out->width = h.shape[1], out->channels = h.shape[2];
     const unsigned char *const data = b + hdr_off + hlen;
