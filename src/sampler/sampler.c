@@ -80,7 +80,13 @@ void sp_sampler_stage_times_reset(sp_sampler *s)
 
 /* ---- flow sampling ---------------------------------------------------------------- */
 
-void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v)
+/* The four grid points around (gy, gx), clamped to the grid, and their bilinear weights. */
+typedef struct bilinear_taps {
+    size_t i00, i01, i10, i11; /* offsets of the points' channel 0 */
+    float a, b, c, d;
+} bilinear_taps;
+
+static inline bilinear_taps taps_at(const sp_flow *f, float gy, float gx)
 {
     float const hmax = (float)(f->height - 1), wmax = (float)(f->width - 1);
     float const yc = gy < 0.0f ? 0.0f : (gy > hmax ? hmax : gy);
@@ -89,26 +95,29 @@ void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v)
     size_t const y1 = y0 + 1 < f->height ? y0 + 1 : y0, x1 = x0 + 1 < f->width ? x0 + 1 : x0;
     float const wy = yc - (float)y0, wx = xc - (float)x0;
     size_t const C = f->channels, W = f->width;
-    const float *const p00 = f->data + (y0 * W + x0) * C, *const p01 = f->data + (y0 * W + x1) * C;
-    const float *const p10 = f->data + (y1 * W + x0) * C, *const p11 = f->data + (y1 * W + x1) * C;
-    float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
-    *u = a * p00[0] + b * p01[0] + c * p10[0] + d * p11[0];
-    *v = a * p00[1] + b * p01[1] + c * p10[1] + d * p11[1];
+    bilinear_taps t = {(y0 * W + x0) * C, (y0 * W + x1) * C, (y1 * W + x0) * C, (y1 * W + x1) * C,
+                       (1.0f - wx) * (1.0f - wy), wx * (1.0f - wy), (1.0f - wx) * wy, wx * wy};
+    return t;
+}
+
+static inline float tap_sum(const sp_flow *f, const bilinear_taps *t, size_t ch)
+{
+    const float *const d = f->data + ch;
+    return t->a * d[t->i00] + t->b * d[t->i01] + t->c * d[t->i10] + t->d * d[t->i11];
+}
+
+void sp__flow_bilinear(const sp_flow *f, float gy, float gx, float *u, float *v)
+{
+    bilinear_taps const t = taps_at(f, gy, gx);
+    *u = tap_sum(f, &t, 0);
+    *v = tap_sum(f, &t, 1);
 }
 
 float sp__flow_bilinear_w(const sp_flow *f, float gy, float gx)
 {
     SP_ASSERT(f->channels > 2);
-    float const hmax = (float)(f->height - 1), wmax = (float)(f->width - 1);
-    float const yc = gy < 0.0f ? 0.0f : (gy > hmax ? hmax : gy);
-    float const xc = gx < 0.0f ? 0.0f : (gx > wmax ? wmax : gx);
-    size_t const y0 = (size_t)yc, x0 = (size_t)xc;
-    size_t const y1 = y0 + 1 < f->height ? y0 + 1 : y0, x1 = x0 + 1 < f->width ? x0 + 1 : x0;
-    float const wy = yc - (float)y0, wx = xc - (float)x0;
-    size_t const C = f->channels, W = f->width;
-    float const a = (1.0f - wx) * (1.0f - wy), b = wx * (1.0f - wy), c = (1.0f - wx) * wy, d = wx * wy;
-    return a * f->data[(y0 * W + x0) * C + 2] + b * f->data[(y0 * W + x1) * C + 2] +
-           c * f->data[(y1 * W + x0) * C + 2] + d * f->data[(y1 * W + x1) * C + 2];
+    bilinear_taps const t = taps_at(f, gy, gx);
+    return tap_sum(f, &t, 2);
 }
 
 /* Grid coordinate per physical unit along each axis of a record's flow. */

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 typedef void (*sp_test_fn)(void);
 void sp_test_register(const char *name, sp_test_fn fn);
@@ -108,10 +109,15 @@ const char *sp_test_tmpdir(void);
 /* Runs a shell command; returns its exit status (or -1). Output is captured into out
  * (NUL-terminated, truncated to cap) when out != NULL. */
 int sp_test_sh(char *out, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Starts `/bin/sh -c cmd` in a child process and returns its pid (fails the case when
+ * fork fails); the caller waits for it. */
+pid_t sp_test_spawn_sh(const char *cmd);
 /* Reads a whole file; NULL when missing. *size receives the length. free() the result. */
 unsigned char *sp_test_read_file(const char *path, size_t *size);
 /* Writes bytes to a file (asserts on failure). */
 void sp_test_write_file(const char *path, const void *data, size_t n);
+/* Entries of dir whose name contains needle; -1 when dir cannot be read. */
+int sp_test_count_entries_with(const char *dir, const char *needle);
 /* Fails the case unless every regular file of want/ exists in got/ with the same bytes and
  * got/ holds no other entry (hidden names included when `hidden` is 1). */
 void sp_test_expect_same_dir(const char *want, const char *got, int hidden);

@@ -134,17 +134,6 @@ static void expect_restores(sp_ckpt_manager *m, int64_t step)
     sp_tree_free(back);
 }
 
-static int count_entries_with(const char *dir, const char *needle)
-{
-    DIR *const d = opendir(dir);
-    if (d == NULL) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, needle) != NULL;
-    closedir(d);
-    return n;
-}
-
 static int path_exists(const char *p)
 {
     struct stat st;
@@ -864,7 +853,7 @@ static void fault_sweep(int err_no)
             SP_ASSERT_OK(sp_ckpt_verify(m, steps[i], NULL, NULL, NULL));
         }
         close_mgr(m);
-        SP_EXPECT_MSG(count_entries_with(root, SP_CKPT_TMP_TAG) == 0, "n=%llu: temporary left behind",
+        SP_EXPECT_MSG(sp_test_count_entries_with(root, SP_CKPT_TMP_TAG) == 0, "n=%llu: temporary left behind",
                       (unsigned long long)n);
         /* And the root keeps working. */
         m = open_mgr(root, &base);
@@ -908,7 +897,7 @@ SP_TEST(ckpt_enospc_is_clear_and_keeps_earlier_steps)
     expect_steps(m, want, 2);
     expect_restores(m, 3);
     expect_restores(m, 2);
-    SP_EXPECT(count_entries_with(root, SP_CKPT_TMP_TAG) == 0);
+    SP_EXPECT(sp_test_count_entries_with(root, SP_CKPT_TMP_TAG) == 0);
     /* Space comes back: saving resumes. */
     f.fail_at = 0;
     SP_ASSERT_OK(sp_ckpt_save(m, 4, t, NULL, NULL, &e));
@@ -1017,7 +1006,7 @@ SP_TEST(ckpt_kill_during_save_leaves_only_complete_steps)
         close(beat[0]);
         SP_EXPECT_MSG(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "trial %d: child exited %d", trial,
                       WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-        if (count_entries_with(root, SP_CKPT_TMP_TAG) > 0) mid_save++;
+        if (sp_test_count_entries_with(root, SP_CKPT_TMP_TAG) > 0) mid_save++;
         /* The invariant, checked before any cleanup: every listed step verifies and restores. */
         sp_ckpt_options ro;
         sp_ckpt_options_init(&ro);
@@ -1255,11 +1244,11 @@ SP_TEST(ckpt_stray_temporaries_are_never_listed_and_collected)
     SP_ASSERT_STATUS(sp_ckpt_restore(m, 7, NULL, NULL, &out, &e), SP_ERR_NOTFOUND);
     save_step(m, 8, NULL);
     close_mgr(m);
-    SP_EXPECT(count_entries_with(root, ".sp-tmp-") == 1);
-    SP_EXPECT(count_entries_with(root, ".sp-del-") == 0); /* tombstones always go */
+    SP_EXPECT(sp_test_count_entries_with(root, ".sp-tmp-") == 1);
+    SP_EXPECT(sp_test_count_entries_with(root, ".sp-del-") == 0); /* tombstones always go */
     opt.cleanup_tmp_directories = 1;
     m = open_mgr(root, &opt);
-    SP_EXPECT(count_entries_with(root, ".sp-tmp-") == 0);
+    SP_EXPECT(sp_test_count_entries_with(root, ".sp-tmp-") == 0);
     SP_ASSERT_STATUS(sp_ckpt_delete(m, 7, &e), SP_ERR_NOTFOUND);
     snprintf(p, sizeof p, "%s/7", root);
     SP_EXPECT(path_exists(p));
@@ -1419,7 +1408,7 @@ SP_TEST(ckpt_async_errors_are_sticky)
     SP_ASSERT_STATUS(sp_ckpt_save(m, 3, t, NULL, NULL, &e), SP_ERR_IO);
     int64_t const want[] = {1};
     expect_steps(m, want, 1);
-    SP_EXPECT(count_entries_with(root, SP_CKPT_TMP_TAG) == 0);
+    SP_EXPECT(sp_test_count_entries_with(root, SP_CKPT_TMP_TAG) == 0);
     sp_ckpt_clear_error(m);
     SP_ASSERT_OK(sp_ckpt_check_for_errors(m, NULL));
     SP_ASSERT_OK(sp_ckpt_save(m, 3, t, NULL, NULL, &e));

@@ -101,21 +101,9 @@ static int64_t restored_gen(const char *path, sp_error *e)
     return g;
 }
 
-/* Names in dir containing needle. */
-static int count_with(const char *dir, const char *needle)
-{
-    DIR *const d = opendir(dir);
-    if (d == NULL) return -1;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, needle) != NULL;
-    closedir(d);
-    return n;
-}
-
 static int leftovers(const char *dir)
 {
-    return count_with(dir, ".sp-tmp-") + count_with(dir, ".sp-old-");
+    return sp_test_count_entries_with(dir, ".sp-tmp-") + sp_test_count_entries_with(dir, ".sp-old-");
 }
 
 /* The POSIX table without exchange: what a file system without RENAME_EXCHANGE gives. */

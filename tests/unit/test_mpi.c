@@ -146,13 +146,7 @@ static pid_t spawn(unsigned P, const char *args, const char *log)
     char cmd[4096];
     if (P == 1) snprintf(cmd, sizeof cmd, "exec %s generate %s >> %s 2>&1", sp_test_cli(), args, log);
     else snprintf(cmd, sizeof cmd, "exec %s --oversubscribe -n %u %s generate %s >> %s 2>&1", SP_MPIEXEC, P, mpi_cli, args, log);
-    pid_t const pid = fork();
-    SP_EXPECT(pid >= 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
+    return sp_test_spawn_sh(cmd);
 }
 
 /* 1 while pid runs (a zombie waiting for its reaper does not). */

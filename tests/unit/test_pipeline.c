@@ -140,22 +140,13 @@ static sp_sampler *make(const sp_config *c, const char *load_from, unsigned thre
     return s;
 }
 
-static const sp_batch *next_ok(sp_sampler *s)
-{
-    const sp_batch *b = NULL;
-    sp_error e;
-    sp_error_clear(&e);
-    sp_status const st = sp_sampler_next(s, &b, &e);
-    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_next: %s (%s)", e.message, sp_strerror(st));
-    return b;
-}
 
 /* The reference stream: n uninterrupted batches. */
 static snap *reference(const sp_config *c, int n)
 {
     snap *const ref = (snap *)calloc((size_t)n, sizeof *ref);
     sp_sampler *const s = make(c, NULL, 1, SP_PREFETCH_OFF);
-    for (int i = 0; i < n; i++) take(&ref[i], next_ok(s));
+    for (int i = 0; i < n; i++) take(&ref[i], sp_test_next_ok(s));
     sp_sampler_free(s);
     return ref;
 }
@@ -168,13 +159,13 @@ static void restore_matrix(const sp_config *c, const snap *ref, int n, int jmax,
         char dir[700];
         snprintf(dir, sizeof dir, "%s/ckpt_%s_%d", sp_test_tmpdir(), what, j);
         sp_sampler *const a = make(c, NULL, 2, 0);
-        for (int i = 0; i < j; i++) expect_same(&ref[i], next_ok(a), what, j);
+        for (int i = 0; i < j; i++) expect_same(&ref[i], sp_test_next_ok(a), what, j);
         sp_error e;
         sp_error_clear(&e);
         SP_EXPECT_MSG(sp_save_checkpoint(dir, a, j, 2, &e) == SP_OK, "save: %s", e.message);
         sp_sampler_free(a);
         sp_sampler *const b = make(c, dir, (unsigned)(1 + j % 3), (unsigned)(j % 2 ? 3 : 0));
-        for (int i = j; i < n; i++) expect_same(&ref[i], next_ok(b), what, j);
+        for (int i = j; i < n; i++) expect_same(&ref[i], sp_test_next_ok(b), what, j);
         sp_sampler_free(b);
     }
 }
@@ -234,16 +225,16 @@ SP_TEST(pipeline_seek_returns_the_batches_of_the_uninterrupted_stream)
     snap *const ref = reference(&c, N);
     for (int b = 0; b < N; b++) {
         sp_sampler *const s = make(&c, NULL, 2, b % 2 ? 2 : 0);
-        if (b % 3 == 1) expect_same(&ref[0], next_ok(s), "before seek", b);
+        if (b % 3 == 1) expect_same(&ref[0], sp_test_next_ok(s), "before seek", b);
         sp_error e;
         SP_ASSERT_OK(sp_sampler_seek(s, (uint64_t)b, &e));
         char ck[700];
         snprintf(ck, sizeof ck, "%s/ckpt_seek_%d", sp_test_tmpdir(), b);
         SP_EXPECT_MSG(sp_save_checkpoint(ck, s, b, 1, &e) == SP_OK, "save after seek: %s", e.message);
-        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], next_ok(s), "seek", b);
+        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], sp_test_next_ok(s), "seek", b);
         sp_sampler_free(s);
         sp_sampler *const r = make(&c, ck, 1, 0);
-        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], next_ok(r), "restored after seek", b);
+        for (int i = b; i < N && i < b + 4; i++) expect_same(&ref[i], sp_test_next_ok(r), "restored after seek", b);
         sp_sampler_free(r);
     }
     sp_config_free(&c);
@@ -272,7 +263,7 @@ SP_TEST(pipeline_restore_chosen_step_and_retention)
     sp_error e;
     for (int i = 0; i < 6; i++) {
         SP_ASSERT_OK(sp_save_checkpoint(ck, a, i, 3, &e));
-        next_ok(a);
+        sp_test_next_ok(a);
     }
     sp_sampler_free(a);
     /* max_to_keep 3: steps 3, 4, 5 remain; step 4 restores the stream after 4 batches. */
@@ -280,7 +271,7 @@ SP_TEST(pipeline_restore_chosen_step_and_retention)
     SP_ASSERT_STATUS(sp_make(&c, ck, 1, NULL, &s, &e), SP_ERR_NOTFOUND);
     SP_EXPECT(s == NULL);
     SP_ASSERT_OK(sp_make(&c, ck, 4, NULL, &s, &e));
-    for (int i = 4; i < N; i++) expect_same(&ref[i], next_ok(s), "step4", 4);
+    for (int i = 4; i < N; i++) expect_same(&ref[i], sp_test_next_ok(s), "step4", 4);
     sp_sampler_free(s);
     SP_ASSERT_STATUS(sp_save_checkpoint(ck, s = make(&c, NULL, 1, 0), 5, 3, &e), SP_ERR_EXISTS);
     sp_sampler_free(s);
@@ -305,7 +296,7 @@ SP_TEST(pipeline_restore_dir_restores_an_existing_sampler_and_leaves_it_on_error
     sp_error e;
     for (int i = 0; i < 4; i++) {
         if (i == 1 || i == 3) SP_ASSERT_OK(sp_save_checkpoint(ck, a, i, -1, &e));
-        next_ok(a);
+        sp_test_next_ok(a);
     }
     sp_sampler_free(a);
     /* The latest step (3), reported back; the stream goes on from batch 3. */
@@ -313,17 +304,17 @@ SP_TEST(pipeline_restore_dir_restores_an_existing_sampler_and_leaves_it_on_error
     int64_t step = -1;
     SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, SP_CKPT_LATEST, &step, &e));
     SP_ASSERT_EQ_INT(step, 3);
-    expect_same(&ref[3], next_ok(s), "restore_dir", 3);
+    expect_same(&ref[3], sp_test_next_ok(s), "restore_dir", 3);
     /* A chosen step rewinds the same sampler. */
     SP_ASSERT_OK(sp_pipeline_restore_dir(s, ck, 1, NULL, &e));
-    expect_same(&ref[1], next_ok(s), "restore_dir", 1);
+    expect_same(&ref[1], sp_test_next_ok(s), "restore_dir", 1);
     /* Errors leave the sampler where it was: batch 2 comes next. */
     char missing[700];
     snprintf(missing, sizeof missing, "%s/nowhere", sp_test_tmpdir());
     SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, missing, SP_CKPT_LATEST, NULL, &e), SP_ERR_NOTFOUND);
     SP_ASSERT_STR_CONTAINS(e.message, "nowhere");
     SP_ASSERT_STATUS(sp_pipeline_restore_dir(s, ck, 2, NULL, &e), SP_ERR_NOTFOUND);
-    expect_same(&ref[2], next_ok(s), "after errors", 2);
+    expect_same(&ref[2], sp_test_next_ok(s), "after errors", 2);
     /* A save refused for its arguments creates nothing. */
     char fresh[700];
     snprintf(fresh, sizeof fresh, "%s/fresh", sp_test_tmpdir());
@@ -357,7 +348,7 @@ SP_TEST(pipeline_refuses_another_stream_naming_the_field)
     sp_config c;
     file_config(&c, dir, "");
     sp_sampler *const a = make(&c, NULL, 1, 0);
-    next_ok(a);
+    sp_test_next_ok(a);
     sp_error e;
     SP_ASSERT_OK(sp_save_checkpoint(ck, a, 1, 1, &e));
     sp_sampler_free(a);
@@ -433,7 +424,7 @@ SP_TEST(pipeline_refuses_a_checkpoint_of_another_stream_version)
     sp_config c;
     file_config(&c, dir, "");
     sp_sampler *const a = make(&c, NULL, 1, 0);
-    next_ok(a);
+    sp_test_next_ok(a);
     sp_tree *t = NULL;
     sp_error e;
     SP_ASSERT_OK(sp_pipeline_state_tree(a, NULL, &t, &e));
@@ -480,7 +471,7 @@ SP_TEST(pipeline_deleted_file_is_named_at_the_batch_that_needs_it_after_restore)
     char ck[700];
     snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
     sp_sampler *const a = make(&c, NULL, 1, 0);
-    for (int i = 0; i < 4; i++) next_ok(a); /* mid-repetition of refresh 1 */
+    for (int i = 0; i < 4; i++) sp_test_next_ok(a); /* mid-repetition of refresh 1 */
     sp_error e;
     SP_ASSERT_OK(sp_save_checkpoint(ck, a, 4, 1, &e));
     sp_sampler_free(a);
@@ -491,8 +482,8 @@ SP_TEST(pipeline_deleted_file_is_named_at_the_batch_that_needs_it_after_restore)
     unlink(ref[4].files[0]);
     unlink(ref[4].files[1]);
     unlink(ref[6].files[0]);
-    expect_same(&ref[4], next_ok(s), "deleted", 4);
-    expect_same(&ref[5], next_ok(s), "deleted", 4);
+    expect_same(&ref[4], sp_test_next_ok(s), "deleted", 4);
+    expect_same(&ref[5], sp_test_next_ok(s), "deleted", 4);
     const sp_batch *b;
     SP_EXPECT(sp_sampler_next(s, &b, &e) != SP_OK);
     SP_ASSERT_STR_CONTAINS(e.message, ref[6].files[0]);
@@ -510,7 +501,7 @@ SP_TEST(pipeline_damaged_checkpoint_is_reported_by_file)
     char ck[700];
     snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
     sp_sampler *const a = make(&c, NULL, 1, 0);
-    next_ok(a);
+    sp_test_next_ok(a);
     sp_error e;
     SP_ASSERT_OK(sp_save_checkpoint(ck, a, 1, 1, &e));
     sp_sampler_free(a);
@@ -607,7 +598,7 @@ SP_TEST(pipeline_sharded_samplers_save_and_restore_their_own_shard)
     SP_ASSERT_OK(sp_make(&c, NULL, SP_CKPT_LATEST, &o, &s, &e));
     enum { N = 8 };
     snap ref[N];
-    for (int i = 0; i < N; i++) take(&ref[i], next_ok(s));
+    for (int i = 0; i < N; i++) take(&ref[i], sp_test_next_ok(s));
     sp_sampler_free(s);
     /* Shard 1 of 2 over five records reads the refreshes (blocks of F = 2) 1, 3, ...:
      * positions 2, 3 (epoch 0), then 6, 7 (epoch 1). */
@@ -617,11 +608,11 @@ SP_TEST(pipeline_sharded_samplers_save_and_restore_their_own_shard)
     char ck[700];
     snprintf(ck, sizeof ck, "%s/ckpt", sp_test_tmpdir());
     SP_ASSERT_OK(sp_make(&c, NULL, SP_CKPT_LATEST, &o, &s, &e));
-    for (int i = 0; i < 4; i++) next_ok(s);
+    for (int i = 0; i < 4; i++) sp_test_next_ok(s);
     SP_ASSERT_OK(sp_save_checkpoint(ck, s, 4, 1, &e));
     sp_sampler_free(s);
     SP_ASSERT_OK(sp_make(&c, ck, SP_CKPT_LATEST, &o, &s, &e));
-    for (int i = 4; i < N; i++) expect_same(&ref[i], next_ok(s), "shard", 4);
+    for (int i = 4; i < N; i++) expect_same(&ref[i], sp_test_next_ok(s), "shard", 4);
     sp_sampler_free(s);
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
     sp_config_free(&c);
@@ -672,18 +663,18 @@ SP_TEST(pipeline_shard_checkpoints_continue_the_global_stream_on_any_shard_count
     for (unsigned s = 0; s < 2; s++) {
         snprintf(ck[s], sizeof ck[s], "%s/ckpt_shard_%u_of_2", sp_test_tmpdir(), s);
         sp_sampler *const a = make_shard(&c, NULL, s, 2, s);
-        for (int L = 0; L < 6; L++) expect_global_batch(ref, N, next_ok(a), 0, s, 2, L, "shard of 2");
+        for (int L = 0; L < 6; L++) expect_global_batch(ref, N, sp_test_next_ok(a), 0, s, 2, L, "shard of 2");
         sp_error e;
         SP_EXPECT_MSG(sp_save_checkpoint(ck[s], a, 6, 1, &e) == SP_OK, "save: %s", e.message);
         sp_sampler_free(a);
     }
     for (unsigned from = 0; from < 2; from++) {
         sp_sampler *const one = make_shard(&c, ck[from], 0, 1, 0);
-        for (int i = 12; i < 18; i++) expect_same(&ref[i], next_ok(one), "restored as 0/1", i);
+        for (int i = 12; i < 18; i++) expect_same(&ref[i], sp_test_next_ok(one), "restored as 0/1", i);
         sp_sampler_free(one);
         for (unsigned s = 0; s < 3; s++) {
             sp_sampler *const t = make_shard(&c, ck[from], s, 3, from);
-            for (int L = 0; L < 6; L++) expect_global_batch(ref, N, next_ok(t), 4, s, 3, L, "restored as a shard of 3");
+            for (int L = 0; L < 6; L++) expect_global_batch(ref, N, sp_test_next_ok(t), 4, s, 3, L, "restored as a shard of 3");
             sp_sampler_free(t);
         }
     }
@@ -691,7 +682,7 @@ SP_TEST(pipeline_shard_checkpoints_continue_the_global_stream_on_any_shard_count
     char mid[700];
     snprintf(mid, sizeof mid, "%s/ckpt_mid", sp_test_tmpdir());
     sp_sampler *const a = make_shard(&c, NULL, 0, 2, 0);
-    for (int L = 0; L < 4; L++) next_ok(a);
+    for (int L = 0; L < 4; L++) sp_test_next_ok(a);
     sp_error e;
     SP_ASSERT_OK(sp_save_checkpoint(mid, a, 4, 1, &e));
     sp_sampler_free(a);
@@ -702,7 +693,7 @@ SP_TEST(pipeline_shard_checkpoints_continue_the_global_stream_on_any_shard_count
     SP_ASSERT_STATUS(sp_make(&c, mid, SP_CKPT_LATEST, &o, &t, &e), SP_ERR_MISMATCH);
     SP_ASSERT_STR_CONTAINS(e.message, "shard_count: the checkpoint was taken as shard 0 of 2 inside a refresh");
     t = make_shard(&c, mid, 0, 2, 0);
-    for (int L = 4; L < 6; L++) expect_global_batch(ref, N, next_ok(t), 0, 0, 2, L, "mid refresh, same shard");
+    for (int L = 4; L < 6; L++) expect_global_batch(ref, N, sp_test_next_ok(t), 0, 0, 2, L, "mid refresh, same shard");
     sp_sampler_free(t);
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
     free(ref);
@@ -719,10 +710,10 @@ SP_TEST(pipeline_prefetch_threads_do_not_change_the_stream)
     static const unsigned prefetch[] = {1, 4};
     for (size_t p = 0; p < ARRAY_LEN(prefetch); p++) {
         sp_sampler *const s = make(&c, NULL, 2, prefetch[p]);
-        for (int i = 0; i < N; i++) expect_same(&ref[i], next_ok(s), prefetch[p] == 1 ? "prefetch1" : "prefetch4", i);
+        for (int i = 0; i < N; i++) expect_same(&ref[i], sp_test_next_ok(s), prefetch[p] == 1 ? "prefetch1" : "prefetch4", i);
         /* A reset restarts the window at position 0. */
         sp_sampler_reset(s);
-        expect_same(&ref[0], next_ok(s), "prefetch-reset", 0);
+        expect_same(&ref[0], sp_test_next_ok(s), "prefetch-reset", 0);
         sp_sampler_free(s);
     }
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
@@ -745,7 +736,7 @@ SP_TEST(pipeline_one_record_per_pair_is_identical_for_threads_and_prefetch)
     } runs[] = {{2, SP_PREFETCH_OFF}, {2, SP_PREFETCH_AUTO}, {4, SP_PREFETCH_AUTO}, {4, 4}, {1, SP_PREFETCH_AUTO}};
     for (size_t r = 0; r < ARRAY_LEN(runs); r++) {
         sp_sampler *const s = make(&c, NULL, runs[r].threads, runs[r].prefetch);
-        for (int i = 0; i < N; i++) expect_same(&ref[i], next_ok(s), "B=1", (int)r);
+        for (int i = 0; i < N; i++) expect_same(&ref[i], sp_test_next_ok(s), "B=1", (int)r);
         sp_sampler_free(s);
     }
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
@@ -820,10 +811,10 @@ SP_TEST(pipeline_skip_leaves_the_state_rendering_would)
         /* skip(j) from the start, then the stream goes on as rendered. */
         sp_sampler *const s = make(&c, NULL, 2, 0);
         skip_ok(s, (uint64_t)j);
-        expect_same(&ref[j], next_ok(s), "skip", j);
+        expect_same(&ref[j], sp_test_next_ok(s), "skip", j);
         /* render, skip, render: a worker's pattern when N workers split the stream. */
         skip_ok(s, 2);
-        if (j + 3 < N) expect_same(&ref[j + 3], next_ok(s), "skip-after-render", j);
+        if (j + 3 < N) expect_same(&ref[j + 3], sp_test_next_ok(s), "skip-after-render", j);
         sp_sampler_free(s);
         /* A checkpoint taken right after a skip restores to the same place. */
         char ck[700];
@@ -834,13 +825,13 @@ SP_TEST(pipeline_skip_leaves_the_state_rendering_would)
         SP_ASSERT_OK(sp_save_checkpoint(ck, a, 0, 1, &e));
         sp_sampler_free(a);
         sp_sampler *const b = make(&c, ck, 1, 0);
-        expect_same(&ref[j], next_ok(b), "restore-after-skip", j);
+        expect_same(&ref[j], sp_test_next_ok(b), "restore-after-skip", j);
         sp_sampler_free(b);
     }
     /* The prefetcher takes the same records ahead whatever was skipped. */
     sp_sampler *const p = make(&c, NULL, 2, 2);
     skip_ok(p, 5);
-    expect_same(&ref[5], next_ok(p), "skip-prefetch", 5);
+    expect_same(&ref[5], sp_test_next_ok(p), "skip-prefetch", 5);
     sp_sampler_free(p);
     for (int i = 0; i < N; i++) snap_free(&ref[i]);
     free(ref);
@@ -874,7 +865,7 @@ SP_TEST(pipeline_skip_stops_at_the_end_of_a_finite_stream_and_of_an_episode)
     SP_ASSERT_EQ_U64(got, 3);
     SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
     skip_ok(s, 1);
-    b = next_ok(s);
+    b = sp_test_next_ok(s);
     expect_same(&ref[4], b, "episodic-skip", 4);
     SP_ASSERT_EQ_INT(b->timestep, 1);
     sp_sampler_free(s);
@@ -901,7 +892,7 @@ SP_TEST(pipeline_episodic_steps_done_flags_and_whole_episode_shuffle)
                 SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_EPISODE_END);
                 SP_ASSERT_OK(sp_sampler_next_episode(s, &e));
             }
-            b = next_ok(s);
+            b = sp_test_next_ok(s);
             SP_ASSERT_EQ_INT(b->timestep, t);
             for (size_t k = 0; k < 4; k++) {
                 SP_ASSERT_EQ_INT(b->done[k], t == 2);

@@ -45,15 +45,6 @@ static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
     return s;
 }
 
-static const sp_batch *next_ok(sp_sampler *s)
-{
-    const sp_batch *b = NULL;
-    sp_error e;
-    sp_error_clear(&e);
-    sp_status const st = sp_sampler_next(s, &b, &e);
-    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_next: %s (%s)", e.message, sp_strerror(st));
-    return b;
-}
 
 /* FNV-1a, 64 bits: an independent hash, so a change of any byte shows. */
 static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
@@ -75,7 +66,7 @@ static uint64_t stream_hash(const sp_config *c, int nb)
     sp_sampler *const s = make_sampler(c, 2);
     uint64_t h = FNV_OFFSET;
     for (int i = 0; i < nb; i++) {
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         size_t const B = b->batch_size, npx = b->height * b->width;
         size_t const nf = b->flow_height * b->flow_width * 2;
         h = fnv1a(h, b->images1, B * npx * sizeof(float));
@@ -158,7 +149,7 @@ static void kinematic_config(sp_config *c, const char *extra)
 static float *first_flows(const sp_config *c, size_t *n_per_pair)
 {
     sp_sampler *const s = make_sampler(c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     size_t const n = b->flow_height * b->flow_width * 2;
     float *const f = (float *)malloc(b->batch_size * n * sizeof(float));
     memcpy(f, b->flow_fields, b->batch_size * n * sizeof(float));
@@ -303,7 +294,7 @@ SP_TEST(realism_sheet_gaussian_brightness_follows_the_profile)
                  "batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n"
                  "seeding_density_range: [10, 10]\nsheet_profile: gaussian\nsheet_thickness: 2\n");
     sp_sampler *const s = make_sampler(&c, 2);
-    next_ok(s);
+    sp_test_next_ok(s);
     enum { NB = 16 };
     double sum_a[NB] = {0}, sum_f[NB] = {0}, count[NB] = {0};
     size_t total = 0, outside_lit = 0;
@@ -354,7 +345,7 @@ static void lost_gained(const char *profile_keys, double w, double t, double *lo
              "seeding_density_range: [10, 10]\n%s", profile_keys);
     sheet_config(&c, 64, 1.0, -0.5, w, extra);
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     double l = 0, g = 0, n0 = 0, n1 = 0;
     for (size_t k = 0; k < 2; k++) {
         const sp_pair_params *const pp = &b->params[k];
@@ -407,7 +398,7 @@ SP_TEST(realism_sheet_out_of_plane_range_draws_w_per_sample)
                  "seeding_density_range: [6, 6]\nsheet_profile: gaussian\nsheet_thickness: 4\n"
                  "out_of_plane_range: [-3, 3]\n");
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     for (size_t k = 0; k < 4; k++) {
         const sp_pair_params *const pp = &b->params[k];
         SP_EXPECT(pp->w >= -3.0f && pp->w <= 3.0f);
@@ -438,7 +429,7 @@ SP_TEST(realism_sheet_cross_correlation_peak_falls_as_w_grows)
                      "batch_size: 4\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n"
                      "seeding_density_range: [0.05, 0.05]\nsheet_profile: gaussian\nsheet_thickness: 4\n");
         sp_sampler *const s = make_sampler(&c, 2);
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         double mean = 0;
         for (size_t k = 0; k < 4; k++) {
             double dy, dx, peak;
@@ -470,7 +461,7 @@ SP_TEST(realism_frames_each_consecutive_pair_holds_the_displacement)
                  "batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n"
                  "seeding_density_range: [0.03, 0.03]\nframes: 4\n");
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     SP_ASSERT_EQ_INT(b->frames, 4);
     SP_EXPECT(b->images[0] == b->images1 && b->images[1] == b->images2 && b->images[4] == NULL);
     size_t const npx = 128 * 128;
@@ -536,7 +527,7 @@ SP_TEST(realism_frames_bytes_identical_for_1_and_2_threads)
     for (unsigned threads = 1; threads <= 2; threads++) {
         sp_sampler *const s = make_sampler(&c, threads);
         for (int i = 0; i < NB; i++) {
-            const sp_batch *const b = next_ok(s);
+            const sp_batch *const b = sp_test_next_ok(s);
             SP_ASSERT_EQ_INT(b->frames, 4);
             unsigned char *const got = (unsigned char *)malloc(batch_bytes(b));
             copy_batch(b, got);
@@ -569,7 +560,7 @@ SP_TEST(realism_frames_checkpoint_mid_stream_restores_the_same_bytes)
     sp_error e;
     sp_error_clear(&e);
     for (int i = 0; i < NB; i++) {
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         nbytes = batch_bytes(b);
         ref[i] = (unsigned char *)malloc(nbytes);
         copy_batch(b, ref[i]);
@@ -581,7 +572,7 @@ SP_TEST(realism_frames_checkpoint_mid_stream_restores_the_same_bytes)
     SP_EXPECT_MSG(st == SP_OK, "sp_make: %s", e.message);
     unsigned char *const got = (unsigned char *)malloc(nbytes);
     for (int i = SAVE_AFTER; i < NB; i++) {
-        copy_batch(next_ok(r), got);
+        copy_batch(sp_test_next_ok(r), got);
         SP_EXPECT_MSG(memcmp(ref[i], got, nbytes) == 0, "batch %d after the restore differs", i);
     }
     free(got);
@@ -612,7 +603,7 @@ SP_TEST(realism_sheet_w_from_a_flow_files_third_channel)
              path);
     sp_test_load_yaml(&c, yaml);
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     double lost = 0, n0 = 0;
     for (size_t k = 0; k < 2; k++) {
         lost += (double)b->params[k].lost[0] * b->params[k].in_sheet[0];
@@ -641,7 +632,7 @@ SP_TEST(realism_example_light_sheet_loads_without_warnings_and_renders_four_fram
     SP_ASSERT_EQ_U64(d.count, 0);
     sp_diag_free(&d);
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     SP_ASSERT_EQ_INT(b->frames, 4);
     for (size_t k = 0; k < b->batch_size; k++) {
         const sp_pair_params *const pp = &b->params[k];
@@ -664,7 +655,7 @@ SP_TEST(realism_frames_seek_lands_on_the_same_bytes)
     frames_config(&c);
     sp_sampler *const s = make_sampler(&c, 2);
     const sp_batch *b = NULL;
-    for (int i = 0; i < 4; i++) b = next_ok(s);
+    for (int i = 0; i < 4; i++) b = sp_test_next_ok(s);
     size_t const nbytes = batch_bytes(b);
     unsigned char *const want = (unsigned char *)malloc(nbytes), *const got = (unsigned char *)malloc(nbytes);
     copy_batch(b, want);
@@ -673,7 +664,7 @@ SP_TEST(realism_frames_seek_lands_on_the_same_bytes)
     sp_error e;
     sp_error_clear(&e);
     SP_ASSERT_OK(sp_sampler_seek(t, 3, &e));
-    copy_batch(next_ok(t), got);
+    copy_batch(sp_test_next_ok(t), got);
     SP_EXPECT(memcmp(want, got, nbytes) == 0);
     free(want);
     free(got);

@@ -199,13 +199,7 @@ static pid_t spawn(const char *cfg, const char *dir, unsigned pairs, const char 
     char cmd[2000];
     snprintf(cmd, sizeof cmd, "cd '%s' && exec '%s' generate -q -c '%s' -n %u -o '%s' %s 2>'%s'", sp_test_tmpdir(),
              sp_test_cli(), cfg, pairs, dir, extra, log);
-    pid_t const pid = fork();
-    SP_EXPECT(pid >= 0);
-    if (pid == 0) {
-        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-        _exit(127);
-    }
-    return pid;
+    return sp_test_spawn_sh(cmd);
 }
 
 static int wait_exit(pid_t pid)

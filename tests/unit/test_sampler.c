@@ -69,15 +69,6 @@ SP_TEST(sampler_default_batch_shapes_and_ranges)
 
 /* ---- helpers ------------------------------------------------------------------------- */
 
-static const sp_batch *next_ok(sp_sampler *s)
-{
-    const sp_batch *b = NULL;
-    sp_error e;
-    sp_error_clear(&e);
-    sp_status const st = sp_sampler_next(s, &b, &e);
-    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_next: %s (%s)", e.message, sp_strerror(st));
-    return b;
-}
 
 /* A pixel-unit configuration (r = 1, dt = 1) around a given flow block. */
 static void pixel_config(sp_config *c, const char *flows, const char *extra)
@@ -110,7 +101,7 @@ SP_TEST(sampler_bytes_identical_for_1_2_4_threads)
     for (unsigned threads = 1; threads <= 4; threads *= 2) {
         sp_sampler *const s = make_sampler(&c, threads);
         for (int bi = 0; bi < NB; bi++) {
-            const sp_batch *const b = next_ok(s);
+            const sp_batch *const b = sp_test_next_ok(s);
             size_t const per = B * (2 * npx + nf);
             if (ref == NULL) ref = (float *)malloc(NB * per * sizeof(float));
             float *const slot = ref + (size_t)bi * per;
@@ -149,7 +140,7 @@ SP_TEST(sampler_pair_k_uses_flow_k_mod_F_and_refreshes_every_bpfb)
     size_t const nf = 128 * 128 * 2;
     uint32_t first_seeds[4] = {0};
     for (int bi = 0; bi < 6; bi++) {
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         SP_ASSERT_EQ_INT(b->repetition, bi % 3);
         SP_ASSERT_EQ_INT(b->first_pair, (uint64_t)bi * 6);
         for (size_t k = 0; k < 6; k++) {
@@ -182,9 +173,9 @@ SP_TEST(sampler_finite_stream_pads_masks_and_ends)
                  "  - {kind: uniform, u: 1.0, v: 0}\n  - {kind: uniform, u: 2.0, v: 0}\n  - {kind: uniform, u: 3.0, v: 0}\n",
                  "batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 1\nloop: false\n");
     sp_sampler *const s = make_sampler(&c, 1);
-    const sp_batch *b = next_ok(s);
+    const sp_batch *b = sp_test_next_ok(s);
     SP_EXPECT(b->mask[0] == 1 && b->mask[1] == 1);
-    b = next_ok(s);
+    b = sp_test_next_ok(s);
     SP_EXPECT(b->mask[0] == 1 && b->mask[1] == 0);
     SP_EXPECT(strcmp(b->files[1], "") == 0);
     SP_EXPECT(strcmp(b->files[0], "analytic://uniform/2") == 0);
@@ -242,7 +233,7 @@ SP_TEST(sampler_randomize_visits_each_record_once_per_epoch)
     for (int e = 0; e < 3; e++) {
         int seen[7] = {0};
         for (int i = 0; i < 7; i++) {
-            const sp_batch *const b = next_ok(s);
+            const sp_batch *const b = sp_test_next_ok(s);
             SP_ASSERT_EQ_INT(b->epoch[0], e);
             order[e][i] = (int)b->records[0];
             seen[order[e][i]]++;
@@ -265,7 +256,7 @@ SP_TEST(sampler_cross_correlation_recovers_uniform_displacement)
         snprintf(flow, sizeof flow, "  - {kind: uniform, u: %.3f, v: %.3f}\n", disp[t][1], disp[t][0]);
         pixel_config(&c, flow, "batch_size: 2\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\n");
         sp_sampler *const s = make_sampler(&c, 2);
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         for (size_t k = 0; k < 2; k++) {
             double dy, dx;
             sp_test_cross_correlate(b->images1 + k * 128 * 128, b->images2 + k * 128 * 128, 128, &dy, &dx, NULL);
@@ -289,7 +280,7 @@ SP_TEST(sampler_output_flow_equals_analytic_flow)
     c.batch_size = 8;
     c.flow_fields_per_batch = 8;
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     double const r = c.resolution, dt = c.dt;
     for (size_t k = 0; k < 8; k++) {
         sp_analytic_params drawn; /* the record's own parameters */
@@ -351,7 +342,7 @@ SP_TEST(sampler_mask_zeroes_masked_pixels_and_bad_masks_name_the_file)
     sp_config c;
     pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n", extra);
     sp_sampler *const s = make_sampler(&c, 1);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     for (size_t i = 0; i < 128 * 128; i++) {
         if (mask[i] == 0.0f) SP_ASSERT_NEAR(b->images1[i], 0.0, 0);
         else SP_EXPECT(b->images1[i] >= 5.0f); /* the offset survives where kept */
@@ -380,7 +371,7 @@ SP_TEST(sampler_histogram_matching_maps_to_target_levels)
     pixel_config(&c, "  - {kind: uniform, u: 1, v: 1}\n",
                  "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\nhistogram: hist.npy\nnoise_uniform: 3\n");
     sp_sampler *const s = make_sampler(&c, 1);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     size_t low = 0;
     for (size_t i = 0; i < 128 * 128; i++) {
         SP_EXPECT(b->images1[i] == 10.0f || b->images1[i] == 200.0f);
@@ -417,7 +408,7 @@ SP_TEST(sampler_bad_flow_files_name_the_file)
     sp_config c;
     sp_test_load_yaml(&c, yaml);
     sp_sampler *const s = make_sampler_prefetch(&c, 1, SP_PREFETCH_OFF); /* no record read ahead */
-    next_ok(s);
+    sp_test_next_ok(s);
     unlink(p1); /* deleted after start: the batch that needs it names it */
     const sp_batch *b;
     sp_error e;
@@ -454,7 +445,7 @@ static double single_particle_variance(const char *convention, double diameter)
     double sum_var = 0;
     int used = 0;
     for (int round = 0; round < 4; round++) {
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         for (size_t k = 0; k < b->batch_size; k++) {
             SP_ASSERT_EQ_INT(b->params[k].particles, 1);
             const float *const img = b->images1 + k * 64 * 64;
@@ -496,7 +487,7 @@ SP_TEST(sampler_hiding_and_noise_statistics)
     c.noise_gaussian_mean = 3.0;
     c.noise_gaussian_std = 1.5;
     sp_sampler *const s = make_sampler(&c, 2);
-    const sp_batch *const b = next_ok(s);
+    const sp_batch *const b = sp_test_next_ok(s);
     size_t const n = 128 * 128;
     double sum = 0, sq = 0, sum2 = 0;
     for (size_t i = 0; i < n; i++) {
@@ -532,7 +523,7 @@ SP_TEST(sampler_default_stream_has_a_new_flow_per_pair)
     uint64_t *const h = (uint64_t *)calloc(1000, sizeof *h);
     size_t n = 0;
     while (n < 1000) {
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         size_t const nf = b->flow_height * b->flow_width * 2;
         for (size_t k = 0; k < b->batch_size && n < 1000; k++, n++) {
             const unsigned char *const bytes = (const unsigned char *)(b->flow_fields + k * nf);
@@ -577,7 +568,7 @@ SP_TEST(sampler_stage_timers_account_for_every_stage_and_change_no_byte)
     o.stage_timers = 1;
     SP_ASSERT_OK(sp_sampler_create(&timed, &c, &o, NULL));
     for (int i = 0; i < 3; i++) {
-        const sp_batch *const a = next_ok(plain), *const b = next_ok(timed);
+        const sp_batch *const a = sp_test_next_ok(plain), *const b = sp_test_next_ok(timed);
         size_t const n = a->batch_size * a->height * a->width;
         SP_EXPECT_MSG(memcmp(a->images1, b->images1, n * sizeof(float)) == 0 &&
                           memcmp(a->images2, b->images2, n * sizeof(float)) == 0,
@@ -619,17 +610,17 @@ static void expect_next_into_matches(const char *extra, int batches)
     pixel_config(&c, "  - {kind: lamb_oseen, circulation: 300, core_radius: 20}\n  - {kind: uniform, u: 1, v: 2}\n",
                  extra);
     sp_sampler *const plain = make_sampler(&c, 2), *const into = make_sampler(&c, 2);
-    const sp_batch *const shape = next_ok(plain);
+    const sp_batch *const shape = sp_test_next_ok(plain);
     size_t const K = shape->frames, npx = shape->batch_size * shape->height * shape->width;
     size_t const nf = shape->batch_size * shape->flow_height * shape->flow_width * 2;
     sp_sampler_reset(plain);
     float *const img = (float *)malloc(K * npx * sizeof(float)), *const fl = (float *)malloc(nf * sizeof(float));
     SP_EXPECT(img != NULL && fl != NULL);
     for (int i = 0; i < batches; i++) {
-        const sp_batch *const a = next_ok(plain);
+        const sp_batch *const a = sp_test_next_ok(plain);
         const sp_batch *b = NULL;
         if (i % 3 == 2) {
-            b = next_ok(into); /* plain calls in between keep the stream */
+            b = sp_test_next_ok(into); /* plain calls in between keep the stream */
         } else {
             memset(img, 0xff, K * npx * sizeof(float));
             memset(fl, 0xff, nf * sizeof(float));
@@ -710,7 +701,7 @@ SP_TEST(sampler_output_flow_on_the_flow_grid_keeps_every_bit_of_the_bilinear_sum
     sp_test_load_yaml(&c, yaml);
     for (unsigned threads = 1; threads <= 2; threads++) {
         sp_sampler *const s = make_sampler(&c, threads);
-        const sp_batch *const b = next_ok(s);
+        const sp_batch *const b = sp_test_next_ok(s);
         sp_flow const f = {N, N, 2, flow};
         for (size_t k = 0; k < N; k++)
             for (size_t l = 0; l < N; l++) {

@@ -98,6 +98,28 @@ void sp_test_write_file(const char *path, const void *data, size_t n)
     if (fclose(f) != 0) sp_test_fail(__FILE__, __LINE__, "cannot close %s", path);
 }
 
+pid_t sp_test_spawn_sh(const char *cmd)
+{
+    pid_t const pid = fork();
+    if (pid < 0) sp_test_fail(__FILE__, __LINE__, "fork failed for: %s", cmd);
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+int sp_test_count_entries_with(const char *dir, const char *needle)
+{
+    DIR *const d = opendir(dir);
+    if (d == NULL) return -1;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) n += strstr(e->d_name, needle) != NULL;
+    closedir(d);
+    return n;
+}
+
 int sp_test_have_python(const char *modules)
 {
     char script[1024];
