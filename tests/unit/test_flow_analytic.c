@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "flow_filter.h"
+#include "flow_v4.h"
 #include "sp/sp_flow.h"
 #include "sp/sp_rng.h"
 
@@ -249,6 +250,87 @@ SP_TEST(flow_fill_is_float_of_velocity_at_grid_points)
         }
         sp_flow_release(&f);
     }
+}
+
+/* The Lamb-Oseen rows take 4 points at a time with flow_v4.h's expm1 and fall back to libm
+ * where the float could differ (flow_v4.h's map): every point of many random vortices,
+ * rows whose width is not a multiple of 4, 2 and 3 channels, must hold (float) of the
+ * per-point formula with libm, bit for bit. The sweep also counts the points whose double
+ * values are within 2^-40 of a float rounding boundary (the fallback's trigger, recomputed
+ * here from the reference values), so the fallback path is known to have run. */
+SP_TEST(flow_lamb_oseen_rows_are_libm_bits)
+{
+    size_t const h = 97, w = 203;
+    double const ly = 1.6, lx = 1.7;
+    uint64_t lcg = 12345;
+    size_t unsure = 0;
+    for (int t = 0; t < 80; t++) {
+        double r[4];
+        for (int k = 0; k < 4; k++) {
+            lcg = lcg * 6364136223846793005ull + 1442695040888963407ull;
+            r[k] = (double)(lcg >> 11) * 0x1p-53;
+        }
+        size_t const channels = t % 2 ? 3 : 2;
+        sp_analytic_params p = params(SP_FLOW_LAMB_OSEEN);
+        p.center[0] = 0.2 + 1.2 * r[0];
+        p.center[1] = 0.2 + 1.3 * r[1];
+        p.circulation = -3.0 + 6.0 * r[2];
+        p.core_radius = 0.02 + 0.4 * r[3];
+        p.w = channels == 3 ? -0.5 : 0.0;
+        sp_flow f;
+        fill(&p, ly, lx, 0, 0, &f, h, w, channels);
+        for (size_t i = 0; i < h; i++) {
+            for (size_t j = 0; j < w; j++) {
+                double u, v;
+                vel(&p, ly, lx, (double)i * ly / (double)h, (double)j * lx / (double)w, &u, &v);
+                const float *const cell = f.data + sp_flow_index(&f, i, j, 0);
+                SP_EXPECT_MSG(memcmp(&cell[0], &(float){(float)u}, 4) == 0 && memcmp(&cell[1], &(float){(float)v}, 4) == 0 &&
+                                  (channels == 2 || cell[2] == -0.5f),
+                              "vortex %d at (%zu, %zu): (%.9g, %.9g), formula (%.9g, %.9g)", t, i, j, (double)cell[0],
+                              (double)cell[1], u, v);
+                double const b[2] = {fabs(u) * 0x1p-40, fabs(v) * 0x1p-40};
+                unsure += (float)(u - b[0]) != (float)(u + b[0]) || (float)(v - b[1]) != (float)(v + b[1]);
+            }
+        }
+        sp_flow_release(&f);
+    }
+    printf("# %zu of %zu points near a float rounding boundary (recomputed with libm)\n", unsure, (size_t)80 * h * w);
+    SP_EXPECT_MSG(unsure > 0, "no point exercised the libm fallback; widen the sweep");
+}
+
+/* flow_v4.h's expm1 for x <= 0 against expm1l: relative error under 2^-49 (the fallback
+ * margin is 2^-40), over a dense geometric sweep of [1e-6, 745] and the series switch. */
+SP_TEST(flow_expm1_v4_relative_error)
+{
+    double worst = 0.0, at = 0.0;
+    size_t const n = 400000;
+    for (size_t i = 0; i < n; i += 4) {
+        sp_v4d x;
+        for (size_t l = 0; l < 4; l++) x[l] = -1e-6 * pow(745.0 / 1e-6, (double)(i + l) / (double)(n - 1));
+        sp_v4d const y = sp__expm1_neg_v4(x);
+        for (size_t l = 0; l < 4; l++) {
+            long double const want = expm1l((long double)x[l]);
+            double const rel = (double)fabsl(((long double)y[l] - want) / want);
+            if (rel > worst) worst = rel, at = x[l];
+        }
+    }
+    printf("# worst relative error %.3g at x = %.17g (2^-49 = %.3g)\n", worst, at, 0x1p-49);
+    SP_EXPECT_MSG(worst < 0x1p-49, "expm1 relative error %.3g at %.17g", worst, at);
+}
+
+/* sp__v4d_float_unsure: a double exactly halfway between two floats, or within 2^-41 of
+ * that point, is unsure; a float itself and a value a quarter ulp from a midpoint are not. */
+SP_TEST(flow_v4_float_unsure_finds_rounding_boundaries)
+{
+    float const f = 1.2345678f;
+    double const ulp = (double)nextafterf(f, 2.0f) - (double)f;
+    double const mid = (double)f + 0.5 * ulp;
+    sp_v4d const d = {mid, mid * (1 + 0x1p-42), (double)f, (double)f + 0.25 * ulp};
+    sp_v4i const m = sp__v4d_float_unsure(d);
+    SP_EXPECT(m[0] != 0 && m[1] != 0 && m[2] == 0 && m[3] == 0);
+    sp_v4d const z = {0.0, -0.0, -mid, 1e-300};
+    sp_v4i const mz = sp__v4d_float_unsure(z);
+    SP_EXPECT(mz[0] == 0 && mz[1] == 0 && mz[2] != 0 && mz[3] == 0);
 }
 
 /* Largest central-difference divergence over the interior, skipping points whose stencil
