@@ -21,7 +21,8 @@
 #   callgrind    (--callgrind) instructions per pair inside sp_sampler_next, 1 thread:
 #                valgrind --tool=callgrind --toggle-collect=sp_sampler_next ... bench
 #                --pairs N; the count covers the warm-up batch too, so it is divided by
-#                N + batch_size. Work of the prefetch thread is outside the count.
+#                the pairs rendered (N rounded up to whole batches) + batch_size. Work
+#                of the prefetch thread is outside the count.
 # Environment: SYNTHPIX (default build/synthpix), WORK (default a fresh folder under
 # /dev/shm or /tmp, removed at the end; a given WORK is left as it is).
 set -euo pipefail
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
     --seconds) SECONDS_EACH="$2"; shift 2 ;;
     --callgrind) CALLGRIND=1; shift ;;
     --quick) QUICK=1; REPS=1; SECONDS_EACH=1; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "bench/run.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -154,12 +155,13 @@ if [ "$CALLGRIND" = 1 ]; then
         case "$c" in main|large_npy|synthpix_like_1216x1936) n=8 ;; *) n=100 ;; esac
         cg="$WORK/callgrind.$c"
         # shellcheck disable=SC2046
-        valgrind --tool=callgrind --toggle-collect=sp_sampler_next --callgrind-out-file="$cg" \
-            "$SP" bench $(cfg_arg "$c") --threads 1 --pairs "$n" --no-bandwidth > /dev/null 2>&1
+        j=$(valgrind --tool=callgrind --toggle-collect=sp_sampler_next --callgrind-out-file="$cg" \
+            "$SP" bench $(cfg_arg "$c") --threads 1 --pairs "$n" --no-bandwidth --json 2> /dev/null)
         total=$(awk '/^summary:/ { print $2 }' "$cg")
-        # shellcheck disable=SC2046
-        b=$("$SP" bench $(cfg_arg "$c") --threads 1 --pairs 1 --no-bandwidth --json | sed 's/.*"batch_size": \([0-9]*\).*/\1/')
-        awk -v c="$c" -v t="$total" -v n="$n" -v b="$b" 'BEGIN {
+        # The pairs rendered: whole batches, so --pairs N rounds up to a multiple of the batch.
+        np=$(echo "$j" | sed 's/.*"pairs": \([0-9]*\).*/\1/')
+        b=$(echo "$j" | sed 's/.*"batch_size": \([0-9]*\).*/\1/')
+        awk -v c="$c" -v t="$total" -v n="$np" -v b="$b" 'BEGIN {
             printf "{\"measure\": \"callgrind\", \"config\": \"%s\", \"pairs\": %d, \"warmup_pairs\": %d, \"instructions\": %.0f, \"instructions_per_pair\": %.0f}\n", c, n, b, t, t / (n + b) }'
         rm -f -- "$cg"
     done
