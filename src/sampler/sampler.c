@@ -194,6 +194,57 @@ static inline void sample_px(const float *r0, const float *r1, const axis_tap *t
     }
 }
 
+/* A resampled row (taps off the grid points), AVX2: 8 samples at a time, the flow values
+ * fetched with gathers, then sample_px's expressions lane by lane (the same operations in
+ * the same order, so the same bits). Measured (callgrind, the embedded default, whose
+ * kinematic records are 80x80 grids resampled to 256x256): 45 instructions a sample in
+ * sample_px's loop, about 7 here. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SP_HAVE_GATHER_ROW 1
+__attribute__((target("avx2"))) static void sample_row_avx2(const float *r0, const float *r1, const axis_tap *xt,
+                                                             size_t n, float wy, size_t C, float scale, float *o)
+{
+    typedef float v8f __attribute__((vector_size(32)));
+    typedef int32_t v8i __attribute__((vector_size(32)));
+    v8i const fields = {0, 3, 6, 9, 12, 15, 18, 21}; /* axis_tap is 3 ints: i0, i1, w */
+    _Static_assert(sizeof(axis_tap) == 12, "axis_tap is three 4-byte fields");
+    float const omy = 1.0f - wy;
+    v8f const zero = {0}, one = zero + 1.0f;
+    v8i const wy_nonzero = (v8i){0} - (wy != 0.0f);
+    int const c = (int)C;
+    size_t l = 0;
+    for (; l + 8 <= n; l += 8) {
+        const int *const tb = (const int *)(const void *)(xt + l);
+        v8i const i0 = (v8i)_mm256_i32gather_epi32(tb, (__m256i)fields, 4) * c;
+        v8i const i1 = (v8i)_mm256_i32gather_epi32(tb + 1, (__m256i)fields, 4) * c;
+        v8f const wx = (v8f)_mm256_i32gather_ps((const float *)(tb + 2), (__m256i)fields, 4);
+        v8f const u00 = (v8f)_mm256_i32gather_ps(r0, (__m256i)i0, 4), v00 = (v8f)_mm256_i32gather_ps(r0 + 1, (__m256i)i0, 4);
+        v8f const u01 = (v8f)_mm256_i32gather_ps(r0, (__m256i)i1, 4), v01 = (v8f)_mm256_i32gather_ps(r0 + 1, (__m256i)i1, 4);
+        v8f const u10 = (v8f)_mm256_i32gather_ps(r1, (__m256i)i0, 4), v10 = (v8f)_mm256_i32gather_ps(r1 + 1, (__m256i)i0, 4);
+        v8f const u11 = (v8f)_mm256_i32gather_ps(r1, (__m256i)i1, 4), v11 = (v8f)_mm256_i32gather_ps(r1 + 1, (__m256i)i1, 4);
+        v8f const omx = one - wx;
+        v8f const a = omx * omy, b = wx * omy, cc = omx * wy, d = wx * wy;
+        v8f const us = a * u00 + b * u01 + cc * u10 + d * u11;
+        v8f const vs = a * v00 + b * v01 + cc * v10 + d * v11;
+        v8i const full = (wx != zero) | wy_nonzero | (u00 == zero) | (v00 == zero);
+        v8f const u = (v8f)((full & (v8i)us) | (~full & (v8i)u00)) * scale;
+        v8f const v = (v8f)((full & (v8i)vs) | (~full & (v8i)v00)) * scale;
+        __m256 const lo = _mm256_unpacklo_ps((__m256)u, (__m256)v), hi = _mm256_unpackhi_ps((__m256)u, (__m256)v);
+        _mm256_storeu_ps(o + 2 * l, _mm256_permute2f128_ps(lo, hi, 0x20));
+        _mm256_storeu_ps(o + 2 * l + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    }
+    for (; l < n; l++) {
+        float u, v;
+        sample_px(r0, r1, &xt[l], wy, C, &u, &v);
+        o[2 * l] = u * scale;
+        o[2 * l + 1] = v * scale;
+    }
+}
+#else
+#define SP_HAVE_GATHER_ROW 0
+#endif
+
 /* After copy_row on a grid row (2 channels, taps on consecutive grid points): the samples
  * whose grid value is -0 get the full sum. Blocks of 8 samples are tested at once, so a
  * row with one -0 (a flow's edge) costs a vectorised scan, not a scalar pass. */
@@ -233,6 +284,9 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
     axis_taps(s->cfg.img_offset[1], step, rx, g->flow_w, f->width, xt);
     size_t const C = f->channels, W = f->width;
     int const x_identity = C == 2 && xt_is_identity(xt, g->flow_w);
+#if SP_HAVE_GATHER_ROW
+    int const gather = __builtin_cpu_supports("avx2");
+#endif
     for (size_t k = k0; k < k1; k++) {
         axis_tap yt;
         axis_taps(s->cfg.img_offset[0] + (double)k * step, 0.0, ry, 1, f->height, &yt);
@@ -243,6 +297,12 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
             if (!copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) fix_neg_zeros(r0, r1, xt, g->flow_w, scale, o);
             continue;
         }
+#if SP_HAVE_GATHER_ROW
+        if (gather && W * C <= INT32_MAX) {
+            sample_row_avx2(r0, r1, xt, g->flow_w, wy, C, scale, o);
+            continue;
+        }
+#endif
         for (size_t l = 0; l < g->flow_w; l++) {
             float u, v;
             sample_px(r0, r1, &xt[l], wy, C, &u, &v);

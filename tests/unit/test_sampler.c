@@ -719,6 +719,62 @@ SP_TEST(sampler_output_flow_on_the_flow_grid_keeps_every_bit_of_the_bilinear_sum
     sp_config_free(&c);
 }
 
+/* Output flows resampled off the grid points (the taps' weights not 0): every sample must be
+ * the bilinear sum sp__flow_bilinear gives at the sample's grid coordinate, computed here
+ * from the documented geometry (physical img_offset + k / (vpp r), times the grid's points
+ * per unit), bit for bit, for 2 and 3 channels, output widths that are not a multiple of 8,
+ * and values with +0, -0 and both signs; 1 and 2 threads. */
+SP_TEST(sampler_output_flow_resampled_is_the_bilinear_sum_bit_for_bit)
+{
+    enum { H = 21, W = 26 };
+    static float flow[H * W * 3];
+    static const float vals[] = {0.0f, -0.0f, -1.5f, 2.25f, 0.375f, -3.0f, 7.0f, -0.0f, 1e-3f};
+    for (size_t ch = 2; ch <= 3; ch++) {
+        for (size_t i = 0; i < (size_t)H * W * ch; i++)
+            flow[i] = vals[(i * 5 + i / 7) % (sizeof vals / sizeof vals[0])] * (1.0f + (float)(i % 11) / 16.0f);
+        char dir[600], p0[700], yaml[2048];
+        snprintf(dir, sizeof dir, "%s/resampled_%zu", sp_test_tmpdir(), ch);
+        SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
+        snprintf(p0, sizeof p0, "%s/flow_0.npy", dir);
+        size_t const shape[3] = {H, W, ch};
+        sp_test_write_npy(p0, SP_DTYPE_F32, 3, shape, flow);
+        /* 24 x 30 images of a 21 x 26 unit domain at 1.3 px per unit, offset (0.7, 1.1): the
+         * samples fall between grid points; vpp 1.5 gives a 36 x 45 output grid. */
+        snprintf(yaml, sizeof yaml,
+                 "scheduler_class: .npy\nfile_list: [%s]\nimage_shape: [24, 30]\nflow_field_size: [%d, %d]\n"
+                 "resolution: 1.3\nimg_offset: [0.7, 1.1]\ndt: 0.5\nvelocities_per_pixel: 1.5\n"
+                 "output_units: pixels\nmin_speed_x: 0\nmax_speed_x: 0\nmin_speed_y: 0\nmax_speed_y: 0\nseed: 1\n"
+                 "batch_size: 1\nflow_fields_per_batch: 1\nbatches_per_flow_batch: 1\ndiameter_ranges: [[1, 2]]\n",
+                 dir, H, W);
+        sp_config c;
+        sp_test_load_yaml(&c, yaml);
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            sp_sampler *const s = make_sampler(&c, threads);
+            const sp_batch *const b = sp_test_next_ok(s);
+            SP_EXPECT_MSG(b->flow_height == 36 && b->flow_width == 45, "output grid %zux%zu", b->flow_height, b->flow_width);
+            sp_flow const f = {H, W, ch, flow};
+            double const step = (1.0 / 1.5) / 1.3; /* units between output samples */
+            size_t bad = 0;
+            for (size_t k = 0; k < b->flow_height; k++)
+                for (size_t l = 0; l < b->flow_width; l++) {
+                    float const gy = (float)((0.7 + (double)k * step) * ((double)H / (double)H));
+                    float const gx = (float)((1.1 + (double)l * step) * ((double)W / (double)W));
+                    float u, v;
+                    sp__flow_bilinear(&f, gy, gx, &u, &v);
+                    float const scale = (float)(1.3 * 0.5);
+                    float const want[2] = {u * scale, v * scale};
+                    const float *const got = b->flow_fields + (k * b->flow_width + l) * 2;
+                    if (memcmp(got, want, sizeof want) != 0 && bad++ < 5)
+                        SP_EXPECT_MSG(0, "%zu channels, %u threads, sample (%zu, %zu): got (%g, %g) want (%g, %g)", ch,
+                                      threads, k, l, (double)got[0], (double)got[1], (double)want[0], (double)want[1]);
+                }
+            SP_EXPECT_MSG(bad == 0, "%zu samples differ", bad);
+            sp_sampler_free(s);
+        }
+        sp_config_free(&c);
+    }
+}
+
 /* sp_sampler_options_shard_from_env: torchrun's variables before Open MPI's, SLURM's and
  * PMI's; a bad size or rank names the variable; with none set, o is unchanged. */
 SP_TEST(sampler_shard_from_env_takes_the_first_launcher_set)
