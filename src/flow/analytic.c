@@ -253,7 +253,7 @@ static void store(sp_flow *out, size_t i, size_t j, double u, double v, double w
 /* Taylor-Green is separable: sin and cos of k x per column and of k y per row, then the same
  * products as taylor_green(), (A sin kx) cos ky and (-A cos kx) sin ky, so the same bits for
  * two sincos a row and a column instead of two a point. */
-static int fill_taylor_green(const sp_analytic_params *p, const double *xs, double ly, sp_flow *out)
+SP_MULTIVERSION static int fill_taylor_green(const sp_analytic_params *p, const double *xs, double ly, sp_flow *out)
 {
     size_t const H = out->height, W = out->width;
     double *const t = (double *)malloc(2 * W * sizeof *t);
@@ -262,7 +262,11 @@ static int fill_taylor_green(const sp_analytic_params *p, const double *xs, doub
     for (size_t j = 0; j < W; j++) t[2 * j] = p->amplitude * sin(k * xs[j]), t[2 * j + 1] = -p->amplitude * cos(k * xs[j]);
     for (size_t i = 0; i < H; i++) {
         double const y = (double)i * ly / (double)H, cy = cos(k * y), sy = sin(k * y);
-        for (size_t j = 0; j < W; j++) store(out, i, j, t[2 * j] * cy, t[2 * j + 1] * sy, p->w);
+        float *const row = out->data + sp_flow_index(out, i, 0, 0);
+        if (out->channels == 2)
+            for (size_t j = 0; j < W; j++) row[2 * j] = (float)(t[2 * j] * cy), row[2 * j + 1] = (float)(t[2 * j + 1] * sy);
+        else
+            for (size_t j = 0; j < W; j++) store(out, i, j, t[2 * j] * cy, t[2 * j + 1] * sy, p->w);
     }
     free(t);
     return 1;
@@ -330,7 +334,7 @@ SP_MULTIVERSION static void lamb_oseen_row(const sp_analytic_params *p, double d
                 row[3 * j] = (float)(U), row[3 * j + 1] = (float)(V), row[3 * j + 2] = wf;    \
     } while (0)
 
-static int fill_row(const sp_resolved *q, double y, const double *xs, sp_flow *out, size_t i)
+SP_MULTIVERSION static int fill_row(const sp_resolved *q, double y, const double *xs, sp_flow *out, size_t i)
 {
     const sp_analytic_params *const p = q->p;
     size_t const W = out->width, C = out->channels;
@@ -434,7 +438,7 @@ static double kinematic_scale(const float *planes, size_t n, double a, sp_kinema
 }
 
 /* Scales (u, v) by the scale mode's factor, writing the flow's interleaved layout. */
-static void kinematic_store(const float *planes, double a, const sp_analytic_params *p, sp_flow *out)
+SP_MULTIVERSION static void kinematic_store(const float *planes, double a, const sp_analytic_params *p, sp_flow *out)
 {
     size_t const n = out->height * out->width;
     double const scale = kinematic_scale(planes, n, a, p->scale_mode);

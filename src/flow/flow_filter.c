@@ -87,7 +87,7 @@ static sp_status kernel_build(sp_gauss_kernel *k, double sigma, size_t n)
 }
 
 /* Axis 0. pad holds h + 2r rows of w floats: row p is src row reflect(p - r). */
-static void filter_columns(float *plane, size_t h, size_t w, const sp_gauss_kernel *k,
+SP_MULTIVERSION static void filter_columns(float *plane, size_t h, size_t w, const sp_gauss_kernel *k,
                            float *restrict pad, double *restrict acc)
 {
     size_t const r = k->radius;
@@ -111,7 +111,7 @@ static void filter_columns(float *plane, size_t h, size_t w, const sp_gauss_kern
 }
 
 /* Axis 1. line holds w + 2r doubles: line[q] is row[reflect(q - r)]. */
-static void filter_rows(float *plane, size_t h, size_t w, const sp_gauss_kernel *k,
+SP_MULTIVERSION static void filter_rows(float *plane, size_t h, size_t w, const sp_gauss_kernel *k,
                         double *restrict line, double *restrict acc)
 {
     size_t const r = k->radius;
