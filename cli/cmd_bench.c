@@ -31,13 +31,15 @@ typedef struct bench_options {
     int json;
     int no_bandwidth;
     int breakdown;
+    int read_flows;
+    int prefetch; /* -1 = the default */
 } bench_options;
 
 static void bench_usage(FILE *f)
 {
     fprintf(f,
             "usage: synthpix bench [-c FILE] [--threads N] [--seconds S | --pairs N] [--json]\n"
-            "                      [--no-bandwidth] [--breakdown]\n\n"
+            "                      [--no-bandwidth] [--breakdown] [--read-flows] [--prefetch T]\n\n"
             "Renders batches in memory (nothing is written to disk), measures the machine's memory\n"
             "write bandwidth in the same run, and reports pairs/s against the bandwidth bound\n"
             "(bytes a pair writes: two float32 images and the float32 flow).\n\n"
@@ -50,6 +52,8 @@ static void bench_usage(FILE *f)
             "      --no-bandwidth  skip the bandwidth probe (for profiles and instruction counts)\n"
             "      --breakdown     time each stage (load, flow, particles, bins, render, noise, post)\n"
             "                      with the library's timers: work per pair, summed over threads\n"
+            "      --read-flows    read .npy/.flo flow files instead of mapping them (as generate)\n"
+            "      --prefetch T    load flow records ahead on T extra threads, 0 = none (as generate)\n"
             "  -h, --help          this help\n");
 }
 
@@ -62,10 +66,13 @@ static int parse_bench(int argc, char **argv, bench_options *o)
                                            {"pairs", required_argument, NULL, 'p'},
                                            {"no-bandwidth", no_argument, NULL, 'n'},
                                            {"breakdown", no_argument, NULL, 'b'},
+                                           {"read-flows", no_argument, NULL, 'r'},
+                                           {"prefetch", required_argument, NULL, 'f'},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->threads = -1;
+    o->prefetch = -1;
     o->seconds = 3.0;
     optind = 1;
     int ch;
@@ -92,6 +99,14 @@ static int parse_bench(int argc, char **argv, bench_options *o)
         case 'j': o->json = 1; break;
         case 'n': o->no_bandwidth = 1; break;
         case 'b': o->breakdown = 1; break;
+        case 'r': o->read_flows = 1; break;
+        case 'f':
+            if (sp_cli_parse_u64(optarg, &v) != 0 || v > 64) {
+                fprintf(stderr, "synthpix bench: --prefetch: '%s' is not an integer in [0, 64]\n", optarg);
+                return SP_EXIT_USAGE;
+            }
+            o->prefetch = (int)v;
+            break;
         case 'p':
             if (sp_cli_parse_u64(optarg, &o->pairs) != 0 || o->pairs == 0) {
                 fprintf(stderr, "synthpix bench: --pairs: '%s' is not a positive integer\n", optarg);
@@ -235,6 +250,8 @@ int sp_cmd_bench(int argc, char **argv)
     sp_sampler_options_init(&so);
     so.pool = pool;
     so.stage_timers = o.breakdown;
+    so.flow_files = o.read_flows ? SP_FLOW_FILES_READ : SP_FLOW_FILES_AUTO;
+    if (o.prefetch >= 0) so.prefetch_threads = o.prefetch == 0 ? SP_PREFETCH_OFF : (unsigned)o.prefetch;
     sp_error e;
     if (rc == SP_EXIT_OK && sp_sampler_create(&s, &cfg, &so, &e) != SP_OK) {
         fprintf(stderr, "synthpix bench: %s\n", e.message);

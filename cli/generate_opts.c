@@ -20,7 +20,7 @@ static void generate_usage(FILE *f)
             "usage: synthpix generate [-c FILE] [-o DIR] [-n PAIRS] [--format png|tiff|npy|h5]\n"
             "                         [--layout synthpix|cai|pykitpiv|liteflownet [--split F] [--case NAME]]\n"
             "                         [--bit-depth 8|16] [--threads N] [--quiet]\n"
-            "                         [--data-shard I/N|auto] [--prefetch T] [--overwrite]\n"
+            "                         [--data-shard I/N|auto] [--prefetch T] [--read-flows] [--overwrite]\n"
             "                         [--checkpoint-dir D [--checkpoint-every K] [--max-to-keep M] [--resume]]\n\n"
             "Renders image pairs and writes them to DIR (default ./synthpix-out):\n"
             "  pair_NNNNNN_img1.png, pair_NNNNNN_img2.png, pair_NNNNNN_flow.flo, params.jsonl, dataset.json\n"
@@ -43,7 +43,8 @@ static void generate_usage(FILE *f)
             "      --split F       cai, liteflownet: the fraction of pairs in the test (val) part, in [0, 1]\n"
             "                      (default 0.1); each pair's part is drawn from the seed and its index\n"
             "      --case NAME     cai: the <case> of the file names, [A-Za-z0-9_-] (default synthpix)\n"
-            "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n"
+            "      --threads N     worker threads, 0 = all cores (default: the configuration's threads)\n");
+    fputs(/* a second string: each stays under the 4095 characters C99 promises */
             "      --data-shard I/N  write shard I (0-based) of N of the stream: shard I takes the flow\n"
             "                      batches I, I+N, I+2N, ... (F records each) of the one-process stream, so N\n"
             "                      runs (on N machines) write disjoint parts of the one-process dataset, with\n"
@@ -52,6 +53,8 @@ static void generate_usage(FILE *f)
             "                      Open MPI, SLURM or PMI variables)\n"
             "      --prefetch T    load flow records ahead on T extra threads, 0 = none (default: one for\n"
             "                      flow files, none for built-in flows); the output bytes never depend on T\n"
+            "      --read-flows    read .npy/.flo flow files into memory; by default a float32 file of\n"
+            "                      4 MiB or more in the host's layout is mapped instead (same bytes)\n"
             "  -q, --quiet         no progress bar or summary\n"
             "      --overwrite     replace a dataset found in DIR: its files (pairs, shards, params.jsonl,\n"
             "                      dataset.json, the layouts' files) are removed first, and nothing else;\n"
@@ -64,7 +67,8 @@ static void generate_usage(FILE *f)
             "      --resume              continue from the latest checkpoint in D (start afresh when D has none);\n"
             "                            the finished dataset is byte-identical to an uninterrupted run's\n"
             "  -h, --help          this help\n\n"
-            "Exit status: 0 success, 2 usage or configuration error, 1 runtime error.\n");
+            "Exit status: 0 success, 2 usage or configuration error, 1 runtime error.\n",
+          f);
 }
 
 static int usage_error(const char *opt, const char *value, const char *expected)
@@ -196,7 +200,7 @@ int sp_cli_generate_parse(int argc, char **argv, gen_cli *c)
         {"checkpoint-every", required_argument, NULL, 1002}, {"max-to-keep", required_argument, NULL, 1003},
         {"resume", no_argument, NULL, 1004},              {"overwrite", no_argument, NULL, 1005},
         {"layout", required_argument, NULL, 2004},        {"split", required_argument, NULL, 2005},
-        {"case", required_argument, NULL, 2006},
+        {"case", required_argument, NULL, 2006},          {"read-flows", no_argument, NULL, 2007},
         {NULL, 0, NULL, 0}};
     optind = 1;
     int ch;
@@ -208,6 +212,7 @@ int sp_cli_generate_parse(int argc, char **argv, gen_cli *c)
         if (ch == 'q') c->quiet = 1;
         else if (ch == 1004) c->g.resume = 1;
         else if (ch == 1005) c->g.dataset.overwrite = 1;
+        else if (ch == 2007) c->g.sampler.flow_files = SP_FLOW_FILES_READ;
         else if (take_option(c, ch, optarg) != SP_EXIT_OK) return SP_EXIT_USAGE;
     }
     if (check_layout_options(c) != SP_EXIT_OK) return SP_EXIT_USAGE;

@@ -109,10 +109,24 @@ typedef struct sp_sampler_options {
      * loads the records at each refresh on the pool; 1..64 threads otherwise. Order and bytes
      * never depend on this value. */
     unsigned prefetch_threads;
+    /* How .npy and .flo flow files reach memory: SP_FLOW_FILES_AUTO (0, the default) maps a
+     * file of at least 4 MiB whose data is float32 in the host's layout, read-only, and uses
+     * the values in place (checked for NaN and infinity in the pass that copies them into
+     * the output flow) and reads the others; SP_FLOW_FILES_READ always reads;
+     * SP_FLOW_FILES_MAP maps every such file whatever its size. Mapping saves the copy from
+     * the page cache, which costs more than mapping above a few MiB (docs/performance.md).
+     * A mapped file that another process shrinks makes sp_sampler_next fail naming it: a
+     * SIGBUS handler, installed the first time a file is mapped, turns the lost pages into
+     * zeros that are never returned (docs/durability.md). Never changes a byte. */
+    int flow_files;
     /* Nonzero: time every stage of every batch (sp_sampler_stage_times); two clock reads a
      * work item, so off by default. Never changes a byte. */
     int stage_timers;
 } sp_sampler_options;
+
+#define SP_FLOW_FILES_AUTO 0
+#define SP_FLOW_FILES_READ 1
+#define SP_FLOW_FILES_MAP 2
 
 /* The stages of a batch, as sp_sampler_next runs them (include/sp/sp_sampler.h's
  * sp_sampler_stage_times; docs/performance.md shows a breakdown). */

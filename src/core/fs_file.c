@@ -441,7 +441,7 @@ static sp_status membuf_reserve(sp_membuf *buf, size_t n, const char *path, sp_e
 }
 
 /* Opens a regular file of at most max_len bytes; *fd and *size on success. */
-static sp_status open_regular(const char *path, size_t max_len, int *fd, size_t *size, sp_error *err)
+sp_status sp__fs_open_regular(const char *path, size_t max_len, int *fd, size_t *size, sp_error *err)
 {
     if (path == NULL) return sp_error_set(err, SP_ERR_INVALID, "(null path): cannot open");
     *fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -464,6 +464,15 @@ static sp_status open_regular(const char *path, size_t max_len, int *fd, size_t 
     return SP_OK;
 }
 
+sp_status sp__fs_read_head(int fd, const char *path, sp_membuf *head, size_t have, sp_error *err)
+{
+    head->size = 0;
+    SP_TRY(membuf_reserve(head, have, path, err));
+    SP_TRY(read_fd(fd, path, head->data, have, err));
+    head->size = have;
+    return SP_OK;
+}
+
 /* Bytes [off, n) of the open file into dst, given that [0, have) are in head already. */
 static sp_status read_rest_into(int fd, const char *path, const unsigned char *head, size_t have, size_t off,
                                 size_t n, unsigned char *dst, sp_error *err)
@@ -483,7 +492,7 @@ sp_status sp__fs_read_placed(const char *path, size_t max_len, size_t head_max, 
     head->size = 0;
     int fd = -1;
     size_t n = 0;
-    SP_TRY(open_regular(path, max_len, &fd, &n, err));
+    SP_TRY(sp__fs_open_regular(path, max_len, &fd, &n, err));
     size_t const have = n < head_max ? n : head_max;
     sp_status s = membuf_reserve(head, have, path, err);
     if (s == SP_OK) s = read_fd(fd, path, head->data, have, err);
@@ -508,7 +517,7 @@ sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *bu
     buf->size = 0;
     int fd = -1;
     size_t n = 0;
-    SP_TRY(open_regular(path, max_len, &fd, &n, err));
+    SP_TRY(sp__fs_open_regular(path, max_len, &fd, &n, err));
     sp_status s = membuf_reserve(buf, n, path, err);
     if (s == SP_OK) s = read_fd(fd, path, buf->data, n, err);
     if (s == SP_OK) buf->size = n;

@@ -101,6 +101,12 @@ sp_status sp__fs_read_whole(const char *path, size_t max_len, unsigned char **bu
  * (realloc) otherwise; buf->size receives the length. For the loader's steady state. */
 sp_status sp__fs_read_whole_into(const char *path, size_t max_len, sp_membuf *buf, sp_error *err);
 
+/* Opens a regular file of at most max_len bytes read-only: *fd (the caller closes it) and
+ * *size. Messages name the path and the OS reason, or the limit. */
+sp_status sp__fs_open_regular(const char *path, size_t max_len, int *fd, size_t *size, sp_error *err);
+/* The first `have` bytes of the open file into head (reused; head->size = have). */
+sp_status sp__fs_read_head(int fd, const char *path, sp_membuf *head, size_t have, sp_error *err);
+
 /* A file read in two parts, so its data can land where it will be used (the loader's flow
  * files, read straight into the flow's storage). The first min(size, head_max) bytes are
  * read into head (reused like sp__fs_read_whole_into's buffer); then place(ctx, head bytes,

@@ -99,6 +99,12 @@ const sp_record_ref *sp__records_ref(const sp_records *r, size_t f);
 int sp__records_valid(const sp_records *r, size_t f);  /* 1 = real record, 0 = padding */
 const char *sp__records_name(const sp_records *r, size_t f); /* "" for padding */
 const sp_flow *sp__records_flow(const sp_records *r, size_t f); /* after a successful load */
+/* Mapped flow files (src/internal/sp_flowmap.h): a record's values may come unchecked for
+ * non-finite ones (1 until sp__records_set_checked), and its file may have shrunk while
+ * mapped (damaged: its lost pages read as zeros; nothing made from it may be returned). */
+int sp__records_unchecked(const sp_records *r, size_t f);
+void sp__records_set_checked(sp_records *r, size_t f);
+int sp__records_damaged(const sp_records *r, size_t f);
 
 /* Real image pairs: source record `record` read with its images (.mat I0, I1, V), as
  * sp_mat_read_flow(name, 1, ...) gives them: *flow is released with sp_flow_release, *i1

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sp_flowmap.h"
 #include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "io_private.h"
@@ -107,7 +108,9 @@ typedef struct flo_place_ctx {
     const char *name;
     sp_flow *out;
     size_t *cap;
-    int direct; /* the data went straight into out */
+    int direct;     /* the data went straight into out */
+    int map;        /* sp__flo_map_flow: only check and take the shape; out is left alone */
+    size_t w, h;    /* the shape (with map) */
 } flo_place_ctx;
 
 /* sp_fs_place_fn for .flo: on a little-endian host the data (float32 little-endian) is read
@@ -122,10 +125,15 @@ static sp_status flo_place(void *ctx, const unsigned char *head, size_t have, si
     if (have == size || have < FLO_HEADER) return SP_OK;
     size_t w = 0, h = 0;
     SP_TRY(check_header(head, size, q->name, &w, &h, err)); /* reads head[0, 12) only */
-    SP_TRY(reserve_flow(q->out, w, h, q->cap, q->name, err));
     q->direct = 1;
-    *dst = (unsigned char *)q->out->data;
     *off = FLO_HEADER;
+    if (q->map) {
+        q->w = w, q->h = h;
+        *dst = (unsigned char *)q; /* any non-NULL value: map it */
+        return SP_OK;
+    }
+    SP_TRY(reserve_flow(q->out, w, h, q->cap, q->name, err));
+    *dst = (unsigned char *)q->out->data;
 #else
     (void)q, (void)head, (void)have, (void)size, (void)off, (void)err;
 #endif
@@ -135,7 +143,7 @@ static sp_status flo_place(void *ctx, const unsigned char *head, size_t have, si
 sp_status sp_flo_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity, sp_membuf *file,
                                 int *nonfinite, sp_error *err)
 {
-    flo_place_ctx q = {sp__io_name(path), out, capacity, 0};
+    flo_place_ctx q = {sp__io_name(path), out, capacity, 0, 0, 0, 0};
     SP_TRY(sp__fs_read_placed(path, max_len, FLO_HEADER, file, flo_place, &q, err));
     if (!q.direct) return sp_flo_decode(file->data, file->size, path, out, capacity, nonfinite, err);
     const float *const v = out->data;
@@ -146,6 +154,20 @@ sp_status sp_flo_read_flow_into(const char *path, size_t max_len, sp_flow *out, 
         bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
     }
     *nonfinite = bad != 0;
+    return SP_OK;
+}
+
+sp_status sp__flo_map_flow(const char *path, size_t max_len, size_t min_len, sp_flow *out, sp_membuf *head,
+                           sp_fmap *map, int *mapped, sp_error *err)
+{
+    *mapped = 0;
+    flo_place_ctx q = {sp__io_name(path), out, NULL, 0, 1, 0, 0};
+    const unsigned char *data = NULL;
+    SP_TRY(sp__fs_map_placed(path, max_len, min_len, FLO_HEADER, head, flo_place, &q, map, &data, err));
+    if (data == NULL) return SP_OK;
+    out->height = q.h, out->width = q.w, out->channels = 2;
+    out->data = (float *)(uintptr_t)data; /* read-only: the loader's flows are never written */
+    *mapped = 1;
     return SP_OK;
 }
 

@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sp_flowmap.h"
 #include "sp_fsutil.h"
 #include "sp_internal.h"
 #include "io_private.h"
@@ -409,6 +410,8 @@ typedef struct flow_place {
     size_t *cap;
     int direct; /* the data went straight into out */
     size_t count;
+    int map;          /* sp__npy_map_flow: only check and take the shape; out is left alone */
+    size_t shape[3];  /* the shape (with map) */
 } flow_place;
 
 /* sp_fs_place_fn for .npy flows: float32 in the host's byte order, C order, (H, W, 2|3) is
@@ -432,12 +435,17 @@ static sp_status npy_place(void *ctx, const unsigned char *head, size_t have, si
     SP_TRY(check_sizes(&h, size - hdr_off - hlen, q->name, &lim, &count, &nbytes, err));
     if (h.dtype != SP_DTYPE_F32 || h.swap || h.fortran || h.ndim != 3 || (h.shape[2] != 2 && h.shape[2] != 3))
         return SP_OK;
-    SP_TRY(ensure_floats(q->out, count, q->cap, q->name, err));
-    q->out->height = h.shape[0], q->out->width = h.shape[1], q->out->channels = h.shape[2];
     q->direct = 1;
     q->count = count;
-    *dst = (unsigned char *)q->out->data;
     *off = hdr_off + hlen;
+    if (q->map) {
+        q->shape[0] = h.shape[0], q->shape[1] = h.shape[1], q->shape[2] = h.shape[2];
+        *dst = (unsigned char *)q; /* any non-NULL value: map it */
+        return SP_OK;
+    }
+    SP_TRY(ensure_floats(q->out, count, q->cap, q->name, err));
+    q->out->height = h.shape[0], q->out->width = h.shape[1], q->out->channels = h.shape[2];
+    *dst = (unsigned char *)q->out->data;
     return SP_OK;
 }
 
@@ -456,10 +464,24 @@ static int any_nonfinite_f32(const float *v, size_t n)
 sp_status sp_npy_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity, sp_membuf *file,
                                 int *nonfinite, sp_error *err)
 {
-    flow_place q = {sp__io_name(path), out, capacity, 0, 0};
+    flow_place q = {sp__io_name(path), out, capacity, 0, 0, 0, {0, 0, 0}};
     SP_TRY(sp__fs_read_placed(path, max_len, SP_FLOW_HEAD_BYTES, file, npy_place, &q, err));
     if (!q.direct) return sp_npy_decode_flow(file->data, file->size, path, out, capacity, nonfinite, err);
     *nonfinite = any_nonfinite_f32(out->data, q.count);
+    return SP_OK;
+}
+
+sp_status sp__npy_map_flow(const char *path, size_t max_len, size_t min_len, sp_flow *out, sp_membuf *head,
+                           sp_fmap *map, int *mapped, sp_error *err)
+{
+    *mapped = 0;
+    flow_place q = {sp__io_name(path), out, NULL, 0, 0, 1, {0, 0, 0}};
+    const unsigned char *data = NULL;
+    SP_TRY(sp__fs_map_placed(path, max_len, min_len, SP_FLOW_HEAD_BYTES, head, npy_place, &q, map, &data, err));
+    if (data == NULL) return SP_OK;
+    out->height = q.shape[0], out->width = q.shape[1], out->channels = q.shape[2];
+    out->data = (float *)(uintptr_t)data; /* read-only: the loader's flows are never written */
+    *mapped = 1;
     return SP_OK;
 }
 

@@ -21,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sp_flowmap.h"
 #include "sp_records.h"
 #include "sp/sp_config.h"
 #include "sp/sp_flow.h"
@@ -68,6 +69,21 @@ sp_key sp__epoch_key(const sp_loader *l, uint32_t epoch);
 
 typedef struct sp_source sp_source;
 
+/* A record's mapped file (src/internal/sp_flowmap.h), travelling with its flow and storage:
+ * while `map` is live the flow's data points into it and `owned` keeps the flow's own
+ * storage (cap floats) for later loads that read; `unchecked` = the values have not been
+ * checked for non-finite ones (the sampler does it, sp__records_unchecked). Zero-initialise
+ * with map = SP_FMAP_NONE. */
+typedef struct sp_flow_mapping {
+    sp_fmap map;
+    float *owned;
+    int unchecked;
+} sp_flow_mapping;
+
+/* Puts out back on its own storage when it points into mp's mapping, and unmaps it (NULL
+ * or nothing mapped: nothing). Before any other use of out's storage. */
+void sp__mapping_drop(sp_flow *out, sp_flow_mapping *mp);
+
 sp_status sp__source_create(sp_source **out, const sp_config *cfg, sp_error *err);
 void sp__source_free(sp_source *s);
 uint64_t sp__source_count(const sp_source *s);
@@ -78,7 +94,12 @@ uint64_t sp__source_count(const sp_source *s);
  * non-finite value is an error naming the record and its position. On error out keeps its
  * storage (its contents are unspecified). */
 sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
-                          sp_error *err);
+                          sp_flow_mapping *mp, sp_error *err);
+/* With mp != NULL, sp__source_load maps host-layout .npy and .flo files instead of reading
+ * them as `mode` says (SP_FLOW_FILES_AUTO: files of at least SP_SOURCE_MAP_MIN_BYTES; MAP:
+ * all; READ: none); a mapped record has mp->unchecked = 1: the caller checks the values.
+ * mp == NULL always reads and checks. */
+void sp__source_set_mapping(sp_source *s, int mode);
 /* The record's name: a file path (valid while s lives), or for built-in records
  * "analytic://KIND/i" or "kinematic://i", written into buf (SP_SOURCE_NAME_MAX bytes) and
  * returned. Built-in names are not stored: a million records would take 64 MB. */
@@ -104,7 +125,7 @@ void sp__prefetch_free(sp_prefetch *p); /* accepts NULL; joins the threads */
  * status and error. Positions are normally taken in increasing order; any other position
  * restarts the window there (restore, reset). */
 sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
-                            sp_error *err);
+                            sp_flow_mapping *mp, sp_error *err);
 
 /* ---- episodes (episodic.c) ---------------------------------------------------------- */
 
@@ -138,6 +159,7 @@ struct sp_records {
     sp_flow *flows;
     size_t *flow_cap;          /* floats each flows[f].data holds (reused storage) */
     sp_membuf *files;          /* each record's file bytes (reused storage) */
+    sp_flow_mapping *maps;     /* each record's mapped file, if any */
     sp_status *load_status;    /* per record, written by the load of that record only */
     sp_error *load_err;
     /* Episodic mode (episodic.c). */

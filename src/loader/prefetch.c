@@ -28,9 +28,10 @@ typedef struct slot {
     slot_state state;
     uint64_t pos;
     uint64_t gen;
-    sp_flow flow;        /* with its reusable storage: cap floats, and the file's bytes */
+    sp_flow flow;        /* with its reusable storage: cap floats, the file's bytes, a mapping */
     size_t cap;
     sp_membuf file;
+    sp_flow_mapping map;
     sp_status status;
     sp_error err;
 } slot;
@@ -73,7 +74,7 @@ static void load_one(sp_prefetch *p, slot *s)
     sp__loader_ref(&p->loader, pos, &ref);
     sp_error err;
     sp_error_clear(&err);
-    sp_status const st = sp__source_load(p->src, ref.record, &s->flow, &s->cap, &s->file, &err);
+    sp_status const st = sp__source_load(p->src, ref.record, &s->flow, &s->cap, &s->file, &s->map, &err);
     pthread_mutex_lock(&p->mu);
     if (s->gen == gen && s->pos == pos && s->state == SLOT_LOADING) {
         s->status = st;
@@ -125,17 +126,18 @@ static void restart_window(sp_prefetch *p, uint64_t i)
     p->head = p->tail = i;
 }
 
-static void swap_storage(slot *s, sp_flow *out, size_t *cap, sp_membuf *file)
+static void swap_storage(slot *s, sp_flow *out, size_t *cap, sp_membuf *file, sp_flow_mapping *mp)
 {
     sp_flow const f = s->flow;
     size_t const c = s->cap;
     sp_membuf const m = s->file;
-    s->flow = *out, s->cap = *cap, s->file = *file;
-    *out = f, *cap = c, *file = m;
+    sp_flow_mapping const q = s->map;
+    s->flow = *out, s->cap = *cap, s->file = *file, s->map = *mp;
+    *out = f, *cap = c, *file = m, *mp = q;
 }
 
 sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
-                            sp_error *err)
+                            sp_flow_mapping *mp, sp_error *err)
 {
     SP_RETURN_IF(i >= p->end, err, SP_ERR_INTERNAL, "prefetch: position %llu is past the end of the stream",
                  (unsigned long long)i);
@@ -147,7 +149,7 @@ sp_status sp__prefetch_take(sp_prefetch *p, uint64_t i, sp_flow *out, size_t *ca
         pthread_cond_wait(&p->ready, &p->mu);
         fill_window(p); /* a discarded load may have freed the slot we wait for */
     }
-    swap_storage(s, out, cap, file);
+    swap_storage(s, out, cap, file, mp);
     sp_status const st = s->status;
     if (err && st != SP_OK) *err = s->err;
     s->state = SLOT_EMPTY;
@@ -168,6 +170,7 @@ sp_status sp__prefetch_create(sp_prefetch **out, const sp_source *src, const sp_
     p->end = sp__loader_end(loader);
     p->capacity = capacity ? capacity : 1;
     p->slots = (slot *)calloc(p->capacity, sizeof *p->slots);
+    for (size_t k = 0; p->slots && k < p->capacity; k++) p->slots[k].map.map.slot = -1;
     p->threads = (pthread_t *)calloc(threads, sizeof *p->threads);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
@@ -197,6 +200,7 @@ void sp__prefetch_free(sp_prefetch *p)
     pthread_mutex_unlock(&p->mu);
     for (unsigned t = 0; t < p->started; t++) pthread_join(p->threads[t], NULL);
     for (size_t k = 0; p->slots && k < p->capacity; k++) {
+        sp__mapping_drop(&p->slots[k].flow, &p->slots[k].map);
         sp_flow_release(&p->slots[k].flow);
         sp_membuf_free(&p->slots[k].file);
     }

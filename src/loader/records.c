@@ -36,11 +36,13 @@ static sp_status alloc_current(sp_records *r, sp_error *err)
     r->flows = (sp_flow *)calloc(F, sizeof *r->flows);
     r->flow_cap = (size_t *)calloc(F, sizeof *r->flow_cap);
     r->files = (sp_membuf *)calloc(F, sizeof *r->files);
+    r->maps = (sp_flow_mapping *)calloc(F, sizeof *r->maps);
+    for (size_t f = 0; r->maps && f < F; f++) r->maps[f].map.slot = -1;
     r->load_status = (sp_status *)calloc(F, sizeof *r->load_status);
     r->load_err = (sp_error *)calloc(F, sizeof *r->load_err);
     r->ep_refs = (sp_record_ref *)calloc(F, sizeof *r->ep_refs);
     r->ep_valid = (uint8_t *)calloc(F, 1);
-    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->name_store || !r->local_pos || !r->flows || !r->flow_cap || !r->files ||
+    SP_RETURN_IF(!r->refs || !r->valid || !r->names || !r->name_store || !r->local_pos || !r->flows || !r->flow_cap || !r->files || !r->maps ||
                      !r->load_status ||
                      !r->load_err || !r->ep_refs || !r->ep_valid,
                  err, SP_ERR_NOMEM, "out of memory for %zu records", F);
@@ -55,7 +57,7 @@ static sp_status probe_source(const sp_records *r, sp_error *err)
     memset(&f, 0, sizeof f);
     size_t cap = 0;
     sp_membuf file = {0};
-    sp_status const st = sp__source_load(r->src, 0, &f, &cap, &file, err);
+    sp_status const st = sp__source_load(r->src, 0, &f, &cap, &file, NULL, err); /* read: checked here */
     sp_flow_release(&f);
     sp_membuf_free(&file);
     return st;
@@ -77,6 +79,7 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     r->loop = cfg->loop;
     r->episode_length = cfg->episode_length;
     SP_TRY(sp__source_create(&r->src, cfg, err));
+    sp__source_set_mapping(r->src, opt ? opt->flow_files : SP_FLOW_FILES_AUTO);
     uint64_t const n = sp__source_count(r->src);
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */
@@ -121,9 +124,13 @@ void sp__records_free(sp_records *r)
     if (r == NULL) return;
     sp__prefetch_free(r->prefetch); /* first: its threads read the source */
     sp__episodes_free(r->episodes);
-    for (size_t f = 0; r->flows && f < r->count; f++) sp_flow_release(&r->flows[f]);
+    for (size_t f = 0; r->flows && f < r->count; f++) {
+        if (r->maps) sp__mapping_drop(&r->flows[f], &r->maps[f]);
+        sp_flow_release(&r->flows[f]);
+    }
     for (size_t f = 0; r->files && f < r->count; f++) sp_membuf_free(&r->files[f]);
     free(r->flows);
+    free(r->maps);
     free(r->flow_cap);
     free(r->files);
     free(r->refs);
@@ -191,6 +198,7 @@ void sp__records_seek(sp_records *r, uint64_t position)
 static sp_status zero_flow(sp_records *r, size_t f, sp_error *err)
 {
     sp_flow *const fl = &r->flows[f];
+    sp__mapping_drop(fl, &r->maps[f]);
     if (fl->data == NULL || r->flow_cap[f] < 8) {
         sp_flow_release(fl);
         SP_TRY(sp_flow_alloc(fl, 2, 2, 2, err));
@@ -211,7 +219,7 @@ static void load_item(void *ctx, size_t f, unsigned worker)
     }
     if (r->prefetch != NULL) return; /* taken in stream order already */
     r->load_status[f] = sp__source_load(r->src, r->refs[f].record, &r->flows[f], &r->flow_cap[f], &r->files[f],
-                                        &r->load_err[f]);
+                                        &r->maps[f], &r->load_err[f]);
 }
 
 /* Takes the current records from the prefetcher, in stream order, on this thread; each
@@ -221,7 +229,7 @@ static void take_prefetched(sp_records *r)
     for (size_t f = 0; f < r->count; f++) {
         if (!r->valid[f]) continue;
         r->load_status[f] = sp__prefetch_take(r->prefetch, r->local_pos[f], &r->flows[f], &r->flow_cap[f],
-                                              &r->files[f], &r->load_err[f]);
+                                              &r->files[f], &r->maps[f], &r->load_err[f]);
     }
 }
 
@@ -269,4 +277,22 @@ const sp_flow *sp__records_flow(const sp_records *r, size_t f)
 {
     SP_ASSERT(f < r->count);
     return &r->flows[f];
+}
+
+int sp__records_unchecked(const sp_records *r, size_t f)
+{
+    SP_ASSERT(f < r->count);
+    return r->valid[f] && r->maps[f].unchecked;
+}
+
+void sp__records_set_checked(sp_records *r, size_t f)
+{
+    SP_ASSERT(f < r->count);
+    r->maps[f].unchecked = 0;
+}
+
+int sp__records_damaged(const sp_records *r, size_t f)
+{
+    SP_ASSERT(f < r->count);
+    return sp__fmap_damaged(&r->maps[f].map);
 }

@@ -156,6 +156,7 @@ sp_status sp__records_state_set(sp_records *r, const sp_records_state *st, int w
     }
     if (with_records) {
         /* Nothing fails past this point. */
+        for (size_t f = 0; f < r->count; f++) sp__mapping_drop(&r->flows[f], &r->maps[f]);
         release_flows(r->flows, r->count);
         r->flows = flows;
         for (size_t f = 0; f < r->count; f++) r->flow_cap[f] = flows[f].height * flows[f].width * flows[f].channels;

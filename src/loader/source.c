@@ -29,6 +29,7 @@
 
 #include "sp_fsutil.h"
 #include "sp_internal.h"
+#include "sp/sp_sampler.h"
 #include "loader_internal.h"
 #include "sp/sp_io.h"
 #include "sp/sp_matio_h5.h"
@@ -41,7 +42,14 @@ struct sp_source {
     uint64_t fingerprint; /* sp__source_fingerprint, computed at creation */
     sp_flow *fixed; /* analytic: entry e precomputed when it does not depend on the record
                        (every kind but kinematic); read-only after creation */
+    int map_mode;   /* sp__source_set_mapping: SP_FLOW_FILES_* */
 };
+
+/* Flow files mapped under SP_FLOW_FILES_AUTO: at least this big. Measured at 2 threads
+ * (bench/run.sh's configurations, interleaved runs): a 512 KB .flo per pair went 3-9 %
+ * slower mapped (the mmap, populate and munmap system calls cost more than read()'s copy),
+ * an 8 MB .npy 2 % faster, an 18.8 MB one 30 % faster. */
+#define SP_SOURCE_MAP_MIN_BYTES ((size_t)4 << 20)
 
 /* Precomputed analytic flows may use at most this much memory; beyond, they are computed
  * at every load as before. */
@@ -402,11 +410,47 @@ static void adopt(sp_flow *out, size_t *cap, sp_flow *fresh)
     *cap = fresh->height * fresh->width * fresh->channels;
 }
 
+void sp__source_set_mapping(sp_source *s, int mode)
+{
+    s->map_mode = mode;
+}
+
+void sp__mapping_drop(sp_flow *out, sp_flow_mapping *mp)
+{
+    if (mp == NULL || mp->map.base == NULL) return;
+    out->data = mp->owned;
+    mp->owned = NULL;
+    mp->unchecked = 0;
+    sp__fmap_release(&mp->map);
+}
+
+/* A host-layout .npy or .flo file mapped (src/internal/sp_flowmap.h): out points into the
+ * mapping, its own storage is kept in mp->owned, and the values are left to the caller's
+ * check. *mapped = 0: not this layout, read the file. */
+static sp_status map_file(const char *path, int npy, size_t min_len, sp_flow *out, sp_membuf *file,
+                          sp_flow_mapping *mp, int *mapped, sp_error *err)
+{
+    sp_flow f = *out;
+    SP_TRY((npy ? sp__npy_map_flow : sp__flo_map_flow)(path, SP_SOURCE_MAX_FILE_BYTES, min_len, &f, file, &mp->map,
+                                                      mapped, err));
+    if (!*mapped) return SP_OK;
+    mp->owned = out->data;
+    mp->unchecked = 1;
+    *out = f;
+    return SP_OK;
+}
+
 static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
-                           int *nonfinite, sp_error *err)
+                           sp_flow_mapping *mp, int *nonfinite, sp_error *err)
 {
     const char *const path = s->names[i];
     int const npy = has_suffix(path, ".npy"), flo = has_suffix(path, ".flo");
+    if ((npy || flo) && mp != NULL && s->map_mode != SP_FLOW_FILES_READ) {
+        int mapped = 0;
+        size_t const min_len = s->map_mode == SP_FLOW_FILES_MAP ? 0 : SP_SOURCE_MAP_MIN_BYTES;
+        SP_TRY(map_file(path, npy, min_len, out, file, mp, &mapped, err));
+        if (mapped) return SP_OK;
+    }
     if (npy) return sp_npy_read_flow_into(path, SP_SOURCE_MAX_FILE_BYTES, out, cap, file, nonfinite, err);
     if (flo) return sp_flo_read_flow_into(path, SP_SOURCE_MAX_FILE_BYTES, out, cap, file, nonfinite, err);
     sp_flow fresh;
@@ -423,12 +467,13 @@ static sp_status load_file(const sp_source *s, uint64_t i, sp_flow *out, size_t 
 }
 
 sp_status sp__source_load(const sp_source *s, uint64_t i, sp_flow *out, size_t *cap, sp_membuf *file,
-                          sp_error *err)
+                          sp_flow_mapping *mp, sp_error *err)
 {
+    sp__mapping_drop(out, mp); /* the storage is being reused: the last record's file goes */
     SP_RETURN_IF(i >= s->count, err, SP_ERR_RANGE, "record %llu out of range", (unsigned long long)i);
     if (s->kind == SP_SOURCE_ANALYTIC || s->kind == SP_SOURCE_KINEMATIC) return load_analytic(s, i, out, cap, err);
     int nonfinite = 0;
-    SP_TRY(load_file(s, i, out, cap, file, &nonfinite, err));
+    SP_TRY(load_file(s, i, out, cap, file, mp, &nonfinite, err));
     size_t bi, bj, bc;
     if (nonfinite && sp_flow_find_nonfinite(out, &bi, &bj, &bc)) /* the error path only: where */
         return sp_error_set(err, SP_ERR_CORRUPT, "%s: non-finite flow value at (row %zu, column %zu, channel %zu)",

@@ -166,15 +166,21 @@ static inline int is_neg_zero(float x)
     return u == 0x80000000u;
 }
 
-/* A row on grid points: the values times scale, in one vectorisable pass. Returns 0 when
- * the row holds a -0 (the caller then recomputes those samples with the full sum). */
-static int copy_row(const float *src, size_t n, float scale, float *dst)
+/* A row on grid points: the values times scale, in one vectorisable pass that also notes
+ * (in *nonfinite) a NaN or infinity among them. Returns 0 when the row holds a -0 (the
+ * caller then recomputes those samples with the full sum). */
+static int copy_row(const float *src, size_t n, float scale, float *dst, uint32_t *nonfinite)
 {
     int neg_zero = 0;
+    uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
-        neg_zero |= is_neg_zero(src[i]);
+        uint32_t u;
+        memcpy(&u, &src[i], sizeof u);
+        neg_zero |= u == 0x80000000u;
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
         dst[i] = src[i] * scale;
     }
+    *nonfinite |= bad;
     return !neg_zero;
 }
 
@@ -274,7 +280,12 @@ static void fix_neg_zeros(const float *r0, const float *r1, const axis_tap *xt, 
  * whose sign of zero depends on the neighbours (only a -0 can change: +0 + (-0) = +0). A
  * row on grid points is copied in one vectorised pass and only its -0 samples are
  * recomputed. */
-static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_t k0, size_t k1, axis_tap *xt)
+/* The output stage's finite check of a mapped record (flow_check bits). */
+#define SP_CHECK_NONFINITE 1u   /* a NaN or infinity was seen */
+#define SP_CHECK_UNCOVERED 2u   /* some grid rows were not copied whole: scan the record */
+
+static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_t k0, size_t k1, axis_tap *xt,
+                        uint32_t *check)
 {
     const sp_geometry *const g = &s->geom;
     double ry, rx;
@@ -284,6 +295,9 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
     axis_taps(s->cfg.img_offset[1], step, rx, g->flow_w, f->width, xt);
     size_t const C = f->channels, W = f->width;
     int const x_identity = C == 2 && xt_is_identity(xt, g->flow_w);
+    /* Every grid row copied whole by some item: the copies see every value (the check). */
+    int const whole_rows = x_identity && xt[0].i0 == 0 && g->flow_w == W && g->flow_h == f->height;
+    uint32_t nonfinite = 0, uncovered = 0;
 #if SP_HAVE_GATHER_ROW
     int const gather = __builtin_cpu_supports("avx2");
 #endif
@@ -294,9 +308,12 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
         const float *const r0 = f->data + (size_t)yt.i0 * W * C, *const r1 = f->data + (size_t)yt.i1 * W * C;
         float *const o = out + 2 * k * g->flow_w;
         if (x_identity && wy == 0.0f) {
-            if (!copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o)) fix_neg_zeros(r0, r1, xt, g->flow_w, scale, o);
+            if (!copy_row(r0 + xt[0].i0 * C, 2 * g->flow_w, scale, o, &nonfinite))
+                fix_neg_zeros(r0, r1, xt, g->flow_w, scale, o);
+            uncovered |= !whole_rows || yt.i0 != k;
             continue;
         }
+        uncovered = 1;
 #if SP_HAVE_GATHER_ROW
         if (gather && W * C <= INT32_MAX) {
             sample_row_avx2(r0, r1, xt, g->flow_w, wy, C, scale, o);
@@ -310,6 +327,7 @@ static void output_rows(const sp_sampler *s, const sp_flow *f, float *out, size_
             o[2 * l + 1] = v * scale;
         }
     }
+    *check = (nonfinite ? SP_CHECK_NONFINITE : 0u) | (uncovered ? SP_CHECK_UNCOVERED : 0u);
 }
 
 /* ---- refresh ---------------------------------------------------------------------- */
@@ -339,9 +357,78 @@ SP_MULTIVERSION __attribute__((flatten)) static void output_flow_item(void *ctx,
         memset(out + 2 * k0 * s->geom.flow_w, 0, 2 * (k1 - k0) * s->geom.flow_w * sizeof *out);
     } else {
         axis_tap *const xt = (axis_tap *)(void *)(s->scratch + (size_t)worker * s->scratch_floats);
-        output_rows(s, sp__records_flow(s->records, f), out, k0, k1, xt);
+        uint32_t check = 0;
+        output_rows(s, sp__records_flow(s->records, f), out, k0, k1, xt, &check);
+        if (check && sp__records_unchecked(s->records, f)) __atomic_fetch_or(&s->flow_check[f], check, __ATOMIC_RELAXED);
     }
     timer_add(s, worker, SP_STAGE_FLOW, t0);
+}
+
+/* Rows [64 k, 64 k + 64) of a mapped record the output stage did not copy whole: the check. */
+#define SP_SCAN_ROWS 64
+
+static size_t scan_blocks(const sp_flow *f)
+{
+    return (f->height + SP_SCAN_ROWS - 1) / SP_SCAN_ROWS;
+}
+
+static void scan_item(void *ctx, size_t item, unsigned worker)
+{
+    sp_sampler *const s = (sp_sampler *)ctx;
+    (void)worker;
+    size_t f = 0, k = item; /* item k of the uncovered records' blocks, in record order */
+    for (; f < s->F; f++) {
+        if (!(__atomic_load_n(&s->flow_check[f], __ATOMIC_RELAXED) & SP_CHECK_UNCOVERED)) continue;
+        size_t const nb = scan_blocks(sp__records_flow(s->records, f));
+        if (k < nb) break;
+        k -= nb;
+    }
+    if (f == s->F) return;
+    const sp_flow *const fl = sp__records_flow(s->records, f);
+    size_t const row = fl->width * fl->channels, r1 = (k + 1) * SP_SCAN_ROWS < fl->height ? (k + 1) * SP_SCAN_ROWS : fl->height;
+    uint32_t bad = 0;
+    for (size_t i = k * SP_SCAN_ROWS * row; i < r1 * row; i++) {
+        uint32_t u;
+        memcpy(&u, &fl->data[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    if (bad) __atomic_fetch_or(&s->flow_check[f], SP_CHECK_NONFINITE, __ATOMIC_RELAXED);
+}
+
+/* Mapped records come unchecked (src/internal/sp_flowmap.h): their values were checked in
+ * the output stage's copies where those saw every value, else scanned here on the pool. A
+ * non-finite value is the error the loader gives for a file it read, for the first such
+ * record. */
+static sp_status check_mapped(sp_sampler *s, sp_error *err)
+{
+    size_t blocks = 0;
+    for (size_t f = 0; f < s->F; f++)
+        if (s->flow_check[f] & SP_CHECK_UNCOVERED) blocks += scan_blocks(sp__records_flow(s->records, f));
+    if (blocks) sp_pool_run(s->pool, blocks, scan_item, s);
+    for (size_t f = 0; f < s->F; f++) {
+        if (!sp__records_unchecked(s->records, f)) continue;
+        size_t i, j, c;
+        if ((s->flow_check[f] & SP_CHECK_NONFINITE) && sp_flow_find_nonfinite(sp__records_flow(s->records, f), &i, &j, &c))
+            return sp_error_set(err, SP_ERR_CORRUPT, "%s: non-finite flow value at (row %zu, column %zu, channel %zu)",
+                                sp__records_name(s->records, f), i, j, c);
+        sp__records_set_checked(s->records, f);
+    }
+    return SP_OK;
+}
+
+/* A mapped record whose file shrank while in use (its lost pages read as zeros): the batch
+ * made from it is not returned, and the next call loads the records again. */
+static sp_status check_damaged(sp_sampler *s, sp_error *err)
+{
+    for (size_t f = 0; f < s->F; f++) {
+        if (!sp__records_damaged(s->records, f)) continue;
+        s->have_flows = 0;
+        return sp_error_set(err, SP_ERR_IO,
+                            "%s: the file shrank while it was in use (changed by another process?); the batch "
+                            "made from it was discarded",
+                            sp__records_name(s->records, f));
+    }
+    return SP_OK;
 }
 
 /* The loader has taken the refresh's records (or an episode step's): loads their flows,
@@ -353,7 +440,9 @@ static sp_status load_refresh(sp_sampler *s, uint32_t rep, sp_error *err)
     sp_status const st = sp__records_load(s->records, err);
     if (s->timers) s->times.seconds[SP_STAGE_LOAD] += sp__now() - t0;
     SP_TRY(st);
+    memset(s->flow_check, 0, s->F * sizeof *s->flow_check);
     sp_pool_run(s->pool, s->F * output_blocks(s), output_flow_item, s);
+    SP_TRY(check_mapped(s, err));
     s->have_flows = 1;
     s->rep = rep;
     return SP_OK;
@@ -623,6 +712,7 @@ static sp_status sampler_next(sp_sampler *s, const sp_batch **out, sp_error *err
     SP_TRY(first_slot_error(s, err));
     sp_pool_run(s->pool, KB * s->slots[0].bins[0].nbands, band_item, s);
     if (s->have_histogram) sp_pool_run(s->pool, KB, histogram_item, s);
+    SP_TRY(check_damaged(s, err));
     s->rep++;
     s->batch_index++;
     if (episodic) sp__records_step_done(s->records);
@@ -788,13 +878,14 @@ static sp_status alloc_batch(sp_sampler *s, sp_error *err)
     /* With a record per pair (F == B) pair k's output flow is record k's: the cache is the
      * batch's own flow array, so no copy is made per batch. */
     s->out_flows = F == B ? s->own_flows : (float *)malloc(F * nf * sizeof(float));
+    s->flow_check = (uint32_t *)calloc(F, sizeof *s->flow_check);
     /* per worker: a particle chunk's temporaries, a row of noise, or an output-flow x table */
     size_t const taps = (s->geom.flow_w * sizeof(axis_tap) + sizeof(float) - 1) / sizeof(float);
     s->scratch_floats = SP_PAIR_TMP_FLOATS + s->geom.width + 16;
     if (taps + 16 > s->scratch_floats) s->scratch_floats = taps + 16;
     s->scratch = (float *)malloc(sp_pool_size(s->pool) * s->scratch_floats * sizeof(float));
     SP_RETURN_IF(!frames_ok || !b->flow_fields || !b->params || !b->keys || !b->seeds || !b->epoch ||
-                     !b->mask || !b->records || !b->files || !s->slots || !s->out_flows || !s->scratch || !b->done,
+                     !b->mask || !b->records || !b->files || !s->slots || !s->out_flows || !s->flow_check || !s->scratch || !b->done,
                  err, SP_ERR_NOMEM, "out of memory for a batch of %zu pairs of %zux%zu", B, b->height, b->width);
     return SP_OK;
 }
@@ -857,6 +948,7 @@ void sp_sampler_free(sp_sampler *s)
     sp_batch *const b = &s->batch;
     for (size_t f = 0; f < SP_MAX_FRAMES; f++) free(s->own_images[f]);
     free(s->own_flows);
+    free(s->flow_check);
     free(b->params);
     free(b->keys);
     free(b->seeds);

@@ -29,6 +29,8 @@ struct sp_sampler {
      * too. */
     float *out_flows;          /* F * flow_h * flow_w * 2 */
     int have_flows;            /* the loader's current flows and out_flows are valid */
+    uint32_t *flow_check;      /* F: the output stage's finite check of mapped records
+                                  (SP_CHECK_* bits, set atomically by its items) */
     uint32_t rep;              /* batches made from the current flows */
     uint64_t batch_index;
     /* the batch and its pairs */

@@ -3,9 +3,14 @@
 #include "sp_test.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sp_flowmap.h"
 #include "sp_fsutil.h"
 #include "sp/sp_fs.h"
 
@@ -274,4 +279,133 @@ SP_TEST(core_features_match_the_build)
     SP_ASSERT_EQ_INT(n, 3);
     SP_ASSERT_EQ_INT(sp_version_number(), SP_VERSION_NUMBER);
     SP_EXPECT(strcmp(sp_version_string(), SP_VERSION_STRING) == 0);
+}
+
+/* ---- mapped files (src/core/fmap.c) ---------------------------------------------------- */
+
+/* A file of `pages` pages whose byte i is (i * 7 + 3) & 0xff; its path in `path`. */
+static void write_pattern(char *path, size_t cap, const char *name, size_t pages)
+{
+    snprintf(path, cap, "%s/%s", sp_test_tmpdir(), name);
+    size_t const n = pages * (size_t)sysconf(_SC_PAGESIZE);
+    unsigned char *const b = (unsigned char *)malloc(n);
+    SP_EXPECT(b != NULL);
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)((i * 7 + 3) & 0xff);
+    FILE *const f = fopen(path, "wb");
+    SP_EXPECT(f != NULL && fwrite(b, 1, n, f) == n && fclose(f) == 0);
+    free(b);
+}
+
+typedef struct place_probe {
+    size_t off;     /* accept with this offset, or decline when SIZE_MAX */
+    size_t calls, head_len, file_size;
+} place_probe;
+
+static sp_status probe_place(void *ctx, const unsigned char *head, size_t have, size_t size, unsigned char **dst,
+                             size_t *off, sp_error *err)
+{
+    place_probe *const q = (place_probe *)ctx;
+    (void)head, (void)err;
+    q->calls++, q->head_len = have, q->file_size = size;
+    *dst = q->off == SIZE_MAX ? NULL : (unsigned char *)q;
+    *off = q->off;
+    return SP_OK;
+}
+
+/* The mapping holds the file's bytes from place()'s offset; place() sees the head and the
+ * size; a declining place(), an unaligned offset and a file under min_len map nothing. */
+SP_TEST(core_map_placed_maps_from_the_offset_or_declines)
+{
+    char path[600];
+    write_pattern(path, sizeof path, "mapped.bin", 3);
+    size_t const n = 3 * (size_t)sysconf(_SC_PAGESIZE);
+    sp_membuf head = {0};
+    sp_fmap map = SP_FMAP_NONE;
+    const unsigned char *data = NULL;
+    sp_error e;
+    place_probe q = {64, 0, 0, 0};
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, 0, 128, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(q.calls == 1 && q.head_len == 128 && q.file_size == n && head.size == 128);
+    SP_EXPECT(data != NULL && data == map.base + 64 && map.len == n);
+    int same = 1;
+    for (size_t i = 64; i < n; i++) same &= data[i - 64] == (unsigned char)((i * 7 + 3) & 0xff);
+    SP_EXPECT_MSG(same, "mapped bytes differ from the file's");
+    SP_EXPECT(!sp__fmap_damaged(&map));
+    sp__fmap_release(&map);
+    SP_EXPECT(map.base == NULL && map.slot == -1);
+    q.off = SIZE_MAX; /* declines */
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, 0, 128, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(data == NULL && map.base == NULL);
+    q.off = 6; /* not 4-byte aligned */
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, 0, 128, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(data == NULL && map.base == NULL);
+    q.off = 64, q.calls = 0; /* under min_len: not even the head is read */
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, n + 1, 128, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(data == NULL && map.base == NULL && q.calls == 0);
+    SP_ASSERT_STATUS(sp__fs_map_placed(path, n - 1, 0, 128, &head, probe_place, &q, &map, &data, &e), SP_ERR_RANGE);
+    SP_ASSERT_STR_CONTAINS(e.message, "over the limit");
+    sp_membuf_free(&head);
+}
+
+/* Another process (here: another descriptor) truncates a mapped file: touching a lost page
+ * reads zeros instead of raising SIGBUS, and the mapping says it is damaged; the pages that
+ * remain keep their bytes, and a new mapping in the same registry entry starts clean. */
+SP_TEST(core_map_lost_pages_read_zero_and_mark_the_mapping)
+{
+    char path[600];
+    write_pattern(path, sizeof path, "shrinks.bin", 4);
+    size_t const page = (size_t)sysconf(_SC_PAGESIZE), n = 4 * page;
+    sp_membuf head = {0};
+    sp_fmap map = SP_FMAP_NONE;
+    const unsigned char *data = NULL;
+    sp_error e;
+    place_probe q = {0, 0, 0, 0};
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, 0, 16, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(data != NULL);
+    SP_ASSERT_EQ_INT(truncate(path, (off_t)page), 0);
+    volatile const unsigned char *const v = data;
+    unsigned const lost = v[3 * page + 5], kept = v[5];
+    SP_EXPECT_MSG(lost == 0, "a lost page read %u", lost);
+    SP_EXPECT(kept == (unsigned char)((5 * 7 + 3) & 0xff));
+    SP_EXPECT(sp__fmap_damaged(&map));
+    sp__fmap_release(&map);
+    write_pattern(path, sizeof path, "shrinks.bin", 4);
+    SP_ASSERT_OK(sp__fs_map_placed(path, n, 0, 16, &head, probe_place, &q, &map, &data, &e));
+    SP_EXPECT(data != NULL && !sp__fmap_damaged(&map) && data[3 * page + 5] == (unsigned char)(((3 * page + 5) * 7 + 3) & 0xff));
+    sp__fmap_release(&map);
+    sp_membuf_free(&head);
+}
+
+/* The handler only answers for our mappings: a SIGBUS from a mapping made elsewhere in the
+ * process still ends it (a child process installs the handler by mapping a file, then
+ * touches a lost page of its own mmap). */
+SP_TEST(core_sigbus_elsewhere_still_ends_the_process)
+{
+    char path[600], other[600];
+    write_pattern(path, sizeof path, "ours.bin", 2);
+    write_pattern(other, sizeof other, "theirs.bin", 4);
+    size_t const page = (size_t)sysconf(_SC_PAGESIZE);
+    fflush(NULL);
+    pid_t const pid = fork();
+    SP_EXPECT(pid >= 0);
+    if (pid == 0) {
+        sp_membuf head = {0};
+        sp_fmap map = SP_FMAP_NONE;
+        const unsigned char *data = NULL;
+        sp_error e;
+        place_probe q = {0, 0, 0, 0};
+        if (sp__fs_map_placed(path, 2 * page, 0, 16, &head, probe_place, &q, &map, &data, &e) != SP_OK || data == NULL)
+            _exit(3);
+        int const fd = open(other, O_RDONLY);
+        void *const m = fd < 0 ? MAP_FAILED : mmap(NULL, 4 * page, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED || truncate(other, (off_t)page) != 0) _exit(4);
+        volatile const unsigned char *const v = (const unsigned char *)m;
+        unsigned const x = v[3 * page];
+        _exit(x == 0 ? 0 : 5); /* survived: the handler took a fault that was not ours */
+    }
+    int status = 0;
+    SP_EXPECT(waitpid(pid, &status, 0) == pid);
+    SP_EXPECT_MSG(WIFSIGNALED(status) ? WTERMSIG(status) == SIGBUS : WEXITSTATUS(status) != 0 && WEXITSTATUS(status) < 3,
+                  "child: %s %d", WIFSIGNALED(status) ? "signal" : "exit",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }

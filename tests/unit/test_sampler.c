@@ -775,6 +775,148 @@ SP_TEST(sampler_output_flow_resampled_is_the_bilinear_sum_bit_for_bit)
     }
 }
 
+/* ---- mapped flow files (src/internal/sp_flowmap.h) ------------------------------------ */
+
+/* Flow k of a small smooth field (H x W x C) with |u|, |v| < 1.5 px; (bad_row, bad_col) of
+ * channel 1 is NaN when bad_row >= 0. */
+static void mapped_field(float *v, size_t H, size_t W, size_t C, int k, long bad_row, long bad_col)
+{
+    for (size_t i = 0; i < H; i++)
+        for (size_t j = 0; j < W; j++)
+            for (size_t c = 0; c < C; c++)
+                v[(i * W + j) * C + c] = (float)(1.4 * sin(0.11 * (double)(i + 3 * (size_t)k) + (double)c) *
+                                                 cos(0.07 * (double)j - 0.5 * (double)k));
+    if (bad_row >= 0) v[((size_t)bad_row * W + (size_t)bad_col) * C + 1] = NAN;
+}
+
+static void write_flo_file(const char *path, const float *v, size_t H, size_t W)
+{
+    FILE *const f = fopen(path, "wb");
+    int32_t const w = (int32_t)W, h = (int32_t)H;
+    SP_EXPECT(f != NULL && fwrite("PIEH", 1, 4, f) == 4 && fwrite(&w, 4, 1, f) == 1 && fwrite(&h, 4, 1, f) == 1 &&
+              fwrite(v, sizeof(float), H * W * 2, f) == H * W * 2 && fclose(f) == 0);
+}
+
+/* Three flow files in DIR (flow_0.EXT ...), record `bad` (or none: -1) with a NaN at
+ * (row 5, column 7, channel 1); the configuration reads them at 64 x 80 pixels on their own
+ * grid, or resampled (vpp 1.5, offset 0.5: the sampler's scan instead of the copy's check). */
+static void mapped_setup(sp_config *c, const char *name, const char *ext, size_t C, int bad, int resampled,
+                         const char *extra)
+{
+    enum { H = 64, W = 80 };
+    static float v[H * W * 3];
+    char dir[600], path[700], yaml[4096];
+    snprintf(dir, sizeof dir, "%s/%s", sp_test_tmpdir(), name);
+    SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
+    for (int k = 0; k < 3; k++) {
+        mapped_field(v, H, W, C, k, k == bad ? 5 : -1, 7);
+        snprintf(path, sizeof path, "%s/flow_%d.%s", dir, k, ext);
+        size_t const shape[3] = {H, W, C};
+        if (strcmp(ext, "npy") == 0) sp_test_write_npy(path, SP_DTYPE_F32, 3, shape, v);
+        else write_flo_file(path, v, H, W);
+    }
+    snprintf(yaml, sizeof yaml,
+             "scheduler_class: .%s\nfile_list: [%s]\nimage_shape: [%d, %d]\nflow_field_size: [%d, %d]\n"
+             "resolution: 1\nimg_offset: [%s]\ndt: 1\nvelocities_per_pixel: %s\noutput_units: pixels\n"
+             "min_speed_x: 0\nmax_speed_x: 0\nmin_speed_y: 0\nmax_speed_y: 0\nseed: 3\n"
+             "batch_size: 2\nflow_fields_per_batch: 2\nbatches_per_flow_batch: 2\ndiameter_ranges: [[1, 2]]\n"
+             "seeding_density_range: [0.05, 0.05]\nnoise_gaussian_std: 2\n%s",
+             ext, dir, resampled ? H - 2 : H, resampled ? W - 2 : W, H, W, resampled ? "0.5, 0.5" : "0, 0",
+             resampled ? "1.5" : "1", extra);
+    sp_test_load_yaml(c, yaml);
+}
+
+static sp_sampler *make_sampler_files(const sp_config *c, unsigned threads, unsigned prefetch, int mode)
+{
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.threads = threads;
+    o.prefetch_threads = prefetch;
+    o.flow_files = mode;
+    sp_sampler *s = NULL;
+    sp_error e;
+    SP_EXPECT_MSG(sp_sampler_create(&s, c, &o, &e) == SP_OK, "sp_sampler_create: %s", e.message);
+    return s;
+}
+
+/* Mapped flow files give the bytes of read ones: .npy with 2 and 3 channels and .flo, on
+ * their own grid and resampled, prefetched or not, 1 and 2 threads, over 5 batches (both
+ * refreshes and a repetition). */
+SP_TEST(sampler_mapped_flow_files_give_the_read_bytes)
+{
+    static const struct { const char *ext; size_t C; int resampled; } cases[] = {
+        {"npy", 2, 0}, {"npy", 2, 1}, {"npy", 3, 0}, {"flo", 2, 0}, {"flo", 2, 1}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        sp_config c;
+        mapped_setup(&c, "mapped_same", cases[t].ext, cases[t].C, -1, cases[t].resampled, "");
+        for (unsigned threads = 1; threads <= 2; threads++) {
+            unsigned const prefetch = threads == 1 ? SP_PREFETCH_OFF : SP_PREFETCH_AUTO;
+            sp_sampler *const a = make_sampler_files(&c, threads, prefetch, SP_FLOW_FILES_READ);
+            sp_sampler *const b = make_sampler_files(&c, threads, prefetch, SP_FLOW_FILES_MAP);
+            for (int i = 0; i < 5; i++) {
+                const sp_batch *x = sp_test_next_ok(a), *y = sp_test_next_ok(b);
+                size_t const ni = x->batch_size * x->height * x->width;
+                size_t const nf = x->batch_size * x->flow_height * x->flow_width * 2;
+                SP_EXPECT_MSG(memcmp(x->images[0], y->images[0], ni * sizeof(float)) == 0 &&
+                                  memcmp(x->images[1], y->images[1], ni * sizeof(float)) == 0 &&
+                                  memcmp(x->flow_fields, y->flow_fields, nf * sizeof(float)) == 0,
+                              ".%s, %zu channels, %s, %u threads: batch %d differs", cases[t].ext, cases[t].C,
+                              cases[t].resampled ? "resampled" : "own grid", threads, i);
+            }
+            sp_sampler_free(a);
+            sp_sampler_free(b);
+        }
+        sp_config_free(&c);
+    }
+}
+
+/* A NaN in a mapped file is the error a read file gives (file, row, column, channel), found
+ * by the output copy's check (own grid) or the sampler's scan (resampled, 3 channels). */
+SP_TEST(sampler_mapped_nan_is_the_read_error)
+{
+    static const struct { const char *ext; size_t C; int resampled; } cases[] = {
+        {"npy", 2, 0}, {"npy", 2, 1}, {"npy", 3, 0}, {"flo", 2, 0}};
+    for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++) {
+        sp_config c;
+        mapped_setup(&c, "mapped_nan", cases[t].ext, cases[t].C, 1, cases[t].resampled, "");
+        char msg[2][SP_ERROR_MESSAGE_MAX];
+        for (int mode = 0; mode < 2; mode++) {
+            sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, mode ? SP_FLOW_FILES_MAP : SP_FLOW_FILES_READ);
+            const sp_batch *b = NULL;
+            sp_error e;
+            SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_CORRUPT);
+            snprintf(msg[mode], sizeof msg[mode], "%s", e.message);
+            sp_sampler_free(s);
+        }
+        SP_ASSERT_STR_CONTAINS(msg[1], "flow_1.");
+        SP_ASSERT_STR_CONTAINS(msg[1], "non-finite flow value at (row 5, column 7, channel 1)");
+        SP_EXPECT_MSG(strcmp(msg[0], msg[1]) == 0, ".%s: read '%s', mapped '%s'", cases[t].ext, msg[0], msg[1]);
+        sp_config_free(&c);
+    }
+}
+
+/* A mapped file truncated by another process between two batches made from it: the second
+ * batch fails naming the file (no SIGBUS, no batch), and the next call reloads and reports
+ * the short file as a read would. */
+SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
+{
+    sp_config c;
+    mapped_setup(&c, "mapped_cut", "npy", 2, -1, 0, "");
+    sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
+    (void)sp_test_next_ok(s);
+    char path[700];
+    snprintf(path, sizeof path, "%s/mapped_cut/flow_0.npy", sp_test_tmpdir());
+    SP_ASSERT_EQ_INT(truncate(path, 200), 0);
+    const sp_batch *b = NULL;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_IO);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_0.npy: the file shrank while it was in use");
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_CORRUPT);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_0.npy");
+    sp_sampler_free(s);
+    sp_config_free(&c);
+}
+
 /* sp_sampler_options_shard_from_env: torchrun's variables before Open MPI's, SLURM's and
  * PMI's; a bad size or rank names the variable; with none set, o is unchanged. */
 SP_TEST(sampler_shard_from_env_takes_the_first_launcher_set)
