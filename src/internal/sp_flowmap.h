@@ -28,8 +28,9 @@ typedef struct sp_fmap {
 #define SP_FMAP_NONE {NULL, 0, -1}
 
 /* The head/place protocol of sp__fs_read_placed, then the whole file mapped (private,
- * read-only, populated) instead of read: place() returns *dst != NULL (any value; nothing
- * is written there) and *off when the bytes [off, size) may be used in place; *data then
+ * read-only, its pages mapped in on this thread) instead of read: place() returns
+ * *dst != NULL (any value; nothing is written there) and *off when the bytes [off, size)
+ * may be used in place; *data then
  * points at them, 4-byte aligned, and *map holds the mapping (any earlier one in *map must
  * have been released). *data = NULL when place() declines, the offset is not aligned, the
  * registry is full or mmap fails, and for files under min_len bytes (whose head is not
