@@ -45,10 +45,11 @@ struct sp_source {
     int map_mode;   /* sp__source_set_mapping: SP_FLOW_FILES_* */
 };
 
-/* Flow files mapped under SP_FLOW_FILES_AUTO: at least this big. Measured at 2 threads
- * (bench/run.sh's configurations, interleaved runs): a 512 KB .flo per pair went 3-9 %
- * slower mapped (the mmap, populate and munmap system calls cost more than read()'s copy),
- * an 8 MB .npy 2 % faster, an 18.8 MB one 30 % faster. */
+/* Flow files mapped under SP_FLOW_FILES_AUTO: at least this big. Measured (bench/run.sh's
+ * configurations, interleaved runs of bench): a 512 KB .flo per pair (cylinder) 1-3 %
+ * slower mapped on 1 and 2 threads (mmap, the faults and munmap cost more than read()'s
+ * copy at that size), an 8 MB .npy (main) 1-3 % faster on 1 thread and 3-4 % on 2, an
+ * 18.8 MB one (large_npy) 14-22 % faster on 1 thread and 37-43 % on 2. */
 #define SP_SOURCE_MAP_MIN_BYTES ((size_t)4 << 20)
 
 /* Precomputed analytic flows may use at most this much memory; beyond, they are computed
