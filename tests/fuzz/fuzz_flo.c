@@ -4,8 +4,8 @@
  * checks the data length before allocating. For every accepted input, writes the flow back
  * twice (identical bytes: determinism) and checks the result equals the input byte for byte,
  * since the writer emits the whole format (NaN payloads included). Every input is also
- * written to a file and read with sp_flo_read_flow_into, which must agree with
- * sp_flo_decode (fuzz_file.h).
+ * written to a file, read with sp_flo_read_flow_into and mapped with sp__flo_map_flow, which
+ * must agree with sp_flo_decode (fuzz_file.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,7 +23,7 @@ static void fuzz_check(int cond)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_file_compare(data, size, sp_flo_read_flow_into, sp_flo_decode);
+    fuzz_file_compare(data, size, sp_flo_read_flow_into, sp_flo_decode, sp__flo_map_flow);
     sp_flow f;
     sp_error e;
     if (sp_flo_parse(data, size, "fuzz.flo", &f, &e) != SP_OK) {

@@ -5,7 +5,8 @@
  * converts to float64 and tries the flow conversion, then writes the array with our writer
  * twice (the bytes must be identical: determinism), parses that again and checks dtype,
  * shape and data are unchanged. Every input is also written to a file and read with
- * sp_npy_read_flow_into, which must agree with sp_npy_decode_flow (fuzz_file.h).
+ * sp_npy_read_flow_into and mapped with sp__npy_map_flow, which must agree with
+ * sp_npy_decode_flow (fuzz_file.h).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -47,7 +48,7 @@ static void roundtrip(const sp_npy_array *a, const sp_npy_limits *lim)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_file_compare(data, size, sp_npy_read_flow_into, sp_npy_decode_flow);
+    fuzz_file_compare(data, size, sp_npy_read_flow_into, sp_npy_decode_flow, sp__npy_map_flow);
     sp_npy_limits lim;
     sp_npy_limits_init(&lim);
     lim.max_data_bytes = (size_t)1 << 20;
