@@ -156,6 +156,14 @@ sp_status sp__fs_map_placed(const char *path, size_t max_len, size_t min_len, si
             map->base = (const unsigned char *)m;
             map->len = n;
             map->slot = slot;
+            map->path = path;
+            struct stat st;
+            if (fstat(fd, &st) == 0) {
+                map->dev = (uint64_t)st.st_dev, map->ino = (uint64_t)st.st_ino;
+                map->mtime_s = (int64_t)st.st_mtim.tv_sec, map->mtime_ns = (int64_t)st.st_mtim.tv_nsec;
+            } else {
+                map->ino = UINT64_MAX; /* never matches: the first check says damaged */
+            }
             *data = map->base + off;
             prefault(map->base, n);
         }
@@ -169,12 +177,18 @@ void sp__fmap_release(sp_fmap *m)
     if (m->base == NULL) return;
     free_entry(m->slot);
     munmap((void *)(uintptr_t)m->base, m->len);
-    m->base = NULL;
-    m->len = 0;
-    m->slot = -1;
+    sp_fmap const none = SP_FMAP_NONE;
+    *m = none;
 }
 
+/* Why a stat as well as the lost-page mark: a truncation inside the last page, or a write
+ * in place, changes the mapped values without any SIGBUS. */
 int sp__fmap_damaged(const sp_fmap *m)
 {
-    return m->base != NULL && __atomic_load_n(&g_reg[m->slot].damaged, __ATOMIC_ACQUIRE);
+    if (m->base == NULL) return 0;
+    if (__atomic_load_n(&g_reg[m->slot].damaged, __ATOMIC_ACQUIRE)) return 1;
+    struct stat st;
+    if (stat(m->path, &st) != 0) return 1;
+    return (uint64_t)st.st_dev != m->dev || (uint64_t)st.st_ino != m->ino || (uint64_t)st.st_size != (uint64_t)m->len ||
+           (int64_t)st.st_mtim.tv_sec != m->mtime_s || (int64_t)st.st_mtim.tv_nsec != m->mtime_ns;
 }

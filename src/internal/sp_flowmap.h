@@ -12,6 +12,7 @@
 #define SP_FLOWMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "sp/sp_errors.h"
 #include "sp/sp_flow.h"
@@ -22,17 +23,20 @@
 typedef struct sp_fmap {
     const unsigned char *base;
     size_t len;
-    int slot; /* registry entry, -1 when none */
+    int slot;         /* registry entry, -1 when none */
+    const char *path; /* borrowed from the caller of sp__fs_map_placed for the mapping's life */
+    uint64_t dev, ino;
+    int64_t mtime_s, mtime_ns; /* the file's identity and modification time when mapped */
 } sp_fmap;
 
-#define SP_FMAP_NONE {NULL, 0, -1}
+#define SP_FMAP_NONE {NULL, 0, -1, NULL, 0, 0, 0, 0}
 
 /* The head/place protocol of sp__fs_read_placed, then the whole file mapped (private,
  * read-only, its pages mapped in on this thread) instead of read: place() returns
  * *dst != NULL (any value; nothing is written there) and *off when the bytes [off, size)
  * may be used in place; *data then
  * points at them, 4-byte aligned, and *map holds the mapping (any earlier one in *map must
- * have been released). *data = NULL when place() declines, the offset is not aligned, the
+ * have been released; path must outlive the mapping). *data = NULL when place() declines, the offset is not aligned, the
  * registry is full or mmap fails, and for files under min_len bytes (whose head is not
  * read): the caller reads the file instead. Errors are those of the open, the head's read
  * and place(). */
@@ -41,8 +45,10 @@ sp_status sp__fs_map_placed(const char *path, size_t max_len, size_t min_len, si
                             sp_error *err);
 /* Unmaps and forgets the mapping (none: nothing); *m becomes SP_FMAP_NONE. */
 void sp__fmap_release(sp_fmap *m);
-/* 1 when a page of the mapping was lost (the file shrank while mapped): its bytes read as
- * zeros since, and nothing computed from them may be returned. */
+/* 1 when the file may no longer hold what was mapped: a page of the mapping was lost (the
+ * file shrank; its bytes read as zeros since), or the path now names a file of another
+ * identity, size or modification time, or none (a stat). Nothing computed from a damaged
+ * mapping may be returned. */
 int sp__fmap_damaged(const sp_fmap *m);
 
 /* .npy (float32 in the host's byte order, C order, (H, W, 2|3)) and .flo (little-endian

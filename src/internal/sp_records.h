@@ -105,6 +105,8 @@ const sp_flow *sp__records_flow(const sp_records *r, size_t f); /* after a succe
 int sp__records_unchecked(const sp_records *r, size_t f);
 void sp__records_set_checked(sp_records *r, size_t f);
 int sp__records_damaged(const sp_records *r, size_t f);
+/* 1 when record f's flow is a mapped file (its values live in the page cache, not in r). */
+int sp__records_mapped(const sp_records *r, size_t f);
 
 /* Real image pairs: source record `record` read with its images (.mat I0, I1, V), as
  * sp_mat_read_flow(name, 1, ...) gives them: *flow is released with sp_flow_release, *i1
@@ -140,6 +142,8 @@ typedef struct sp_records_state {
     const uint8_t *valid;        /* F: 1 = real record, 0 = padding */
     const sp_flow *flows;        /* F record flows, each with its own shape */
     const char *const *files;    /* F record names ("" for padding) */
+    const sp_records *loader;    /* the loader (state_get only; NULL in a restored state):
+                                    sp__records_mapped and sp__records_damaged of the flows */
 } sp_records_state;
 
 #define SP_RECORDS_NO_GLOBAL UINT64_MAX

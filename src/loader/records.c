@@ -296,3 +296,9 @@ int sp__records_damaged(const sp_records *r, size_t f)
     SP_ASSERT(f < r->count);
     return sp__fmap_damaged(&r->maps[f].map);
 }
+
+int sp__records_mapped(const sp_records *r, size_t f)
+{
+    SP_ASSERT(f < r->count);
+    return r->maps[f].map.base != NULL;
+}

@@ -49,6 +49,7 @@ void sp__records_state_get(const sp_records *r, sp_records_state *st)
     st->valid = r->valid;
     st->flows = r->flows;
     st->files = r->names;
+    st->loader = r;
 }
 
 static sp_status check_episodes(const sp_records *r, const sp_records_state *st, sp_error *err)

@@ -140,7 +140,14 @@ static sp_status add_cache(sp_tree *t, const sp_sampler_state *st, sp_error *err
         uint64_t const shape[3] = {fl->height, fl->width, fl->channels};
         char path[64];
         snprintf(path, sizeof path, "cache/flows/%zu", f);
-        SP_TRY(sp_tree_add_array_ref(t, path, SP_DTYPE_F32, 3, shape, fl->data, err));
+        /* A mapped file's values are copied now, and kept only if the file lost no page
+         * before or during the copy (src/internal/sp_flowmap.h): the checkpoint never holds
+         * zeros that stand for a truncated file's values. */
+        int const mapped = ld->loader && sp__records_mapped(ld->loader, f);
+        SP_TRY((mapped ? sp_tree_add_array : sp_tree_add_array_ref)(t, path, SP_DTYPE_F32, 3, shape, fl->data, err));
+        SP_RETURN_IF(mapped && sp__records_damaged(ld->loader, f), err, SP_ERR_IO,
+                     "%s: the file changed while it was in use (modified, shrunk, replaced or removed by "
+                     "another process?); no checkpoint was made", ld->files[f]);
     }
     return SP_OK;
 }

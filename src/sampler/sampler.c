@@ -416,16 +416,17 @@ static sp_status check_mapped(sp_sampler *s, sp_error *err)
     return SP_OK;
 }
 
-/* A mapped record whose file shrank while in use (its lost pages read as zeros): the batch
- * made from it is not returned, and the next call loads the records again. */
+/* A mapped record whose file changed while in use (a truncation's lost pages read as
+ * zeros; a write in place changes the values): the batch made from it is not returned, and
+ * the next call loads the records again. */
 static sp_status check_damaged(sp_sampler *s, sp_error *err)
 {
     for (size_t f = 0; f < s->F; f++) {
         if (!sp__records_damaged(s->records, f)) continue;
         s->have_flows = 0;
         return sp_error_set(err, SP_ERR_IO,
-                            "%s: the file shrank while it was in use (changed by another process?); the batch "
-                            "made from it was discarded",
+                            "%s: the file changed while it was in use (modified, shrunk, replaced or "
+                            "removed by another process?); the batch made from it was discarded",
                             sp__records_name(s->records, f));
     }
     return SP_OK;

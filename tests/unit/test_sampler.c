@@ -897,7 +897,7 @@ SP_TEST(sampler_mapped_nan_is_the_read_error)
 
 /* A mapped file truncated by another process between two batches made from it: the second
  * batch fails naming the file (no SIGBUS, no batch), and the next call reloads and reports
- * the short file as a read would. */
+ * the short file as a read would. The same for a file written in place. */
 SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
 {
     sp_config c;
@@ -910,10 +910,23 @@ SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
     const sp_batch *b = NULL;
     sp_error e;
     SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_IO);
-    SP_ASSERT_STR_CONTAINS(e.message, "flow_0.npy: the file shrank while it was in use");
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_0.npy: the file changed while it was in use");
     SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_CORRUPT);
     SP_ASSERT_STR_CONTAINS(e.message, "flow_0.npy");
     sp_sampler_free(s);
+    sp_config_free(&c);
+    /* Written in place (same size, no SIGBUS): the stat's modification time tells. */
+    mapped_setup(&c, "mapped_cut", "npy", 2, -1, 0, "");
+    sp_sampler *const t = make_sampler_files(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
+    (void)sp_test_next_ok(t);
+    snprintf(path, sizeof path, "%s/mapped_cut/flow_1.npy", sp_test_tmpdir());
+    usleep(20000); /* past the file system's timestamp granularity */
+    FILE *const f = fopen(path, "r+b");
+    float const x = 0.5f;
+    SP_EXPECT(f != NULL && fseek(f, 4096, SEEK_SET) == 0 && fwrite(&x, sizeof x, 1, f) == 1 && fclose(f) == 0);
+    SP_ASSERT_STATUS(sp_sampler_next(t, &b, &e), SP_ERR_IO);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_1.npy: the file changed while it was in use");
+    sp_sampler_free(t);
     sp_config_free(&c);
 }
 
