@@ -435,9 +435,10 @@ static sp_status check_damaged(sp_sampler *s, sp_error *err)
 static void fill_metadata(sp_sampler *s);
 static void setup_item(void *ctx, size_t k, unsigned worker);
 
-/* The output flows' items, then the batch's pair setups (F == B: a setup does not read the
- * output flows), in one parallel-for: one barrier fewer a batch, which at B = 1 and 256^2
- * (a pair is a few parallel-fors of ~0.1 ms) is a few percent on two threads. */
+/* The output flows' items, then the batch's pair setups, in one parallel-for, when the
+ * output flows are the batch's own array (F == B and not sp_sampler_next_into: no setup
+ * copies an output flow): one barrier fewer a batch, which at B = 1 and 256^2 (a pair is
+ * a few parallel-fors of ~0.1 ms) is a few percent on two threads. */
 static void output_and_setup_item(void *ctx, size_t item, unsigned worker)
 {
     sp_sampler *const s = (sp_sampler *)ctx;
@@ -447,8 +448,9 @@ static void output_and_setup_item(void *ctx, size_t item, unsigned worker)
 }
 
 /* The loader has taken the refresh's records (or an episode step's): loads their flows,
- * computes their output flows and starts a new repetition. With *setup (not NULL) and
- * F == B, the batch's metadata and pair setups are done too, and *setup is set to 1. */
+ * computes their output flows and starts a new repetition. With setup (not NULL) and the
+ * output flows the batch's own, the batch's metadata and pair setups are done too, and
+ * *setup is set to 1. */
 static sp_status load_refresh(sp_sampler *s, uint32_t rep, int *setup, sp_error *err)
 {
     s->have_flows = 0;
@@ -459,7 +461,7 @@ static sp_status load_refresh(sp_sampler *s, uint32_t rep, int *setup, sp_error 
     memset(s->flow_check, 0, s->F * sizeof *s->flow_check);
     s->rep = rep;
     size_t const n = s->F * output_blocks(s);
-    if (setup != NULL && s->F == s->B) {
+    if (setup != NULL && s->out_flows == s->batch.flow_fields) { /* F == B, the sampler's own arrays */
         fill_metadata(s);
         sp_pool_run(s->pool, n + s->B, output_and_setup_item, s);
         *setup = 1;
