@@ -399,12 +399,17 @@ static int sampler_open(SamplerObject *self)
 
 static int Sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"config", "threads", "shard_index", "shard_count", "prefetch_threads", NULL};
+    static char *kwlist[] = {"config", "threads", "shard_index", "shard_count", "prefetch_threads", "flow_files", NULL};
     PyObject *cfg = NULL;
     unsigned threads = 0, shard_index = 0, shard_count = 0, prefetch = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|IIII", kwlist, &ConfigType, &cfg, &threads, &shard_index,
-                                     &shard_count, &prefetch))
+    int flow_files = SP_FLOW_FILES_AUTO;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "O!|IIIIi", kwlist, &ConfigType, &cfg, &threads, &shard_index,
+                                     &shard_count, &prefetch, &flow_files))
         return -1;
+    if (flow_files != SP_FLOW_FILES_AUTO && flow_files != SP_FLOW_FILES_READ && flow_files != SP_FLOW_FILES_MAP) {
+        PyErr_Format(PyExc_ValueError, "flow_files: %d is not one of 0 (auto), 1 (read), 2 (map)", flow_files);
+        return -1;
+    }
     if (self->s) {
         PyErr_SetString(PyExc_RuntimeError, "Sampler.__init__ called twice");
         return -1;
@@ -415,6 +420,7 @@ static int Sampler_init(SamplerObject *self, PyObject *args, PyObject *kw)
     o.shard_index = shard_index;
     o.shard_count = shard_count;
     o.prefetch_threads = prefetch;
+    o.flow_files = flow_files;
     sp_error e;
     sp_error_clear(&e);
     sp_status st;

@@ -145,6 +145,7 @@ class Batch:
         return np.stack(self.images if self.images else (self.images1, self.images2), axis=1)
 
 
+_FLOW_FILES = {"auto": 0, "read": 1, "map": 2}  #: sp_sampler_options.flow_files
 _ARRAY_FIELDS = ("images1", "images2", "flow_fields", "params", "keys", "seeds", "epoch", "mask", "records", "done")
 _RENDERED = ("images1", "images2", "flow_fields")  #: rendered in place, into recycled memory
 
@@ -155,8 +156,10 @@ class Sampler:
     ``threads``: rendering threads (None: the configuration's ``threads``, 0 there = all
     cores). ``shard=(index, count)``: read one shard of every epoch (disjoint shards that
     together cover it). ``prefetch``: threads that load flow records ahead (0: automatic, one for flow
-    files and none for built-in flows; -1: none). None of these
-    changes a byte of the stream. ``load_from``/``step``: restore a checkpoint root written
+    files and none for built-in flows; -1: none). ``flow_files``: how ``.npy`` and ``.flo``
+    flow files reach memory: ``"auto"`` maps float32 files of 4 MiB or more and reads the
+    others, ``"read"`` reads every file, ``"map"`` maps every file it can (docs/durability.md
+    says what happens when a mapped file changes). None of these changes a byte of the stream. ``load_from``/``step``: restore a checkpoint root written
     by :func:`save_checkpoint` (``step=None``: the newest step).
 
     The GIL is released while a batch renders, so samplers in different threads run in
@@ -171,12 +174,15 @@ class Sampler:
         threads: Optional[int] = None,
         shard: Optional[Tuple[int, int]] = None,
         prefetch: int = 0,
+        flow_files: str = "auto",
         load_from: Optional[PathLike] = None,
         step: Optional[int] = None,
     ) -> None:
         cfg = config if isinstance(config, Config) else Config(config)
         index, count = shard if shard is not None else (0, 0)
-        self._s = _core.Sampler(cfg._c, threads or 0, index, count, prefetch)
+        if flow_files not in _FLOW_FILES:
+            raise ValueError(f"flow_files: {flow_files!r} is not one of 'auto', 'read', 'map'")
+        self._s = _core.Sampler(cfg._c, threads or 0, index, count, prefetch, _FLOW_FILES[flow_files])
         layout = self._s.layout
         b, h, w = layout["batch_size"], layout["height"], layout["width"]
         self._shapes: Dict[str, Tuple[Tuple[int, ...], np.dtype]] = {
@@ -346,11 +352,12 @@ def make(
     threads: int = 0,
     shard: Optional[Tuple[int, int]] = None,
     prefetch: int = 0,
+    flow_files: str = "auto",
 ) -> Sampler:
     """A sampler for ``config`` (SynthPix's ``make(config, load_from=...)``): a YAML path,
     YAML text, a dict of SynthPix keys, a :class:`Config`, or None for the embedded default.
-    ``threads`` (0: the configuration's ``threads``, 0 there = all cores), ``shard`` and
-    ``prefetch`` as for :class:`Sampler`.
+    ``threads`` (0: the configuration's ``threads``, 0 there = all cores), ``shard``,
+    ``prefetch`` and ``flow_files`` as for :class:`Sampler`.
 
     With ``load_from``, restores checkpoint ``step`` (None: the newest) of that root, so the
     next batch is the one that would have come after the save. Raises
@@ -359,7 +366,8 @@ def make(
     :class:`~synthpix.CheckpointMismatchError` (a checkpoint of another stream; the message
     names the field).
     """
-    return Sampler(config, threads=threads, shard=shard, prefetch=prefetch, load_from=load_from, step=step)
+    return Sampler(config, threads=threads, shard=shard, prefetch=prefetch, flow_files=flow_files,
+                   load_from=load_from, step=step)
 
 
 def save_checkpoint(checkpoint_dir: PathLike, sampler: Sampler, step: int, max_to_keep: Optional[int] = None) -> None:

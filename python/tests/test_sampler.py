@@ -257,3 +257,19 @@ def test_properties(small):
         assert "batch_size: 4" in s.config_yaml
     assert synthpix.__version__.count(".") == 2
     assert set(synthpix.features()) >= {"matio", "hdf5"}
+
+
+def test_flow_files_read_or_mapped_give_the_same_bytes(flow_files):
+    """Mapped flow files (docs/durability.md) give the bytes of read ones; a wrong mode is a
+    ValueError naming the keyword."""
+    cfg = npy_config(flow_files)
+    streams = []
+    for mode in ("read", "map", "auto"):
+        with synthpix.Sampler(cfg, threads=2, flow_files=mode) as s:
+            streams.append([s.next() for _ in range(4)])
+    for other in streams[1:]:
+        for a, b in zip(streams[0], other):
+            for name in ("images1", "images2", "flow_fields"):
+                assert np.array_equal(getattr(a, name), getattr(b, name)), name
+    with pytest.raises(ValueError, match="flow_files"):
+        synthpix.Sampler(cfg, flow_files="mmap")
