@@ -15,6 +15,10 @@
  * in order, so the bytes are the same either way). Padding records (past the end of a
  * finite stream) get a zero 2x2 flow. The lowest-numbered failure is reported, so errors
  * are deterministic too.
+ * A record's flow may point into a mapped file (src/internal/sp_flowmap.h): its mapping
+ * travels with its storage (maps[f], swapped with the prefetcher's like the rest), and the
+ * sampler checks the values (sp__records_unchecked) and whether the file changed
+ * (sp__records_damaged).
  */
 #include <stdlib.h>
 #include <string.h>

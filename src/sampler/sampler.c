@@ -14,6 +14,12 @@
  *   bins      the band lists of each frame                                items: KB
  *   render    one band of one frame: splat, noise, clip, mask             items: KB * bands
  *   histogram optional histogram matching of each frame                   items: KB
+ * When the batch has at least as many frames as the pool has threads, bins, render and
+ * histogram are one stage of KB items, a whole frame each (frame_item); when the output
+ * flows are the batch's own array (F == B), a refresh's output flows and the setups are
+ * one stage. Mapped flow files (src/internal/sp_flowmap.h) are checked for non-finite
+ * values in the refresh (check_mapped) and for changes before a batch is returned
+ * (check_damaged).
  * sp_sampler_seek moves to any batch without rendering: the loader goes to the start of
  * its flow batch and the next refresh reloads that flow batch's records, continuing at the
  * batch's repetition (a restored checkpoint that holds the position only does the same).
