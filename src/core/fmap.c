@@ -102,11 +102,12 @@ static int claim_entry(void)
     return -1;
 }
 
+/* start and end are left as they are: a handler that saw the entry LIVE may still be
+ * reading them, and the next claimer rewrites both before the entry is LIVE again. */
 static void free_entry(int i)
 {
     __atomic_store_n(&g_reg[i].state, ENTRY_CLAIMED, __ATOMIC_RELEASE); /* the handler stops looking */
     __atomic_store_n(&g_reg[i].damaged, 0, __ATOMIC_RELAXED);
-    g_reg[i].start = g_reg[i].end = 0;
     __atomic_store_n(&g_reg[i].state, ENTRY_FREE, __ATOMIC_RELEASE);
 }
 
@@ -131,7 +132,6 @@ sp_status sp__fs_map_placed(const char *path, size_t max_len, size_t min_len, si
 {
     *data = NULL;
     SP_ASSERT(map->base == NULL);
-    pthread_once(&g_once, install_handler);
     int fd = -1;
     size_t n = 0;
     SP_TRY(sp__fs_open_regular(path, max_len, &fd, &n, err));
@@ -139,6 +139,7 @@ sp_status sp__fs_map_placed(const char *path, size_t max_len, size_t min_len, si
         close(fd);
         return SP_OK;
     }
+    pthread_once(&g_once, install_handler); /* before the first mapping, never without one */
     size_t const have = n < head_max ? n : head_max;
     sp_status s = sp__fs_read_head(fd, path, head, have, err);
     unsigned char *dst = NULL;

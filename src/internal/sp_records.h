@@ -107,6 +107,9 @@ void sp__records_set_checked(sp_records *r, size_t f);
 int sp__records_damaged(const sp_records *r, size_t f);
 /* 1 when record f's flow is a mapped file (its values live in the page cache, not in r). */
 int sp__records_mapped(const sp_records *r, size_t f);
+/* The next sp__records_take takes the current records again (not episodic): a batch made
+ * from them failed after the take moved the position past them. */
+void sp__records_retake(sp_records *r);
 
 /* Real image pairs: source record `record` read with its images (.mat I0, I1, V), as
  * sp_mat_read_flow(name, 1, ...) gives them: *flow is released with sp_flow_release, *i1

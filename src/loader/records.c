@@ -82,8 +82,12 @@ static sp_status records_init(sp_records *r, const sp_config *cfg, const sp_samp
     r->randomize = cfg->randomize;
     r->loop = cfg->loop;
     r->episode_length = cfg->episode_length;
+    int const flow_files = opt ? opt->flow_files : SP_FLOW_FILES_AUTO;
+    SP_RETURN_IF(flow_files != SP_FLOW_FILES_AUTO && flow_files != SP_FLOW_FILES_READ && flow_files != SP_FLOW_FILES_MAP,
+                 err, SP_ERR_INVALID, "sampler options: flow_files %d is not SP_FLOW_FILES_AUTO, _READ or _MAP",
+                 flow_files);
     SP_TRY(sp__source_create(&r->src, cfg, err));
-    sp__source_set_mapping(r->src, opt ? opt->flow_files : SP_FLOW_FILES_AUTO);
+    sp__source_set_mapping(r->src, flow_files);
     uint64_t const n = sp__source_count(r->src);
     if (cfg->episode_length > 0) SP_TRY(sp__episodes_create(&r->episodes, r->src, cfg->episode_length, err));
     /* In episodic mode the order's records are the episodes. */
@@ -299,6 +303,12 @@ int sp__records_damaged(const sp_records *r, size_t f)
 {
     SP_ASSERT(f < r->count);
     return sp__fmap_damaged(&r->maps[f].map);
+}
+
+void sp__records_retake(sp_records *r)
+{
+    SP_ASSERT(r->episodes == NULL);
+    r->order.next = r->local_pos[0]; /* a take fills local_pos with next, next + 1, ... */
 }
 
 int sp__records_mapped(const sp_records *r, size_t f)

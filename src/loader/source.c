@@ -419,6 +419,7 @@ void sp__source_set_mapping(sp_source *s, int mode)
 void sp__mapping_drop(sp_flow *out, sp_flow_mapping *mp)
 {
     if (mp == NULL || mp->map.base == NULL) return;
+    out->height = out->width = out->channels = 0; /* the owned storage holds no flow yet */
     out->data = mp->owned;
     mp->owned = NULL;
     mp->unchecked = 0;

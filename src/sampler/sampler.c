@@ -424,12 +424,14 @@ static sp_status check_mapped(sp_sampler *s, sp_error *err)
 
 /* A mapped record whose file changed while in use (a truncation's lost pages read as
  * zeros; a write in place changes the values): the batch made from it is not returned, and
- * the next call loads the records again. */
+ * the next call loads the same records again and makes the same batch (the loader goes
+ * back to them; the repetition and batch index stay), as after a seek to it. */
 static sp_status check_damaged(sp_sampler *s, sp_error *err)
 {
     for (size_t f = 0; f < s->F; f++) {
         if (!sp__records_damaged(s->records, f)) continue;
         s->have_flows = 0;
+        if (s->cfg.episode_length == 0) sp__records_retake(s->records); /* an episode step is retried as it is */
         return sp_error_set(err, SP_ERR_IO,
                             "%s: the file changed while it was in use (modified, shrunk, replaced or "
                             "removed by another process?); the batch made from it was discarded",
@@ -447,6 +449,8 @@ static void setup_item(void *ctx, size_t k, unsigned worker);
  * a few parallel-fors of ~0.1 ms) is a few percent on two threads. */
 static void output_and_setup_item(void *ctx, size_t item, unsigned worker)
 {
+    /* The setups may read a mapped record's values before check_mapped has judged them
+     * (flow_w_range): nothing they compute is used when it fails. */
     sp_sampler *const s = (sp_sampler *)ctx;
     size_t const n = s->F * output_blocks(s);
     if (item < n) output_flow_item(ctx, item, worker);

@@ -797,7 +797,7 @@ static void write_flo_file(const char *path, const float *v, size_t H, size_t W)
               fwrite(v, sizeof(float), H * W * 2, f) == H * W * 2 && fclose(f) == 0);
 }
 
-/* Three flow files in DIR (flow_0.EXT ...), record `bad` (or none: -1) with a NaN at
+/* Six flow files in DIR (flow_0.EXT ...), record `bad` (or none: -1) with a NaN at
  * (row 5, column 7, channel 1); the configuration reads them at 64 x 80 pixels on their own
  * grid, or resampled (vpp 1.5, offset 0.5: the sampler's scan instead of the copy's check). */
 static void mapped_setup(sp_config *c, const char *name, const char *ext, size_t C, int bad, int resampled,
@@ -808,7 +808,7 @@ static void mapped_setup(sp_config *c, const char *name, const char *ext, size_t
     char dir[600], path[700], yaml[4096];
     snprintf(dir, sizeof dir, "%s/%s", sp_test_tmpdir(), name);
     SP_ASSERT_EQ_INT(sp_test_sh(NULL, 0, "rm -rf '%s' && mkdir -p '%s'", dir, dir), 0);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 6; k++) {
         mapped_field(v, H, W, C, k, k == bad ? 5 : -1, 7);
         snprintf(path, sizeof path, "%s/flow_%d.%s", dir, k, ext);
         size_t const shape[3] = {H, W, C};
@@ -927,6 +927,63 @@ SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
     SP_ASSERT_STATUS(sp_sampler_next(t, &b, &e), SP_ERR_IO);
     SP_ASSERT_STR_CONTAINS(e.message, "flow_1.npy: the file changed while it was in use");
     sp_sampler_free(t);
+    sp_config_free(&c);
+}
+
+/* sp_sampler_options.flow_files outside its three values is refused, naming the option. */
+SP_TEST(sampler_flow_files_option_is_checked)
+{
+    sp_config c;
+    mapped_setup(&c, "mapped_opt", "npy", 2, -1, 0, "");
+    sp_sampler_options o;
+    sp_sampler_options_init(&o);
+    o.flow_files = 7;
+    sp_sampler *s = NULL;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_create(&s, &c, &o, &e), SP_ERR_INVALID);
+    SP_ASSERT_STR_CONTAINS(e.message, "flow_files 7");
+    SP_EXPECT(s == NULL);
+    sp_config_free(&c);
+}
+
+/* After a mapped file changed under a batch (which failed), the next call makes that same
+ * batch again from the same records: put back as it was, the stream continues as one that
+ * never failed (batch numbers, repetitions, bytes). */
+SP_TEST(sampler_mapped_file_changed_then_restored_continues_the_stream)
+{
+    sp_config c;
+    mapped_setup(&c, "mapped_back", "npy", 2, -1, 0, "");
+    enum { N = 6 };
+    sp_sampler *const ref = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_READ);
+    static float img[N][2 * 64 * 80], flo[N][2 * 64 * 80 * 2];
+    for (int i = 0; i < N; i++) {
+        const sp_batch *const b = sp_test_next_ok(ref);
+        memcpy(img[i], b->images1, sizeof img[i]);
+        memcpy(flo[i], b->flow_fields, sizeof flo[i]);
+    }
+    sp_sampler_free(ref);
+    sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_MAP);
+    (void)sp_test_next_ok(s);
+    char path[700];
+    snprintf(path, sizeof path, "%s/mapped_back/flow_0.npy", sp_test_tmpdir());
+    float old = 0.0f, x = 9.0f;
+    usleep(20000); /* past the file system's timestamp granularity */
+    FILE *f = fopen(path, "r+b");
+    SP_EXPECT(f != NULL && fseek(f, 4096, SEEK_SET) == 0 && fread(&old, sizeof old, 1, f) == 1 &&
+              fseek(f, 4096, SEEK_SET) == 0 && fwrite(&x, sizeof x, 1, f) == 1 && fclose(f) == 0);
+    const sp_batch *b = NULL;
+    sp_error e;
+    SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_IO);
+    f = fopen(path, "r+b");
+    SP_EXPECT(f != NULL && fseek(f, 4096, SEEK_SET) == 0 && fwrite(&old, sizeof old, 1, f) == 1 && fclose(f) == 0);
+    for (int i = 1; i < N; i++) {
+        b = sp_test_next_ok(s);
+        SP_EXPECT_MSG(b->batch_index == (uint64_t)i && memcmp(img[i], b->images1, sizeof img[i]) == 0 &&
+                          memcmp(flo[i], b->flow_fields, sizeof flo[i]) == 0,
+                      "batch %d (got index %llu) differs from the stream that never failed", i,
+                      (unsigned long long)b->batch_index);
+    }
+    sp_sampler_free(s);
     sp_config_free(&c);
 }
 
