@@ -22,8 +22,6 @@
 #include "sp_flowmap.h"
 #include "sp_internal.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>

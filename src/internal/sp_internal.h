@@ -61,6 +61,19 @@
 #define SP_MULTIVERSION
 #endif
 
+/* 1 when some of the n floats is NaN or infinite (exponent bits all ones): a read-only pass
+ * that vectorises. */
+static inline int sp__any_nonfinite_f32(const float *v, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &v[i], sizeof u);
+        bad |= (u & 0x7f800000u) == 0x7f800000u;
+    }
+    return bad != 0;
+}
+
 /* Monotonic seconds (for durations only). */
 static inline double sp__now(void)
 {

@@ -146,14 +146,7 @@ sp_status sp_flo_read_flow_into(const char *path, size_t max_len, sp_flow *out, 
     flo_place_ctx q = {sp__io_name(path), out, capacity, 0, 0, 0, 0};
     SP_TRY(sp__fs_read_placed(path, max_len, FLO_HEADER, file, flo_place, &q, err));
     if (!q.direct) return sp_flo_decode(file->data, file->size, path, out, capacity, nonfinite, err);
-    const float *const v = out->data;
-    uint32_t bad = 0;
-    for (size_t i = 0; i < out->width * out->height * 2; i++) { /* read-only, vectorises */
-        uint32_t u;
-        memcpy(&u, &v[i], 4);
-        bad |= (uint32_t)(((u >> 23) & 0xffu) == 0xffu);
-    }
-    *nonfinite = bad != 0;
+    *nonfinite = sp__any_nonfinite_f32(out->data, out->width * out->height * 2);
     return SP_OK;
 }
 

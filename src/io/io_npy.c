@@ -449,25 +449,13 @@ static sp_status npy_place(void *ctx, const unsigned char *head, size_t have, si
     return SP_OK;
 }
 
-/* 1 when some of the n floats is NaN or infinite: a read-only vectorisable pass. */
-static int any_nonfinite_f32(const float *v, size_t n)
-{
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &v[i], 4);
-        bad |= f32_bits_nonfinite(u);
-    }
-    return bad != 0;
-}
-
 sp_status sp_npy_read_flow_into(const char *path, size_t max_len, sp_flow *out, size_t *capacity, sp_membuf *file,
                                 int *nonfinite, sp_error *err)
 {
     flow_place q = {sp__io_name(path), out, capacity, 0, 0, 0, {0, 0, 0}};
     SP_TRY(sp__fs_read_placed(path, max_len, SP_FLOW_HEAD_BYTES, file, npy_place, &q, err));
     if (!q.direct) return sp_npy_decode_flow(file->data, file->size, path, out, capacity, nonfinite, err);
-    *nonfinite = any_nonfinite_f32(out->data, q.count);
+    *nonfinite = sp__any_nonfinite_f32(out->data, q.count);
     return SP_OK;
 }
 

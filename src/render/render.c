@@ -152,6 +152,21 @@ static void erf_array(float *x, size_t n) /* inlined into sp_render_band's clone
     for (size_t i = 0; i < n; i++) x[i] = sp__erff(x[i]);
 }
 
+#if SP_HAVE_V8
+/* out[b] = w (e[b + 1] - e[b]) for b < 8 nv: the pixel means from erf'd boundaries, 8 lanes
+ * at a time (the same expression as the scalar loops). */
+static inline void boundary_diffs_v8(const float *e, int nv, float w, float *out)
+{
+    for (int v = 0; v < nv; v++) {
+        sp_v8f lo, hi;
+        memcpy(&lo, e + 8 * v, sizeof lo);
+        memcpy(&hi, e + 8 * v + 1, sizeof hi);
+        sp_v8f const r = w * (hi - lo);
+        memcpy(out + 8 * v, &r, sizeof r);
+    }
+}
+#endif
+
 /* Integrated axis factors for offsets -R..R around the centre pixel: the mean of
  * exp(-d^2 / (2 s^2)) over each pixel [d - 1/2, d + 1/2], f being the particle's sub-pixel
  * offset from the centre pixel (in [-0.5, 0.5)) and s the axis standard deviation. */
@@ -169,13 +184,7 @@ static void axis_factors(int R, float f, float s, float *out)
             sp_v8f const z = sp__erff_v8((c - f - 0.5f) * inv);
             memcpy(e + 8 * v, &z, sizeof z);
         }
-        for (int v = 0; v < nv; v++) {
-            sp_v8f lo, hi;
-            memcpy(&lo, e + 8 * v, sizeof lo);
-            memcpy(&hi, e + 8 * v + 1, sizeof hi);
-            sp_v8f const r = scale * (hi - lo);
-            memcpy(o + 8 * v, &r, sizeof r);
-        }
+        boundary_diffs_v8(e, nv, scale, o);
         /* Fixed sizes, so no call: the callers' arrays hold 2 SP_RENDER_MAX_RADIUS + 1 floats. */
         _Static_assert(2 * SP_RENDER_MAX_RADIUS + 1 >= 16, "axis factor arrays hold 16 floats");
         memcpy(out, o, 8 * sizeof *out);
@@ -347,13 +356,7 @@ static inline __attribute__((always_inline)) void sheared_v8_rows(const sp_rende
         float const wy = q->amp * ey[a + R] * scale;
         if (!whole) { /* the footprint meets the left or right edge: its columns in the image */
             float term[2 * 8];
-            for (int v = 0; v < nv; v++) {
-                sp_v8f lo, hi;
-                memcpy(&lo, e + 8 * v, sizeof lo);
-                memcpy(&hi, e + 8 * v + 1, sizeof hi);
-                sp_v8f const t = wy * (hi - lo);
-                memcpy(term + 8 * v, &t, sizeof t);
-            }
+            boundary_diffs_v8(e, nv, wy, term);
             edge_row_add(dst + (q->cy + a) * W + q->cx, term + R, b0, b1);
             continue;
         }

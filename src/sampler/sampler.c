@@ -392,13 +392,9 @@ static void scan_item(void *ctx, size_t item, unsigned worker)
     if (f == s->F) return;
     const sp_flow *const fl = sp__records_flow(s->records, f);
     size_t const row = fl->width * fl->channels, r1 = (k + 1) * SP_SCAN_ROWS < fl->height ? (k + 1) * SP_SCAN_ROWS : fl->height;
-    uint32_t bad = 0;
-    for (size_t i = k * SP_SCAN_ROWS * row; i < r1 * row; i++) {
-        uint32_t u;
-        memcpy(&u, &fl->data[i], sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    if (bad) __atomic_fetch_or(&s->flow_check[f], SP_CHECK_NONFINITE, __ATOMIC_RELAXED);
+    size_t const i0 = k * SP_SCAN_ROWS * row;
+    if (sp__any_nonfinite_f32(fl->data + i0, r1 * row - i0))
+        __atomic_fetch_or(&s->flow_check[f], SP_CHECK_NONFINITE, __ATOMIC_RELAXED);
 }
 
 /* Mapped records come unchecked (src/internal/sp_flowmap.h): their values were checked in

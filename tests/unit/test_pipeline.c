@@ -1171,18 +1171,6 @@ SP_TEST(pipeline_seek_refuses_episodic_streams)
 
 /* ---- mapped flow files ------------------------------------------------------------------- */
 
-static sp_sampler *make_mode(const sp_config *c, int flow_files)
-{
-    sp_sampler_options o;
-    sp_sampler_options_init(&o);
-    o.threads = 2;
-    o.flow_files = flow_files;
-    sp_sampler *s = NULL;
-    sp_error e;
-    SP_EXPECT_MSG(sp_sampler_create(&s, c, &o, &e) == SP_OK, "sp_sampler_create: %s", e.message);
-    return s;
-}
-
 /* A state taken mid flow batch from a sampler whose records are mapped files holds their
  * values (copied, since the mapping goes with the records): a sampler that reads the files
  * continues from it with the bytes of the uninterrupted mapped stream. When a mapped file
@@ -1208,13 +1196,13 @@ SP_TEST(pipeline_state_of_mapped_records_resumes_and_refuses_a_shrunk_file)
     }
     sp_config c;
     file_config(&c, dir, "");
-    sp_sampler *const a = make_mode(&c, SP_FLOW_FILES_MAP);
+    sp_sampler *const a = sp_test_sampler(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_MAP);
     sp_error e;
     const sp_batch *b = NULL;
     SP_ASSERT_OK(sp_sampler_next(a, &b, &e)); /* repetition 0 of 3: the records stay */
     sp_tree *t = NULL;
     SP_ASSERT_OK(sp_pipeline_state_tree(a, NULL, &t, &e));
-    sp_sampler *const r = make_mode(&c, SP_FLOW_FILES_READ);
+    sp_sampler *const r = sp_test_sampler(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_READ);
     SP_ASSERT_OK(sp_pipeline_restore_tree(r, t, &e));
     sp_tree_free(t);
     for (int j = 0; j < 4; j++) {

@@ -18,15 +18,7 @@
 
 static sp_sampler *make_sampler_prefetch(const sp_config *c, unsigned threads, unsigned prefetch)
 {
-    sp_sampler_options o;
-    sp_sampler_options_init(&o);
-    o.threads = threads;
-    o.prefetch_threads = prefetch;
-    sp_sampler *s = NULL;
-    sp_error e;
-    sp_status const st = sp_sampler_create(&s, c, &o, &e);
-    SP_EXPECT_MSG(st == SP_OK, "sp_sampler_create: %s", e.message);
-    return s;
+    return sp_test_sampler(c, threads, prefetch, SP_FLOW_FILES_AUTO);
 }
 
 static sp_sampler *make_sampler(const sp_config *c, unsigned threads)
@@ -826,19 +818,6 @@ static void mapped_setup(sp_config *c, const char *name, const char *ext, size_t
     sp_test_load_yaml(c, yaml);
 }
 
-static sp_sampler *make_sampler_files(const sp_config *c, unsigned threads, unsigned prefetch, int mode)
-{
-    sp_sampler_options o;
-    sp_sampler_options_init(&o);
-    o.threads = threads;
-    o.prefetch_threads = prefetch;
-    o.flow_files = mode;
-    sp_sampler *s = NULL;
-    sp_error e;
-    SP_EXPECT_MSG(sp_sampler_create(&s, c, &o, &e) == SP_OK, "sp_sampler_create: %s", e.message);
-    return s;
-}
-
 /* Mapped flow files give the bytes of read ones: .npy with 2 and 3 channels and .flo, on
  * their own grid and resampled, prefetched or not, 1 and 2 threads, over 5 batches (both
  * refreshes and a repetition). */
@@ -851,8 +830,8 @@ SP_TEST(sampler_mapped_flow_files_give_the_read_bytes)
         mapped_setup(&c, "mapped_same", cases[t].ext, cases[t].C, -1, cases[t].resampled, "");
         for (unsigned threads = 1; threads <= 2; threads++) {
             unsigned const prefetch = threads == 1 ? SP_PREFETCH_OFF : SP_PREFETCH_AUTO;
-            sp_sampler *const a = make_sampler_files(&c, threads, prefetch, SP_FLOW_FILES_READ);
-            sp_sampler *const b = make_sampler_files(&c, threads, prefetch, SP_FLOW_FILES_MAP);
+            sp_sampler *const a = sp_test_sampler(&c, threads, prefetch, SP_FLOW_FILES_READ);
+            sp_sampler *const b = sp_test_sampler(&c, threads, prefetch, SP_FLOW_FILES_MAP);
             for (int i = 0; i < 5; i++) {
                 const sp_batch *x = sp_test_next_ok(a), *y = sp_test_next_ok(b);
                 size_t const ni = x->batch_size * x->height * x->width;
@@ -881,7 +860,7 @@ SP_TEST(sampler_mapped_nan_is_the_read_error)
         mapped_setup(&c, "mapped_nan", cases[t].ext, cases[t].C, 1, cases[t].resampled, "");
         char msg[2][SP_ERROR_MESSAGE_MAX];
         for (int mode = 0; mode < 2; mode++) {
-            sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, mode ? SP_FLOW_FILES_MAP : SP_FLOW_FILES_READ);
+            sp_sampler *const s = sp_test_sampler(&c, 2, SP_PREFETCH_AUTO, mode ? SP_FLOW_FILES_MAP : SP_FLOW_FILES_READ);
             const sp_batch *b = NULL;
             sp_error e;
             SP_ASSERT_STATUS(sp_sampler_next(s, &b, &e), SP_ERR_CORRUPT);
@@ -902,7 +881,7 @@ SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
 {
     sp_config c;
     mapped_setup(&c, "mapped_cut", "npy", 2, -1, 0, "");
-    sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
+    sp_sampler *const s = sp_test_sampler(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
     (void)sp_test_next_ok(s);
     char path[700];
     snprintf(path, sizeof path, "%s/mapped_cut/flow_0.npy", sp_test_tmpdir());
@@ -917,7 +896,7 @@ SP_TEST(sampler_mapped_file_truncated_in_use_fails_naming_it)
     sp_config_free(&c);
     /* Written in place (same size, no SIGBUS): the stat's modification time tells. */
     mapped_setup(&c, "mapped_cut", "npy", 2, -1, 0, "");
-    sp_sampler *const t = make_sampler_files(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
+    sp_sampler *const t = sp_test_sampler(&c, 2, SP_PREFETCH_OFF, SP_FLOW_FILES_MAP);
     (void)sp_test_next_ok(t);
     snprintf(path, sizeof path, "%s/mapped_cut/flow_1.npy", sp_test_tmpdir());
     usleep(20000); /* past the file system's timestamp granularity */
@@ -954,7 +933,7 @@ SP_TEST(sampler_mapped_file_changed_then_restored_continues_the_stream)
     sp_config c;
     mapped_setup(&c, "mapped_back", "npy", 2, -1, 0, "");
     enum { N = 6 };
-    sp_sampler *const ref = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_READ);
+    sp_sampler *const ref = sp_test_sampler(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_READ);
     static float img[N][2 * 64 * 80], flo[N][2 * 64 * 80 * 2];
     for (int i = 0; i < N; i++) {
         const sp_batch *const b = sp_test_next_ok(ref);
@@ -962,7 +941,7 @@ SP_TEST(sampler_mapped_file_changed_then_restored_continues_the_stream)
         memcpy(flo[i], b->flow_fields, sizeof flo[i]);
     }
     sp_sampler_free(ref);
-    sp_sampler *const s = make_sampler_files(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_MAP);
+    sp_sampler *const s = sp_test_sampler(&c, 2, SP_PREFETCH_AUTO, SP_FLOW_FILES_MAP);
     (void)sp_test_next_ok(s);
     char path[700];
     snprintf(path, sizeof path, "%s/mapped_back/flow_0.npy", sp_test_tmpdir());
